@@ -1,0 +1,3 @@
+// The app's single entry point (package.json "main" → dist/app.js). Importing a module
+// registers its functions with the Functions runtime through `@azure/functions`.
+import "./functions/health";
