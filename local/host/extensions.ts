@@ -5,6 +5,7 @@
 import type http from "node:http";
 import type { FunctionsCore, RegisteredFunction, RpcBindingInfo, RpcTypedData } from "./functionsCore";
 import type { HostJson } from "./settings";
+import { invokeFunction } from "./invoke";
 
 export type HostContext = {
   core: FunctionsCore;
@@ -16,6 +17,8 @@ export type HostContext = {
   log(level: "information" | "warning" | "error" | "debug", message: string): void;
   /** Invoke with extra inputs supplied by the registered providers and outputs dispatched to handlers. */
   invoke(fn: RegisteredFunction, trigger: TriggerInvocation): Promise<InvocationOutcome>;
+  /** Every extension loaded in this host (the HTTP extension serves their httpRoutes). */
+  extensions: HostExtension[];
 };
 
 export type TriggerInvocation = {
@@ -63,3 +66,81 @@ export type HostExtension = {
   /** Name of each component to report in health checks, and whether it is ready. */
   health?(): Promise<Record<string, boolean>>;
 };
+
+export type HostExtensionFactory = () => HostExtension;
+
+export type HostContextOptions = {
+  core: FunctionsCore;
+  appDir: string;
+  hostJson: HostJson;
+  env: NodeJS.ProcessEnv;
+  extensions: HostExtension[];
+  baseUrl(): string;
+  log: HostContext["log"];
+};
+
+/** Lower-case binding type, without a trailing "Trigger" for triggers. */
+export function bindingType(binding: RpcBindingInfo): string {
+  return String(binding.type ?? "").toLowerCase();
+}
+
+/**
+ * The host core: builds the inputs of an invocation (trigger + extra inputs from the
+ * extensions' providers), invokes through the library, then hands every non-HTTP output to
+ * the extension that delivers that binding type. An output nobody can deliver is an error,
+ * not a silent drop, so a misconfigured binding surfaces on the first invocation.
+ */
+export function createHostContext(opts: HostContextOptions): HostContext {
+  const ctx: HostContext = {
+    core: opts.core,
+    appDir: opts.appDir,
+    hostJson: opts.hostJson,
+    env: opts.env,
+    extensions: opts.extensions,
+    baseUrl: opts.baseUrl,
+    log: opts.log,
+    async invoke(fn, trigger) {
+      const inputData: { name: string; data: RpcTypedData }[] = [{ name: fn.trigger.name, data: trigger.data }];
+      for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
+        if (binding.direction !== "in" || name === fn.trigger.name) continue;
+        const provider = findByType(opts.extensions, "inputProviders", bindingType(binding));
+        if (!provider) throw new Error(`Function "${fn.name}": no extension supplies input bindings of type "${binding.type}".`);
+        inputData.push({ name, data: await provider(ctx, fn, name, binding) });
+      }
+      const { invocationId, response } = await invokeFunction(opts.core, fn, {
+        inputData,
+        triggerMetadata: trigger.triggerMetadata,
+        invocationId: trigger.invocationId,
+      });
+      const outputs: InvocationOutcome["outputs"] = {};
+      for (const o of response.outputData ?? []) outputs[o.name] = o.data;
+      const returnBinding = fn.metadata.bindings["$return"];
+      const deliveries: [string, RpcBindingInfo, RpcTypedData | null | undefined][] = Object.entries(outputs).map(
+        ([name, data]) => [name, fn.metadata.bindings[name] ?? {}, data],
+      );
+      if (returnBinding) deliveries.push(["$return", returnBinding, response.returnValue]);
+      for (const [name, binding, data] of deliveries) {
+        const type = bindingType(binding);
+        // HTTP responses go back to the caller through the HTTP extension, not a handler.
+        if (type === "http" || data === null || data === undefined) continue;
+        const handler = findByType(opts.extensions, "outputHandlers", type);
+        if (!handler) throw new Error(`Function "${fn.name}": no extension delivers output bindings of type "${binding.type}".`);
+        await handler(ctx, fn, name, binding, data);
+      }
+      return { invocationId, returnValue: response.returnValue, outputs };
+    },
+  };
+  return ctx;
+}
+
+function findByType<K extends "inputProviders" | "outputHandlers">(
+  extensions: HostExtension[],
+  kind: K,
+  type: string,
+): NonNullable<HostExtension[K]>[string] | undefined {
+  for (const ext of extensions) {
+    const found = ext[kind]?.[type];
+    if (found) return found as NonNullable<HostExtension[K]>[string];
+  }
+  return undefined;
+}

@@ -79,3 +79,28 @@ export function resolveSettingExpression(value: string, env: NodeJS.ProcessEnv =
     return v;
   });
 }
+
+/**
+ * Environment overrides of host.json, as the real host reads them:
+ * `AzureFunctionsJobHost__extensions__queues__batchSize=8` sets extensions.queues.batchSize.
+ * Path segments match existing keys case-insensitively.
+ */
+export function applyHostJsonOverrides(hostJson: HostJson, env: NodeJS.ProcessEnv = process.env): HostJson {
+  const prefix = "azurefunctionsjobhost__";
+  for (const [key, raw] of Object.entries(env)) {
+    if (raw === undefined || !key.toLowerCase().startsWith(prefix)) continue;
+    const path = key.slice(prefix.length).split("__").filter(Boolean);
+    if (path.length === 0) continue;
+    let node = hostJson as Record<string, unknown>;
+    for (let i = 0; i < path.length; i++) {
+      const existing = Object.keys(node).find((k) => k.toLowerCase() === path[i]!.toLowerCase()) ?? path[i]!;
+      if (i === path.length - 1) {
+        node[existing] = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw === "true" ? true : raw === "false" ? false : raw;
+      } else {
+        const child = node[existing];
+        node = (node[existing] = child && typeof child === "object" ? child : {}) as Record<string, unknown>;
+      }
+    }
+  }
+  return hostJson;
+}

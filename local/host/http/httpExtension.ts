@@ -1,0 +1,210 @@
+// HTTP triggers: one server on 127.0.0.1:PORT in front of the app, doing what the Functions
+// host and App Service do before a request reaches the worker: authentication stand-in,
+// extension routes (e.g. durable webhooks), route-template matching under routePrefix,
+// method check (405 + Allow), authLevel keys, then invocation through the library.
+import http from "node:http";
+import { randomUUID } from "node:crypto";
+import type { HostContext, HostExtension } from "../extensions";
+import type { RegisteredFunction, RpcHttpData, RpcTypedData } from "../functionsCore";
+import { isAuthorized, loadHostKeys, normalizeAuthLevel, type AuthLevel, type HostKeys } from "./keys";
+import { authenticate, parseLocalPrincipals, principalHeaders, PRINCIPAL_HEADER_PREFIX, type LocalPrincipal } from "./principal";
+import { compareRoutes, matchRoute, parseRouteTemplate, type RouteTemplate } from "./routeTemplate";
+import { cookieHeader, sendError } from "./respond";
+
+type HttpFunction = { fn: RegisteredFunction; route: RouteTemplate; methods: string[] | undefined; authLevel: AuthLevel };
+
+const MAX_BODY_BYTES = 100 * 1024 * 1024; // the Functions host's default request size limit
+
+export function httpExtension(): HostExtension {
+  let server: http.Server | undefined;
+  const sockets = new Set<import("node:net").Socket>();
+  return {
+    name: "http",
+    async start(ctx) {
+      const routes = collectRoutes(ctx);
+      const prefix = (ctx.hostJson.extensions?.http?.routePrefix ?? "api").replace(/^\/+|\/+$/g, "");
+      const keys = loadHostKeys(String(ctx.env.DATA_DIR), ctx.env);
+      const principals = parseLocalPrincipals(ctx.env.LOCAL_PRINCIPALS);
+      ctx.log("information", `Function keys are in ${keys.file} (or the settings LOCAL_FUNCTION_KEY / LOCAL_MASTER_KEY).`);
+      const port = Number(ctx.env.PORT ?? 7071);
+      server = http.createServer((req, res) => {
+        handle(ctx, { routes, prefix, keys, principals }, req, res).catch((err: unknown) => {
+          const errorId = randomUUID();
+          ctx.log("error", `Request ${req.method} ${req.url} failed (errorId ${errorId}): ${(err as Error)?.stack ?? String(err)}`);
+          if (!res.headersSent) sendError(res, 500, "InternalServerError", "The host failed to process the request.", errorId);
+          else res.destroy();
+        });
+      });
+      server.on("connection", (s) => {
+        sockets.add(s);
+        s.once("close", () => sockets.delete(s));
+      });
+      await new Promise<void>((resolve, reject) => {
+        server!.once("error", reject);
+        server!.listen(port, "127.0.0.1", () => {
+          server!.off("error", reject);
+          resolve();
+        });
+      });
+      for (const r of routes) {
+        const methods = r.methods?.join(",") ?? "all methods";
+        ctx.log("information", `  ${r.fn.name}: [${methods}] ${ctx.baseUrl()}/${prefix ? prefix + "/" : ""}${r.route.template}`);
+      }
+    },
+    async stop() {
+      if (!server) return;
+      const s = server;
+      server = undefined;
+      await new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        for (const sock of sockets) sock.destroy();
+      });
+    },
+  };
+}
+
+function collectRoutes(ctx: HostContext): HttpFunction[] {
+  const out: HttpFunction[] = [];
+  for (const fn of ctx.core.functions.values()) {
+    if (fn.trigger.type.toLowerCase() !== "httptrigger") continue;
+    const template = typeof fn.trigger.route === "string" && fn.trigger.route !== "" ? fn.trigger.route : fn.name;
+    const methods = Array.isArray(fn.trigger.methods) && fn.trigger.methods.length > 0
+      ? (fn.trigger.methods as unknown[]).map((m) => String(m).toUpperCase())
+      : undefined;
+    out.push({ fn, route: parseRouteTemplate(template), methods, authLevel: normalizeAuthLevel(fn.trigger.authLevel) });
+  }
+  return out.sort((a, b) => compareRoutes(a.route, b.route));
+}
+
+type Tables = { routes: HttpFunction[]; prefix: string; keys: HostKeys; principals: Map<string, LocalPrincipal> };
+
+async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const body = await readBody(req);
+  if (body === undefined) return sendError(res, 413, "PayloadTooLarge", `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+
+  // Only the platform may set principal headers: drop whatever the client sent.
+  for (const name of Object.keys(req.headers)) if (name.startsWith(PRINCIPAL_HEADER_PREFIX)) delete req.headers[name];
+  const auth = authenticate(req.headers.authorization, t.principals);
+  if (auth.kind === "rejected") return sendError(res, 401, "Unauthorized", auth.message);
+  if (auth.kind === "principal") Object.assign(req.headers, principalHeaders(auth.principal));
+
+  for (const ext of ctx.extensions) {
+    for (const route of ext.httpRoutes ?? []) if (await route(req, res, body)) return;
+  }
+
+  const url = new URL(req.url ?? "/", "http://127.0.0.1");
+  let path = url.pathname;
+  if (t.prefix) {
+    const p = `/${t.prefix}`;
+    if (path.toLowerCase() !== p.toLowerCase() && !path.toLowerCase().startsWith(p.toLowerCase() + "/")) {
+      return sendError(res, 404, "NotFound", `No function serves ${url.pathname}.`);
+    }
+    path = path.slice(p.length);
+  }
+  let decoded: string;
+  try {
+    decoded = path.split("/").map(decodeURIComponent).join("/");
+  } catch {
+    return sendError(res, 400, "InvalidRequest", "The request path is not valid percent-encoding.");
+  }
+
+  const method = (req.method ?? "GET").toUpperCase();
+  const allowed = new Set<string>();
+  let chosen: { r: HttpFunction; params: Record<string, string> } | undefined;
+  for (const r of t.routes) {
+    const params = matchRoute(r.route, decoded);
+    if (!params) continue;
+    if (!r.methods || r.methods.includes(method)) {
+      chosen = { r, params };
+      break;
+    }
+    r.methods.forEach((m) => allowed.add(m));
+  }
+  if (!chosen) {
+    if (allowed.size === 0) return sendError(res, 404, "NotFound", `No function serves ${url.pathname}.`);
+    res.setHeader("Allow", [...allowed].join(", "));
+    return sendError(res, 405, "MethodNotAllowed", `${method} is not allowed on ${url.pathname}.`);
+  }
+
+  const { r, params } = chosen;
+  const presented = headerValue(req.headers["x-functions-key"]) ?? url.searchParams.get("code") ?? undefined;
+  if (!isAuthorized(r.authLevel, t.keys, presented)) {
+    return sendError(res, 401, "Unauthorized", `This function needs a ${r.authLevel} key (x-functions-key header or code query parameter).`);
+  }
+
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = v;
+  const rpcHttp: RpcHttpData = {
+    method,
+    url: `http://${req.headers.host ?? "127.0.0.1"}${req.url ?? "/"}`,
+    headers,
+    query,
+    params,
+    body: { bytes: body },
+  };
+  const triggerMetadata: Record<string, RpcTypedData> = {
+    Headers: { json: JSON.stringify(headers) },
+    Query: { json: JSON.stringify(query) },
+  };
+  for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
+
+  const invocationId = randomUUID();
+  const started = Date.now();
+  let outcome;
+  try {
+    outcome = await ctx.invoke(r.fn, { data: { http: rpcHttp }, triggerMetadata, invocationId });
+  } catch (err) {
+    ctx.log("error", `Executed 'Functions.${r.fn.name}' (Failed, Id=${invocationId}): ${(err as Error)?.stack ?? String(err)}`);
+    return sendError(res, 500, "InternalServerError", `Function "${r.fn.name}" failed; see the host log for errorId ${invocationId}.`, invocationId);
+  }
+  ctx.log("information", `Executed 'Functions.${r.fn.name}' (Succeeded, Id=${invocationId}, Duration=${Date.now() - started}ms)`);
+  writeResponse(res, r.fn, outcome.returnValue, outcome.outputs);
+}
+
+function writeResponse(
+  res: http.ServerResponse,
+  fn: RegisteredFunction,
+  returnValue: RpcTypedData | null | undefined,
+  outputs: Record<string, RpcTypedData | null | undefined>,
+): void {
+  let data: RpcTypedData | null | undefined;
+  for (const [name, b] of Object.entries(fn.metadata.bindings)) {
+    if (b.direction === "out" && String(b.type).toLowerCase() === "http") data = name === "$return" ? returnValue : outputs[name];
+  }
+  const h = data?.http;
+  if (!h) {
+    res.statusCode = 204;
+    res.end();
+    return;
+  }
+  res.statusCode = Number(h.statusCode ?? 200) || 200;
+  for (const [k, v] of Object.entries(h.headers ?? {})) res.setHeader(k, v);
+  const cookies = (h.cookies ?? []).map((c) => cookieHeader(c as Record<string, unknown>)).filter((c) => c !== "");
+  if (cookies.length > 0) res.setHeader("Set-Cookie", cookies);
+  const b = h.body;
+  if (b?.bytes) res.end(Buffer.from(b.bytes));
+  else if (typeof b?.string === "string") res.end(b.string);
+  else if (typeof b?.json === "string") res.end(b.json);
+  else res.end();
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(c);
+    });
+    req.once("end", () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    req.once("error", reject);
+  });
+}

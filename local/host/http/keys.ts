@@ -1,0 +1,56 @@
+// Function and master keys for authLevel "function" / "admin". Taken from the settings
+// LOCAL_FUNCTION_KEY / LOCAL_MASTER_KEY, otherwise generated once and kept in
+// DATA_DIR/host/keys.json (mode 0600) so they survive restarts. Keys are never logged.
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+
+export type HostKeys = { functionKey: string; masterKey: string; file: string };
+
+export function loadHostKeys(dataDir: string, env: NodeJS.ProcessEnv): HostKeys {
+  const file = path.join(dataDir, "host", "keys.json");
+  let stored: Partial<HostKeys> = {};
+  if (fs.existsSync(file)) {
+    try {
+      stored = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<HostKeys>;
+    } catch {
+      throw new Error(`${file} is not valid JSON: delete it to generate new keys`);
+    }
+  }
+  const functionKey = stored.functionKey ?? newKey();
+  const masterKey = stored.masterKey ?? newKey();
+  if (stored.functionKey !== functionKey || stored.masterKey !== masterKey) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify({ functionKey, masterKey }, null, 2) + "\n", { mode: 0o600 });
+  }
+  return {
+    functionKey: env.LOCAL_FUNCTION_KEY || functionKey,
+    masterKey: env.LOCAL_MASTER_KEY || masterKey,
+    file,
+  };
+}
+
+const newKey = () => randomBytes(30).toString("base64url");
+
+export type AuthLevel = "anonymous" | "function" | "admin";
+
+export function normalizeAuthLevel(value: unknown): AuthLevel {
+  const v = String(value ?? "anonymous").toLowerCase();
+  if (v === "anonymous" || v === "function" || v === "admin") return v;
+  // "user" and "system" are not supported by the Node model; treat them like the strictest.
+  return "admin";
+}
+
+/** The key from `x-functions-key` or the `code` query parameter. */
+export function isAuthorized(level: AuthLevel, keys: HostKeys, presented: string | undefined): boolean {
+  if (level === "anonymous") return true;
+  if (!presented) return false;
+  if (safeEqual(presented, keys.masterKey)) return true;
+  return level === "function" && safeEqual(presented, keys.functionKey);
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const ba = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ba.length === bb.length && timingSafeEqual(ba, bb);
+}
