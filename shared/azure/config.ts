@@ -1,0 +1,54 @@
+// What the provider layer needs to reach Azure (or Azurite + local/cloud), read from app
+// settings. Only endpoints and credentials live here; policy settings belong to the domain.
+import type { Settings } from "../settings";
+
+export type ArmAuth = "default" | "emulator";
+
+export type AzureConfig = {
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  /** ARM base URL; https://management.azure.com in Azure, local/cloud's URL locally. */
+  armEndpoint: string;
+  armAuth: ArmAuth;
+  /** Bearer token the emulator accepts (ARM_AUTH=emulator only). */
+  armEmulatorToken?: string;
+  /** PEM file to trust for ARM and Files TLS, only when pointed at the emulator. */
+  armTlsCaFile?: string;
+  filesAccount: string;
+  /** Files service URL; default https://<account>.file.core.windows.net. */
+  filesEndpoint?: string;
+  shareName: string;
+  /** AzureWebJobsStorage connection string (Azurite, or a keyed account). */
+  storageConnectionString?: string;
+  /** Identity-based storage (AzureWebJobsStorage__accountName) when there is no connection string. */
+  storageAccountName?: string;
+  /** SDK retries for 429/5xx/network errors before an error reaches the caller. */
+  maxRetries: number;
+  /** How often SDK pollers re-check short ARM operations (network) unless Retry-After says otherwise. */
+  pollIntervalMs: number;
+};
+
+/** The provider layer's view of the app settings (parsed and validated by shared/settings). */
+export function azureConfigFromSettings(
+  settings: Settings,
+  tuning: { maxRetries?: number; pollIntervalMs?: number } = {},
+): AzureConfig {
+  return {
+    subscriptionId: settings.subscriptionId,
+    resourceGroup: settings.resourceGroup,
+    location: settings.location,
+    armEndpoint: settings.arm.endpoint,
+    armAuth: settings.arm.auth,
+    armEmulatorToken: settings.arm.emulatorToken,
+    armTlsCaFile: settings.arm.tlsCaFile,
+    filesAccount: settings.workspaceFiles.storageAccount,
+    filesEndpoint: settings.workspaceFiles.endpoint,
+    shareName: settings.workspaceFiles.shareName,
+    ...("connectionString" in settings.storage
+      ? { storageConnectionString: settings.storage.connectionString }
+      : { storageAccountName: settings.storage.accountName }),
+    maxRetries: tuning.maxRetries ?? 4,
+    pollIntervalMs: tuning.pollIntervalMs ?? 1000,
+  };
+}

@@ -1,0 +1,105 @@
+// Managed run commands (Microsoft.Compute/virtualMachines/runCommands). A run command is
+// named by its caller (the job id, the setup step), which makes a retried PUT a no-op instead
+// of a second execution. Always asynchronous: put returns once ARM accepts it, callers poll.
+import type { ArmClients } from "./clients";
+import { azureCall, azureCallOr404 } from "./errors";
+
+export type RunCommandSpec = {
+  script: string;
+  /** Passed to the script as environment variables (visible in the resource). */
+  parameters?: Record<string, string>;
+  /** Like parameters, but never returned by ARM: use for anything sensitive. */
+  protectedParameters?: Record<string, string>;
+  timeoutInSeconds?: number;
+  runAsUser?: string;
+  /** SAS URLs (or identity-accessible URLs) where stdout/stderr are streamed. */
+  outputBlobUri?: string;
+  errorBlobUri?: string;
+};
+
+export type RunCommandState = "Pending" | "Running" | "Succeeded" | "Failed" | "TimedOut" | "Canceled";
+
+export type RunCommandStatus = {
+  state: RunCommandState;
+  exitCode?: number;
+  output?: string;
+  error?: string;
+  executionMessage?: string;
+  startTime?: string;
+  endTime?: string;
+};
+
+const toList = (m?: Record<string, string>) => Object.entries(m ?? {}).map(([name, value]) => ({ name, value }));
+
+export async function putRunCommand(arm: ArmClients, vmName: string, name: string, spec: RunCommandSpec): Promise<void> {
+  await azureCall(`start run command ${name} on VM ${vmName}`, () =>
+    arm.compute.virtualMachineRunCommands.beginCreateOrUpdate(arm.resourceGroup, vmName, name, {
+      location: arm.location,
+      source: { script: spec.script },
+      parameters: toList(spec.parameters),
+      protectedParameters: toList(spec.protectedParameters),
+      asyncExecution: true,
+      // A failing script is a result to report, not a failed ARM deployment.
+      treatFailureAsDeploymentFailure: false,
+      ...(spec.timeoutInSeconds !== undefined ? { timeoutInSeconds: spec.timeoutInSeconds } : {}),
+      ...(spec.runAsUser ? { runAsUser: spec.runAsUser } : {}),
+      ...(spec.outputBlobUri ? { outputBlobUri: spec.outputBlobUri } : {}),
+      ...(spec.errorBlobUri ? { errorBlobUri: spec.errorBlobUri } : {}),
+    }),
+  );
+}
+
+const STATES: Record<string, RunCommandState> = {
+  unknown: "Pending",
+  pending: "Pending",
+  running: "Running",
+  succeeded: "Succeeded",
+  failed: "Failed",
+  timedout: "TimedOut",
+  canceled: "Canceled",
+  cancelled: "Canceled",
+};
+
+/** The run command's execution status, or undefined if it does not exist. */
+export async function getRunCommand(arm: ArmClients, vmName: string, name: string): Promise<RunCommandStatus | undefined> {
+  const rc = await azureCallOr404(`read run command ${name} on VM ${vmName}`, () =>
+    arm.compute.virtualMachineRunCommands.getByVirtualMachine(arm.resourceGroup, vmName, name, { expand: "instanceView" }),
+  );
+  if (!rc) return undefined;
+  const iv = rc.instanceView;
+  let state = STATES[(iv?.executionState ?? "").toLowerCase()] ?? "Pending";
+  // A PUT that ARM itself rejected never executes: report it as failed, not pending forever.
+  if (!iv?.executionState && rc.provisioningState?.toLowerCase() === "failed") state = "Failed";
+  const out: RunCommandStatus = { state };
+  if (iv?.exitCode !== undefined && iv.exitCode !== null) out.exitCode = iv.exitCode;
+  if (iv?.output) out.output = iv.output;
+  if (iv?.error) out.error = iv.error;
+  if (iv?.executionMessage) out.executionMessage = iv.executionMessage;
+  if (iv?.startTime) out.startTime = new Date(iv.startTime).toISOString();
+  if (iv?.endTime) out.endTime = new Date(iv.endTime).toISOString();
+  return out;
+}
+
+export function isTerminal(state: RunCommandState): boolean {
+  return state === "Succeeded" || state === "Failed" || state === "TimedOut" || state === "Canceled";
+}
+
+/** Deletes the run command (Azure limits how many a VM may hold); 404 = already gone. Cancels it if running. */
+export async function deleteRunCommand(arm: ArmClients, vmName: string, name: string): Promise<void> {
+  await azureCallOr404(`delete run command ${name} on VM ${vmName}`, () =>
+    arm.compute.virtualMachineRunCommands.beginDeleteAndWait(arm.resourceGroup, vmName, name, {
+      updateIntervalInMs: arm.pollIntervalMs,
+    }),
+  );
+}
+
+/** Names of the run commands on a VM (to clean up leftovers after a crash). */
+export async function listRunCommands(arm: ArmClients, vmName: string): Promise<string[]> {
+  return azureCall(`list run commands on VM ${vmName}`, async () => {
+    const names: string[] = [];
+    for await (const rc of arm.compute.virtualMachineRunCommands.listByVirtualMachine(arm.resourceGroup, vmName)) {
+      if (rc.name) names.push(rc.name);
+    }
+    return names;
+  });
+}
