@@ -1,9 +1,86 @@
-import { app } from "@azure/functions";
+// GET /api/health (anonymous): 200 {"status":"ok"} only when every dependency answers;
+// 503 {"status":"unhealthy","checks":{...}} naming what is down. Each dependency is one
+// entry of `healthChecks`, so another (e.g. the ARM endpoint) is one more entry.
+import { app, type HttpResponseInit } from "@azure/functions";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { QueueServiceClient } from "@azure/storage-queue";
+import { TableServiceClient } from "@azure/data-tables";
 
-// Placeholder until the health checks land; replaced in the host issue.
+export type HealthCheck = {
+  name: string;
+  /** Resolves when the dependency answers; rejects (or times out) when it does not. */
+  probe(signal: AbortSignal): Promise<unknown>;
+};
+
+const TIMEOUT_MS = 2000;
+// One attempt: a health probe must answer fast, not retry for a minute.
+const noRetry = { retryOptions: { maxTries: 1 } };
+
+function storageConnection(): string {
+  const cs = process.env.AzureWebJobsStorage;
+  if (!cs) throw new Error("app setting AzureWebJobsStorage is not set");
+  return cs;
+}
+
+export const healthChecks: HealthCheck[] = [
+  {
+    name: "blob",
+    probe: (abortSignal) => BlobServiceClient.fromConnectionString(storageConnection(), noRetry).getProperties({ abortSignal }),
+  },
+  {
+    name: "queue",
+    probe: (abortSignal) => QueueServiceClient.fromConnectionString(storageConnection(), noRetry).getProperties({ abortSignal }),
+  },
+  {
+    name: "table",
+    probe: async (abortSignal) => {
+      const client = TableServiceClient.fromConnectionString(storageConnection(), {
+        retryOptions: { maxRetries: 0 },
+        allowInsecureConnection: true,
+      });
+      const page = client.listTables({ abortSignal }).byPage({ maxPageSize: 1 });
+      await page.next();
+    },
+  },
+];
+
+export type HealthReport = { status: "ok" | "unhealthy"; checks: Record<string, { status: "ok" | "down"; error?: string }> };
+
+export async function runHealthChecks(checks: HealthCheck[] = healthChecks, timeoutMs = TIMEOUT_MS): Promise<HealthReport> {
+  const results = await Promise.all(
+    checks.map(async (c) => {
+      const signal = AbortSignal.timeout(timeoutMs);
+      try {
+        await Promise.race([
+          c.probe(signal),
+          new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error(`no answer within ${timeoutMs} ms`)))),
+        ]);
+        return [c.name, { status: "ok" as const }] as const;
+      } catch (err) {
+        return [c.name, { status: "down" as const, error: describe(err) }] as const;
+      }
+    }),
+  );
+  const report: HealthReport["checks"] = Object.fromEntries(results);
+  return { status: results.every(([, r]) => r.status === "ok") ? "ok" : "unhealthy", checks: report };
+}
+
+/** A short reason without secrets (SDK errors can embed request details). */
+function describe(err: unknown): string {
+  const e = err as { code?: string; statusCode?: number; name?: string; message?: string };
+  if (e?.name === "AbortError") return `no answer within ${TIMEOUT_MS} ms`;
+  if (e?.code) return e.code;
+  if (e?.statusCode) return `HTTP ${e.statusCode}`;
+  return (e?.message ?? String(err)).split("\n")[0]!.slice(0, 200);
+}
+
 app.http("health", {
   route: "health",
   methods: ["GET"],
   authLevel: "anonymous",
-  handler: async () => ({ status: 200, jsonBody: { status: "ok" } }),
+  handler: async (): Promise<HttpResponseInit> => {
+    const report = await runHealthChecks();
+    if (report.status === "ok") return { status: 200, jsonBody: { status: "ok" } };
+    return { status: 503, jsonBody: report };
+  },
 });
