@@ -26,6 +26,7 @@ export type VmSpec = {
   /** cloud-init text; base64-encoded here. Must not contain secrets (ARM returns it to readers). */
   customData?: string;
   image?: VmImage;
+  osDiskName?: string;
   osDiskSizeGb?: number;
   /** System-assigned identity (default true) so the VM reaches storage without keys. */
   systemAssignedIdentity?: boolean;
@@ -61,6 +62,7 @@ function vmBody(arm: ArmClients, spec: VmSpec): VirtualMachine {
       imageReference: image,
       osDisk: {
         createOption: "FromImage",
+        ...(spec.osDiskName ? { name: spec.osDiskName } : {}),
         // The disk goes with the VM: deleting an instance must leave nothing billable behind.
         deleteOption: "Delete",
         managedDisk: { storageAccountType: "Premium_LRS" },

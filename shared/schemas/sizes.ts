@@ -1,0 +1,24 @@
+import { z } from "zod";
+
+export const vmSizeInfo = z.object({
+  name: z.string(),
+  family: z.string(),
+  vCpus: z.number().int(),
+  gpus: z.number().int(),
+  memoryGb: z.number(),
+});
+export type VmSizeInfo = z.infer<typeof vmSizeInfo>;
+
+export const familyQuota = z.object({
+  family: z.string(),
+  used: z.number().int(),
+  limit: z.number().int().optional().meta({ description: "Absent when neither policy nor subscription sets a limit." }),
+});
+
+export const sizesResponse = z.object({
+  value: z.array(vmSizeInfo),
+  quota: z.array(familyQuota),
+});
+export type SizesResponse = z.infer<typeof sizesResponse>;
+
+export const healthResponse = z.object({ status: z.enum(["ok", "degraded"]) , checks: z.record(z.string(), z.string()).optional() });

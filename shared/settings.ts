@@ -1,0 +1,229 @@
+import { Cron } from "croner";
+import { parseSourcePrefix, type SourcePrefix } from "./cidr";
+import { parseSubnetId } from "./armIds";
+
+// The settings contract (api.md "Settings", local.settings.example.json), parsed once into a
+// typed object. Every problem names its setting; secret values are never echoed.
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface Settings {
+  workspaceName: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  allowedVmSizes: string[];
+  allowedSubnetIds: string[];
+  allowPublicIp: boolean;
+  allowSshPublicAccess: boolean;
+  sshAllowedSourcePrefixes: SourcePrefix[];
+  /** Workspace policy limits, vCPUs per VM family (family names as in the SKU list). */
+  quotaVcpusPerFamily: Record<string, number>;
+  jobsPerCoreDefault: number;
+  /** NCRONTAB (six fields, seconds first) for the auto-stop timer. */
+  autostopSchedule: string;
+  idleShutdownMinMinutes: number;
+  arm: {
+    endpoint: string;
+    auth: "emulator" | "default";
+    emulatorToken?: string;
+    tlsCaFile?: string;
+  };
+  workspaceFiles: {
+    storageAccount: string;
+    shareName: string;
+    endpoint: string;
+    shareQuotaGb: number;
+  };
+  /** AzureWebJobsStorage: a connection string, or the account name of an identity-based connection. */
+  storage: { connectionString: string } | { accountName: string };
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: { setting: string; message: string }[]) {
+    super(`Invalid app settings: ${problems.map((p) => `${p.setting}: ${p.message}`).join("; ")}`);
+    this.name = "SettingsError";
+  }
+}
+
+export const IDLE_SHUTDOWN_MAX_MINUTES = 4320;
+const SECRET_SETTINGS = new Set(["AzureWebJobsStorage", "ARM_EMULATOR_TOKEN"]);
+
+export function isSecretSetting(name: string): boolean {
+  return SECRET_SETTINGS.has(name);
+}
+
+export function parseSettings(env: Env): Settings {
+  const problems: { setting: string; message: string }[] = [];
+  const fail = (setting: string, message: string): undefined => {
+    problems.push({ setting, message });
+    return undefined;
+  };
+  const raw = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === "" ? undefined : v.trim();
+  };
+  const required = (name: string): string => raw(name) ?? fail(name, "is required") ?? "";
+  const list = (name: string): string[] =>
+    (raw(name) ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
+  const bool = (name: string, fallback: boolean): boolean => {
+    const v = raw(name);
+    if (v === undefined) return fallback;
+    if (/^(true|1|yes)$/i.test(v)) return true;
+    if (/^(false|0|no)$/i.test(v)) return false;
+    return fail(name, "must be true or false") ?? fallback;
+  };
+  const int = (name: string, fallback: number | undefined, min: number, max: number): number => {
+    const v = raw(name);
+    if (v === undefined) return fallback ?? fail(name, "is required") ?? min;
+    const n = /^-?\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      return fail(name, `must be an integer in ${min}..${max}`) ?? fallback ?? min;
+    }
+    return n;
+  };
+
+  const subscriptionId = required("AZURE_SUBSCRIPTION_ID");
+  if (subscriptionId && !/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(subscriptionId)) {
+    fail("AZURE_SUBSCRIPTION_ID", "must be a subscription GUID");
+  }
+  const resourceGroup = required("AZURE_RESOURCE_GROUP");
+  if (resourceGroup && !/^[-\w.()]{1,90}$/.test(resourceGroup)) {
+    fail("AZURE_RESOURCE_GROUP", "is not a valid resource group name");
+  }
+  const workspaceName = required("WORKSPACE_NAME");
+  if (workspaceName && !/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/.test(workspaceName)) {
+    fail("WORKSPACE_NAME", "must be 1–63 letters, digits or hyphens, starting with a letter or digit");
+  }
+
+  const allowedVmSizes = list("ALLOWED_VM_SIZES");
+  if (allowedVmSizes.length === 0) fail("ALLOWED_VM_SIZES", "must list at least one VM size");
+  for (const size of allowedVmSizes) {
+    if (!/^[A-Za-z0-9_]+$/.test(size)) fail("ALLOWED_VM_SIZES", `'${size}' is not a VM size name`);
+  }
+
+  const allowedSubnetIds = list("ALLOWED_SUBNET_IDS");
+  if (allowedSubnetIds.length === 0) fail("ALLOWED_SUBNET_IDS", "must list at least one subnet id");
+  for (const id of allowedSubnetIds) {
+    if (!parseSubnetId(id)) fail("ALLOWED_SUBNET_IDS", `'${id}' is not a subnet resource id`);
+  }
+
+  const sshAllowedSourcePrefixes: SourcePrefix[] = [];
+  for (const item of list("SSH_ALLOWED_SOURCE_PREFIXES")) {
+    const parsed = parseSourcePrefix(item);
+    if ("error" in parsed) fail("SSH_ALLOWED_SOURCE_PREFIXES", parsed.error);
+    else sshAllowedSourcePrefixes.push(parsed);
+  }
+
+  const quotaVcpusPerFamily: Record<string, number> = {};
+  const quotaText = raw("QUOTA_VCPUS_PER_FAMILY");
+  if (quotaText !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(quotaText);
+    } catch {
+      fail("QUOTA_VCPUS_PER_FAMILY", "must be a JSON object of family → vCPU limit");
+    }
+    if (parsed !== undefined) {
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        fail("QUOTA_VCPUS_PER_FAMILY", "must be a JSON object of family → vCPU limit");
+      } else {
+        for (const [family, limit] of Object.entries(parsed)) {
+          if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 0) {
+            fail("QUOTA_VCPUS_PER_FAMILY", `limit for '${family}' must be a non-negative integer`);
+          } else quotaVcpusPerFamily[family] = limit;
+        }
+      }
+    }
+  }
+
+  const autostopSchedule = raw("AUTOSTOP_SCHEDULE") ?? "0 */1 * * * *";
+  try {
+    new Cron(autostopSchedule, { mode: "6-part" });
+  } catch {
+    fail("AUTOSTOP_SCHEDULE", "must be a six-field NCRONTAB expression (seconds first)");
+  }
+
+  const armAuthText = raw("ARM_AUTH") ?? "default";
+  const armAuth = armAuthText === "emulator" || armAuthText === "default" ? armAuthText : undefined;
+  if (!armAuth) fail("ARM_AUTH", "must be 'emulator' or 'default'");
+  const armEndpoint = url("ARM_ENDPOINT", raw("ARM_ENDPOINT") ?? "https://management.azure.com", fail);
+  const emulatorToken = raw("ARM_EMULATOR_TOKEN");
+  if (armAuth === "emulator" && emulatorToken === undefined) {
+    fail("ARM_EMULATOR_TOKEN", "is required when ARM_AUTH is 'emulator'");
+  }
+  const tlsCaFile = raw("ARM_TLS_CA_FILE");
+
+  const storageAccount = required("WORKSPACE_STORAGE_ACCOUNT");
+  if (storageAccount && !/^[a-z0-9]{3,24}$/.test(storageAccount)) {
+    fail("WORKSPACE_STORAGE_ACCOUNT", "must be 3–24 lowercase letters or digits");
+  }
+  const shareName = raw("WORKSPACE_SHARE_NAME") ?? "workspace";
+  if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(shareName)) {
+    fail("WORKSPACE_SHARE_NAME", "must be 3–63 lowercase letters, digits or single hyphens");
+  }
+  const filesEndpoint = url(
+    "WORKSPACE_FILES_ENDPOINT",
+    raw("WORKSPACE_FILES_ENDPOINT") ?? `https://${storageAccount || "account"}.file.core.windows.net`,
+    fail,
+  );
+
+  let storage: Settings["storage"] = { connectionString: "" };
+  const connectionString = raw("AzureWebJobsStorage");
+  const accountName = raw("AzureWebJobsStorage__accountName");
+  if (connectionString !== undefined) {
+    // Checked by shape only: the value is a secret and must not appear in any message.
+    if (!/(^|;)\s*(AccountName|BlobEndpoint)=/i.test(connectionString) && connectionString !== "UseDevelopmentStorage=true") {
+      fail("AzureWebJobsStorage", "is not a storage connection string");
+    }
+    storage = { connectionString };
+  } else if (accountName !== undefined) {
+    storage = { accountName };
+  } else {
+    fail("AzureWebJobsStorage", "is required (or AzureWebJobsStorage__accountName for identity-based access)");
+  }
+
+  const settings: Settings = {
+    workspaceName,
+    subscriptionId,
+    resourceGroup,
+    location: required("AZURE_LOCATION").toLowerCase().replace(/\s+/g, ""),
+    allowedVmSizes,
+    allowedSubnetIds,
+    allowPublicIp: bool("ALLOW_PUBLIC_IP", false),
+    allowSshPublicAccess: bool("ALLOW_SSH_PUBLIC_ACCESS", false),
+    sshAllowedSourcePrefixes,
+    quotaVcpusPerFamily,
+    jobsPerCoreDefault: int("JOBS_PER_CORE_DEFAULT", 2, 1, 16),
+    autostopSchedule,
+    idleShutdownMinMinutes: int("IDLE_SHUTDOWN_MIN_MINUTES", 15, 1, IDLE_SHUTDOWN_MAX_MINUTES),
+    arm: {
+      endpoint: armEndpoint,
+      auth: armAuth ?? "default",
+      ...(emulatorToken !== undefined ? { emulatorToken } : {}),
+      ...(tlsCaFile !== undefined ? { tlsCaFile } : {}),
+    },
+    workspaceFiles: {
+      storageAccount,
+      shareName,
+      endpoint: filesEndpoint,
+      shareQuotaGb: int("WORKSPACE_SHARE_QUOTA_GB", 100, 1, 102400),
+    },
+    storage,
+  };
+  if (problems.length > 0) throw new SettingsError(problems);
+  return settings;
+}
+
+function url(name: string, value: string, fail: (s: string, m: string) => undefined): string {
+  try {
+    const u = new URL(value);
+    if (u.protocol !== "https:" && u.protocol !== "http:") fail(name, "must be an http(s) URL");
+  } catch {
+    fail(name, "must be an absolute URL");
+  }
+  return value.replace(/\/+$/, "");
+}
