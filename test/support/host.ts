@@ -100,3 +100,22 @@ export async function startHost(opts: HostOptions = {}): Promise<TestHost> {
   }
   return host;
 }
+
+// Polls `read` until `done` holds (or fails after timeoutMs), for asynchronous effects.
+export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      last = await read();
+      if (done(last)) return last;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}${lastError ? `; last error: ${String(lastError)}` : ""}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
