@@ -1,0 +1,112 @@
+import { Cron } from "croner";
+
+// Start/stop schedules: five-field cron in an IANA time zone, evaluated with croner.
+//
+// Daylight saving time — what a schedule does when its local time does not exist or occurs twice:
+//
+// * Fixed-time schedules — minute and hour fields without `*` or a step (e.g. `30 2 * * *`,
+//   `0 8,18 * * 1-5`, `0 2-3 * * *`):
+//   - skipped hour (spring forward): the run fires ONCE, at the first valid instant after the
+//     gap — 02:30 on the day Europe/Stockholm jumps 02:00→03:00 fires at 03:00 local.
+//   - repeated hour (fall back): the run fires ONCE, at the first occurrence (02:30 summer time).
+//   Why: "stop at 02:30" means once a day, at or right after 02:30. Skipping it would leave a
+//   GPU machine running for a day (or not start one someone needs); firing twice would stop an
+//   instance again an hour after someone restarted it. This is also what Vixie cron does.
+// * Interval schedules — a `*` or a step in the minute or hour field (e.g. `*/30 * * * *`) —
+//   follow elapsed time: times inside a gap do not exist and are skipped, and a repeated time
+//   fires on both occurrences, so "every 30 minutes" stays every 30 real minutes.
+//
+// Ties: if a Start and a Stop fall on the same instant, Stop wins (the cost-safe choice).
+
+export interface ScheduleSpec {
+  action: "Start" | "Stop";
+  cron: string;
+  timeZone: string;
+  enabled?: boolean;
+}
+
+export interface DueAction {
+  action: "Start" | "Stop";
+  /** The instant the schedule fired (UTC). */
+  at: Date;
+  /** Index into the instance's schedules. */
+  index: number;
+}
+
+const compiled = new Map<string, Cron>();
+const MAX_COMPILED = 5000;
+
+function cronOf(s: Pick<ScheduleSpec, "cron" | "timeZone">): Cron {
+  const key = `${s.cron}\u0000${s.timeZone}`;
+  let cron = compiled.get(key);
+  if (cron === undefined) {
+    cron = new Cron(s.cron, { mode: "5-part", timezone: s.timeZone, fixedTimeRule: "no-wildcard", paused: true });
+    if (compiled.size >= MAX_COMPILED) compiled.clear();
+    compiled.set(key, cron);
+  }
+  return cron;
+}
+
+/** The first run strictly after `after`, or null if there is none (or the schedule is invalid). */
+export function nextOccurrence(s: Pick<ScheduleSpec, "cron" | "timeZone">, after: Date): Date | null {
+  try {
+    return cronOf(s).nextRun(after);
+  } catch {
+    return null;
+  }
+}
+
+/** The latest run in (from, to], or null. */
+export function latestOccurrenceBetween(s: Pick<ScheduleSpec, "cron" | "timeZone">, from: Date, to: Date): Date | null {
+  if (to.getTime() <= from.getTime()) return null;
+  try {
+    // previousRuns excludes a run exactly at its reference, so look from one second later.
+    const [prev] = cronOf(s).previousRuns(1, new Date(to.getTime() + 1000));
+    if (prev === undefined) return null;
+    const t = prev.getTime();
+    return t > from.getTime() && t <= to.getTime() ? prev : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Does the schedule fire within the UTC minute that contains `minute`? */
+export function firesInMinute(s: Pick<ScheduleSpec, "cron" | "timeZone">, minute: Date): boolean {
+  const start = Math.floor(minute.getTime() / 60_000) * 60_000;
+  return latestOccurrenceBetween(s, new Date(start - 1), new Date(start + 59_999)) !== null;
+}
+
+/**
+ * The action due from the schedules in the window (from, to]. When ticks were missed, only the
+ * latest run counts: a catch-up acts once, with the schedule that is in effect now.
+ */
+export function dueScheduledAction(schedules: readonly ScheduleSpec[], from: Date, to: Date): DueAction | null {
+  let best: DueAction | null = null;
+  schedules.forEach((s, index) => {
+    if (s.enabled === false) return;
+    const at = latestOccurrenceBetween(s, from, to);
+    if (at === null) return;
+    if (
+      best === null ||
+      at.getTime() > best.at.getTime() ||
+      (at.getTime() === best.at.getTime() && s.action === "Stop" && best.action === "Start")
+    ) {
+      best = { action: s.action, at, index };
+    }
+  });
+  return best;
+}
+
+/** The next run of any enabled schedule after `now` (for the API's autoStop.nextScheduledAction). */
+export function nextScheduledAction(schedules: readonly ScheduleSpec[], now: Date): DueAction | null {
+  let best: DueAction | null = null;
+  schedules.forEach((s, index) => {
+    if (s.enabled === false) return;
+    const at = nextOccurrence(s, now);
+    if (at === null) return;
+    if (best === null || at.getTime() < best.at.getTime() || (at.getTime() === best.at.getTime() && s.action === "Stop")) {
+      best = { action: s.action, at, index };
+    }
+  });
+  return best;
+}
