@@ -1,0 +1,44 @@
+// Reading the orchestrator's output: cumulative actions (schema V2+: `[[...]]` with
+// WhenAll/WhenAny holding nested compoundActions) flattened into schedulable leaves in
+// the order the library assigns them event ids (depth-first), and the failure marker.
+import { ActionType, type ActionWire, type OrchestratorStateWire } from "./types";
+
+export function flattenActions(actions: ActionWire[][] | undefined): ActionWire[] {
+  const out: ActionWire[] = [];
+  const visit = (a: ActionWire) => {
+    if (a.actionType === ActionType.WhenAll || a.actionType === ActionType.WhenAny) {
+      for (const c of a.compoundActions ?? []) visit(c);
+    } else out.push(a);
+  };
+  for (const set of actions ?? []) for (const a of set) visit(a);
+  return out;
+}
+
+/** JSON text of an activity/continueAsNew input; the library pre-stringifies string inputs (Utils.processInput). */
+export function processedInputText(input: unknown): string | undefined {
+  if (input === undefined) return undefined;
+  return typeof input === "string" ? input : JSON.stringify(input);
+}
+
+/** JSON text of a sub-orchestration input (passed through unprocessed by the library). */
+export function rawInputText(input: unknown): string | undefined {
+  return input === undefined ? undefined : JSON.stringify(input);
+}
+
+const OUT_OF_PROC_MARKER = "$OutOfProcData$:";
+
+/** Splits the message of an orchestrator's thrown error into the user message and its state. */
+export function parseOrchestratorError(message: string): { message: string; state?: OrchestratorStateWire } {
+  const at = message.indexOf(OUT_OF_PROC_MARKER);
+  if (at < 0) return { message };
+  const user = message.slice(0, at).replace(/\s+$/, "");
+  try {
+    return { message: user, state: JSON.parse(message.slice(at + OUT_OF_PROC_MARKER.length)) as OrchestratorStateWire };
+  } catch {
+    return { message: user };
+  }
+}
+
+export function isOrchestratorState(v: unknown): v is OrchestratorStateWire {
+  return typeof v === "object" && v !== null && typeof (v as OrchestratorStateWire).isDone === "boolean" && Array.isArray((v as OrchestratorStateWire).actions);
+}
