@@ -57,7 +57,7 @@ export async function runHealthChecks(checks: HealthCheck[] = healthChecks, time
         ]);
         return [c.name, { status: "ok" as const }] as const;
       } catch (err) {
-        return [c.name, { status: "down" as const, error: describe(err) }] as const;
+        return [c.name, { status: "down" as const, error: describe(err, timeoutMs) }] as const;
       }
     }),
   );
@@ -66,10 +66,10 @@ export async function runHealthChecks(checks: HealthCheck[] = healthChecks, time
 }
 
 /** A short reason without secrets (SDK errors can embed request details). */
-function describe(err: unknown): string {
-  const e = err as { code?: string; statusCode?: number; name?: string; message?: string };
-  if (e?.name === "AbortError") return `no answer within ${TIMEOUT_MS} ms`;
-  if (e?.code) return e.code;
+function describe(err: unknown, timeoutMs: number): string {
+  const e = err as { code?: unknown; statusCode?: number; name?: string; message?: string };
+  if (e?.name === "AbortError" || e?.name === "TimeoutError") return `no answer within ${timeoutMs} ms`;
+  if (typeof e?.code === "string") return e.code;
   if (e?.statusCode) return `HTTP ${e.statusCode}`;
   return (e?.message ?? String(err)).split("\n")[0]!.slice(0, 200);
 }
