@@ -1,0 +1,224 @@
+import { z } from "zod";
+import { errorBody } from "./schemas/common";
+import { createInstanceBody, instanceList, instanceResponse, instanceState, patchInstanceBody } from "./schemas/instance";
+import { jobList, jobQueueMessage, jobResponse, jobState, jobSubmissionBody } from "./schemas/job";
+import { operationResponse } from "./schemas/operation";
+import { healthResponse, sizesResponse } from "./schemas/sizes";
+
+// The OpenAPI 3.1 document, generated from the same zod schemas that validate requests
+// (z.toJSONSchema; OpenAPI 3.1 schemas are JSON Schema 2020-12). Request bodies are rendered
+// as input (defaults make fields optional), responses as output.
+
+type Json = Record<string, unknown>;
+
+const requestSchemas = {
+  CreateInstanceBody: createInstanceBody,
+  PatchInstanceBody: patchInstanceBody,
+  JobSubmissionBody: jobSubmissionBody,
+  JobQueueMessage: jobQueueMessage,
+};
+const responseSchemas = {
+  Instance: instanceResponse,
+  InstanceList: instanceList,
+  Job: jobResponse,
+  JobList: jobList,
+  Operation: operationResponse,
+  Sizes: sizesResponse,
+  Health: healthResponse,
+  ErrorBody: errorBody,
+};
+
+function components(schemas: Record<string, z.ZodType>, io: "input" | "output"): Record<string, Json> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
+  const out = z.toJSONSchema(registry, {
+    io,
+    target: "draft-2020-12",
+    unrepresentable: "any",
+    uri: (id) => `#/components/schemas/${id}`,
+  }) as { schemas: Record<string, Json> };
+  for (const schema of Object.values(out.schemas)) {
+    delete schema.$schema;
+    delete schema.$id;
+  }
+  return out.schemas;
+}
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const json = (id: string) => ({ "application/json": { schema: ref(id) } });
+const error = (description: string) => ({ description, content: json("ErrorBody") });
+const errors = {
+  "400": error("Invalid request (code InvalidRequest); details name each field."),
+  "401": error("No valid identity (Unauthorized)."),
+  "403": error("The caller's role does not allow this (Forbidden)."),
+};
+const nameParam = {
+  name: "name",
+  in: "path",
+  required: true,
+  description: "Instance name: 3–24 letters, digits and hyphens, starting with a letter.",
+  schema: { type: "string", pattern: "^[A-Za-z][A-Za-z0-9-]{2,23}$" },
+};
+const idParam = (what: string) => ({ name: "id", in: "path", required: true, description: `${what} id`, schema: { type: "string" } });
+const ifMatch = { name: "If-Match", in: "header", required: false, description: "ETag the write is conditional on.", schema: { type: "string" } };
+const idempotencyKey = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description: "A repeated key returns the first result.",
+  schema: { type: "string", maxLength: 256 },
+};
+const accepted = (description: string, body = "Operation") => ({
+  description,
+  headers: {
+    "Operation-Location": { description: "URL of the operation to poll.", schema: { type: "string" } },
+  },
+  content: json(body),
+});
+const instanceOp = (verb: string, summary: string) => ({
+  post: {
+    operationId: `${verb}Instance`,
+    summary,
+    parameters: [nameParam, idempotencyKey],
+    responses: {
+      "202": accepted(`The ${verb} operation was accepted.`),
+      ...errors,
+      "404": error("No such instance (or not yours)."),
+      "409": error("InvalidStateTransition (the state machine forbids it) or Conflict (an operation is in flight)."),
+    },
+  },
+});
+
+export function buildOpenApiDocument(options: { serverUrl?: string; version?: string } = {}): Json {
+  const schemas = { ...components(requestSchemas, "input"), ...components(responseSchemas, "output") };
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Compute Instances",
+      version: options.version ?? "0.1.0",
+      description: "Managed single-user ML workstations with job queues, schedules and idle shutdown.",
+    },
+    ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
+    security: [{ bearer: [] }],
+    paths: {
+      "/api/health": {
+        get: {
+          operationId: "health",
+          security: [],
+          responses: { "200": { description: "Up.", content: json("Health") }, "503": { description: "A dependency is down.", content: json("Health") } },
+        },
+      },
+      "/api/openapi.json": {
+        get: { operationId: "openApi", responses: { "200": { description: "This document.", content: { "application/json": { schema: { type: "object" } } } } } },
+      },
+      "/api/instances": {
+        get: {
+          operationId: "listInstances",
+          parameters: [
+            { name: "state", in: "query", required: false, schema: z.toJSONSchema(instanceState) },
+            { name: "assignedUser", in: "query", required: false, schema: { type: "string" } },
+          ],
+          responses: { "200": { description: "Instances the caller may see.", content: json("InstanceList") }, ...errors },
+        },
+      },
+      "/api/instances/{name}": {
+        parameters: [nameParam],
+        put: {
+          operationId: "createInstance",
+          parameters: [ifMatch],
+          requestBody: { required: true, content: json("CreateInstanceBody") },
+          responses: {
+            "200": { description: "Idempotent repeat of an earlier create.", content: json("Instance") },
+            "201": {
+              description: "Created; provisioning runs in the background.",
+              headers: { "Operation-Location": { schema: { type: "string" } }, ETag: { schema: { type: "string" } } },
+              content: json("Instance"),
+            },
+            ...errors,
+            "409": error("Conflict (name taken) or QuotaExceeded."),
+            "412": error("If-Match does not match."),
+          },
+        },
+        get: {
+          operationId: "getInstance",
+          responses: {
+            "200": { description: "The instance.", headers: { ETag: { schema: { type: "string" } } }, content: json("Instance") },
+            ...errors,
+            "404": error("No such instance (or not yours)."),
+          },
+        },
+        patch: {
+          operationId: "updateInstance",
+          parameters: [ifMatch],
+          requestBody: { required: true, content: json("PatchInstanceBody") },
+          responses: {
+            "200": { description: "Updated.", content: json("Instance") },
+            ...errors,
+            "404": error("No such instance (or not yours)."),
+            "409": error("PropertyChangeNotAllowed: a field fixed after creation."),
+            "412": error("If-Match does not match."),
+          },
+        },
+        delete: {
+          operationId: "deleteInstance",
+          parameters: [ifMatch],
+          responses: { "202": accepted("Deletion accepted; the user's files are kept."), ...errors, "404": error("No such instance."), "409": error("Conflict.") },
+        },
+      },
+      "/api/instances/{name}/start": instanceOp("start", "Start a stopped instance."),
+      "/api/instances/{name}/stop": instanceOp("stop", "Stop (deallocate) an instance; running jobs are canceled."),
+      "/api/instances/{name}/restart": instanceOp("restart", "Restart an instance."),
+      "/api/instances/{name}/activity": {
+        post: {
+          operationId: "reportActivity",
+          summary: "Heartbeat from an agent or notebook on the VM; resets the idle timer.",
+          parameters: [nameParam],
+          responses: { "204": { description: "Recorded." }, ...errors, "404": error("No such instance.") },
+        },
+      },
+      "/api/instances/{name}/jobs": {
+        parameters: [nameParam],
+        get: {
+          operationId: "listJobs",
+          parameters: [{ name: "state", in: "query", required: false, schema: z.toJSONSchema(jobState) }],
+          responses: { "200": { description: "Jobs of the instance.", content: json("JobList") }, ...errors, "404": error("No such instance.") },
+        },
+        post: {
+          operationId: "submitJob",
+          parameters: [idempotencyKey],
+          requestBody: { required: true, content: json("JobSubmissionBody") },
+          responses: { "202": accepted("Queued.", "Job"), ...errors, "404": error("No such instance.") },
+        },
+      },
+      "/api/jobs/{id}": {
+        get: { operationId: "getJob", parameters: [idParam("Job")], responses: { "200": { description: "The job.", content: json("Job") }, ...errors, "404": error("No such job.") } },
+      },
+      "/api/jobs/{id}/logs": {
+        get: {
+          operationId: "getJobLogs",
+          parameters: [idParam("Job")],
+          responses: { "200": { description: "stdout then stderr.", content: { "text/plain": { schema: { type: "string" } } } }, ...errors, "404": error("No such job.") },
+        },
+      },
+      "/api/jobs/{id}/cancel": {
+        post: { operationId: "cancelJob", parameters: [idParam("Job")], responses: { "202": { description: "Cancellation accepted.", content: json("Job") }, ...errors, "404": error("No such job.") } },
+      },
+      "/api/sizes": {
+        get: { operationId: "listSizes", responses: { "200": { description: "Allowed VM sizes and quota use per family.", content: json("Sizes") }, ...errors } },
+      },
+      "/api/operations/{id}": {
+        get: { operationId: "getOperation", parameters: [idParam("Operation")], responses: { "200": { description: "The operation.", content: json("Operation") }, ...errors, "404": error("No such operation.") } },
+      },
+    },
+    components: {
+      schemas,
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "In Azure: App Service Authentication (Entra ID token). Locally: a token from LOCAL_PRINCIPALS.",
+        },
+      },
+    },
+  };
+}
