@@ -1,0 +1,87 @@
+// Runtime behaviour knobs: latency per operation kind, fault injection and the ARM write
+// throttle. Set from env at start (see settings.ts) and changed at runtime via /admin/config.
+import { z } from "zod";
+
+export const OP_KINDS = [
+  "nsgPut", "nsgDelete", "publicIpPut", "publicIpDelete", "nicPut", "nicDelete",
+  "vmCreate", "vmUpdate", "vmStart", "vmDeallocate", "vmPowerOff", "vmRestart", "vmDelete",
+  "runCommandStart", "runCommandDelete",
+] as const;
+export type OpKind = (typeof OP_KINDS)[number];
+
+export type LatencyProfile = "realistic" | "none";
+
+const REALISTIC: Record<OpKind, number> = {
+  nsgPut: 1000, nsgDelete: 1000, publicIpPut: 1000, publicIpDelete: 1000, nicPut: 1000, nicDelete: 1000,
+  vmCreate: 5000, vmUpdate: 2000, vmStart: 3000, vmDeallocate: 3000, vmPowerOff: 3000, vmRestart: 3000, vmDelete: 3000,
+  runCommandStart: 500, runCommandDelete: 500,
+};
+
+export function latencyFor(profile: LatencyProfile): Record<OpKind, number> {
+  const out = { ...REALISTIC };
+  if (profile === "none") for (const k of OP_KINDS) out[k] = 0;
+  return out;
+}
+
+const latencySchema = z.partialRecord(z.enum(OP_KINDS), z.number().int().min(0).max(3_600_000));
+const faultsSchema = z.object({
+  rate429: z.number().min(0).max(1),
+  rate500: z.number().min(0).max(1),
+  rateDrop: z.number().min(0).max(1),
+  retryAfterSeconds: z.number().int().min(0).max(3600),
+}).strict();
+const throttleSchema = z.object({
+  enabled: z.boolean(),
+  burst: z.number().int().min(1),
+  refillPerSecond: z.number().positive(),
+}).strict();
+
+export const configPatchSchema = z.object({
+  latencyProfile: z.enum(["realistic", "none"]).optional(),
+  latencyMs: latencySchema.optional(),
+  retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
+  faults: faultsSchema.partial().optional(),
+  throttle: throttleSchema.partial().optional(),
+}).strict();
+export type ConfigPatch = z.infer<typeof configPatchSchema>;
+
+export type RuntimeConfig = {
+  latencyMs: Record<OpKind, number>;
+  /** Retry-After sent on LRO responses (0: header omitted so the SDK uses its own interval). */
+  retryAfterSeconds: number;
+  faults: z.infer<typeof faultsSchema>;
+  throttle: z.infer<typeof throttleSchema>;
+};
+
+export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
+  return {
+    latencyMs: latencyFor(profile),
+    retryAfterSeconds: profile === "none" ? 0 : 1,
+    faults: { rate429: 0, rate500: 0, rateDrop: 0, retryAfterSeconds: 1 },
+    // ARM's per-subscription write bucket (Azure: ~200 burst refilled at 10/s).
+    throttle: { enabled: true, burst: 200, refillPerSecond: 10 },
+  };
+}
+
+export function applyPatch(cfg: RuntimeConfig, patch: ConfigPatch): RuntimeConfig {
+  const next: RuntimeConfig = structuredClone(cfg);
+  if (patch.latencyProfile) {
+    next.latencyMs = latencyFor(patch.latencyProfile);
+    if (patch.retryAfterSeconds === undefined) next.retryAfterSeconds = patch.latencyProfile === "none" ? 0 : 1;
+  }
+  if (patch.latencyMs) Object.assign(next.latencyMs, patch.latencyMs);
+  if (patch.retryAfterSeconds !== undefined) next.retryAfterSeconds = patch.retryAfterSeconds;
+  if (patch.faults) Object.assign(next.faults, patch.faults);
+  if (patch.throttle) Object.assign(next.throttle, patch.throttle);
+  return next;
+}
+
+/** Parses a config patch, naming the offending field on error. */
+export function parseConfigPatch(input: unknown, source: string): ConfigPatch {
+  const r = configPatchSchema.safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new Error(`${source}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+  }
+  return r.data;
+}

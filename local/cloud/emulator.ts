@@ -1,0 +1,186 @@
+// startCloudEmulator: the HTTPS server in front of ARM, Azure Files and the admin surface,
+// with bearer-token auth, fault injection, the write throttle and persisted state.
+import https from "node:https";
+import path from "node:path";
+import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { adminState, handleAdmin, setConfig, type AdminState } from "./admin";
+import { dispatchArm } from "./arm";
+import { registerComputeCompleters } from "./compute";
+import { defaultConfig, applyPatch, type ConfigPatch, type LatencyProfile, type RuntimeConfig } from "./config";
+import type { Ctx, ResolvedOptions } from "./context";
+import { decideFault, TokenBuckets } from "./faults";
+import { handleFiles } from "./files";
+import { ArmError, readBody, sendArmError, sendJson, parseJsonObject, type JsonObject } from "./http";
+import { Operations } from "./lro";
+import { registerNetworkCompleters, seedNetworks } from "./network";
+import { recoverRunCommands, registerRunCommandCompleters } from "./runCommands";
+import { Sandbox } from "./sandbox";
+import type { Quota } from "./skus";
+import { Store } from "./store";
+import { ensureCertificate } from "./tls";
+
+export type CloudEmulatorOptions = {
+  /** State lives under <dataDir>/cloud. Default ".data". */
+  dataDir?: string;
+  /** 0 picks a free port. Default 10443. */
+  port?: number;
+  token?: string;
+  subscriptionId?: string;
+  resourceGroup?: string;
+  location?: string;
+  allowedSubnetIds?: string[];
+  /** vCPU limit per VM family; families not listed get defaultFamily. */
+  quotaPerFamily?: Record<string, number>;
+  quotaDefaultFamily?: number;
+  quotaRegional?: number;
+  latencyProfile?: LatencyProfile;
+  /** Applied on top of the profile (latencyMs, faults, throttle, retryAfterSeconds). */
+  config?: ConfigPatch;
+  /** Log sink; default: none. main.ts passes console.log. */
+  log?: (line: string) => void;
+};
+
+export type CloudEmulator = {
+  url: string;
+  port: number;
+  caCertPem: string;
+  caCertFile: string;
+  token: string;
+  dataDir: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  getConfig(): RuntimeConfig;
+  setConfig(patch: ConfigPatch): RuntimeConfig;
+  getState(): AdminState;
+  /** Kills VM processes (their runs end Failed), persists state and closes the server. */
+  stop(): Promise<void>;
+};
+
+export const DEFAULTS = {
+  port: 10443,
+  token: "local-emulator-token",
+  subscriptionId: "00000000-0000-0000-0000-000000000001",
+  resourceGroup: "rg-compute-local",
+  location: "westeurope",
+};
+
+export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Promise<CloudEmulator> {
+  const dataDir = path.resolve(options.dataDir ?? ".data");
+  const cloudDir = path.join(dataDir, "cloud");
+  const quota: Quota = { perFamily: options.quotaPerFamily ?? {}, defaultFamily: options.quotaDefaultFamily ?? 100, regional: options.quotaRegional ?? 350 };
+  const subscriptionId = options.subscriptionId ?? DEFAULTS.subscriptionId;
+  const resourceGroup = options.resourceGroup ?? DEFAULTS.resourceGroup;
+  const location = (options.location ?? DEFAULTS.location).toLowerCase();
+  const opts: ResolvedOptions = {
+    dataDir, cloudDir, host: "127.0.0.1", port: options.port ?? DEFAULTS.port, token: options.token ?? DEFAULTS.token,
+    subscriptionId, resourceGroup, location, quota,
+    allowedSubnetIds: options.allowedSubnetIds ?? [`/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/virtualNetworks/vnet-local/subnets/default`],
+  };
+  const tls = await ensureCertificate(cloudDir);
+  const store = new Store(cloudDir);
+  const ctx: Ctx = {
+    opts, store,
+    ops: new Operations(store, location, subscriptionId),
+    sandbox: new Sandbox(cloudDir),
+    config: applyPatch(defaultConfig(options.latencyProfile ?? "realistic"), options.config ?? {}),
+    log: options.log ?? (() => undefined),
+    runs: new Map(),
+    stopped: false,
+  };
+  registerNetworkCompleters(ctx);
+  registerComputeCompleters(ctx);
+  registerRunCommandCompleters(ctx);
+  seedNetworks(ctx);
+  recoverRunCommands(ctx);
+  ctx.ops.recover();
+  store.flush();
+
+  const buckets = new TokenBuckets();
+  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, (req, res) => {
+    handle(ctx, buckets, req, res).catch((err) => {
+      const e = err instanceof ArmError ? err : new ArmError(500, "InternalServerError", (err as Error).message);
+      if (!(err instanceof ArmError)) ctx.log(`internal error on ${req.method} ${req.url}: ${(err as Error).stack}`);
+      if (!res.headersSent) sendArmError(res, e);
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  opts.port = port;
+  const url = `https://127.0.0.1:${port}`;
+
+  return {
+    url, port, caCertPem: tls.cert, caCertFile: tls.certFile, token: opts.token, dataDir, subscriptionId, resourceGroup, location,
+    getConfig: () => ctx.config,
+    setConfig: (patch) => setConfig(ctx, patch),
+    getState: () => adminState(ctx),
+    stop: async () => {
+      if (ctx.stopped) return;
+      ctx.stopped = true;
+      ctx.ops.stop();
+      for (const run of ctx.runs.values()) run.interrupt("Failed", "The emulator stopped while the script was running.");
+      ctx.sandbox.stopAll();
+      const deadline = Date.now() + 3000;
+      while (ctx.runs.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      store.flush();
+    },
+  };
+}
+
+async function handle(ctx: Ctx, buckets: TokenBuckets, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "https://127.0.0.1");
+  const method = (req.method ?? "GET").toUpperCase();
+  if (url.pathname === "/health" && method === "GET") return sendJson(res, 200, { status: "ok", service: "cloud-emulator" });
+
+  const auth = req.headers.authorization;
+  if (!auth || !/^Bearer\s+/i.test(auth)) {
+    return sendArmError(res, new ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."));
+  }
+  if (auth.replace(/^Bearer\s+/i, "") !== ctx.opts.token) {
+    return sendArmError(res, new ArmError(401, "InvalidAuthenticationToken", "The access token is invalid."));
+  }
+  const raw = ["PUT", "POST", "PATCH"].includes(method) && !url.pathname.startsWith("/files/") ? await readBody(req) : Buffer.alloc(0);
+
+  if (url.pathname.startsWith("/admin/")) {
+    const [status, body] = handleAdmin(ctx, method, url.pathname, raw);
+    return sendJson(res, status, body);
+  }
+
+  const fault = decideFault(ctx.config);
+  if (fault === "drop") {
+    req.socket.destroy();
+    return;
+  }
+  if (fault === "429") {
+    const s = String(ctx.config.faults.retryAfterSeconds);
+    return sendArmError(res, new ArmError(429, "TooManyRequests", "The request is being throttled (injected fault).", undefined, { "retry-after": s }));
+  }
+  if (fault === "500") return sendArmError(res, new ArmError(500, "InternalServerError", "An internal server error occurred (injected fault)."));
+
+  if (url.pathname.startsWith("/files/")) return handleFiles(ctx, req, res, url);
+
+  const write = method !== "GET" && method !== "HEAD";
+  const throttleHeaders: Record<string, string> = {};
+  if (write && ctx.config.throttle.enabled) {
+    const t = buckets.take(ctx.opts.subscriptionId.toLowerCase(), ctx.config.throttle.burst, ctx.config.throttle.refillPerSecond);
+    if (t.waitSeconds > 0) {
+      return sendArmError(res, new ArmError(429, "SubscriptionRequestsThrottled",
+        `Number of 'write' requests for subscription '${ctx.opts.subscriptionId}' exceeded. Please try again after '${t.waitSeconds}' seconds after additional tokens are available.`,
+        undefined, { "retry-after": String(t.waitSeconds), "x-ms-ratelimit-remaining-subscription-writes": "0" }));
+    }
+    throttleHeaders["x-ms-ratelimit-remaining-subscription-writes"] = String(t.remaining);
+  }
+  const host = req.headers.host ?? `127.0.0.1:${ctx.opts.port}`;
+  const result = dispatchArm(ctx, {
+    method, path: url.pathname, query: url.searchParams, baseUrl: `https://${host}`,
+    apiVersion: url.searchParams.get("api-version") ?? "", body: () => parseJsonObject(raw),
+  });
+  sendJson(res, result.status, result.body as JsonObject | undefined, { ...throttleHeaders, ...result.headers });
+}

@@ -1,0 +1,209 @@
+// Managed run commands: virtualMachines/{vm}/runCommands/{name} PUT / GET ($expand=instanceView)
+// / DELETE / list. A PUT with the same body as the last one does nothing new; DELETE of a
+// running one cancels it.
+import { createHash } from "node:crypto";
+import { adminUser, findVm, vmName } from "./compute";
+import { vmId, type ArmRequest, type ArmResult, type Ctx } from "./context";
+import { ArmError, arr, canonical, invalidParameter, nowIso, obj, optBool, requireObj, str, type Json, type JsonObject } from "./http";
+import { requireLocation } from "./network";
+import { startRun, type RunSpec } from "./runner";
+import { killOrphans } from "./sandbox";
+import { key, type RunCommandRecord, type VmRecord } from "./store";
+
+const TYPE = "Microsoft.Compute/virtualMachines/runCommands";
+/** Azure's default when timeoutInSeconds is 0 or absent: 90 minutes. */
+const DEFAULT_TIMEOUT_S = 5400;
+
+function parentVm(ctx: Ctx, req: ArmRequest): VmRecord {
+  try {
+    return findVm(ctx, req.m, req.m.vm);
+  } catch {
+    throw new ArmError(404, "ParentResourceNotFound", `Can not perform requested operation on nested resource. Parent resource '${req.m.vm}' not found.`);
+  }
+}
+
+const rcId = (req: ArmRequest) => `${vmId(req.m, req.m.vm)}/runCommands/${req.m.name}`;
+
+function parseParams(v: Json | undefined, field: string): Array<[string, string]> {
+  if (v === undefined || v === null) return [];
+  const list = arr(v);
+  if (!list) throw invalidParameter(field, `${field} must be an array of {name, value}.`);
+  return list.map((p, i) => {
+    const name = str(obj(p)?.name);
+    if (!name || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw invalidParameter(`${field}[${i}].name`, `${field}[${i}].name must be a valid environment variable name.`);
+    const value = obj(p)?.value;
+    if (typeof value !== "string") throw invalidParameter(`${field}[${i}].value`, `${field}[${i}].value must be a string.`);
+    return [name, value];
+  });
+}
+
+function parseSpec(raw: JsonObject): RunSpec {
+  const p = requireObj(raw.properties, "properties");
+  const source = requireObj(p.source, "properties.source");
+  const script = str(source.script);
+  if (!script) {
+    const what = source.scriptUri ? "source.scriptUri" : source.commandId ? "source.commandId" : "source.script";
+    throw invalidParameter(`properties.${what}`, `properties.source.script is required (the emulator runs inline scripts only; got ${what}).`);
+  }
+  const timeout = p.timeoutInSeconds;
+  if (timeout !== undefined && (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 0)) {
+    throw invalidParameter("properties.timeoutInSeconds", "properties.timeoutInSeconds must be a non-negative integer.");
+  }
+  const blob = (f: "outputBlobUri" | "errorBlobUri") => {
+    const v = p[f];
+    if (v === undefined || v === null || v === "") return undefined;
+    if (typeof v !== "string" || !/^https?:\/\//.test(v) || !URL.canParse(v)) throw invalidParameter(`properties.${f}`, `properties.${f} must be an http(s) blob URL.`);
+    return v;
+  };
+  return {
+    script,
+    env: parseParams(p.parameters, "properties.parameters"),
+    protectedEnv: parseParams(p.protectedParameters, "properties.protectedParameters"),
+    asyncExecution: optBool(p.asyncExecution, "properties.asyncExecution") ?? false,
+    timeoutSeconds: (timeout as number | undefined) || DEFAULT_TIMEOUT_S,
+    treatFailureAsDeploymentFailure: optBool(p.treatFailureAsDeploymentFailure, "properties.treatFailureAsDeploymentFailure") ?? false,
+    outputBlobUri: blob("outputBlobUri"),
+    errorBlobUri: blob("errorBlobUri"),
+  };
+}
+
+/** The request's identity for idempotency: protected values enter only as a hash. */
+function requestHash(raw: JsonObject): string {
+  const copy = structuredClone(raw);
+  const p = obj(copy.properties);
+  if (p && p.protectedParameters !== undefined) {
+    p.protectedParameters = createHash("sha256").update(canonical(p.protectedParameters)).digest("hex");
+  }
+  return canonical(copy);
+}
+
+function view(rc: RunCommandRecord, withInstanceView: boolean): JsonObject {
+  const body = structuredClone(rc.body);
+  const props = body.properties as JsonObject;
+  props.provisioningState = rc.provisioningState;
+  if (withInstanceView) {
+    const v = rc.view;
+    props.instanceView = {
+      executionState: v.executionState, executionMessage: v.executionMessage,
+      ...(v.exitCode !== undefined ? { exitCode: v.exitCode } : {}),
+      output: v.output, error: v.error,
+      ...(v.startTime ? { startTime: v.startTime } : {}),
+      ...(v.endTime ? { endTime: v.endTime } : {}),
+      statuses: [],
+    };
+  }
+  return body;
+}
+
+const isActive = (rc: RunCommandRecord) => rc.view.executionState === "Pending" || rc.view.executionState === "Running";
+
+export function putRunCommand(ctx: Ctx, req: ArmRequest): ArmResult {
+  const vm = parentVm(ctx, req);
+  const id = rcId(req);
+  const raw = req.body();
+  const location = requireLocation(ctx, raw);
+  const spec = parseSpec(raw);
+  const hash = requestHash(raw);
+  const existing = ctx.store.state.runCommands[key(id)];
+  const headers = (opId: string) => ctx.ops.headers(ctx.ops.get(opId)!, req.baseUrl, req.apiVersion, ctx.config.retryAfterSeconds, false);
+  if (existing && (isActive(existing) || ctx.ops.get(existing.pendingOpId ?? "")?.status === "InProgress")) {
+    if (existing.requestHash === hash && existing.pendingOpId) return { status: 200, body: view(existing, false), headers: headers(existing.pendingOpId) };
+    throw new ArmError(409, "Conflict", `Run command '${req.m.name}' is still running on VM '${req.m.vm}'; wait for it to finish or delete it first.`);
+  }
+  if (existing && existing.requestHash === hash) return { status: 200, body: view(existing, false) };
+  const vmPending = vm.pendingOp ? ctx.ops.get(vm.pendingOp.id) : undefined;
+  if (vmPending?.status === "InProgress") {
+    throw new ArmError(409, "Conflict", `The request failed due to conflict with a concurrent request: operation '${vmPending.kind}' is in progress on virtual machine '${req.m.vm}'.`);
+  }
+  if (vm.powerState !== "running") {
+    throw new ArmError(409, "OperationNotAllowed", `The operation requires the VM to be running (or set to run). VM '${req.m.vm}' is ${vm.powerState}.`);
+  }
+  const props = structuredClone(requireObj(raw.properties, "properties"));
+  delete props.protectedParameters;
+  delete props.runAsPassword;
+  delete props.instanceView;
+  const body: JsonObject = {
+    id, name: req.m.name, type: TYPE, location,
+    ...(obj(raw.tags) ? { tags: raw.tags } : {}),
+    properties: { asyncExecution: spec.asyncExecution, timeoutInSeconds: Number(props.timeoutInSeconds ?? 0), treatFailureAsDeploymentFailure: spec.treatFailureAsDeploymentFailure, ...props },
+  };
+  const op = ctx.ops.beginManual("runCommand", "Microsoft.Compute", id);
+  const rc: RunCommandRecord = {
+    id, vmId: vm.id, body, requestHash: hash, provisioningState: existing ? "Updating" : "Creating",
+    view: { executionState: "Pending", executionMessage: "", output: "", error: "" }, pendingOpId: op.id,
+  };
+  ctx.store.state.runCommands[key(id)] = rc;
+  ctx.store.save();
+  scheduleStart(ctx, rc, vm, spec, op.id);
+  return { status: existing ? 200 : 201, body: view(rc, false), headers: headers(op.id) };
+}
+
+function scheduleStart(ctx: Ctx, rc: RunCommandRecord, vm: VmRecord, spec: RunSpec, opId: string): void {
+  const rcKey = key(rc.id);
+  const endPending = (state: "TimedOut" | "Canceled" | "Failed", message: string) => {
+    clearTimeout(timer);
+    ctx.runs.delete(rcKey);
+    rc.view = { ...rc.view, executionState: state, executionMessage: message, endTime: nowIso() };
+    if (state !== "Canceled") rc.provisioningState = spec.treatFailureAsDeploymentFailure ? "Failed" : "Succeeded";
+    ctx.ops.finish(opId, state === "Canceled" || !spec.treatFailureAsDeploymentFailure ? undefined : { code: "VMExtensionProvisioningError", message }, state === "Canceled" ? "Canceled" : undefined);
+    ctx.store.save();
+  };
+  const timer = setTimeout(() => {
+    ctx.runs.delete(rcKey);
+    if (ctx.stopped) return;
+    const current = ctx.store.state.vms[key(vm.id)];
+    if (!current || current.powerState !== "running") return endPending("Failed", "The VM stopped before the script started.");
+    try {
+      startRun(ctx, rc, current, spec, ctx.sandbox.homeDir(vmName(current), adminUser(current)), adminUser(current), opId);
+    } catch (err) {
+      endPending("Failed", `The script could not be started: ${(err as Error).message}`);
+    }
+  }, ctx.config.latencyMs.runCommandStart);
+  ctx.runs.set(rcKey, { vmKey: key(vm.id), interrupt: endPending });
+}
+
+export function getRunCommand(ctx: Ctx, req: ArmRequest): ArmResult {
+  parentVm(ctx, req);
+  const rc = ctx.store.state.runCommands[key(rcId(req))];
+  if (!rc) throw new ArmError(404, "ResourceNotFound", `The Resource '${TYPE.replace("/runCommands", "")}/${req.m.vm}/runCommands/${req.m.name}' under resource group '${req.m.rg}' was not found.`);
+  return { status: 200, body: view(rc, req.query.get("$expand") === "instanceView") };
+}
+
+export function listRunCommands(ctx: Ctx, req: ArmRequest): ArmResult {
+  const vm = parentVm(ctx, req);
+  const withIv = req.query.get("$expand") === "instanceView";
+  const value = Object.values(ctx.store.state.runCommands).filter((rc) => key(rc.vmId) === key(vm.id)).map((rc) => view(rc, withIv));
+  return { status: 200, body: { value } };
+}
+
+export function deleteRunCommand(ctx: Ctx, req: ArmRequest): ArmResult {
+  parentVm(ctx, req);
+  const id = rcId(req);
+  const rc = ctx.store.state.runCommands[key(id)];
+  if (!rc) return { status: 204 };
+  ctx.runs.get(key(id))?.interrupt("Canceled", "The run command was canceled by a DELETE request.");
+  const op = ctx.ops.begin("runCommandDelete", "Microsoft.Compute", id, ctx.config.latencyMs.runCommandDelete);
+  return { status: 202, headers: ctx.ops.headers(op, req.baseUrl, req.apiVersion, ctx.config.retryAfterSeconds, true) };
+}
+
+export function registerRunCommandCompleters(ctx: Ctx): void {
+  ctx.ops.register("runCommandDelete", (op) => {
+    delete ctx.store.state.runCommands[key(op.resourceId)];
+    ctx.store.save();
+  });
+}
+
+/** After a restart no process of ours survives: runs that were in flight end as Failed. */
+export function recoverRunCommands(ctx: Ctx): void {
+  const markers = new Set<string>();
+  for (const rc of Object.values(ctx.store.state.runCommands)) {
+    if (!isActive(rc)) continue;
+    if (rc.marker) markers.add(rc.marker);
+    rc.view = { ...rc.view, executionState: "Failed", executionMessage: "The emulator restarted while the script was running; its process was lost.", endTime: nowIso() };
+    rc.provisioningState = "Failed";
+    delete rc.pid;
+  }
+  const killed = killOrphans(markers);
+  if (killed) ctx.log(`killed ${killed} orphaned run-command process(es) from a previous run`);
+  ctx.store.save();
+}

@@ -1,0 +1,109 @@
+// A VM on this machine: DATA_DIR/cloud/vms/<name>/ with home/<adminUsername>, share mounts as
+// symlinks where cloud-init asks, and the run-command processes it owns (each in its own
+// process group, so killing the VM's processes also kills whatever they started).
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { shareMounts } from "./cloudInit";
+
+export const MARKER_ENV = "CLOUD_EMULATOR_RUN";
+
+export class Sandbox {
+  private procs = new Map<string, Set<ChildProcess>>();
+
+  constructor(readonly cloudDir: string) {}
+
+  vmDir(vmName: string): string {
+    return path.join(this.cloudDir, "vms", vmName.toLowerCase());
+  }
+  homeDir(vmName: string, user: string): string {
+    return path.join(this.vmDir(vmName), "home", user);
+  }
+  shareDir(account: string, share: string): string {
+    return path.join(this.cloudDir, "shares", account.toLowerCase(), share.toLowerCase());
+  }
+
+  /** First boot and every start: home, authorized_keys, and the cloud-init share mounts. */
+  provision(vmName: string, user: string, authorizedKeys: string[], cloudInit: string | undefined): void {
+    const home = this.homeDir(vmName, user);
+    fs.mkdirSync(path.join(home, ".ssh"), { recursive: true });
+    fs.writeFileSync(path.join(home, ".ssh", "authorized_keys"), authorizedKeys.map((k) => `${k.trim()}\n`).join(""));
+    for (const m of shareMounts(cloudInit)) {
+      const target = path.join(this.vmDir(vmName), path.posix.normalize(m.target).replace(/^\/+/, ""));
+      if (!target.startsWith(this.vmDir(vmName) + path.sep)) continue; // ignore mount points escaping the VM
+      const source = path.join(this.shareDir(m.account, m.share), m.subPath);
+      fs.mkdirSync(source, { recursive: true });
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      const st = fs.lstatSync(target, { throwIfNoEntry: false });
+      if (st?.isSymbolicLink()) fs.unlinkSync(target);
+      else if (st?.isDirectory() && fs.readdirSync(target).length === 0) fs.rmdirSync(target);
+      else if (st) continue; // a real, non-empty path is there: mount would shadow it; leave it
+      fs.symlinkSync(source, target, "dir");
+    }
+  }
+
+  spawn(vmName: string, scriptFile: string, cwd: string, env: NodeJS.ProcessEnv): ChildProcess {
+    const child = spawn("/bin/bash", [scriptFile], { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const k = vmName.toLowerCase();
+    const set = this.procs.get(k) ?? new Set();
+    set.add(child);
+    this.procs.set(k, set);
+    child.once("exit", () => set.delete(child));
+    return child;
+  }
+
+  killGroup(child: ChildProcess): void {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // the group is already gone
+    }
+  }
+
+  /** Power-off semantics: every process of the VM dies at once. */
+  killAll(vmName: string): void {
+    for (const child of this.procs.get(vmName.toLowerCase()) ?? []) this.killGroup(child);
+  }
+
+  running(vmName: string): number {
+    return this.procs.get(vmName.toLowerCase())?.size ?? 0;
+  }
+
+  remove(vmName: string): void {
+    this.killAll(vmName);
+    fs.rmSync(this.vmDir(vmName), { recursive: true, force: true });
+  }
+
+  stopAll(): void {
+    for (const set of this.procs.values()) for (const c of set) this.killGroup(c);
+  }
+}
+
+/**
+ * After a restart: kill leftover processes of runs that died with the previous emulator.
+ * Only processes carrying one of our run markers in their environment are touched.
+ */
+export function killOrphans(markers: Set<string>): number {
+  if (markers.size === 0 || !fs.existsSync("/proc")) return 0;
+  let killed = 0;
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let environ: string;
+    try {
+      environ = fs.readFileSync(`/proc/${entry}/environ`, "latin1");
+    } catch {
+      continue;
+    }
+    const m = new RegExp(`(?:^|\\0)${MARKER_ENV}=([^\\0]+)`).exec(environ);
+    if (m && markers.has(m[1])) {
+      try {
+        process.kill(Number(entry), "SIGKILL");
+        killed++;
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  return killed;
+}
