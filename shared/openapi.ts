@@ -44,6 +44,11 @@ function components(schemas: Record<string, z.ZodType>, io: "input" | "output"):
   return out.schemas;
 }
 
+function inline(schema: z.ZodType): Json {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema) as Json;
+  return rest;
+}
+
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (id: string) => ({ "application/json": { schema: ref(id) } });
 const error = (description: string) => ({ description, content: json("ErrorBody") });
@@ -115,7 +120,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
         get: {
           operationId: "listInstances",
           parameters: [
-            { name: "state", in: "query", required: false, schema: z.toJSONSchema(instanceState) },
+            { name: "state", in: "query", required: false, schema: inline(instanceState) },
             { name: "assignedUser", in: "query", required: false, schema: { type: "string" } },
           ],
           responses: { "200": { description: "Instances the caller may see.", content: json("InstanceList") }, ...errors },
@@ -180,7 +185,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
         parameters: [nameParam],
         get: {
           operationId: "listJobs",
-          parameters: [{ name: "state", in: "query", required: false, schema: z.toJSONSchema(jobState) }],
+          parameters: [{ name: "state", in: "query", required: false, schema: inline(jobState) }],
           responses: { "200": { description: "Jobs of the instance.", content: json("JobList") }, ...errors, "404": error("No such instance.") },
         },
         post: {

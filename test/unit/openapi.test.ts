@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { buildOpenApiDocument } from "../../shared/openapi";
+
+describe("OpenAPI document", () => {
+  const doc = buildOpenApiDocument() as {
+    openapi: string;
+    paths: Record<string, Record<string, unknown>>;
+    components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[]; additionalProperties?: unknown }>; securitySchemes: Record<string, unknown> };
+  };
+
+  it("is OpenAPI 3.1 with every path of api.md", () => {
+    expect(doc.openapi).toBe("3.1.0");
+    for (const path of [
+      "/api/health",
+      "/api/openapi.json",
+      "/api/instances",
+      "/api/instances/{name}",
+      "/api/instances/{name}/start",
+      "/api/instances/{name}/stop",
+      "/api/instances/{name}/restart",
+      "/api/instances/{name}/activity",
+      "/api/instances/{name}/jobs",
+      "/api/jobs/{id}",
+      "/api/jobs/{id}/logs",
+      "/api/jobs/{id}/cancel",
+      "/api/sizes",
+      "/api/operations/{id}",
+    ]) {
+      expect(doc.paths[path], path).toBeDefined();
+    }
+    expect(Object.keys(doc.paths["/api/instances/{name}"] ?? {})).toEqual(expect.arrayContaining(["put", "get", "patch", "delete"]));
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+  });
+
+  it("renders request schemas from the validating zod schemas, closed to unknown properties", () => {
+    const create = doc.components.schemas.CreateInstanceBody;
+    expect(create?.required).toEqual(["vmSize"]);
+    expect(create?.additionalProperties).toBe(false);
+    expect(Object.keys(create?.properties ?? {})).toEqual(
+      expect.arrayContaining(["vmSize", "sshPublicAccess", "sshPublicKey", "idleShutdownMinutes", "schedules", "setupScripts", "jobsPerCore", "tags"]),
+    );
+    expect(doc.components.schemas.JobSubmissionBody?.required).toEqual(["command"]);
+    expect(doc.components.schemas.ErrorBody).toBeDefined();
+    expect(doc.components.schemas.Instance?.required).toEqual(expect.arrayContaining(["name", "state", "vmSize", "jobs"]));
+  });
+
+  it("is plain JSON with resolvable $refs", () => {
+    const text = JSON.stringify(doc);
+    for (const m of text.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)) {
+      expect(doc.components.schemas[m[1] as string], m[1]).toBeDefined();
+    }
+    expect(text).not.toContain('"$schema"');
+  });
+});
