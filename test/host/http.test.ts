@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
 import { REPO_ROOT, startHost, type TestHost } from "../support/host";
 
 const APP = path.join(REPO_ROOT, "test", "fixtures", "host-http");
@@ -11,6 +12,7 @@ const PRINCIPALS = JSON.stringify({
 });
 
 let host: TestHost;
+let azurite: AzuriteProcess;
 const get = (p: string, init?: RequestInit) => fetch(host.baseUrl + p, init);
 const json = async (p: string, init?: RequestInit) => {
   const res = await get(p, init);
@@ -18,10 +20,13 @@ const json = async (p: string, init?: RequestInit) => {
 };
 
 beforeAll(async () => {
-  host = await startHost({ appDir: APP, env: { LOCAL_PRINCIPALS: PRINCIPALS, AzureWebJobsStorage: "UseDevelopmentStorage=true" } });
+  // The host's storage, as in Azure (extensions such as durable keep their state there).
+  azurite = await startTestAzurite();
+  host = await startHost({ appDir: APP, env: { LOCAL_PRINCIPALS: PRINCIPALS, AzureWebJobsStorage: azurite.connectionString } });
 });
 afterAll(async () => {
   await host?.stop();
+  await azurite?.stop();
 });
 
 describe("routes", () => {
