@@ -64,11 +64,13 @@ function checkSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return effective;
 }
 
+// Children run in their own process groups: Ctrl-C reaches only this supervisor, which
+// stops them once and in order (a second signal makes Azurite crash while closing).
 function nodeService(name: string, script: string, env: NodeJS.ProcessEnv, readyLine: RegExp, outputs: Map<string, ChildOutput>, prefix = `[${name}] `) {
   return {
     name,
     spawn: (): ChildProcess => {
-      const child = spawn(process.execPath, [script], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [script], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
       outputs.set(name, new ChildOutput(child, prefix));
       return child;
     },
@@ -141,6 +143,7 @@ async function main(): Promise<void> {
         spawn(process.execPath, [azuriteEntry(), ...azuriteArgs({ ports: azurite, location: path.join(dataDir, "azurite") })], {
           cwd: dataDir,
           stdio: ["ignore", "ignore", "inherit"],
+          detached: true,
         }),
       ready: (child) => waitForPorts(child, [azurite.blob, azurite.queue, azurite.table]),
     });

@@ -33,6 +33,10 @@ export class Supervisor {
 
   constructor(opts: SupervisorOptions) {
     this.#opts = { restartDelayMs: 1000, maxRestarts: 5, crashWindowMs: 60_000, ...opts };
+    // Children live in their own process groups; never leave them behind if we exit abruptly.
+    process.once("exit", () => {
+      for (const r of this.#services) if (r.child && r.child.exitCode === null) r.child.kill("SIGKILL");
+    });
   }
 
   get stopping(): boolean {
