@@ -24,7 +24,6 @@ export interface Transition {
 export const BUSY_STATES: readonly InstanceState[] = ["Creating", "SettingUp", "Starting", "Stopping", "Restarting", "Deleting"];
 
 const SETTLED: InstanceState[] = ["CreateFailed", "SetupFailed", "Running", "JobRunning", "Stopped", "Unusable", "Unknown"];
-const ALL: InstanceState[] = [...BUSY_STATES, ...SETTLED];
 
 const t = (op: Operation, from: StateOrAbsent[], to: StateOrAbsent): Transition[] => from.map((f) => ({ from: f, to, op }));
 
@@ -50,9 +49,10 @@ export const TRANSITIONS: readonly Transition[] = [
   ...t("delete", SETTLED, "Deleting"),
   ...t("delete", ["Deleting"], "gone"),
   ...t("delete", ["Deleting"], "Unusable"), // cleanup failed: keep the record so the delete can be retried
-  // The VM was lost or could not be read; or a later read found it again.
-  ...t("sync", ALL.filter((s) => s !== "Deleting" && s !== "Unusable"), "Unusable"),
-  ...t("sync", ALL.filter((s) => s !== "Deleting" && s !== "Unknown"), "Unknown"),
+  // A read found the VM lost or unreadable, or found it again. Busy states belong to their
+  // orchestration, so a read only ever moves settled states.
+  ...t("sync", SETTLED.filter((s) => s !== "Unusable"), "Unusable"),
+  ...t("sync", SETTLED.filter((s) => s !== "Unknown"), "Unknown"),
   ...t("sync", ["Unknown", "Unusable"], "Running"),
   ...t("sync", ["Unknown", "Unusable"], "Stopped"),
 ];
