@@ -4,9 +4,11 @@ import type { HostExtensionFactory } from "./extensions";
 import { httpExtension } from "./http/httpExtension";
 import { queueExtension } from "./queue/queueExtension";
 import { timerExtension } from "./timer/timerExtension";
+import { createDurableExtension } from "./durable/extension";
 
 export const extensionFactories: HostExtensionFactory[] = [
   httpExtension,
   timerExtension,
   queueExtension,
+  createDurableExtension,
 ];

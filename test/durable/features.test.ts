@@ -1,0 +1,208 @@
+// Every Durable feature through the fixture app, the real library and our engine, with the
+// task hub in Azurite.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInProcessHost, type InProcessHost } from "../../bench/durable/harness";
+import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
+import { FIXTURE_APP, http, start, status, waitFor } from "./support";
+
+let azurite: AzuriteProcess;
+let host: InProcessHost;
+let base: string;
+
+beforeAll(async () => {
+  azurite = await startTestAzurite();
+  host = await startInProcessHost({ appDir: FIXTURE_APP, connectionString: azurite.connectionString, quiet: true });
+  base = host.baseUrl;
+});
+afterAll(async () => {
+  await host?.stop();
+  await azurite?.stop();
+});
+
+describe("activities", () => {
+  it("runs a sequence and reports history", async () => {
+    const id = await start(base, "Sequence");
+    const s = await waitFor(base, id);
+    expect(s.runtimeStatus).toBe("Completed");
+    expect(s.output).toEqual(["Hello Tokyo!", "Hello Seattle!", "Hello London!"]);
+    const h = await status(base, id, "?showHistory=true&showHistoryOutput=true");
+    const types = h.historyEvents!.map((e) => e.EventType);
+    expect(types).toEqual(["ExecutionStarted", "TaskCompleted", "TaskCompleted", "TaskCompleted", "ExecutionCompleted"]);
+    expect(h.historyEvents![1]).toMatchObject({ FunctionName: "Hello", Result: "Hello Tokyo!" });
+  });
+
+  it("fans out and in", async () => {
+    const id = await start(base, "FanOut", 50);
+    const s = await waitFor(base, id);
+    expect(s.output).toBe(2 * ((49 * 50) / 2));
+  });
+
+  it("passes inputs and outputs like the real host", async () => {
+    const id = await start(base, "Inputs", "top");
+    const s = await waitFor(base, id);
+    expect(s.output).toEqual({ input: "top", echoed: ["abc", "42", 7, { a: [1, null] }, null, true, null] });
+  });
+});
+
+describe("retries", () => {
+  it("retries a flaky activity until it succeeds", async () => {
+    const id = await start(base, "Retry", { key: "r1", failures: 2, attempts: 4, first: 20, coef: 2 });
+    const s = await waitFor(base, id);
+    expect(s.output).toEqual({ ok: true, attempt: 3 });
+  });
+
+  it("gives up after maxNumberOfAttempts with the activity's error", async () => {
+    const id = await start(base, "Retry", { key: "r2", failures: 10, attempts: 3, first: 10, maxInterval: 15 });
+    const s = await waitFor(base, id);
+    expect(s.output).toMatchObject({ ok: false, ran: 3 });
+    expect((s.output as { error: string }).error).toContain("Activity function 'Flaky' failed: flaky failure 3 of r2");
+  });
+
+  it("stops retrying once retryTimeout has passed", async () => {
+    const id = await start(base, "Retry", { key: "r3", failures: 10, attempts: 50, first: 150, timeout: 200 });
+    const s = await waitFor(base, id);
+    const out = s.output as { ok: boolean; ran: number };
+    expect(out.ok).toBe(false);
+    expect(out.ran).toBeLessThanOrEqual(3);
+  });
+});
+
+describe("timers and events", () => {
+  it("fires a durable timer; currentUtcDateTime follows OrchestratorStarted", async () => {
+    const id = await start(base, "Timer", 150);
+    const s = await waitFor(base, id);
+    expect((s.output as { waited: number }).waited).toBeGreaterThanOrEqual(150);
+  });
+
+  it("splits a long timer into sub-timers (maximumShortTimerDuration 2 s, interval 1 s)", async () => {
+    const id = await start(base, "LongTimer", 3500);
+    const s = await waitFor(base, id);
+    expect(s.output as number).toBeGreaterThanOrEqual(3500);
+    const h = await status(base, id, "?showHistory=true");
+    expect(h.historyEvents!.filter((e) => e.EventType === "TimerFired").length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("delivers an external event and shows custom status", async () => {
+    const id = await start(base, "Approval");
+    const waiting = await waitFor(base, id, (s) => (s.customStatus as { stage?: string } | null)?.stage === "waiting");
+    expect(waiting.runtimeStatus).toBe("Running");
+    expect((await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Approval`, { by: "ada" })).status).toBe(202);
+    const s = await waitFor(base, id);
+    expect(s.output).toBe("approved by ada");
+    expect(s.customStatus).toEqual({ stage: "approved" });
+  });
+
+  it("keeps events raised before anyone waits for them", async () => {
+    const id = await start(base, "EventAfterWork");
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/B`, 2);
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/A`, 1);
+    const s = await waitFor(base, id);
+    expect(s.output).toEqual([1, 2]);
+  });
+
+  it("loses no event while the orchestration continues as new", async () => {
+    const id = await start(base, "Counter", { total: 0, seen: 0, until: 10 });
+    for (let i = 1; i <= 10; i++) await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Add`, i);
+    const s = await waitFor(base, id);
+    expect(s.output).toEqual({ total: 55, seen: 10, until: 10 });
+    const h = await status(base, id, "?showHistory=true");
+    expect(h.historyEvents!.filter((e) => e.EventType === "EventRaised").length).toBe(1); // truncated per generation
+  });
+
+  it("WhenAny: event against timer", async () => {
+    const a = await start(base, "RaceEventTimer", 60_000);
+    await waitFor(base, a, (s) => s.runtimeStatus === "Running");
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${a}/raiseEvent/Go`, "now");
+    expect((await waitFor(base, a)).output).toEqual({ winner: "event", value: "now" });
+    const b = await start(base, "RaceEventTimer", 100);
+    expect((await waitFor(base, b)).output).toEqual({ winner: "timer" });
+  });
+});
+
+describe("sub-orchestrations, failures, management", () => {
+  it("runs sub-orchestrations with and without retry and explicit ids", async () => {
+    const id = await start(base, "Parent", undefined, "parent-1");
+    const s = await waitFor(base, id);
+    expect(s.runtimeStatus).toBe("Completed");
+    const out = s.output as { implicit: string[]; explicit: string[]; retried: unknown; failed: string };
+    expect(out.implicit).toEqual(["Hello Oslo!"]);
+    expect(out.explicit).toEqual(["Hello Rome!"]);
+    expect(out.retried).toEqual({ ok: true, attempt: 2 });
+    expect(out.failed).toContain("boom from Failing");
+    expect((await status(base, "parent-1-child")).runtimeStatus).toBe("Completed");
+    expect((await status(base, "parent-1:0")).output).toEqual(["Hello Oslo!"]);
+  });
+
+  it("fails an orchestration with the error and names an unknown activity", async () => {
+    const f = await waitFor(base, await start(base, "Failing", 1));
+    expect(f.runtimeStatus).toBe("Failed");
+    expect(String(f.output)).toContain("boom from Failing");
+    const u = await waitFor(base, await start(base, "CallsUnknown"));
+    expect(u.runtimeStatus).toBe("Failed");
+    expect(String(u.output)).toContain("'NoSuchActivity' doesn't exist");
+  });
+
+  it("detects nondeterminism on replay and names the function and action", async () => {
+    const s = await waitFor(base, await start(base, "NonDeterministic"));
+    expect(s.runtimeStatus).toBe("Failed");
+    expect(String(s.output)).toMatch(/Non-deterministic.*'NonDeterministic'.*CallActivity 'Double'.*CallActivity 'Echo'/);
+  });
+
+  it("rejects unknown orchestrators, bad JSON and a second start of a running id", async () => {
+    expect((await http(base, "POST", "/runtime/webhooks/durabletask/orchestrators/Nope", "")).status).toBe(400);
+    expect((await http(base, "POST", "/runtime/webhooks/durabletask/orchestrators/Waiter", "{not json")).status).toBe(400);
+    await start(base, "Waiter", undefined, "dup-1");
+    const again = await http(base, "POST", "/runtime/webhooks/durabletask/orchestrators/Waiter/dup-1", "");
+    expect(again.status).toBe(409);
+    await http(base, "POST", "/runtime/webhooks/durabletask/instances/dup-1/terminate?reason=done");
+    await waitFor(base, "dup-1");
+    expect(await start(base, "Sequence", ["X"], "dup-1")).toBe("dup-1"); // finished ids can start again
+    expect((await waitFor(base, "dup-1")).output).toEqual(["Hello X!"]);
+  });
+
+  it("suspends, resumes, terminates and purges", async () => {
+    const id = await start(base, "Waiter");
+    await waitFor(base, id, (s) => s.runtimeStatus === "Running");
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/suspend?reason=pause`);
+    await waitFor(base, id, (s) => s.runtimeStatus === "Suspended");
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Go`, "held");
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await status(base, id)).runtimeStatus).toBe("Suspended");
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/resume?reason=go`);
+    expect((await waitFor(base, id)).output).toBe("held");
+    expect((await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Go`, 1)).status).toBe(410);
+
+    const t = await start(base, "Waiter");
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${t}/terminate?reason=stop`);
+    const ts = await waitFor(base, t);
+    expect(ts.runtimeStatus).toBe("Terminated");
+    expect(ts.output).toBe("stop");
+    expect((await http(base, "DELETE", `/runtime/webhooks/durabletask/instances/${t}`)).json).toEqual({ instancesDeleted: 1 });
+    expect((await http(base, "GET", `/runtime/webhooks/durabletask/instances/${t}`)).status).toBe(404);
+    const running = await start(base, "Waiter");
+    expect((await http(base, "DELETE", `/runtime/webhooks/durabletask/instances/${running}`)).status).toBe(409);
+  });
+
+  it("queries by status with top and continuation tokens, and purges by filter", async () => {
+    const from = new Date(Date.now() - 1000).toISOString();
+    for (let i = 0; i < 5; i++) await waitFor(base, await start(base, "Sequence", ["q"], `query-${i}`));
+    const first = await http(base, "GET", `/runtime/webhooks/durabletask/instances?runtimeStatus=Completed&createdTimeFrom=${from}&top=2`);
+    expect((first.json as unknown[]).length).toBe(2);
+    expect(first.headers.get("x-ms-continuation-token")).toBeTruthy();
+    expect((await http(base, "GET", "/runtime/webhooks/durabletask/instances?runtimeStatus=Bogus")).status).toBe(400);
+    const purge = await http(base, "DELETE", `/runtime/webhooks/durabletask/instances?runtimeStatus=Completed&createdTimeFrom=${from}`);
+    expect((purge.json as { instancesDeleted: number }).instancesDeleted).toBeGreaterThanOrEqual(5);
+  });
+
+  it("serves the JS DurableClient from an HTTP trigger, with working check-status URLs", async () => {
+    const r = await http(base, "POST", "/api/orchestrators/Sequence", ["Client"]);
+    expect(r.status).toBe(202);
+    const links = r.json as { id: string; statusQueryGetUri: string; sendEventPostUri: string };
+    expect(links.statusQueryGetUri.startsWith(base)).toBe(true);
+    let s: { runtimeStatus: string; output: unknown };
+    do {
+      s = (await (await fetch(links.statusQueryGetUri)).json()) as typeof s;
+    } while (s.runtimeStatus !== "Completed" && (await new Promise((x) => setTimeout(x, 20))) === undefined);
+    expect(s.output).toEqual(["Hello Client!"]);
+  });
+});

@@ -1,0 +1,56 @@
+// Shared helpers for the durable tests: talk to the host's management API like a client.
+import path from "node:path";
+
+export const FIXTURE_APP = path.resolve(__dirname, "../fixtures/durable-app");
+
+export type Status = {
+  name: string;
+  instanceId: string;
+  runtimeStatus: string;
+  input: unknown;
+  output: unknown;
+  customStatus: unknown;
+  createdTime: string;
+  lastUpdatedTime: string;
+  historyEvents?: Record<string, unknown>[];
+};
+
+export async function http(baseUrl: string, method: string, p: string, body?: unknown): Promise<{ status: number; json: unknown; headers: Headers }> {
+  const res = await fetch(`${baseUrl}${p}`, {
+    method,
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json, headers: res.headers };
+}
+
+export async function start(baseUrl: string, name: string, input?: unknown, id?: string): Promise<string> {
+  const r = await http(baseUrl, "POST", `/runtime/webhooks/durabletask/orchestrators/${name}${id ? `/${encodeURIComponent(id)}` : ""}`, input === undefined ? "" : JSON.stringify(input));
+  if (r.status !== 202) throw new Error(`start ${name}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
+  return (r.json as { id: string }).id;
+}
+
+export async function status(baseUrl: string, id: string, q = ""): Promise<Status> {
+  const r = await http(baseUrl, "GET", `/runtime/webhooks/durabletask/instances/${encodeURIComponent(id)}${q}`);
+  if (r.status === 404) throw new Error(`instance ${id} not found`);
+  return r.json as Status;
+}
+
+const TERMINAL = new Set(["Completed", "Failed", "Terminated"]);
+
+export async function waitFor(baseUrl: string, id: string, accept: (s: Status) => boolean = (s) => TERMINAL.has(s.runtimeStatus), timeoutMs = 30_000, q = ""): Promise<Status> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await status(baseUrl, id, q);
+    if (accept(s)) return s;
+    if (Date.now() > deadline) throw new Error(`instance ${id} still ${s.runtimeStatus}: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
