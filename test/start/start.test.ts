@@ -1,5 +1,6 @@
 // `npm start` from a fresh clone of the committed tree: it builds, starts Azurite (and the
-// cloud emulator when built) and the host, answers /api/health with 200, and Ctrl-C
+// cloud emulator when built) and the host, answers /api/health with 200, restarts a crashed
+// host, and Ctrl-C
 // (SIGINT to the process group, as a terminal sends it) stops every process it started.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -72,9 +73,22 @@ it("npm start from a fresh clone serves /api/health and stops cleanly on Ctrl-C"
   expect(await res.json()).toEqual({ status: "ok" });
 
   const runDir = path.join(dataDir, "run");
-  const pidFiles = fs.readdirSync(runDir);
-  expect(pidFiles).toEqual(expect.arrayContaining(["azurite.pid", "host.pid"]));
-  const pids = pidFiles.map((f) => Number(fs.readFileSync(path.join(runDir, f), "utf8")));
+  const readPid = (f: string) => Number(fs.readFileSync(path.join(runDir, f), "utf8"));
+  expect(fs.readdirSync(runDir)).toEqual(expect.arrayContaining(["azurite.pid", "host.pid"]));
+
+  // A host that crashes is restarted by the supervisor.
+  const firstHost = readPid("host.pid");
+  process.kill(firstHost, "SIGKILL");
+  for (let i = 0; i < 150; i++) {
+    const again = fs.existsSync(path.join(runDir, "host.pid")) && readPid("host.pid") !== firstHost;
+    if (again && (await fetch(`http://127.0.0.1:${port}/api/health`).then((r) => r.status, () => 0)) === 200) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(readPid("host.pid")).not.toBe(firstHost);
+  expect((await fetch(`http://127.0.0.1:${port}/api/health`)).status).toBe(200);
+  expect(out).toContain("host exited (SIGKILL); restarting");
+
+  const pids = fs.readdirSync(runDir).map(readPid);
   for (const pid of pids) expect(alive(pid)).toBe(true);
 
   process.kill(-child.pid!, "SIGINT");
