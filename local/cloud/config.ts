@@ -29,6 +29,10 @@ const faultsSchema = z.object({
   rate500: z.number().min(0).max(1),
   rateDrop: z.number().min(0).max(1),
   retryAfterSeconds: z.number().int().min(0).max(3600),
+  /** Deterministic faults: the next N requests get this fault (counted down as applied). */
+  next429: z.number().int().min(0),
+  next500: z.number().int().min(0),
+  nextDrop: z.number().int().min(0),
 }).strict();
 const throttleSchema = z.object({
   enabled: z.boolean(),
@@ -57,7 +61,7 @@ export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
   return {
     latencyMs: latencyFor(profile),
     retryAfterSeconds: profile === "none" ? 0 : 1,
-    faults: { rate429: 0, rate500: 0, rateDrop: 0, retryAfterSeconds: 1 },
+    faults: { rate429: 0, rate500: 0, rateDrop: 0, retryAfterSeconds: 1, next429: 0, next500: 0, nextDrop: 0 },
     // ARM's per-subscription write bucket (Azure: ~200 burst refilled at 10/s).
     throttle: { enabled: true, burst: 200, refillPerSecond: 10 },
   };

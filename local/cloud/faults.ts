@@ -4,7 +4,11 @@ import type { RuntimeConfig } from "./config";
 export type FaultDecision = "none" | "429" | "500" | "drop";
 
 export function decideFault(cfg: RuntimeConfig, random: () => number = Math.random): FaultDecision {
-  const { rate429, rate500, rateDrop } = cfg.faults;
+  const f = cfg.faults;
+  if (f.nextDrop > 0) return f.nextDrop--, "drop";
+  if (f.next429 > 0) return f.next429--, "429";
+  if (f.next500 > 0) return f.next500--, "500";
+  const { rate429, rate500, rateDrop } = f;
   const r = random();
   if (r < rateDrop) return "drop";
   if (r < rateDrop + rate429) return "429";
