@@ -149,10 +149,10 @@ describe("sub-orchestrations, failures, management", () => {
   });
 
   it("rejects unknown orchestrators, bad JSON and a second start of a running id", async () => {
-    expect((await http(base, "POST", "/runtime/webhooks/durabletask/orchestrators/Nope", "")).status).toBe(400);
-    expect((await http(base, "POST", "/runtime/webhooks/durabletask/orchestrators/Waiter", "{not json")).status).toBe(400);
+    expect((await http(base, "POST", "/runtime/webhooks/durabletask/orchestrators/Nope", "", true)).status).toBe(400);
+    expect((await http(base, "POST", "/runtime/webhooks/durabletask/orchestrators/Waiter", "{not json", true)).status).toBe(400);
     await start(base, "Waiter", undefined, "dup-1");
-    const again = await http(base, "POST", "/runtime/webhooks/durabletask/orchestrators/Waiter/dup-1", "");
+    const again = await http(base, "POST", "/runtime/webhooks/durabletask/orchestrators/Waiter/dup-1", "", true);
     expect(again.status).toBe(409);
     await http(base, "POST", "/runtime/webhooks/durabletask/instances/dup-1/terminate?reason=done");
     await waitFor(base, "dup-1");

@@ -15,11 +15,12 @@ export type Status = {
   historyEvents?: Record<string, unknown>[];
 };
 
-export async function http(baseUrl: string, method: string, p: string, body?: unknown): Promise<{ status: number; json: unknown; headers: Headers }> {
+/** `body` is sent as JSON; pass `raw` to send text as is. */
+export async function http(baseUrl: string, method: string, p: string, body?: unknown, raw = false): Promise<{ status: number; json: unknown; headers: Headers }> {
   const res = await fetch(`${baseUrl}${p}`, {
     method,
     headers: body === undefined ? {} : { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    body: body === undefined ? undefined : raw ? String(body) : JSON.stringify(body),
   });
   const text = await res.text();
   let json: unknown = undefined;
@@ -32,7 +33,7 @@ export async function http(baseUrl: string, method: string, p: string, body?: un
 }
 
 export async function start(baseUrl: string, name: string, input?: unknown, id?: string): Promise<string> {
-  const r = await http(baseUrl, "POST", `/runtime/webhooks/durabletask/orchestrators/${name}${id ? `/${encodeURIComponent(id)}` : ""}`, input === undefined ? "" : JSON.stringify(input));
+  const r = await http(baseUrl, "POST", `/runtime/webhooks/durabletask/orchestrators/${name}${id ? `/${encodeURIComponent(id)}` : ""}`, input === undefined ? "" : JSON.stringify(input), true);
   if (r.status !== 202) throw new Error(`start ${name}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
   return (r.json as { id: string }).id;
 }

@@ -333,7 +333,8 @@ export class DurableEngine {
       return { ok: true, state: value };
     } catch (err) {
       const parsed = parseOrchestratorError(errorMessage(err));
-      return { ok: false, message: parsed.message, state: parsed.state };
+      // The library puts `orchestratorReturned` (false) before the marker; the user's error is state.error.
+      return { ok: false, message: parsed.state?.error ?? parsed.message, state: parsed.state };
     }
   }
 
