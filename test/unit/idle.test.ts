@@ -83,7 +83,7 @@ describe("auto-stop decisions", () => {
   });
 
   it("does not act on runs older than the catch-up limit (24 h)", () => {
-    const i = { ...inst({ idleShutdownMinutes: null }), schedules: [stop19] };
+    const i = { ...inst({ idleShutdownMinutes: null }), schedules: [{ ...stop19, cron: "0 19 2 6 *" }] }; // only on June 2
     const d = autoStopDecision(i, none, new Date("2025-06-05T12:00:00Z"), new Date("2025-06-02T16:00:00Z"), settings);
     expect(d.act).toBeNull();
   });
