@@ -14,7 +14,7 @@ import { BlobServiceClient, type StoragePipelineOptions as BlobPipelineOptions }
 import { ShareServiceClient, type ShareClientOptions } from "@azure/storage-file-share";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { parseSettings } from "../settings";
-import { azureConfigFromSettings, type AzureConfig } from "./config";
+import { azureConfigFromSettings, azureTuningFromEnv, type AzureConfig } from "./config";
 import { parseConnectionString, type StorageEndpoints } from "./connectionString";
 
 export type ArmScope = { subscriptionId: string; resourceGroup: string; location: string };
@@ -177,7 +177,9 @@ export function createAzureClients(config: AzureConfig): AzureClients {
 let cached: { key: string; clients: AzureClients } | undefined;
 
 /** Clients for this process, built once from the app settings (environment). */
-export function getAzureClients(config: AzureConfig = azureConfigFromSettings(parseSettings(process.env))): AzureClients {
+export function getAzureClients(
+  config: AzureConfig = azureConfigFromSettings(parseSettings(process.env), azureTuningFromEnv()),
+): AzureClients {
   const key = JSON.stringify(config);
   if (!cached || cached.key !== key) cached = { key, clients: createAzureClients(config) };
   return cached.clients;

@@ -49,6 +49,22 @@ export function azureConfigFromSettings(
       ? { storageConnectionString: settings.storage.connectionString }
       : { storageAccountName: settings.storage.accountName }),
     maxRetries: tuning.maxRetries ?? 4,
-    pollIntervalMs: tuning.pollIntervalMs ?? 1000,
+    // Only used when ARM sends no Retry-After (Azure always does); keeps local runs snappy.
+    pollIntervalMs: tuning.pollIntervalMs ?? 250,
   };
+}
+
+/** Optional knobs (not part of the settings contract): AZURE_SDK_MAX_RETRIES, ARM_POLL_INTERVAL_MS. */
+export function azureTuningFromEnv(env: Record<string, string | undefined> = process.env): {
+  maxRetries?: number;
+  pollIntervalMs?: number;
+} {
+  const int = (key: string, min: number, max: number): number | undefined => {
+    const raw = env[key]?.trim();
+    if (!raw) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`setting ${key} must be an integer in ${min}..${max}`);
+    return n;
+  };
+  return { maxRetries: int("AZURE_SDK_MAX_RETRIES", 0, 10), pollIntervalMs: int("ARM_POLL_INTERVAL_MS", 10, 60_000) };
 }

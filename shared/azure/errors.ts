@@ -121,6 +121,10 @@ export function translateAzureError(err: unknown, what: string): Error {
         retryable: /internal|retryable|throttl|timeout/i.test(code),
       });
     }
+    if (errno && /CERT|UNABLE_TO_VERIFY|SELF_SIGNED|TLS/i.test(errno)) {
+      // A certificate the client does not trust will not become trusted by retrying.
+      return new CloudError("TlsError", `${what} failed: TLS ${errno}`, { retryable: false });
+    }
     if (isRestErrorLike(err) || (errno && NETWORK_CODES.has(errno))) {
       return new CloudError("NetworkError", redactSecrets(`${what} failed: ${errno ?? "no response"}`), {
         retryable: true,

@@ -1,0 +1,245 @@
+// The provider layer (shared/azure) against local/cloud through the same client factory the
+// app uses: endpoint, static token and the emulator CA from configuration only.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { generateKeyPairSync } from "node:crypto";
+import sshpk from "sshpk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createArmClients, createFilesClients, type ArmClients, type FilesClients } from "../../shared/azure/clients";
+import {
+  getVmStatus, listVmSkus, listVmUsages, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startVm,
+  type VmStatus,
+} from "../../shared/azure/compute";
+import { ensureDirectory, ensureShare, listDirectory, readFile, writeFile } from "../../shared/azure/files";
+import {
+  deleteNic, deleteNsg, deletePublicIp, ensureNic, ensureNsg, ensurePublicIp, getNic, getNsg, getSubnet, type NsgRuleSpec,
+} from "../../shared/azure/network";
+import { deleteRunCommand, getRunCommand, isTerminal, listRunCommands, putRunCommand, type RunCommandStatus } from "../../shared/azure/runCommands";
+import { CloudError, NotFoundError } from "../../shared/errors";
+import { startCloudEmulator, type CloudEmulator } from "../../local/cloud/emulator";
+import { testAzureConfig } from "./support";
+
+const SUB = "00000000-0000-0000-0000-0000000000ab";
+const RG = "rg-activities";
+const SUBNET = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/virtualNetworks/vnet-a/subnets/compute`;
+
+let emu: CloudEmulator;
+let arm: ArmClients;
+let files: FilesClients;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "activities-cloud-"));
+  emu = await startCloudEmulator({
+    dataDir, port: 0, subscriptionId: SUB, resourceGroup: RG, location: "westeurope", allowedSubnetIds: [SUBNET],
+    latencyProfile: "none", token: "activities-token",
+  });
+  const config = testAzureConfig({
+    subscriptionId: SUB,
+    resourceGroup: RG,
+    armEndpoint: emu.url,
+    armEmulatorToken: emu.token,
+    armTlsCaFile: emu.caCertFile,
+    filesAccount: "wsactivities",
+    filesEndpoint: `${emu.url}/files/wsactivities`,
+    pollIntervalMs: 20,
+  });
+  arm = createArmClients(config);
+  files = createFilesClients(config);
+});
+
+afterAll(async () => {
+  await emu?.stop();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls like an orchestrator would (but with a plain sleep), bounded by a count, not a clock. */
+async function pollUntil<T>(read: () => Promise<T>, done: (v: T) => boolean, tries = 200): Promise<T> {
+  let v = await read();
+  for (let i = 0; i < tries && !done(v); i++) {
+    await sleep(50);
+    v = await read();
+  }
+  return v;
+}
+
+function sshKey(): string {
+  const { publicKey } = generateKeyPairSync("ed25519");
+  return sshpk.parseKey(publicKey.export({ type: "spki", format: "pem" }).toString(), "pem").toString("ssh");
+}
+
+const sshRule: NsgRuleSpec = {
+  name: "allow-ssh", priority: 1000, direction: "Inbound", access: "Allow", protocol: "Tcp",
+  sourceAddressPrefixes: ["203.0.113.0/24", "198.51.100.17/32"], destinationPortRanges: ["22"],
+};
+
+async function network(name: string) {
+  const nsg = await ensureNsg(arm, { name: `${name}-nsg`, rules: [sshRule] });
+  const nic = await ensureNic(arm, { name: `${name}-nic`, subnetId: SUBNET, nsgId: nsg.id });
+  return { nsg, nic };
+}
+
+describe("clients", () => {
+  it("reach the emulator only with its token and its CA (no global TLS switch)", async () => {
+    const base = { subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, maxRetries: 0 };
+    const wrongToken = createArmClients(testAzureConfig({ ...base, armEmulatorToken: "nope", armTlsCaFile: emu.caCertFile }));
+    const denied = await getNsg(wrongToken, "x").catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(CloudError);
+    expect((denied as CloudError).retryable).toBe(false);
+    expect((denied as CloudError).message).not.toContain("nope");
+    const untrusted = createArmClients(testAzureConfig({ ...base, armEmulatorToken: emu.token }));
+    const tls = await getNsg(untrusted, "x").catch((e: unknown) => e);
+    expect(tls).toMatchObject({ code: "TlsError", retryable: false });
+  });
+});
+
+describe("network", () => {
+  it("ensures NSG, public IP and NIC idempotently and reads the rules back", async () => {
+    const nsg1 = await ensureNsg(arm, { name: "n1-nsg", rules: [sshRule], tags: { instance: "n1" } });
+    const nsg2 = await ensureNsg(arm, { name: "n1-nsg", rules: [sshRule], tags: { instance: "n1" } });
+    expect(nsg2).toEqual(nsg1);
+    expect(nsg1.provisioningState).toBe("Succeeded");
+    const read = await getNsg(arm, "n1-nsg");
+    expect(read?.rules).toEqual([sshRule]);
+
+    const pip1 = await ensurePublicIp(arm, { name: "n1-pip" });
+    const pip2 = await ensurePublicIp(arm, { name: "n1-pip" });
+    expect(pip2.id).toBe(pip1.id);
+    expect(pip2.ipAddress).toBe(pip1.ipAddress);
+
+    const nic1 = await ensureNic(arm, { name: "n1-nic", subnetId: SUBNET, nsgId: nsg1.id, publicIpId: pip1.id });
+    const nic2 = await ensureNic(arm, { name: "n1-nic", subnetId: SUBNET, nsgId: nsg1.id, publicIpId: pip1.id });
+    expect(nic2).toEqual(nic1);
+    expect(nic1.privateIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(nic1.nsgId?.toLowerCase()).toBe(nsg1.id.toLowerCase());
+    expect(nic1.publicIpId?.toLowerCase()).toBe(pip1.id.toLowerCase());
+    expect((await getSubnet(arm, SUBNET))?.id.toLowerCase()).toBe(SUBNET.toLowerCase());
+
+    for (let i = 0; i < 2; i++) {
+      // Second round: everything is already gone, and that is success.
+      await deleteNic(arm, "n1-nic");
+      await deletePublicIp(arm, "n1-pip");
+      await deleteNsg(arm, "n1-nsg");
+    }
+    expect(await getNic(arm, "n1-nic")).toBeUndefined();
+    expect(await getNsg(arm, "n1-nsg")).toBeUndefined();
+  });
+});
+
+describe("compute", () => {
+  it("creates a VM without waiting, polls it to running, deallocates, starts and deletes it", async () => {
+    const { nic } = await network("vm1");
+    const spec = { name: "vm1", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] };
+    await startCreateOrUpdateVm(arm, spec);
+    await startCreateOrUpdateVm(arm, spec); // a retried activity: same PUT, no second VM
+    const ready = await pollUntil(() => getVmStatus(arm, "vm1"), (s) => s?.provisioningState === "Succeeded");
+    expect(ready).toMatchObject({ provisioningState: "Succeeded", powerState: "running", vmSize: "Standard_D2s_v5" });
+
+    await startDeallocateVm(arm, "vm1");
+    const stopped = await pollUntil(() => getVmStatus(arm, "vm1"), (s) => s?.powerState === "deallocated");
+    expect(stopped?.powerState).toBe("deallocated");
+    await startVm(arm, "vm1");
+    const running = await pollUntil(() => getVmStatus(arm, "vm1"), (s) => s?.powerState === "running");
+    expect(running?.powerState).toBe("running");
+
+    await startDeleteVm(arm, "vm1");
+    const gone = await pollUntil(() => getVmStatus(arm, "vm1"), (s: VmStatus | undefined) => s === undefined);
+    expect(gone).toBeUndefined();
+    await startDeleteVm(arm, "vm1"); // 404 = done
+    await expect(startVm(arm, "vm1")).rejects.toBeInstanceOf(NotFoundError);
+    await deleteNic(arm, "vm1-nic");
+    await deleteNsg(arm, "vm1-nsg");
+  });
+
+  it("turns an unknown VM size into a non-retryable error with the ARM code", async () => {
+    const { nic } = await network("vm2");
+    const err = await startCreateOrUpdateVm(arm, {
+      name: "vm2", size: "Standard_Nope_v9", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()],
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CloudError);
+    expect((err as CloudError).retryable).toBe(false);
+    expect((err as CloudError).code).toMatch(/^(SkuNotAvailable|InvalidParameter)$/);
+    expect((err as CloudError).message).toContain("create VM vm2");
+    expect(await getVmStatus(arm, "vm2")).toBeUndefined();
+  });
+
+  it("lists SKUs with vCPUs/GPUs and subscription usages", async () => {
+    const skus = await listVmSkus(arm);
+    const d2 = skus.find((s) => s.name === "Standard_D2s_v5");
+    expect(d2).toMatchObject({ vCpus: 2, gpus: 0 });
+    expect(d2?.family).toBeTruthy();
+    expect(skus.some((s) => s.gpus > 0)).toBe(true);
+    const usages = await listVmUsages(arm);
+    expect(usages.length).toBeGreaterThan(0);
+    for (const u of usages) expect(u.limit).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("run commands", () => {
+  it("puts a run command once by name, polls it to its result, and deletes it (twice)", async () => {
+    const { nic } = await network("vm3");
+    await startCreateOrUpdateVm(arm, { name: "vm3", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] });
+    await pollUntil(() => getVmStatus(arm, "vm3"), (s) => s?.provisioningState === "Succeeded");
+
+    const spec = {
+      script: 'echo "hello $GREETING"; echo oops >&2; echo run >> "$HOME/runs.txt"; exit 3',
+      parameters: { GREETING: "world" },
+      protectedParameters: { SECRET: "s3cret" },
+      timeoutInSeconds: 60,
+    };
+    await putRunCommand(arm, "vm3", "job-1", spec);
+    await putRunCommand(arm, "vm3", "job-1", spec); // idempotent: does not start a second run
+    const done = await pollUntil(() => getRunCommand(arm, "vm3", "job-1"), (s: RunCommandStatus | undefined) => !!s && isTerminal(s.state));
+    expect(done).toMatchObject({ state: "Failed", exitCode: 3 });
+    expect(done?.output).toContain("hello world");
+    expect(done?.error).toContain("oops");
+    expect(done?.startTime && done?.endTime && done.startTime <= done.endTime).toBe(true);
+    await putRunCommand(arm, "vm3", "job-1", spec);
+    const again = await getRunCommand(arm, "vm3", "job-1");
+    expect(again?.startTime).toBe(done?.startTime);
+
+    await putRunCommand(arm, "vm3", "job-2", { script: "cat \"$HOME/runs.txt\" | wc -l", timeoutInSeconds: 60 });
+    const count = await pollUntil(() => getRunCommand(arm, "vm3", "job-2"), (s) => !!s && isTerminal(s.state));
+    expect(count).toMatchObject({ state: "Succeeded", exitCode: 0 });
+    expect(count?.output?.trim()).toBe("1");
+    expect((await listRunCommands(arm, "vm3")).sort()).toEqual(["job-1", "job-2"]);
+
+    await deleteRunCommand(arm, "vm3", "job-1");
+    await deleteRunCommand(arm, "vm3", "job-1");
+    expect(await getRunCommand(arm, "vm3", "job-1")).toBeUndefined();
+
+    await putRunCommand(arm, "vm3", "slow", { script: "sleep 30", timeoutInSeconds: 1 });
+    const timedOut = await pollUntil(() => getRunCommand(arm, "vm3", "slow"), (s) => !!s && isTerminal(s.state));
+    expect(timedOut?.state).toBe("TimedOut");
+
+    await startDeleteVm(arm, "vm3");
+    await pollUntil(() => getVmStatus(arm, "vm3"), (s) => s === undefined);
+  });
+});
+
+describe("files", () => {
+  it("ensures the share and nested folders idempotently and round-trips a small file", async () => {
+    await ensureShare(files, 100);
+    await ensureShare(files, 100);
+    await ensureDirectory(files, "Users/alice/logs");
+    await ensureDirectory(files, "/Users/alice/logs/");
+    await ensureDirectory(files, "Logs/ci-1");
+    expect((await listDirectory(files, ""))?.map((e) => e.name).sort()).toEqual(["Logs", "Users"]);
+    await writeFile(files, "Users/alice/hello.txt", "hi ✓\n");
+    await writeFile(files, "Users/alice/hello.txt", "hi again\n");
+    expect((await readFile(files, "Users/alice/hello.txt"))?.toString("utf8")).toBe("hi again\n");
+    const listing = await listDirectory(files, "Users/alice");
+    expect(listing).toEqual(
+      expect.arrayContaining([
+        { name: "logs", kind: "directory" },
+        { name: "hello.txt", kind: "file", size: Buffer.byteLength("hi again\n") },
+      ]),
+    );
+    expect(await readFile(files, "Users/alice/missing.txt")).toBeUndefined();
+    expect(await listDirectory(files, "Users/nobody")).toBeUndefined();
+    await expect(ensureDirectory(files, "Users/../etc")).rejects.toThrow(/invalid path segment/);
+  });
+});
