@@ -81,9 +81,6 @@ export async function handleFiles(ctx: Ctx, req: IncomingMessage, res: ServerRes
 }
 
 async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-  if (req.headers["x-ms-file-request-intent"] !== "backup") {
-    throw new FilesError(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-file-request-intent (must be 'backup' for token authentication).");
-  }
   const parts = url.pathname.split("/").slice(2).map(decodeURIComponent); // ["<account>", "<share>", ...path]
   const [account, shareName, ...rest] = parts;
   if (!account) throw new FilesError(400, "InvalidUri", "The request URI must name an account: /files/<account>/<share>.");
@@ -138,6 +135,11 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: U
       return send(res, 202, {});
     }
     throw new FilesError(400, "UnsupportedQueryParameter", `restype=share with comp=${comp ?? "(none)"} and ${method} is not supported by the emulator.`);
+  }
+  // Azure requires the intent header for token-authorized file and directory operations
+  // (share-level operations do not all carry it).
+  if (req.headers["x-ms-file-request-intent"] !== "backup") {
+    throw new FilesError(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-file-request-intent (must be 'backup' for token authentication).");
   }
   if (!share) throw new FilesError(404, "ShareNotFound", "The specified share does not exist.");
   const target = resolveIn(root, rel);
