@@ -1,0 +1,117 @@
+// The one wrapper every API route goes through: identity from App Service Authentication,
+// JSON in and out, and every thrown error mapped once to api.md's error body. Handlers
+// return {status, body, headers} and throw AppErrors; nothing else about HTTP leaks in.
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import { toErrorBody, ValidationError } from "../../shared/errors";
+import { parsePrincipalHeader, type Principal } from "../../shared/rbac";
+
+export type ApiRequest = {
+  req: HttpRequest;
+  ctx: InvocationContext;
+  principal: Principal;
+  params: Record<string, string>;
+  /** The parsed JSON body; undefined when the request had none. */
+  body: unknown;
+};
+
+export type ApiResult = {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+};
+
+export type ApiRouteOptions = {
+  route: string;
+  methods: ("GET" | "POST" | "PUT" | "PATCH" | "DELETE")[];
+};
+
+const MAX_BODY_BYTES = 256 * 1024;
+
+/** Register an authenticated JSON API route. */
+export function apiRoute(name: string, options: ApiRouteOptions, handler: (r: ApiRequest) => Promise<ApiResult>): void {
+  app.http(name, {
+    route: options.route,
+    methods: options.methods,
+    // Identity comes from App Service Authentication, not from function keys.
+    authLevel: "anonymous",
+    handler: (req, ctx) => runApi(req, ctx, handler),
+  });
+}
+
+export async function runApi(
+  req: HttpRequest,
+  ctx: InvocationContext,
+  handler: (r: ApiRequest) => Promise<ApiResult>,
+): Promise<HttpResponseInit> {
+  try {
+    const principal = parsePrincipalHeader(req.headers.get("x-ms-client-principal"));
+    const body = await readJsonBody(req);
+    const result = await handler({ req, ctx, principal, params: { ...req.params }, body });
+    return toHttp(result);
+  } catch (err) {
+    return errorResponse(err, ctx);
+  }
+}
+
+export function errorResponse(err: unknown, ctx: InvocationContext): HttpResponseInit {
+  const mapped = toErrorBody(err);
+  if (mapped.errorId) {
+    // The stack goes to the log under the id the client sees; never into the response.
+    ctx.error(`error ${mapped.errorId}:`, err instanceof Error ? (err.stack ?? err.message) : String(err));
+  }
+  const headers: Record<string, string> = {};
+  if (mapped.retryAfterSeconds !== undefined) headers["Retry-After"] = String(mapped.retryAfterSeconds);
+  return { status: mapped.status, jsonBody: mapped.body, headers };
+}
+
+function toHttp(result: ApiResult): HttpResponseInit {
+  const headers = { ...(result.headers ?? {}) };
+  if (result.body === undefined) return { status: result.status, headers };
+  if (typeof result.body === "string") {
+    headers["Content-Type"] ??= "text/plain; charset=utf-8";
+    return { status: result.status, body: result.body, headers };
+  }
+  return { status: result.status, jsonBody: result.body, headers };
+}
+
+async function readJsonBody(req: HttpRequest): Promise<unknown> {
+  if (req.method === "GET" || req.method === "HEAD" || req.method === "DELETE") return undefined;
+  const text = await req.text();
+  if (text.length === 0) return undefined;
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
+    throw ValidationError.field("body", `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`, "BodyTooLarge");
+  }
+  const type = req.headers.get("content-type") ?? "application/json";
+  if (!/json/i.test(type)) {
+    throw ValidationError.field("Content-Type", "The request body must be JSON (Content-Type: application/json).", "UnsupportedMediaType");
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw ValidationError.field("body", `The request body is not valid JSON: ${(err as Error).message}`, "InvalidJson");
+  }
+}
+
+/** `ETag` / `If-Match` helpers: ETags are quoted opaque strings from Azure Tables. */
+export function ifMatch(req: HttpRequest): string | undefined {
+  const v = req.headers.get("if-match");
+  return v === null || v === "*" ? undefined : v;
+}
+
+export function idempotencyKey(req: HttpRequest): string | undefined {
+  const v = req.headers.get("idempotency-key");
+  if (v === null) return undefined;
+  if (v.length === 0 || v.length > 200 || /[\u0000-\u001f]/.test(v)) {
+    throw ValidationError.field("Idempotency-Key", "The Idempotency-Key header must be 1–200 printable characters.");
+  }
+  return v;
+}
+
+/** 202 with the operation URL, as api.md asks of every long operation. */
+export function accepted(operationId: string, body: unknown): ApiResult {
+  return {
+    status: 202,
+    body,
+    headers: { "Operation-Location": `/api/operations/${operationId}`, Location: `/api/operations/${operationId}` },
+  };
+}
