@@ -18,6 +18,9 @@ import {
 import { deleteRunCommand, getRunCommand, isTerminal, listRunCommands, putRunCommand, type RunCommandStatus } from "../../shared/azure/runCommands";
 import { CloudError, NotFoundError } from "../../shared/errors";
 import { startCloudEmulator, type CloudEmulator } from "../../local/cloud/emulator";
+import { createStorageClients, type StorageClients } from "../../shared/azure/clients";
+import { blobSasUrl, ensureContainer, readBlobText } from "../../shared/azure/blobs";
+import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
 import { testAzureConfig } from "./support";
 
 const SUB = "00000000-0000-0000-0000-0000000000ab";
@@ -28,6 +31,8 @@ let emu: CloudEmulator;
 let arm: ArmClients;
 let files: FilesClients;
 let dataDir: string;
+let azurite: AzuriteProcess;
+let storage: StorageClients;
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "activities-cloud-"));
@@ -47,10 +52,13 @@ beforeAll(async () => {
   });
   arm = createArmClients(config);
   files = createFilesClients(config);
+  azurite = await startTestAzurite();
+  storage = createStorageClients(testAzureConfig({ storageConnectionString: azurite.connectionString }));
 });
 
 afterAll(async () => {
   await emu?.stop();
+  await azurite?.stop();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -93,6 +101,26 @@ describe("clients", () => {
     const untrusted = createArmClients(testAzureConfig({ ...base, armEmulatorToken: emu.token }));
     const tls = await getNsg(untrusted, "x").catch((e: unknown) => e);
     expect(tls).toMatchObject({ code: "TlsError", retryable: false });
+  });
+});
+
+describe("transient failures", () => {
+  it("surface as retryable errors after the SDK's own retries", async () => {
+    const quick = createArmClients(
+      testAzureConfig({ subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, armEmulatorToken: emu.token, armTlsCaFile: emu.caCertFile, maxRetries: 1 }),
+    );
+    try {
+      emu.setConfig({ faults: { rate500: 1 } });
+      const e500 = await getNsg(quick, "x").catch((e: unknown) => e);
+      expect(e500).toMatchObject({ retryable: true, httpStatus: 500 });
+      emu.setConfig({ faults: { rate500: 0, rate429: 1, retryAfterSeconds: 0 } });
+      const e429 = await ensureNsg(quick, { name: "t-nsg", rules: [] }).catch((e: unknown) => e);
+      expect(e429).toBeInstanceOf(CloudError);
+      expect(e429).toMatchObject({ retryable: true, httpStatus: 429 });
+    } finally {
+      emu.setConfig({ faults: { rate500: 0, rate429: 0 } });
+    }
+    expect(await getNsg(quick, "x")).toBeUndefined();
   });
 });
 
@@ -210,6 +238,19 @@ describe("run commands", () => {
     await deleteRunCommand(arm, "vm3", "job-1");
     await deleteRunCommand(arm, "vm3", "job-1");
     expect(await getRunCommand(arm, "vm3", "job-1")).toBeUndefined();
+
+    // stdout/stderr streamed to blobs through SAS URLs (how job logs reach GET /api/jobs/{id}/logs).
+    await ensureContainer(storage, "job-logs");
+    const sas = (blob: string) => blobSasUrl(storage, "job-logs", blob, { permissions: "racw", expiresInMinutes: 30 });
+    await putRunCommand(arm, "vm3", "job-3", {
+      script: "echo to-blob; echo err-blob >&2",
+      outputBlobUri: await sas("job-3/stdout.txt"),
+      errorBlobUri: await sas("job-3/stderr.txt"),
+    });
+    const logged = await pollUntil(() => getRunCommand(arm, "vm3", "job-3"), (s) => !!s && isTerminal(s.state));
+    expect(logged?.state).toBe("Succeeded");
+    expect(await readBlobText(storage, "job-logs", "job-3/stdout.txt")).toBe("to-blob\n");
+    expect(await readBlobText(storage, "job-logs", "job-3/stderr.txt")).toBe("err-blob\n");
 
     await putRunCommand(arm, "vm3", "slow", { script: "sleep 30", timeoutInSeconds: 1 });
     const timedOut = await pollUntil(() => getRunCommand(arm, "vm3", "slow"), (s) => !!s && isTerminal(s.state));
