@@ -151,9 +151,37 @@ export class DurableEngine {
       throw new EngineError(410, "InstanceCompleted", `The orchestration '${instanceId}' is already ${l.state.status}.`);
     }
     const stored: StoredMessage = { rowKey: this.o.store.newMessageKey(), msg };
-    await this.o.store.putMessage(instanceId, stored);
+    await this.persistMessage(instanceId, stored);
     l.inbox.push({ ...msg, rowKey: stored.rowKey });
     this.kick(l);
+  }
+
+  /** Group commit: messages for one instance that arrive while a write is in flight share the next transaction. */
+  private readonly writing = new Map<string, { next: { m: StoredMessage; done: (e?: unknown) => void }[] }>();
+  private persistMessage(instanceId: string, m: StoredMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (e?: unknown) => (e ? reject(e) : resolve());
+      const w = this.writing.get(instanceId);
+      if (w) {
+        w.next.push({ m, done });
+        return;
+      }
+      const state = { next: [] as { m: StoredMessage; done: (e?: unknown) => void }[] };
+      this.writing.set(instanceId, state);
+      const flush = async (batch: { m: StoredMessage; done: (e?: unknown) => void }[]) => {
+        try {
+          await this.o.store.putMessages(instanceId, batch.map((b) => b.m));
+          for (const b of batch) b.done();
+        } catch (err) {
+          for (const b of batch) b.done(err);
+        }
+        if (state.next.length) {
+          const more = state.next.splice(0, 100);
+          void flush(more);
+        } else this.writing.delete(instanceId);
+      };
+      void flush([{ m, done }]);
+    });
   }
 
   async purge(instanceId: string): Promise<boolean> {

@@ -191,9 +191,16 @@ export class TaskHubStore {
     if (deletes.length > room) void this.deleteKeys(row.instanceId, deleteKeys.slice(room)).catch(() => undefined);
   }
 
-  async putMessage(instanceId: string, m: StoredMessage): Promise<void> {
+  /** Persists messages of one instance in one transaction (at most 100). */
+  async putMessages(instanceId: string, ms: StoredMessage[]): Promise<void> {
     this.roundTrips++;
-    await this.table.upsertEntity({ partitionKey: instanceId, rowKey: m.rowKey, Data: JSON.stringify(m.msg) }, "Replace");
+    if (ms.length === 1) {
+      await this.table.upsertEntity({ partitionKey: instanceId, rowKey: ms[0]!.rowKey, Data: JSON.stringify(ms[0]!.msg) }, "Replace");
+      return;
+    }
+    await this.table.submitTransaction(
+      ms.map((m) => ["upsert", { partitionKey: instanceId, rowKey: m.rowKey, Data: JSON.stringify(m.msg) }, "Replace"] as TransactionAction),
+    );
   }
 
   async readInstance(instanceId: string): Promise<InstanceRow | undefined> {
