@@ -11,8 +11,9 @@
 //   would otherwise sit idle behind it for hours). To keep it from starving, every job that
 //   starts ahead of a waiting job counts as one bypass; after MAX_BYPASS bypasses the waiting
 //   job becomes a barrier and nothing behind it starts, so slots and GPUs drain to it.
-//   Later jobs are only looked at within a window of LOOKAHEAD queue entries, which bounds the
-//   work per step whatever the queue depth.
+//   Later jobs are only looked at within a window of LOOKAHEAD live queue entries (and 4×LOOKAHEAD
+//   entries counting canceled ones), which bounds the work per step whatever the queue depth;
+//   a job further back than that waits for the blocked job ahead of it.
 // - Delivery is at-least-once: duplicate JobSubmitted / JobFinished / CancelRequested are
 //   ignored (queued and running ids are indexed; finished ids are remembered in two rotating
 //   generations of DONE_GENERATION ids each). Events may arrive out of order: a cancel or a
@@ -251,8 +252,18 @@ function freeGpus(state: DispatcherState, k: number): number[] | undefined {
 
 function fill(state: DispatcherState, commands: DispatcherCommand[]): void {
   if (!state.up) return;
+  // Re-scan only when the head moved past consumed entries: amortised over those entries.
+  for (;;) {
+    advanceHead(state);
+    const headBefore = state.head;
+    scan(state, commands);
+    advanceHead(state);
+    if (state.head === headBefore || state.runningCount >= capOf(state.cfg) || state.head >= state.q.length) return;
+  }
+}
+
+function scan(state: DispatcherState, commands: DispatcherCommand[]): void {
   const cap = capOf(state.cfg);
-  advanceHead(state);
   const waiting: QueueEntry[] = []; // blocked entries seen in this scan, in order
   let scanned = 0;
   let visited = 0; // tombstones (canceled entries) count here, so they cannot make a scan long
@@ -275,7 +286,6 @@ function fill(state: DispatcherState, commands: DispatcherCommand[]): void {
     state.runningCount++;
     commands.push({ type: "StartJob", jobId: e.id, gpuIndices: gpus });
   }
-  advanceHead(state);
 }
 
 function advanceHead(state: DispatcherState): void {

@@ -1,0 +1,258 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  counts,
+  initialState,
+  LOOKAHEAD,
+  MAX_BYPASS,
+  step,
+  type DispatcherCommand,
+  type DispatcherEvent,
+  type DispatcherState,
+} from "../../shared/jobs/dispatcher";
+
+const submit = (jobId: string, gpus = 0): DispatcherEvent => ({ type: "JobSubmitted", jobId, gpus });
+const finish = (jobId: string): DispatcherEvent => ({ type: "JobFinished", jobId });
+const cancel = (jobId: string): DispatcherEvent => ({ type: "CancelRequested", jobId });
+const up = (running = true): DispatcherEvent => ({ type: "InstanceState", running });
+
+function run(state: DispatcherState, ...events: DispatcherEvent[]): DispatcherCommand[] {
+  return events.flatMap((e) => step(state, e).commands);
+}
+const started = (cmds: DispatcherCommand[]) => cmds.filter((c) => c.type === "StartJob").map((c) => (c.type === "StartJob" ? c.jobId : ""));
+
+describe("dispatcher: cap and FIFO", () => {
+  it("starts up to jobsPerCore × vCPUs in FIFO order, then one per finish", () => {
+    const s = initialState({ vCpus: 2, jobsPerCore: 2, gpus: 0 }, true);
+    const cmds = run(s, ...["a", "b", "c", "d", "e", "f"].map((id) => submit(id)));
+    expect(started(cmds)).toEqual(["a", "b", "c", "d"]);
+    expect(cmds[1]).toEqual({ type: "SetBusy", busy: true });
+    expect(counts(s)).toEqual({ queued: 2, running: 4, cap: 4 });
+    expect(started(run(s, finish("c")))).toEqual(["e"]);
+    expect(started(run(s, finish("a"), finish("b")))).toEqual(["f"]);
+    const last = run(s, finish("d"), finish("e"), finish("f"));
+    expect(last).toEqual([{ type: "SetBusy", busy: false }]);
+  });
+
+  it("nothing starts while the instance is not running; starting it drains the queue", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 2, gpus: 0 }, false);
+    expect(run(s, submit("a"), submit("b"), submit("c"))).toEqual([]);
+    expect(started(run(s, up()))).toEqual(["a", "b"]);
+  });
+
+  it("a stop cancels running jobs once; they keep their slots until finished", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0 }, true);
+    run(s, submit("a"), submit("b"));
+    expect(run(s, up(false))).toEqual([{ type: "CancelJob", jobId: "a", reason: "instance stopped" }]);
+    expect(run(s, cancel("a"))).toEqual([]);
+    expect(run(s, finish("a"))).toEqual([{ type: "SetBusy", busy: false }]);
+    expect(started(run(s, up()))).toEqual(["b"]);
+  });
+
+  it("a lowered jobsPerCore takes effect as jobs finish", () => {
+    const s = initialState({ vCpus: 2, jobsPerCore: 2, gpus: 0 }, true);
+    run(s, ...["a", "b", "c", "d", "e"].map((id) => submit(id)));
+    run(s, { type: "Configure", config: { jobsPerCore: 1 } });
+    expect(started(run(s, finish("a"), finish("b")))).toEqual([]);
+    expect(started(run(s, finish("c")))).toEqual(["e"]);
+  });
+});
+
+describe("dispatcher: GPUs", () => {
+  it("allocates specific free indices and reuses freed ones", () => {
+    const s = initialState({ vCpus: 8, jobsPerCore: 2, gpus: 4 }, true);
+    const cmds = run(s, submit("a", 2), submit("b", 1), submit("c", 2));
+    expect(cmds.filter((c) => c.type === "StartJob")).toEqual([
+      { type: "StartJob", jobId: "a", gpuIndices: [0, 1] },
+      { type: "StartJob", jobId: "b", gpuIndices: [2] },
+    ]);
+    expect(run(s, finish("a")).find((c) => c.type === "StartJob")).toEqual({ type: "StartJob", jobId: "c", gpuIndices: [0, 1] });
+  });
+
+  it("a GPU job that does not fit does not block CPU jobs behind it", () => {
+    const s = initialState({ vCpus: 4, jobsPerCore: 2, gpus: 1 }, true);
+    run(s, submit("g1", 1));
+    expect(started(run(s, submit("g2", 1), submit("cpu1"), submit("cpu2")))).toEqual(["cpu1", "cpu2"]);
+    expect(started(run(s, finish("g1")))).toEqual(["g2"]);
+  });
+
+  it("a waiting GPU job is not starved: after MAX_BYPASS bypasses it holds back later jobs", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 2, gpus: 1 }, true);
+    run(s, submit("g1", 1), submit("g2", 1));
+    // One slot left; g2 waits for the GPU while CPU jobs overtake it.
+    let overtakes = 0;
+    for (let i = 0; i < MAX_BYPASS + 5; i++) {
+      const cmds = run(s, submit(`c${i}`));
+      overtakes += started(cmds).length;
+      for (const id of started(cmds)) run(s, finish(id));
+    }
+    expect(overtakes).toBe(MAX_BYPASS);
+    expect(started(run(s, finish("g1")))).toEqual(["g2", `c${MAX_BYPASS}`]);
+  });
+
+  it("a job asking for more GPUs than the instance has fails at once", () => {
+    const s = initialState({ vCpus: 4, jobsPerCore: 1, gpus: 1 }, true);
+    expect(run(s, submit("big", 2))).toEqual([{ type: "FailJob", jobId: "big", reason: "the job asks for 2 GPUs but the instance has 1" }]);
+    expect(run(s, submit("big", 2))).toEqual([]);
+  });
+});
+
+describe("dispatcher: at-least-once delivery and cancel", () => {
+  it("ignores duplicate submissions and finishes", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0 }, true);
+    expect(started(run(s, submit("a"), submit("a"), submit("b")))).toEqual(["a"]);
+    expect(started(run(s, finish("a")))).toEqual(["b"]);
+    expect(run(s, finish("a"), submit("a"))).toEqual([]);
+    expect(counts(s)).toEqual({ queued: 0, running: 1, cap: 1 });
+  });
+
+  it("cancels queued jobs without starting them; running ones through their orchestration", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0 }, true);
+    run(s, submit("a"), submit("b"), submit("c"));
+    expect(run(s, cancel("b"))).toEqual([{ type: "MarkCanceled", jobId: "b" }]);
+    expect(run(s, cancel("a"))).toEqual([{ type: "CancelJob", jobId: "a", reason: "canceled by request" }]);
+    expect(started(run(s, finish("a")))).toEqual(["c"]);
+    expect(run(s, cancel("b"), cancel("a"))).toEqual([]);
+  });
+
+  it("a cancel that overtakes its submission wins", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0 }, true);
+    expect(run(s, cancel("x"))).toEqual([{ type: "MarkCanceled", jobId: "x" }]);
+    expect(run(s, submit("x"))).toEqual([]);
+  });
+
+  it("state survives JSON (continueAsNew)", () => {
+    let s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 2 }, true);
+    run(s, submit("a", 1), submit("b", 2), submit("c"));
+    s = JSON.parse(JSON.stringify(s)) as DispatcherState;
+    expect(run(s, submit("a"))).toEqual([]);
+    expect(run(s, finish("a")).filter((c) => c.type === "StartJob")).toEqual([{ type: "StartJob", jobId: "b", gpuIndices: [0, 1] }]);
+  });
+});
+
+describe("dispatcher: cost does not grow with queue depth", () => {
+  it("keeps the queue compact: head pointer and compaction, no per-step shifts", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 1 }, true);
+    run(s, submit("g0", 1));
+    for (let i = 1; i <= 10_000; i++) step(s, submit(`g${i}`, 1)); // all wait for the one GPU
+    for (let i = 1; i <= 5_000; i++) step(s, cancel(`g${i}`));
+    expect(counts(s)).toEqual({ queued: 5_000, running: 1, cap: 1 });
+    expect(started(run(s, finish("g0")))).toEqual(["g5001"]);
+    for (let i = 5_001; i < 10_000; i++) {
+      expect(started(step(s, finish(`g${i}`)).commands)).toEqual([`g${i + 1}`]);
+      expect(s.q.length - s.head).toBe(counts(s).queued); // live entries sit right after the head
+    }
+    run(s, finish("g10000"));
+    expect(counts(s)).toEqual({ queued: 0, running: 0, cap: 1 });
+    expect(s.q.length).toBeLessThanOrEqual(64);
+  });
+
+  it("a long run of canceled entries cannot make one step scan the whole queue", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 2, gpus: 1 }, true);
+    run(s, submit("gpu-busy", 1), submit("gpu-wait", 1));
+    for (let i = 0; i < 2_000; i++) step(s, submit(`x${i}`, 1));
+    for (let i = 0; i < 2_000; i++) step(s, cancel(`x${i}`));
+    // cpu sits behind gpu-wait and 2,000 tombstones: beyond the scan window, so it waits.
+    expect(started(run(s, submit("cpu")))).toEqual([]);
+    expect(LOOKAHEAD * 4).toBeLessThan(2_000);
+    // Once the blocked job starts, the head moves past the tombstones and cpu starts in the same step.
+    expect(started(run(s, finish("gpu-busy")))).toEqual(["gpu-wait", "cpu"]);
+  });
+});
+
+// Model-based property: random interleavings of submissions, duplicates, cancels, stops,
+// starts, config changes and job completions. Job orchestrations are simulated: a StartJob
+// makes a job "active"; it later finishes (possibly reported twice).
+describe("dispatcher: properties", () => {
+  type Op =
+    | { k: "submit"; n: number; gpus: number }
+    | { k: "dupSubmit"; n: number }
+    | { k: "cancel"; n: number }
+    | { k: "finishActive"; n: number; dup: boolean }
+    | { k: "instance"; running: boolean }
+    | { k: "jobsPerCore"; v: number };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 5, arbitrary: fc.record({ k: fc.constant("submit" as const), n: fc.nat(40), gpus: fc.constantFrom(0, 0, 0, 1, 2, 3, 5) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant("dupSubmit" as const), n: fc.nat(40) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant("cancel" as const), n: fc.nat(40) }) },
+    { weight: 4, arbitrary: fc.record({ k: fc.constant("finishActive" as const), n: fc.nat(10), dup: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant("instance" as const), running: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant("jobsPerCore" as const), v: fc.integer({ min: 1, max: 3 }) }) },
+  );
+
+  it("never exceeds the cap, never double-allocates a GPU, and ends every job exactly once", () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 4 }), (ops, vCpus, gpus) => {
+        let s = initialState({ vCpus, jobsPerCore: 1, gpus }, true);
+        const submitted = new Map<string, number>();
+        const active = new Set<string>(); // started, not yet finished
+        const terminal = new Map<string, number>();
+        const startedOnce = new Set<string>();
+        const end = (id: string) => terminal.set(id, (terminal.get(id) ?? 0) + 1);
+
+        const apply = (e: DispatcherEvent) => {
+          const before = s.runningCount;
+          const { commands } = step(s, e);
+          for (const c of commands) {
+            if (c.type === "StartJob") {
+              expect(startedOnce.has(c.jobId), `started twice: ${c.jobId}`).toBe(false);
+              startedOnce.add(c.jobId);
+              active.add(c.jobId);
+              expect(c.gpuIndices.length).toBe(submitted.get(c.jobId));
+            }
+            if (c.type === "MarkCanceled" || c.type === "FailJob") {
+              expect(active.has(c.jobId)).toBe(false);
+              end(c.jobId);
+            }
+          }
+          const cap = s.cfg.jobsPerCore * s.cfg.vCpus;
+          const starts = commands.filter((c) => c.type === "StartJob").length;
+          if (starts > 0) expect(s.runningCount).toBeLessThanOrEqual(cap);
+          expect(s.runningCount).toBeLessThanOrEqual(Math.max(before, cap));
+          const allocated = Object.values(s.running).flat();
+          expect(new Set(allocated).size, "a GPU index given to two running jobs").toBe(allocated.length);
+          expect(s.gpuOwner.filter((o) => o !== "").length).toBe(allocated.length);
+          for (const [id, idx] of Object.entries(s.running)) for (const i of idx) expect(s.gpuOwner[i]).toBe(id);
+          if (!s.up) expect(starts).toBe(0);
+          s = JSON.parse(JSON.stringify(s)) as DispatcherState; // carried across continueAsNew
+        };
+
+        for (const o of ops) {
+          if (o.k === "submit") {
+            const id = `j${o.n}`;
+            if (!submitted.has(id)) submitted.set(id, o.gpus);
+            apply(submit(id, submitted.get(id)));
+          } else if (o.k === "dupSubmit") {
+            const id = `j${o.n}`;
+            if (submitted.has(id)) apply(submit(id, submitted.get(id)));
+          } else if (o.k === "cancel") {
+            const id = `j${o.n}`;
+            if (submitted.has(id)) apply(cancel(id));
+          } else if (o.k === "finishActive") {
+            const id = [...active][o.n % Math.max(1, active.size)];
+            if (id === undefined) continue;
+            active.delete(id);
+            end(id); // the job orchestration records the one terminal state
+            apply(finish(id));
+            if (o.dup) apply(finish(id));
+          } else if (o.k === "instance") {
+            apply(up(o.running));
+          } else {
+            apply({ type: "Configure", config: { jobsPerCore: o.v } });
+          }
+        }
+        // Drain: run the instance and finish everything.
+        apply(up(true));
+        for (let guard = 0; active.size > 0 && guard < 1000; guard++) {
+          const id = [...active][0] as string;
+          active.delete(id);
+          end(id);
+          apply(finish(id));
+        }
+        expect(counts(s)).toMatchObject({ queued: 0, running: 0 });
+        for (const id of submitted.keys()) expect(terminal.get(id), id).toBe(1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
