@@ -39,3 +39,17 @@ describe("deterministic ids", () => {
     expect(utcMinuteStamp(new Date("2024-02-29T23:59:30+01:00"))).toBe("202402292259");
   });
 });
+
+import { jobIdForIdempotencyKey } from "../../shared/jobs/idempotency";
+
+describe("idempotent job ids", () => {
+  it("are stable per (instance, submitter, key) and valid keys", () => {
+    const a = jobIdForIdempotencyKey("Alice-1", "alice", "k1");
+    expect(a).toBe(jobIdForIdempotencyKey("alice-1", "alice", "k1"));
+    expect(a).toMatch(/^k[0-9a-f]{31}$/);
+    expect(isValidTableKey(a)).toBe(true);
+    expect(jobIdForIdempotencyKey("alice-1", "bob", "k1")).not.toBe(a);
+    expect(jobIdForIdempotencyKey("alice-1", "alice", "k2")).not.toBe(a);
+    expect(jobIdForIdempotencyKey("a", "b|c", "d")).not.toBe(jobIdForIdempotencyKey("a", "b", "c|d"));
+  });
+});
