@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { jobIdForIdempotencyKey } from "../../shared/jobs/idempotency";
 import { armNames, isValidTableKey, newId, orchestrationIds, utcMinuteStamp } from "../../shared/ids";
 
 describe("deterministic ids", () => {
@@ -39,8 +40,6 @@ describe("deterministic ids", () => {
     expect(utcMinuteStamp(new Date("2024-02-29T23:59:30+01:00"))).toBe("202402292259");
   });
 });
-
-import { jobIdForIdempotencyKey } from "../../shared/jobs/idempotency";
 
 describe("idempotent job ids", () => {
   it("are stable per (instance, submitter, key) and valid keys", () => {
