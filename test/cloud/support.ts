@@ -19,6 +19,12 @@ export async function startTestCloud(extra: CloudEmulatorOptions = {}): Promise<
     dataDir, port: 0, subscriptionId: SUB, resourceGroup: RG, location: LOCATION, allowedSubnetIds: [SUBNET_ID],
     latencyProfile: "none", ...extra,
   });
+  // The data dir of a test emulator goes away with it.
+  const stop = emu.stop;
+  emu.stop = async () => {
+    await stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
   return { emu, dataDir, endpoint: { url: emu.url, token: emu.token, caCertPem: emu.caCertPem, subscriptionId: SUB } };
 }
 
