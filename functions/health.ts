@@ -5,6 +5,7 @@ import { app, type HttpResponseInit } from "@azure/functions";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { TableServiceClient } from "@azure/data-tables";
+import { getClients } from "./runtime";
 
 export type HealthCheck = {
   name: string;
@@ -40,6 +41,21 @@ export const healthChecks: HealthCheck[] = [
       });
       const page = client.listTables({ abortSignal }).byPage({ maxPageSize: 1 });
       await page.next();
+    },
+  },
+  {
+    // ARM (local/cloud locally): the cheapest read the app's identity is allowed to make.
+    name: "arm",
+    probe: async (abortSignal) => {
+      const { arm } = getClients();
+      await arm.compute.usage.list(arm.location, { abortSignal }).byPage().next();
+    },
+  },
+  {
+    name: "files",
+    probe: async (abortSignal) => {
+      const { files } = getClients();
+      await files.service.listShares({ abortSignal }).byPage({ maxPageSize: 1 }).next();
     },
   },
 ];

@@ -1,38 +1,83 @@
-// The health checks: ok only when Blob, Queue and Table all answer; names what is down.
+// The health checks: ok only when storage (Blob, Queue, Table) and the cloud (ARM, Files)
+// all answer; 503 names what is down.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { runHealthChecks } from "../../functions/health";
+import { startCloudEmulator, type CloudEmulator } from "../../local/cloud/emulator";
+import { applyLocalSettings } from "../../local/host/settings";
 import { connectionStringFor, freePort } from "../../local/shared/azurite";
+import { REPO_ROOT } from "../support/host";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
 
 let azurite: AzuriteProcess;
-const saved = process.env.AzureWebJobsStorage;
+let cloud: CloudEmulator;
+let dataDir: string;
+const savedEnv = { ...process.env };
 
 beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "health-"));
   azurite = await startTestAzurite();
+  cloud = await startCloudEmulator({ dataDir, port: 0, latencyProfile: "none" });
+  applyLocalSettings(REPO_ROOT, process.env);
+  Object.assign(process.env, {
+    AzureWebJobsStorage: azurite.connectionString,
+    ARM_ENDPOINT: cloud.url,
+    ARM_TLS_CA_FILE: cloud.caCertFile,
+    ARM_EMULATOR_TOKEN: cloud.token,
+    WORKSPACE_FILES_ENDPOINT: `${cloud.url}/files/wslocalfiles`,
+    AZURE_SDK_MAX_RETRIES: "0",
+  });
 });
 afterAll(async () => {
-  process.env.AzureWebJobsStorage = saved;
+  process.env = savedEnv;
+  await cloud?.stop();
   await azurite?.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-it("is ok when storage answers", async () => {
-  process.env.AzureWebJobsStorage = azurite.connectionString;
+it("is ok when storage and the cloud answer", async () => {
   expect(await runHealthChecks()).toEqual({
     status: "ok",
-    checks: { blob: { status: "ok" }, queue: { status: "ok" }, table: { status: "ok" } },
+    checks: {
+      blob: { status: "ok" },
+      queue: { status: "ok" },
+      table: { status: "ok" },
+      arm: { status: "ok" },
+      files: { status: "ok" },
+    },
   });
 });
 
 it("names each dependency that is down", async () => {
   // Blob and Queue on Azurite, Table on a closed port.
   const closed = await freePort();
+  const good = process.env.AzureWebJobsStorage;
   process.env.AzureWebJobsStorage = connectionStringFor({ blob: azurite.ports.blob, queue: azurite.ports.queue, table: closed });
-  const report = await runHealthChecks();
-  expect(report.status).toBe("unhealthy");
-  expect(report.checks.blob).toEqual({ status: "ok" });
-  expect(report.checks.queue).toEqual({ status: "ok" });
-  expect(report.checks.table!.status).toBe("down");
-  expect(report.checks.table!.error).toBeTruthy();
+  try {
+    const report = await runHealthChecks();
+    expect(report.status).toBe("unhealthy");
+    expect(report.checks.blob).toEqual({ status: "ok" });
+    expect(report.checks.queue).toEqual({ status: "ok" });
+    expect(report.checks.table!.status).toBe("down");
+    expect(report.checks.table!.error).toBeTruthy();
+  } finally {
+    process.env.AzureWebJobsStorage = good;
+  }
+});
+
+it("reports the cloud down when ARM does not answer", async () => {
+  const good = process.env.ARM_ENDPOINT;
+  process.env.ARM_ENDPOINT = `https://127.0.0.1:${await freePort()}`;
+  try {
+    const report = await runHealthChecks();
+    expect(report.status).toBe("unhealthy");
+    expect(report.checks.arm!.status).toBe("down");
+    expect(report.checks.blob).toEqual({ status: "ok" });
+  } finally {
+    process.env.ARM_ENDPOINT = good;
+  }
 });
 
 it("times out a dependency that does not answer", async () => {
