@@ -3,6 +3,7 @@
 // extension routes (e.g. durable webhooks), route-template matching under routePrefix,
 // method check (405 + Allow), authLevel keys, then invocation through the library.
 import http from "node:http";
+import path from "node:path";
 import { randomUUID } from "node:crypto";
 import type { HostContext, HostExtension } from "../extensions";
 import type { RegisteredFunction, RpcHttpData, RpcTypedData } from "../functionsCore";
@@ -23,7 +24,7 @@ export function httpExtension(): HostExtension {
     async start(ctx) {
       const routes = collectRoutes(ctx);
       const prefix = (ctx.hostJson.extensions?.http?.routePrefix ?? "api").replace(/^\/+|\/+$/g, "");
-      const keys = loadHostKeys(String(ctx.env.DATA_DIR), ctx.env);
+      const keys = loadHostKeys(ctx.env.DATA_DIR ?? path.join(ctx.appDir, ".data"), ctx.env);
       const principals = parseLocalPrincipals(ctx.env.LOCAL_PRINCIPALS);
       ctx.log("information", `Function keys are in ${keys.file} (or the settings LOCAL_FUNCTION_KEY / LOCAL_MASTER_KEY).`);
       const port = Number(ctx.env.PORT ?? 7071);
