@@ -1,0 +1,54 @@
+// The stored instance record (Azure Table `instances`, partition = workspace, row = lowercased
+// name), shared by the instance, jobs and auto-stop workflows. Top-level scalars (state,
+// assignedUser, family) are table columns, so lists can filter on them.
+import type { AzureClients } from "../azure/clients";
+import type { Schedule } from "../schemas/common";
+import type { OperationStatus, InstanceState } from "./states";
+import { createInstanceStore, type InstanceStore } from "../store/instances";
+
+export type SetupScriptSpec = { inline: string; timeoutMinutes: number };
+
+export type LastOperation = {
+  id: string;
+  name: string;
+  status: OperationStatus;
+  startedAt: string;
+  endedAt?: string;
+  error?: { code: string; message: string };
+};
+
+export type InstanceRecord = {
+  name: string;
+  state: InstanceState;
+  vmSize: string;
+  family: string;
+  vCpus: number;
+  gpus: number;
+  memoryGb: number;
+  assignedUser: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  description?: string;
+  sshPublicAccess: "Enabled" | "Disabled";
+  sshPublicKey?: string;
+  subnetId: string;
+  enablePublicIp: boolean;
+  privateIp?: string;
+  publicIp?: string;
+  idleShutdownMinutes: number | null;
+  lastActivityAt?: string;
+  schedules: Schedule[];
+  setupScripts?: { creation?: SetupScriptSpec; startup?: SetupScriptSpec };
+  jobsPerCore: number;
+  tags: Record<string, string>;
+  /** Written by the jobs workflow; cap = jobsPerCore × vCPUs until the dispatcher says otherwise. */
+  jobs: { queued: number; running: number; cap: number };
+  lastOperation?: LastOperation;
+  /** Hash of the validated create request: an identical PUT is an idempotent repeat (200). */
+  requestHash: string;
+};
+
+export function instanceRecords(storage: AzureClients["storage"], workspace: string): InstanceStore<InstanceRecord> {
+  return createInstanceStore<InstanceRecord>(storage, workspace);
+}
