@@ -1,7 +1,7 @@
 // The one wrapper every API route goes through: identity from App Service Authentication,
 // JSON in and out, and every thrown error mapped once to api.md's error body. Handlers
 // return {status, body, headers} and throw AppErrors; nothing else about HTTP leaks in.
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import { app, type FunctionInput, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { toErrorBody, ValidationError } from "../../shared/errors";
 import { parsePrincipalHeader, type Principal } from "../../shared/rbac";
 
@@ -23,6 +23,8 @@ export type ApiResult = {
 export type ApiRouteOptions = {
   route: string;
   methods: ("GET" | "POST" | "PUT" | "PATCH" | "DELETE")[];
+  /** Extra bindings, e.g. df.input.durableClient() for routes that start orchestrations. */
+  extraInputs?: FunctionInput[];
 };
 
 const MAX_BODY_BYTES = 256 * 1024;
@@ -34,6 +36,7 @@ export function apiRoute(name: string, options: ApiRouteOptions, handler: (r: Ap
     methods: options.methods,
     // Identity comes from App Service Authentication, not from function keys.
     authLevel: "anonymous",
+    ...(options.extraInputs ? { extraInputs: options.extraInputs } : {}),
     handler: (req, ctx) => runApi(req, ctx, handler),
   });
 }
