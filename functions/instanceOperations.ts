@@ -1,0 +1,92 @@
+// Starting a lifecycle operation on an existing instance (start, stop, restart, delete), for
+// the HTTP routes and the auto-stop timer alike: check the state machine, move the record
+// into the busy state with its ETag (the concurrency gate: of two racing requests one gets
+// 409/412), write the operation record, start the orchestration.
+import type { DurableClient } from "durable-functions";
+import { NotFoundError, PreconditionFailedError } from "../shared/errors";
+import { newId, orchestrationIds } from "../shared/ids";
+import type { InstanceRecord } from "../shared/instances/record";
+import { canStart } from "../shared/instances/stateMachine";
+import { DEFAULT_POLL, ORCHESTRATIONS, type LifecycleInput, type OperationRecord, type PollOptions } from "../orchestrations/instances/types";
+import { assertQuota } from "./sizeCatalog";
+import { instanceStores } from "./instanceStores";
+
+export type LifecycleOperation = "start" | "stop" | "restart" | "delete";
+
+export type BeginOptions = {
+  name: string;
+  operation: LifecycleOperation;
+  requestedBy: string;
+  client: DurableClient;
+  /** Default: orchestrationIds[operation](name, operationId). The auto-stop timer passes its own. */
+  orchestrationId?: string;
+  reason?: string;
+  /** The caller's If-Match: the write fails with 412 unless the record still has this ETag. */
+  ifMatch?: string;
+};
+
+/** Poll tuning for the monitor loops (optional knobs: INSTANCE_POLL_INITIAL_MS, INSTANCE_POLL_MAX_MS). */
+export function pollOptions(env: NodeJS.ProcessEnv = process.env): PollOptions {
+  const num = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Math.max(10, Number(v)) : d);
+  return { initialMs: num(env.INSTANCE_POLL_INITIAL_MS, DEFAULT_POLL.initialMs), maxMs: num(env.INSTANCE_POLL_MAX_MS, DEFAULT_POLL.maxMs), factor: DEFAULT_POLL.factor };
+}
+
+export function lifecycleInput(name: string, operationId: string, requestedBy: string): LifecycleInput {
+  return { instance: name.toLowerCase(), operationId, requestedBy, poll: pollOptions() };
+}
+
+export async function beginInstanceOperation(o: BeginOptions): Promise<OperationRecord> {
+  const { instances, operations } = instanceStores();
+  const operationId = newId();
+  const startedAt = new Date().toISOString();
+
+  // Gate: move into the busy state. Without If-Match, a concurrent unrelated write (job
+  // counters, activity) is re-read and the rules checked again.
+  let previous: { record: InstanceRecord; etag: string } | undefined;
+  let updated: { record: InstanceRecord; etag: string } | undefined;
+  for (let attempt = 1; !updated; attempt++) {
+    const got = await instances.get(o.name);
+    if (!got) throw NotFoundError.resource("Instance", o.name);
+    if (o.ifMatch !== undefined && o.ifMatch !== got.etag) throw new PreconditionFailedError();
+    const decision = canStart(o.operation, got.record.state);
+    if (!decision.ok) throw decision.error;
+    if (o.operation === "start") await assertQuota(got.record);
+    const next: InstanceRecord = {
+      ...got.record,
+      state: decision.enters,
+      updatedAt: startedAt,
+      lastOperation: { id: operationId, name: o.operation, status: "Running", startedAt },
+    };
+    try {
+      updated = await instances.update(next, got.etag);
+      previous = got;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError) || o.ifMatch !== undefined || attempt >= 5) throw err;
+    }
+  }
+
+  const op: OperationRecord = {
+    id: operationId,
+    name: o.operation,
+    instance: updated.record.name,
+    status: "Running",
+    startedAt,
+    steps: [],
+    requestedBy: o.requestedBy,
+    assignedUser: updated.record.assignedUser,
+    ...(o.reason ? { reason: o.reason } : {}),
+  };
+  try {
+    await operations.create(op);
+    await o.client.startNew(ORCHESTRATIONS[o.operation], {
+      instanceId: o.orchestrationId ?? orchestrationIds[o.operation](o.name, operationId),
+      input: lifecycleInput(o.name, operationId, o.requestedBy),
+    });
+  } catch (err) {
+    // Nothing will run: give the instance its state back (only if nobody wrote since).
+    await instances.update({ ...previous!.record, updatedAt: new Date().toISOString() }, updated.etag).catch(() => undefined);
+    await operations.delete(operationId).catch(() => undefined);
+    throw err;
+  }
+  return op;
+}

@@ -1,0 +1,71 @@
+// The VM size catalog and the quota check, for triggers. The provider's SKU list changes
+// rarely and is large, so it is cached (10 min); usages change with every create, so they
+// are read fresh when a create or start is checked.
+import { listVmSkus, listVmUsages, type VmSku } from "../shared/azure/compute";
+import { TtlCache } from "../shared/cache";
+import { ValidationError } from "../shared/errors";
+import type { InstanceRecord } from "../shared/instances/record";
+import { checkQuota, workspaceUsage, type ProviderUsage } from "../shared/policies/quota";
+import { buildSizeCatalog, findSize, type ResourceSkuLike, type SizeCatalog } from "../shared/sizes";
+import type { VmSizeInfo } from "../shared/schemas/sizes";
+import { instanceStores } from "./instanceStores";
+import { getClients, getSettings } from "./runtime";
+
+const CATALOG_TTL_MS = 10 * 60_000;
+const cache = new TtlCache<string, SizeCatalog>(CATALOG_TTL_MS, () => Date.now());
+
+/** listVmSkus already normalised the SKUs; put them back in ARM's shape for buildSizeCatalog's rules. */
+function asResourceSku(sku: VmSku, location: string): ResourceSkuLike {
+  return {
+    resourceType: "virtualMachines",
+    name: sku.name,
+    family: sku.family,
+    locations: [location],
+    capabilities: [
+      { name: "vCPUs", value: String(sku.vCpus) },
+      { name: "GPUs", value: String(sku.gpus) },
+      { name: "MemoryGB", value: String(sku.memoryGb) },
+    ],
+    restrictions: sku.available ? [] : [{ type: "Location", values: [location], reasonCode: "NotAvailableForSubscription" }],
+  };
+}
+
+export async function getSizeCatalog(): Promise<SizeCatalog> {
+  const settings = getSettings();
+  const key = `${settings.location}|${settings.allowedVmSizes.join(",")}`;
+  return cache.getOrLoad(key, async () => {
+    const skus = await listVmSkus(getClients().arm);
+    return buildSizeCatalog(skus.map((s) => asResourceSku(s, settings.location)), settings.allowedVmSizes, settings.location);
+  });
+}
+
+/** The catalog entry of an allowed size, or a 400 naming vmSize when the region does not offer it. */
+export async function sizeInfo(vmSize: string): Promise<VmSizeInfo> {
+  const catalog = await getSizeCatalog();
+  const info = findSize(catalog, vmSize);
+  if (info) return info;
+  const why = catalog.unavailable.find((u) => u.name.toLowerCase() === vmSize.toLowerCase())?.reason ?? "not offered";
+  throw ValidationError.field("vmSize", `is allowed by policy but not available in ${getSettings().location} (${why})`, "VmSizeNotAvailable");
+}
+
+export async function providerUsages(): Promise<ProviderUsage[]> {
+  const usages = await listVmUsages(getClients().arm);
+  return usages.map((u) => ({ name: { value: u.family, localizedValue: u.name }, currentValue: u.currentValue, limit: u.limit }));
+}
+
+export async function workspaceInstances(): Promise<InstanceRecord[]> {
+  return (await instanceStores().instances.listAll()).map((s) => s.record);
+}
+
+/** QuotaExceeded (409) when `vCpus` more of `family` would pass the workspace policy or the subscription's limit. */
+export async function assertQuota(req: { name: string; family: string; vCpus: number }): Promise<void> {
+  const [instances, usages] = await Promise.all([workspaceInstances(), providerUsages()]);
+  const result = checkQuota({
+    family: req.family,
+    vCpus: req.vCpus,
+    workspaceUsed: workspaceUsage(instances, req.name),
+    workspaceLimits: getSettings().quotaVcpusPerFamily,
+    providerUsages: usages,
+  });
+  if (!result.ok) throw result.error;
+}

@@ -1,0 +1,247 @@
+// The instance workflows' activities: plain async functions over the provider layer and the
+// record stores, one input object each, no durable-functions import. Every one is idempotent
+// (deterministic ARM names from armNames, PUT semantics, 404 on delete = done), because an
+// activity may run more than once.
+import { generateKeyPairSync } from "node:crypto";
+import sshpk from "sshpk";
+import type { ArmClients, FilesClients } from "../../shared/azure/clients";
+import { getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm } from "../../shared/azure/compute";
+import { ensureDirectory, ensureShare } from "../../shared/azure/files";
+import { deleteNic, deleteNsg, deletePublicIp, ensureNic, ensureNsg, ensurePublicIp, type NsgRuleSpec } from "../../shared/azure/network";
+import { deleteRunCommand, getRunCommand, putRunCommand } from "../../shared/azure/runCommands";
+import { NotFoundError, PreconditionFailedError } from "../../shared/errors";
+import { ADMIN_USER_NAME, armNames, sharePaths } from "../../shared/ids";
+import type { InstanceRecord } from "../../shared/instances/record";
+import { checkTransition } from "../../shared/instances/stateMachine";
+import { nsgSecurityRules } from "../../shared/policies/ssh";
+import type { Settings } from "../../shared/settings";
+import type { InstanceStore } from "../../shared/store/instances";
+import type { OperationStore } from "../../shared/store/operations";
+import { cloudInit, MOUNT_WAIT_SECONDS, SETUP_WRAPPER } from "./cloudInit";
+import type {
+  NetworkResult,
+  OperationRecord,
+  ProgressInput,
+  ScriptRef,
+  ScriptStarted,
+  ScriptStartInput,
+  ScriptStatus,
+  VmActionInput,
+  VmStatusResult,
+} from "./types";
+
+export type InstanceActivityDeps = {
+  arm: ArmClients;
+  files: FilesClients;
+  settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles">;
+  instances: InstanceStore<InstanceRecord>;
+  operations: OperationStore<OperationRecord>;
+};
+
+type Ref = { instance: string };
+
+/** Optimistic concurrency: re-read and re-apply when someone else wrote in between. */
+export async function withEtagRetry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError) || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(10 * i, 100)));
+    }
+  }
+}
+
+function tagsOf(settings: InstanceActivityDeps["settings"], rec: InstanceRecord): Record<string, string> {
+  return { "ci-workspace": settings.workspaceName, "ci-instance": rec.name, "ci-user": rec.assignedUser };
+}
+
+/** Azure needs a key for a password-less Linux VM; without one we install a key whose private half never existed anywhere but here. */
+function unusableKey(): string {
+  const { publicKey } = generateKeyPairSync("ed25519");
+  return sshpk.parseKey(publicKey.export({ type: "spki", format: "pem" }).toString(), "pem").toString("ssh");
+}
+
+export function createInstanceActivities(deps: InstanceActivityDeps) {
+  const { arm, files, settings, instances, operations } = deps;
+
+  async function record(name: string): Promise<InstanceRecord> {
+    const got = await instances.get(name);
+    if (!got) throw NotFoundError.resource("Instance", name);
+    return got.record;
+  }
+
+  return {
+    async ensureNsg({ instance }: Ref): Promise<{ nsgId: string }> {
+      const rec = await record(instance);
+      const rules: NsgRuleSpec[] = nsgSecurityRules(rec.sshPublicAccess, settings).map((r) => ({
+        name: r.name,
+        priority: r.properties.priority,
+        direction: r.properties.direction,
+        access: r.properties.access,
+        protocol: r.properties.protocol,
+        sourceAddressPrefixes: r.properties.sourceAddressPrefixes ?? [r.properties.sourceAddressPrefix ?? "*"],
+        destinationPortRanges: [r.properties.destinationPortRange],
+        ...(r.properties.description ? { description: r.properties.description } : {}),
+      }));
+      const nsg = await ensureNsg(arm, { name: armNames.nsg(instance), rules, tags: tagsOf(settings, rec) });
+      return { nsgId: nsg.id };
+    },
+
+    async ensurePublicIp({ instance }: Ref): Promise<{ publicIpId?: string; publicIp?: string }> {
+      const rec = await record(instance);
+      if (!rec.enablePublicIp) return {};
+      const ip = await ensurePublicIp(arm, { name: armNames.publicIp(instance), tags: tagsOf(settings, rec) });
+      return { publicIpId: ip.id, ...(ip.ipAddress ? { publicIp: ip.ipAddress } : {}) };
+    },
+
+    async ensureNic(input: Ref & { nsgId: string; publicIpId?: string }): Promise<NetworkResult> {
+      const rec = await record(input.instance);
+      const nic = await ensureNic(arm, {
+        name: armNames.nic(input.instance),
+        subnetId: rec.subnetId,
+        nsgId: input.nsgId,
+        ...(input.publicIpId ? { publicIpId: input.publicIpId } : {}),
+        tags: tagsOf(settings, rec),
+      });
+      return { nicId: nic.id, ...(nic.privateIp ? { privateIp: nic.privateIp } : {}) };
+    },
+
+    /** The workspace share, the user's folder and the instance's log folder (never deleted by us). */
+    async ensureShareFolders({ instance }: Ref): Promise<void> {
+      const rec = await record(instance);
+      await ensureShare(files, settings.workspaceFiles.shareQuotaGb);
+      await ensureDirectory(files, sharePaths.userFolder(rec.assignedUser));
+      await ensureDirectory(files, sharePaths.logsFolder(instance));
+    },
+
+    /** PUTs the VM and returns once ARM accepted it; the orchestrator polls vmStatus. */
+    async startCreateVm(input: Ref & { nicId: string }): Promise<void> {
+      const rec = await record(input.instance);
+      await startCreateOrUpdateVm(arm, {
+        name: armNames.vm(input.instance),
+        size: rec.vmSize,
+        nicId: input.nicId,
+        adminUsername: ADMIN_USER_NAME,
+        sshPublicKeys: [rec.sshPublicKey ?? unusableKey()],
+        customData: cloudInit(settings.workspaceFiles.storageAccount, settings.workspaceFiles.shareName),
+        osDiskName: armNames.osDisk(input.instance),
+        systemAssignedIdentity: true,
+        tags: tagsOf(settings, rec),
+      });
+    },
+
+    async vmStatus({ instance }: Ref): Promise<VmStatusResult> {
+      const s = await getVmStatus(arm, armNames.vm(instance));
+      if (!s) return { exists: false };
+      return { exists: true, provisioning: s.provisioningState, power: s.powerState, ...(s.error ? { error: s.error } : {}) };
+    },
+
+    async vmAction({ instance, action }: VmActionInput): Promise<void> {
+      const vm = armNames.vm(instance);
+      if (action === "start") await startVm(arm, vm);
+      else if (action === "deallocate") await startDeallocateVm(arm, vm);
+      else if (action === "restart") await startRestartVm(arm, vm);
+      else await startDeleteVm(arm, vm);
+    },
+
+    /** NIC first (it holds the NSG and IP), then IP and NSG together; absent ones are done. */
+    async deleteNetwork({ instance }: Ref): Promise<void> {
+      await deleteNic(arm, armNames.nic(instance));
+      await Promise.all([deletePublicIp(arm, armNames.publicIp(instance)), deleteNsg(arm, armNames.nsg(instance))]);
+    },
+
+    async startScript(input: ScriptStartInput): Promise<ScriptStarted> {
+      const rec = await record(input.instance);
+      const user = rec.setupScripts?.[input.kind];
+      // The creation step always runs: it proves the share is mounted before the instance is Running.
+      if (!user && input.kind === "startup") return { skipped: true };
+      const runCommand = armNames.setupRunCommand(input.kind, input.operationId);
+      const timeoutSeconds = (user?.timeoutMinutes ?? 15) * 60 + MOUNT_WAIT_SECONDS;
+      await putRunCommand(arm, armNames.vm(input.instance), runCommand, {
+        script: SETUP_WRAPPER,
+        parameters: {
+          CI_NAME: rec.name.toLowerCase(),
+          CI_USER: rec.assignedUser,
+          CI_SCRIPT_KIND: input.kind,
+          CI_OPERATION_ID: input.operationId,
+          ...(user ? { CI_SCRIPT_B64: Buffer.from(user.inline, "utf8").toString("base64") } : {}),
+        },
+        timeoutInSeconds: timeoutSeconds,
+      });
+      return { runCommand, timeoutSeconds };
+    },
+
+    async scriptStatus({ instance, runCommand }: ScriptRef): Promise<ScriptStatus> {
+      const s = await getRunCommand(arm, armNames.vm(instance), runCommand);
+      if (!s) return { state: "Failed", message: `run command ${runCommand} no longer exists` };
+      const tail = (s.error || s.output || s.executionMessage || "").slice(-1000);
+      return { state: s.state, ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}), ...(tail ? { message: tail } : {}) };
+    },
+
+    async deleteScript({ instance, runCommand }: ScriptRef): Promise<void> {
+      await deleteRunCommand(arm, armNames.vm(instance), runCommand);
+    },
+
+    /** One write per phase change: operation steps/status, then instance state + lastOperation. */
+    async progress(p: ProgressInput): Promise<void> {
+      const op = await withEtagRetry(async () => {
+        const got = await operations.get(p.operationId);
+        if (!got) return undefined;
+        const rec: OperationRecord = { ...got.record, steps: [...(got.record.steps ?? [])] };
+        for (const step of p.steps ?? []) {
+          const i = rec.steps!.findIndex((s) => s.name === step.name);
+          const ended = step.status === "Succeeded" || step.status === "Failed" || step.status === "Canceled";
+          const prev = i >= 0 ? rec.steps![i]! : { name: step.name, status: step.status, startedAt: p.at };
+          const next = { ...prev, status: step.status, ...(ended ? { endedAt: p.at } : {}) };
+          if (i >= 0) rec.steps![i] = next;
+          else rec.steps!.push(next);
+        }
+        if (p.done) {
+          rec.status = p.done.status;
+          rec.endedAt = p.at;
+          if (p.done.error) rec.error = p.done.error;
+        } else if (rec.status === "NotStarted") rec.status = "Running";
+        if (JSON.stringify(rec) !== JSON.stringify(got.record)) await operations.update(rec, got.etag);
+        return rec;
+      });
+      await withEtagRetry(async () => {
+        const got = await instances.get(p.instance);
+        if (!got) return;
+        const rec: InstanceRecord = { ...got.record, updatedAt: p.at };
+        if (p.state) {
+          if (rec.state !== p.state.to) checkTransition(p.state.op, rec.state, p.state.to);
+          rec.state = p.state.to;
+          if (p.state.privateIp) rec.privateIp = p.state.privateIp;
+          if (p.state.publicIp) rec.publicIp = p.state.publicIp;
+          // Reaching Running counts as activity: idle shutdown starts counting from here.
+          if (p.state.activity) rec.lastActivityAt = p.at;
+        }
+        if (op && (rec.lastOperation === undefined || rec.lastOperation.id === op.id || op.startedAt >= rec.lastOperation.startedAt)) {
+          rec.lastOperation = {
+            id: op.id,
+            name: op.name,
+            status: op.status,
+            startedAt: op.startedAt,
+            ...(op.endedAt ? { endedAt: op.endedAt } : {}),
+            ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}),
+          };
+        }
+        await instances.update(rec, got.etag);
+      });
+    },
+
+    /** The end of a delete: the record goes, the operation (still readable) succeeds. */
+    async removeRecord(input: { instance: string; operationId: string; at: string }): Promise<void> {
+      await withEtagRetry(async () => {
+        const got = await operations.get(input.operationId);
+        if (!got || got.record.status === "Succeeded") return;
+        const steps = (got.record.steps ?? []).map((s) => (s.status === "Running" ? { ...s, status: "Succeeded" as const, endedAt: input.at } : s));
+        await operations.update({ ...got.record, steps, status: "Succeeded", endedAt: input.at }, got.etag);
+      });
+      await instances.delete(input.instance);
+    },
+  };
+}
+
+export type InstanceActivities = ReturnType<typeof createInstanceActivities>;

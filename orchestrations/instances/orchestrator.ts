@@ -1,0 +1,176 @@
+// The instance lifecycle orchestrators (architecture.md "Data flow"). Each owns the state
+// transitions of its operation; triggers have already moved the record into the busy state
+// (Creating, Starting, Stopping, Restarting, Deleting) and written the operation record.
+import type { OrchestrationContext } from "durable-functions";
+import { all, call, notifyDispatcher, pollVm, progress, ROLLBACK_RETRY, runScript, StepError, task, toStepError, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
+import { DEFAULT_POLL, type LifecycleInput } from "./types";
+
+// Bounds for the monitor loops: Azure VM operations take minutes, rarely more than ten.
+const VM_TIMEOUT_MS = 30 * 60_000;
+
+function inputOf(ctx: OrchestrationContext): LifecycleInput & { poll: NonNullable<LifecycleInput["poll"]> } {
+  const input = ctx.df.getInput() as LifecycleInput;
+  return { ...input, poll: input.poll ?? DEFAULT_POLL };
+}
+
+const failed = (err: unknown) => {
+  const e = toStepError(err);
+  return { status: "Failed" as const, error: { code: e.code, message: e.message } };
+};
+
+/** Create: network + share in parallel, NIC, VM (polled), then setup scripts; a failure before setup rolls everything back. */
+export function* provisionInstance(ctx: OrchestrationContext): Gen<string> {
+  const input = inputOf(ctx);
+  const { instance } = input;
+  let network: { privateIp?: string; publicIp?: string } = {};
+  try {
+    yield* progress(ctx, input, { customStep: "network", steps: [{ name: "network", status: "Running" }, { name: "share", status: "Running" }] });
+    const [nsg, ip] = (yield* all(ctx, [
+      task(ctx, "ensureNsg", { instance }),
+      task(ctx, "ensurePublicIp", { instance }),
+      task(ctx, "ensureShareFolders", { instance }),
+    ])) as [{ nsgId: string }, { publicIpId?: string; publicIp?: string }];
+    const nic = yield* call(ctx, "ensureNic", { instance, nsgId: nsg.nsgId, ...(ip.publicIpId ? { publicIpId: ip.publicIpId } : {}) });
+    network = { ...(nic.privateIp ? { privateIp: nic.privateIp } : {}), ...(ip.publicIp ? { publicIp: ip.publicIp } : {}) };
+    yield* progress(ctx, input, {
+      customStep: "vm",
+      steps: [{ name: "network", status: "Succeeded" }, { name: "share", status: "Succeeded" }, { name: "vm", status: "Running" }],
+    });
+    yield* call(ctx, "startCreateVm", { instance, nicId: nic.nicId! });
+    yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmRunning);
+    yield* progress(ctx, input, {
+      customStep: "creationScript",
+      steps: [{ name: "vm", status: "Succeeded" }, { name: "setup", status: "Running" }],
+      state: { op: "create", to: "SettingUp", ...network },
+    });
+  } catch (err) {
+    yield* rollback(ctx, input, err);
+    return "CreateFailed";
+  }
+  return yield* setupThenRunning(ctx, input, ["creation", "startup"]);
+}
+
+/** Deletes whatever a failed create made (all idempotent), then records CreateFailed. */
+function* rollback(ctx: OrchestrationContext, input: LifecycleInput & { poll: NonNullable<LifecycleInput["poll"]> }, cause: unknown): Gen<void> {
+  const { instance } = input;
+  const outcome = failed(cause);
+  ctx.df.setCustomStatus({ step: "rollback", operationId: input.operationId });
+  try {
+    yield* call(ctx, "vmAction", { instance, action: "delete" }, ROLLBACK_RETRY);
+    yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmGone, ROLLBACK_RETRY);
+    yield* call(ctx, "deleteNetwork", { instance }, ROLLBACK_RETRY);
+  } catch (err) {
+    const e = toStepError(err);
+    outcome.error.message += ` Cleaning up also failed (${e.code}: ${e.message}); delete the instance to retry the cleanup.`;
+  }
+  yield* progress(ctx, input, { customStep: "failed", state: { op: "create", to: "CreateFailed" }, done: outcome });
+}
+
+/** SettingUp → scripts → Running (or SetupFailed), then tell the job dispatcher. */
+function* setupThenRunning(ctx: OrchestrationContext, input: LifecycleInput & { poll: NonNullable<LifecycleInput["poll"]> }, kinds: ("creation" | "startup")[]): Gen<string> {
+  const ran: string[] = [];
+  try {
+    for (const kind of kinds) {
+      const rc = yield* runScript(ctx, input, kind, input.poll);
+      if (rc) ran.push(rc);
+    }
+  } catch (err) {
+    yield* progress(ctx, input, { customStep: "failed", steps: [{ name: "setup", status: "Failed" }], state: { op: "setup", to: "SetupFailed" }, done: failed(err) });
+    return "SetupFailed";
+  }
+  yield* progress(ctx, input, {
+    customStep: "running",
+    steps: [{ name: "setup", status: "Succeeded" }],
+    state: { op: "setup", to: "Running", activity: true },
+    done: { status: "Succeeded" },
+  });
+  yield* notifyDispatcher(ctx, input.instance, "Running");
+  // Azure limits the run commands a VM holds; the logs stay on the share.
+  for (const runCommand of ran) {
+    try {
+      yield* call(ctx, "deleteScript", { instance: input.instance, runCommand });
+    } catch {
+      // A leftover run command is harmless and goes with the VM.
+    }
+  }
+  return "Running";
+}
+
+export function* startInstance(ctx: OrchestrationContext): Gen<string> {
+  const input = inputOf(ctx);
+  try {
+    yield* progress(ctx, input, { customStep: "startVm", steps: [{ name: "startVm", status: "Running" }] });
+    yield* call(ctx, "vmAction", { instance: input.instance, action: "start" });
+    yield* pollVm(ctx, input.instance, input.poll, VM_TIMEOUT_MS, vmRunning);
+  } catch (err) {
+    yield* progress(ctx, input, { customStep: "failed", steps: [{ name: "startVm", status: "Failed" }], state: { op: "start", to: "Stopped" }, done: failed(err) });
+    return "Stopped";
+  }
+  yield* progress(ctx, input, {
+    customStep: "startupScript",
+    steps: [{ name: "startVm", status: "Succeeded" }, { name: "setup", status: "Running" }],
+    state: { op: "start", to: "SettingUp" },
+  });
+  return yield* setupThenRunning(ctx, input, ["startup"]);
+}
+
+export function* restartInstance(ctx: OrchestrationContext): Gen<string> {
+  const input = inputOf(ctx);
+  try {
+    yield* progress(ctx, input, { customStep: "restartVm", steps: [{ name: "restartVm", status: "Running" }] });
+    yield* call(ctx, "vmAction", { instance: input.instance, action: "restart" });
+    yield* pollVm(ctx, input.instance, input.poll, VM_TIMEOUT_MS, vmRunning);
+  } catch (err) {
+    yield* progress(ctx, input, { customStep: "failed", steps: [{ name: "restartVm", status: "Failed" }], state: { op: "restart", to: "Unknown" }, done: failed(err) });
+    return "Unknown";
+  }
+  yield* progress(ctx, input, {
+    customStep: "startupScript",
+    steps: [{ name: "restartVm", status: "Succeeded" }, { name: "setup", status: "Running" }],
+    state: { op: "restart", to: "SettingUp" },
+  });
+  return yield* setupThenRunning(ctx, input, ["startup"]);
+}
+
+export function* stopInstance(ctx: OrchestrationContext): Gen<string> {
+  const input = inputOf(ctx);
+  // Running jobs are cancelled by the dispatcher before the VM goes away.
+  yield* notifyDispatcher(ctx, input.instance, "Stopping");
+  try {
+    yield* progress(ctx, input, { customStep: "deallocateVm", steps: [{ name: "deallocateVm", status: "Running" }] });
+    yield* call(ctx, "vmAction", { instance: input.instance, action: "deallocate" });
+    yield* pollVm(ctx, input.instance, input.poll, VM_TIMEOUT_MS, vmDeallocated);
+  } catch (err) {
+    yield* progress(ctx, input, { customStep: "failed", steps: [{ name: "deallocateVm", status: "Failed" }], state: { op: "stop", to: "Unknown" }, done: failed(err) });
+    return "Unknown";
+  }
+  yield* progress(ctx, input, {
+    customStep: "stopped",
+    steps: [{ name: "deallocateVm", status: "Succeeded" }],
+    state: { op: "stop", to: "Stopped" },
+    done: { status: "Succeeded" },
+  });
+  yield* notifyDispatcher(ctx, input.instance, "Stopped");
+  return "Stopped";
+}
+
+/** VM (with its OS disk), then NIC, public IP and NSG; never the user's files; the record last. */
+export function* deleteInstance(ctx: OrchestrationContext): Gen<string> {
+  const input = inputOf(ctx);
+  const { instance } = input;
+  yield* notifyDispatcher(ctx, instance, "Deleting");
+  try {
+    yield* progress(ctx, input, { customStep: "deleteVm", steps: [{ name: "deleteVm", status: "Running" }] });
+    yield* call(ctx, "vmAction", { instance, action: "delete" });
+    yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmGone);
+    yield* progress(ctx, input, { customStep: "deleteNetwork", steps: [{ name: "deleteVm", status: "Succeeded" }, { name: "deleteNetwork", status: "Running" }] });
+    yield* call(ctx, "deleteNetwork", { instance });
+  } catch (err) {
+    yield* progress(ctx, input, { customStep: "failed", state: { op: "delete", to: "Unusable" }, done: failed(err) });
+    return "Unusable";
+  }
+  yield* call(ctx, "removeRecord", { instance, operationId: input.operationId, at: ctx.df.currentUtcDateTime.toISOString() });
+  return "Deleted";
+}
+
+export { StepError };

@@ -1,0 +1,54 @@
+// The only file of this workflow that talks to durable-functions' registry. Activities are
+// wrapped so business failures (not retryable: quota, bad size, state conflicts) come back
+// as data at once, while transient ones throw `[Code] message` for callActivityWithRetry.
+import * as df from "durable-functions";
+import { getAzureClients } from "../../shared/azure/clients";
+import { AppError } from "../../shared/errors";
+import { instanceRecords } from "../../shared/instances/record";
+import { parseSettings } from "../../shared/settings";
+import { createOperationStore } from "../../shared/store/operations";
+import { createInstanceActivities, type InstanceActivities } from "./activities";
+import { deleteInstance, provisionInstance, restartInstance, startInstance, stopInstance } from "./orchestrator";
+import type { Outcome } from "./steps";
+import { ACTIVITIES, ORCHESTRATIONS, type OperationRecord } from "./types";
+
+let activities: InstanceActivities | undefined;
+
+function deps(): InstanceActivities {
+  if (!activities) {
+    const settings = parseSettings(process.env);
+    const clients = getAzureClients();
+    activities = createInstanceActivities({
+      arm: clients.arm,
+      files: clients.files,
+      settings,
+      instances: instanceRecords(clients.storage, settings.workspaceName),
+      operations: createOperationStore<OperationRecord>(clients.storage, settings.workspaceName),
+    });
+  }
+  return activities;
+}
+
+export async function asOutcome<T>(run: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await run() };
+  } catch (err) {
+    if (err instanceof AppError && !err.retryable) return { ok: false, error: { code: err.code, message: err.message } };
+    const code = err instanceof AppError ? err.code : "InternalError";
+    throw new Error(`[${code}] ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+df.app.orchestration(ORCHESTRATIONS.provision, provisionInstance);
+df.app.orchestration(ORCHESTRATIONS.start, startInstance);
+df.app.orchestration(ORCHESTRATIONS.stop, stopInstance);
+df.app.orchestration(ORCHESTRATIONS.restart, restartInstance);
+df.app.orchestration(ORCHESTRATIONS.delete, deleteInstance);
+
+for (const key of Object.keys(ACTIVITIES) as (keyof typeof ACTIVITIES)[]) {
+  if (key === "notifyDispatcher") continue; // the jobs workflow registers it
+  const name = key as keyof InstanceActivities;
+  df.app.activity(ACTIVITIES[name], {
+    handler: (input: unknown) => asOutcome(() => (deps()[name] as (i: unknown) => Promise<unknown>)(input)),
+  });
+}

@@ -1,0 +1,154 @@
+// Building blocks of the instance orchestrators: typed activity calls with retries, VM and
+// run-command polling with durable timers (monitor pattern with backoff), and progress writes.
+// Deterministic: no I/O, no Date.now, no randomness.
+import * as df from "durable-functions";
+import type { OrchestrationContext, Task } from "durable-functions";
+import type { InstanceActivities } from "./activities";
+import { ACTIVITIES, type LifecycleInput, type PollOptions, type ProgressInput, type ScriptKind, type VmStatusResult } from "./types";
+
+/** What every activity answers (register.ts wraps them): business failures come back as data, transient ones throw and are retried. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
+
+type Name = keyof InstanceActivities;
+type In<K extends Name> = Parameters<InstanceActivities[K]>[0];
+type Out<K extends Name> = Awaited<ReturnType<InstanceActivities[K]>>;
+export type Gen<T> = Generator<Task, T, unknown>;
+
+/** A failed step, with a stable code for the operation record. */
+export class StepError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+// Transient ARM failures (429/5xx, network) that the SDK's own retries did not absorb.
+export const RETRY = retryOptions(1000, 5);
+// Rollback must not give up easily: a leftover resource costs money.
+export const ROLLBACK_RETRY = retryOptions(1000, 8);
+
+function retryOptions(firstMs: number, attempts: number): df.RetryOptions {
+  const r = new df.RetryOptions(firstMs, attempts);
+  r.backoffCoefficient = 2;
+  r.maxRetryIntervalInMilliseconds = 30_000;
+  return r;
+}
+
+/** `[Code] message` is how register.ts encodes a transient failure that exhausted its retries. */
+export function toStepError(err: unknown): StepError {
+  if (err instanceof StepError) return err;
+  const text = err instanceof Error ? err.message : String(err);
+  const m = /\[([A-Za-z0-9]+)\] ([^\n]*)/.exec(text);
+  return m ? new StepError(m[1]!, m[2]!.trim()) : new StepError("InternalError", text.split("\n")[0]!.trim().slice(0, 500));
+}
+
+export function task<K extends Name>(ctx: OrchestrationContext, name: K, input: In<K>, retry = RETRY): Task {
+  return ctx.df.callActivityWithRetry(ACTIVITIES[name], retry, input);
+}
+
+function unwrap<T>(outcome: unknown): T {
+  const o = outcome as Outcome<T>;
+  if (!o.ok) throw new StepError(o.error.code, o.error.message);
+  return o.value;
+}
+
+export function* call<K extends Name>(ctx: OrchestrationContext, name: K, input: In<K>, retry = RETRY): Gen<Out<K>> {
+  try {
+    return unwrap<Out<K>>(yield task(ctx, name, input, retry));
+  } catch (err) {
+    throw toStepError(err);
+  }
+}
+
+/** Runs independent calls together (Task.all); the first failure is thrown. */
+export function* all(ctx: OrchestrationContext, tasks: Task[]): Gen<unknown[]> {
+  let results: unknown[];
+  try {
+    results = (yield ctx.df.Task.all(tasks)) as unknown[];
+  } catch (err) {
+    throw toStepError(err);
+  }
+  return results.map((r) => unwrap<unknown>(r));
+}
+
+export function nowIso(ctx: OrchestrationContext): string {
+  return ctx.df.currentUtcDateTime.toISOString();
+}
+
+export function* progress(ctx: OrchestrationContext, input: LifecycleInput, p: Omit<ProgressInput, "instance" | "operationId" | "at">): Gen<void> {
+  if (p.customStep) ctx.df.setCustomStatus({ step: p.customStep, operationId: input.operationId });
+  yield* call(ctx, "progress", { ...p, instance: input.instance, operationId: input.operationId, at: nowIso(ctx) });
+}
+
+/** Polls the VM with durable timers until `verdict` says done (returns) or fails (throws). */
+export function* pollVm(
+  ctx: OrchestrationContext,
+  instance: string,
+  poll: PollOptions,
+  timeoutMs: number,
+  verdict: (s: VmStatusResult) => "done" | "wait" | StepError,
+  retry = RETRY,
+): Gen<VmStatusResult> {
+  const deadline = ctx.df.currentUtcDateTime.getTime() + timeoutMs;
+  let delay = poll.initialMs;
+  for (;;) {
+    const status = yield* call(ctx, "vmStatus", { instance }, retry);
+    const v = verdict(status);
+    if (v === "done") return status;
+    if (v instanceof StepError) throw v;
+    const now = ctx.df.currentUtcDateTime.getTime();
+    if (now >= deadline) throw new StepError("OperationTimedOut", `The VM did not reach the expected state within ${Math.round(timeoutMs / 1000)} s.`);
+    yield ctx.df.createTimer(new Date(now + delay));
+    delay = Math.min(Math.round(delay * poll.factor), poll.maxMs);
+  }
+}
+
+export const vmRunning = (s: VmStatusResult): "done" | "wait" | StepError => {
+  if (!s.exists) return new StepError("VmNotFound", "The VM does not exist.");
+  if (s.provisioning === "Failed") return new StepError(s.error?.code ?? "VmProvisioningFailed", s.error?.message ?? "VM provisioning failed.");
+  return s.provisioning === "Succeeded" && s.power === "running" ? "done" : "wait";
+};
+
+export const vmDeallocated = (s: VmStatusResult): "done" | "wait" | StepError => {
+  if (!s.exists) return new StepError("VmNotFound", "The VM does not exist.");
+  if (s.provisioning === "Failed") return new StepError(s.error?.code ?? "VmProvisioningFailed", s.error?.message ?? "VM operation failed.");
+  return s.power === "deallocated" ? "done" : "wait";
+};
+
+export const vmGone = (s: VmStatusResult): "done" | "wait" | StepError => (s.exists ? "wait" : "done");
+
+/**
+ * Runs a setup script as a run command and waits for it with timers. Returns the run
+ * command's name (to delete later), or undefined when there was nothing to run.
+ */
+export function* runScript(ctx: OrchestrationContext, input: LifecycleInput, kind: ScriptKind, poll: PollOptions): Gen<string | undefined> {
+  const started = yield* call(ctx, "startScript", { instance: input.instance, operationId: input.operationId, kind });
+  if ("skipped" in started) return undefined;
+  ctx.df.setCustomStatus({ step: `${kind}Script`, operationId: input.operationId });
+  const deadline = ctx.df.currentUtcDateTime.getTime() + (started.timeoutSeconds + 60) * 1000;
+  let delay = poll.initialMs;
+  for (;;) {
+    const s = yield* call(ctx, "scriptStatus", { instance: input.instance, runCommand: started.runCommand });
+    if (s.state === "Succeeded" && (s.exitCode ?? 0) === 0) return started.runCommand;
+    if (s.state !== "Pending" && s.state !== "Running") {
+      const exit = s.exitCode !== undefined ? ` (exit code ${s.exitCode})` : "";
+      const code = s.state === "TimedOut" ? "SetupScriptTimedOut" : "SetupScriptFailed";
+      throw new StepError(code, `The ${kind} script ended ${s.state}${exit}; log: Logs/${input.instance.toLowerCase()}/ on the workspace share.${s.message ? ` Output tail: ${s.message.slice(-500)}` : ""}`);
+    }
+    const now = ctx.df.currentUtcDateTime.getTime();
+    if (now >= deadline) {
+      yield* call(ctx, "deleteScript", { instance: input.instance, runCommand: started.runCommand });
+      throw new StepError("SetupScriptTimedOut", `The ${kind} script did not finish within ${started.timeoutSeconds} s.`);
+    }
+    yield ctx.df.createTimer(new Date(now + delay));
+    delay = Math.min(Math.round(delay * poll.factor), poll.maxMs);
+  }
+}
+
+/** Phase2 contract: the jobs workflow's activity. Best effort: a lifecycle step never fails on it. */
+export function* notifyDispatcher(ctx: OrchestrationContext, instance: string, state: string): Gen<void> {
+  try {
+    yield ctx.df.callActivityWithRetry(ACTIVITIES.notifyDispatcher, retryOptions(500, 3), { instance, state });
+  } catch {
+    // The dispatcher re-reads the instance record on its next event.
+  }
+}
