@@ -1,0 +1,99 @@
+// The auto-stop timer (architecture.md "Auto-stop"): on %AUTOSTOP_SCHEDULE% it reads the
+// instance table once, page by page, and starts a stop or start operation only where a
+// schedule or the idle timeout says so. Deciding is shared/autostop (pure, tested with a fake
+// clock); this file wires it to the table, the durable client and beginInstanceOperation.
+//
+// Acting twice is prevented by the orchestration id (instance + action + due minute): a
+// repeated tick, a second host, or a catch-up after downtime derives the same id and finds it
+// taken. A missed window is caught up once: the window starts at the host's scheduleStatus.last
+// (persisted across restarts), and only the latest run in it counts.
+import { app, type InvocationContext, type Timer } from "@azure/functions";
+import * as df from "durable-functions";
+import { previousTick, type PlannedAction } from "../shared/autostop/plan";
+import { instancePages } from "../shared/autostop/source";
+import { runAutoStopTick, type ActOutcome } from "../shared/autostop/tick";
+import { AppError } from "../shared/errors";
+import { beginInstanceOperation } from "./instanceOperations";
+import { getClients, getSettings } from "./runtime";
+
+export const AUTOSTOP_FUNCTION = "autoStopTick";
+/** Who asked, on the operation record and in logs. */
+export const AUTOSTOP_REQUESTER = "system:autostop";
+
+// This host's memory of its last tick: narrows the window when the stored status lags, and
+// keeps a window open for retry after a tick whose actions failed (ids make retries harmless).
+let lastCompleted: Date | undefined;
+let retryFrom: Date | undefined;
+
+export async function autoStopTick(timer: Timer, context: InvocationContext): Promise<void> {
+  const now = new Date();
+  const settings = getSettings();
+  let lastTick = previousTick(timer, now, lastCompleted);
+  if (retryFrom !== undefined && (lastTick === undefined || retryFrom < lastTick)) lastTick = retryFrom;
+  const client = df.getClient(context);
+
+  const started = Date.now();
+  let failed = true;
+  try {
+    const summary = await runAutoStopTick(
+      {
+        listPage: instancePages(getClients().storage, settings.workspaceName),
+        act: (a) => act(client, a),
+        log: (level, line) => (level === "error" ? context.error(line) : level === "warn" ? context.warn(line) : context.log(line)),
+      },
+      { now, lastTick },
+      settings,
+    );
+    failed = summary.failed > 0;
+    if (summary.actions.length > 0 || timer.isPastDue) {
+      context.log(
+        `autostop: tick${timer.isPastDue ? " (past due, catching up once)" : ""} evaluated ${summary.evaluated} instances in ${Date.now() - started} ms: ` +
+          `${summary.started} started, ${summary.skipped} not needed, ${summary.failed} failed`,
+      );
+    }
+  } finally {
+    // A failed tick (read error or failed actions) is retried from the same window start.
+    retryFrom = failed ? (retryFrom ?? lastTick ?? new Date(now.getTime() - 60_000)) : undefined;
+    lastCompleted = now;
+  }
+}
+
+async function act(client: df.DurableClient, a: PlannedAction): Promise<ActOutcome> {
+  if (await orchestrationExists(client, a.orchestrationId)) return { outcome: "skipped", why: "already acted (the orchestration exists)" };
+  try {
+    const op = await beginInstanceOperation({
+      name: a.instance,
+      operation: a.action === "Stop" ? "stop" : "start",
+      requestedBy: AUTOSTOP_REQUESTER,
+      client,
+      orchestrationId: a.orchestrationId,
+      reason: `${a.source}: ${a.reason}`,
+    });
+    return { outcome: "started", operationId: op.id };
+  } catch (err) {
+    // The state moved on since the page was read (someone stopped, deleted or started it, or
+    // another host acted first): nothing to do, and not an error.
+    if (err instanceof AppError && [404, 409, 412].includes(err.status)) return { outcome: "skipped", why: `${err.code}: ${err.message}` };
+    throw err;
+  }
+}
+
+async function orchestrationExists(client: df.DurableClient, id: string): Promise<boolean> {
+  try {
+    await client.getStatus(id);
+    return true;
+  } catch (err) {
+    // durable-functions reports an unknown instance id only through this message.
+    if (err instanceof Error && /HTTP 404/.test(err.message)) return false;
+    throw err;
+  }
+}
+
+app.timer(AUTOSTOP_FUNCTION, {
+  schedule: "%AUTOSTOP_SCHEDULE%",
+  // The schedule monitor is what gives isPastDue and scheduleStatus.last after downtime, also
+  // for schedules shorter than a minute (tests tick every 5 s).
+  useMonitor: true,
+  extraInputs: [df.input.durableClient()],
+  handler: autoStopTick,
+});
