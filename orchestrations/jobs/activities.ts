@@ -1,0 +1,262 @@
+// The jobs workflow's I/O: job and instance records, run commands, log blobs, and events to
+// orchestrations through a port. Plain async functions from a factory; nothing here knows
+// durable-functions.
+import type { AzureClients } from "../../shared/azure/clients";
+import { blobSasUrl, ensureAppendBlob, ensureContainer } from "../../shared/azure/blobs";
+import { deleteRunCommand, getRunCommand, putRunCommand } from "../../shared/azure/runCommands";
+import { AppError, CloudError, NotFoundError, PreconditionFailedError } from "../../shared/errors";
+import { armNames, orchestrationIds } from "../../shared/ids";
+import { instanceRecords, type InstanceRecord } from "../../shared/instances/record";
+import { isTerminalJobState, type JobState } from "../../shared/instances/states";
+import type { DispatcherCommand } from "../../shared/jobs/dispatcher";
+import { JOB_LOGS_CONTAINER, jobLogBlobs, jobRecords, type JobRecord } from "../../shared/jobs/record";
+import { jobParameters, jobScript } from "../../shared/jobs/script";
+import type { TokenBucket } from "../../shared/jobs/tokenBucket";
+import type { Stored } from "../../shared/store/recordTable";
+import { raiseToDispatcher, type OrchestrationPort } from "./dispatcherClient";
+import {
+  CANCEL_EVENT,
+  ORCHESTRATIONS,
+  type ApplyInput,
+  type FinishInput,
+  type JobInput,
+  type NotifyDispatcherInput,
+  type ReconcileInput,
+  type ReconcileResult,
+  type RunStatusInput,
+  type RunStatusResult,
+  type StartRunInput,
+  type StartRunResult,
+} from "./types";
+
+export type JobActivityDeps = {
+  clients: AzureClients;
+  workspace: string;
+  jobsPerCoreDefault: number;
+  orchestrations: OrchestrationPort;
+  /** In-process budget for ARM run-command writes. */
+  armWrites: TokenBucket;
+  /** Longest an activity waits for the budget before giving the slot back to the engine's retry. */
+  budgetWaitMs?: number;
+};
+
+const ETAG_RETRIES = 20;
+/** Activity is coarse: a lastActivityAt younger than this is not rewritten. */
+const ACTIVITY_GRANULARITY_MS = 30_000;
+
+export function createJobActivities(deps: JobActivityDeps) {
+  const jobs = jobRecords(deps.clients.storage);
+  const instances = instanceRecords(deps.clients.storage, deps.workspace);
+  const arm = deps.clients.arm;
+
+  /** Read-modify-write of a job with ETag retry; `change` returns undefined to leave it. */
+  async function updateJob(instance: string, jobId: string, change: (r: JobRecord) => JobRecord | undefined): Promise<JobRecord | undefined> {
+    for (let i = 0; i < ETAG_RETRIES; i++) {
+      const cur = await jobs.getInInstance(instance, jobId);
+      if (!cur) return undefined;
+      const next = change({ ...cur.record });
+      if (!next) return cur.record;
+      try {
+        return (await jobs.update(next, cur.etag)).record;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+    throw new CloudError("Contention", `job '${jobId}' kept changing while being updated`, { retryable: true });
+  }
+
+  async function updateInstance(name: string, change: (r: InstanceRecord) => InstanceRecord | undefined): Promise<void> {
+    for (let i = 0; i < ETAG_RETRIES; i++) {
+      const cur = await instances.get(name);
+      if (!cur) return;
+      const next = change(structuredClone(cur.record));
+      if (!next) return;
+      try {
+        await instances.update(next, cur.etag);
+        return;
+      } catch (err) {
+        if (err instanceof NotFoundError) return;
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+    throw new CloudError("Contention", `instance '${name}' kept changing while being updated`, { retryable: true });
+  }
+
+  async function armWrite<T>(fn: () => Promise<T>): Promise<T> {
+    if (!(await deps.armWrites.take(deps.budgetWaitMs ?? 20_000))) {
+      throw new CloudError("ClientThrottled", "the ARM write budget of this host is exhausted; retrying later", { retryable: true, httpStatus: 429 });
+    }
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof CloudError && err.httpStatus === 429) deps.armWrites.backOff(err.retryAfterMs ?? 5_000);
+      throw err;
+    }
+  }
+
+  const vmOf = (instance: string) => armNames.vm(instance);
+  const rcOf = (jobId: string) => armNames.jobRunCommand(jobId);
+
+  async function finishJob(instance: string, jobId: string, state: JobState): Promise<void> {
+    await raiseToDispatcher(deps.orchestrations, deps.workspace, instance, { type: "JobFinished", jobId, state });
+  }
+
+  return {
+    async notifyDispatcher(input: NotifyDispatcherInput): Promise<null> {
+      await raiseToDispatcher(deps.orchestrations, deps.workspace, input.instance, { type: "InstanceStateChanged", state: input.state });
+      return null;
+    },
+
+    async reconcile(input: ReconcileInput): Promise<ReconcileResult> {
+      const inst = await instances.get(input.instance);
+      if (!inst) return { exists: false };
+      const r = inst.record;
+      const live: Stored<JobRecord>[] = [];
+      for (const state of ["Queued", "Starting", "Running"] as const) live.push(...(await jobs.listAll(r.name, { state })));
+      live.sort((a, b) => a.record.submittedAt.localeCompare(b.record.submittedAt) || a.record.id.localeCompare(b.record.id));
+      return {
+        exists: true,
+        config: { vCpus: r.vCpus, gpus: r.gpus, jobsPerCore: r.jobsPerCore || deps.jobsPerCoreDefault },
+        running: r.state === "Running" || r.state === "JobRunning",
+        deleting: r.state === "Deleting",
+        jobs: live.map(({ record: j }) => ({ id: j.id, gpus: j.gpus, state: j.state, cancelRequested: j.cancelRequestedAt !== undefined })),
+      };
+    },
+
+    async apply(input: ApplyInput): Promise<null> {
+      const at = input.at;
+      const starts: Promise<unknown>[] = [];
+      let busy: boolean | undefined;
+      for (const c of input.commands) starts.push(applyOne(c));
+      async function applyOne(c: DispatcherCommand): Promise<void> {
+        switch (c.type) {
+          case "StartJob": {
+            const job: JobInput = { instance: input.instance, jobId: c.jobId, gpuIndices: c.gpuIndices };
+            await deps.orchestrations.start(ORCHESTRATIONS.job, orchestrationIds.job(c.jobId), job);
+            return;
+          }
+          case "CancelJob":
+            await deps.orchestrations.raise(orchestrationIds.job(c.jobId), CANCEL_EVENT, { reason: c.reason });
+            return;
+          case "MarkCanceled":
+            await updateJob(input.instance, c.jobId, (r) =>
+              r.state === "Queued"
+                ? { ...r, state: "Canceled", endedAt: at, error: { code: "Canceled", message: "the job was canceled before it started" } }
+                : undefined,
+            );
+            return;
+          case "FailJob":
+            await updateJob(input.instance, c.jobId, (r) =>
+              isTerminalJobState(r.state) ? undefined : { ...r, state: "Failed", endedAt: at, error: { code: "JobCannotRun", message: c.reason } },
+            );
+            return;
+          case "SetBusy":
+            busy = c.busy;
+            return;
+        }
+      }
+      await Promise.all(starts);
+      await updateInstance(input.instance, (r) => {
+        let changed = false;
+        const jobsCounts = input.counts;
+        if (r.jobs?.queued !== jobsCounts.queued || r.jobs?.running !== jobsCounts.running || r.jobs?.cap !== jobsCounts.cap) {
+          r.jobs = { ...jobsCounts };
+          changed = true;
+        }
+        // Running ⇄ JobRunning only between those two: a stop or delete owns the state otherwise.
+        if (busy === true && r.state === "Running") (r.state = "JobRunning"), (changed = true);
+        if (busy === false && r.state === "JobRunning") (r.state = "Running"), (changed = true);
+        // Jobs running or events flowing are activity (idle shutdown must not fire under a job).
+        if ((jobsCounts.running > 0 || input.commands.length > 0) && isStale(r.lastActivityAt, at)) {
+          r.lastActivityAt = at;
+          changed = true;
+        }
+        return changed ? r : undefined;
+      });
+      return null;
+    },
+
+    async startRun(input: StartRunInput): Promise<StartRunResult> {
+      const inst = await instances.get(input.instance);
+      const cur = await jobs.getInInstance(input.instance, input.jobId);
+      if (!cur) return { started: false, outcome: { state: "Failed", error: { code: "JobNotFound", message: "the job record is missing" } } };
+      const job = cur.record;
+      if (isTerminalJobState(job.state)) return { started: false, outcome: { state: job.state as "Completed" } };
+      if (job.cancelRequestedAt) return { started: false };
+      if (!inst) return { started: false, outcome: { state: "Failed", error: { code: "InstanceNotFound", message: "the instance no longer exists" } } };
+      await updateJob(input.instance, input.jobId, (r) =>
+        r.state === "Queued" ? { ...r, state: "Starting", gpuIndices: input.gpuIndices } : undefined,
+      );
+      await ensureContainer(deps.clients.storage, JOB_LOGS_CONTAINER);
+      const sasMinutes = job.timeoutMinutes + 60;
+      const out = jobLogBlobs.stdout(job.id);
+      const errBlob = jobLogBlobs.stderr(job.id);
+      await Promise.all([ensureAppendBlob(deps.clients.storage, JOB_LOGS_CONTAINER, out), ensureAppendBlob(deps.clients.storage, JOB_LOGS_CONTAINER, errBlob)]);
+      const [outputBlobUri, errorBlobUri] = await Promise.all([
+        blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, out, { permissions: "racw", expiresInMinutes: sasMinutes }),
+        blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, errBlob, { permissions: "racw", expiresInMinutes: sasMinutes }),
+      ]);
+      try {
+        await armWrite(() =>
+          putRunCommand(arm, vmOf(inst.record.name), rcOf(job.id), {
+            script: jobScript(job.command),
+            parameters: jobParameters({ jobId: job.id, instance: inst.record.name, user: inst.record.assignedUser, gpuIndices: input.gpuIndices }),
+            // User variables may be secrets: protected parameters are never returned by ARM.
+            protectedParameters: job.variables ?? {},
+            // The orchestration enforces the timeout; ARM's own is a backstop a little later.
+            timeoutInSeconds: job.timeoutMinutes * 60 + 60,
+            outputBlobUri,
+            errorBlobUri,
+          }),
+        );
+      } catch (err) {
+        if (err instanceof AppError && !err.retryable) {
+          return { started: false, outcome: { state: "Failed", error: { code: err.code, message: err.message } } };
+        }
+        throw err;
+      }
+      return { started: true, timeoutMinutes: job.timeoutMinutes };
+    },
+
+    async runStatus(input: RunStatusInput): Promise<RunStatusResult> {
+      const s = await getRunCommand(arm, vmOf(input.instance), rcOf(input.jobId));
+      if (!s) return { state: "Missing" };
+      const out: RunStatusResult = { state: s.state };
+      if (s.exitCode !== undefined) out.exitCode = s.exitCode;
+      if (s.startTime) out.startTime = s.startTime;
+      if (s.endTime) out.endTime = s.endTime;
+      if (s.executionMessage) out.message = s.executionMessage;
+      if (s.startTime && (s.state === "Running" || s.state === "Pending")) {
+        await updateJob(input.instance, input.jobId, (r) =>
+          r.state === "Starting" || r.state === "Queued" ? { ...r, state: "Running", startedAt: s.startTime } : undefined,
+        );
+      }
+      return out;
+    },
+
+    async finish(input: FinishInput): Promise<null> {
+      const o = input.outcome;
+      // Record first: once terminal, a replayed start sees it and never runs the job again.
+      const rec = await updateJob(input.instance, input.jobId, (r) => {
+        if (isTerminalJobState(r.state)) return undefined;
+        const next: JobRecord = { ...r, state: o.state, endedAt: o.endTime ?? input.at };
+        if (o.startTime) next.startedAt = o.startTime;
+        if (o.exitCode !== undefined) next.exitCode = o.exitCode;
+        if (o.error) next.error = o.error;
+        return next;
+      });
+      if (input.runCommandStarted) {
+        // Deleting a running command kills it (cancel, timeout, stop); Azure caps run commands per VM.
+        await armWrite(() => deleteRunCommand(arm, vmOf(input.instance), rcOf(input.jobId)));
+      }
+      await finishJob(input.instance, input.jobId, rec?.state ?? o.state);
+      return null;
+    },
+  };
+}
+
+export type JobActivities = ReturnType<typeof createJobActivities>;
+
+function isStale(last: string | undefined, at: string): boolean {
+  return !last || Date.parse(at) - Date.parse(last) >= ACTIVITY_GRANULARITY_MS;
+}

@@ -1,0 +1,34 @@
+// Typed activity calls for the jobs orchestrators: a renamed activity or a wrong input breaks
+// the build, not production. Results come back through `yield` (untyped) and are cast once here.
+import * as df from "durable-functions";
+import type { OrchestrationContext, Task } from "durable-functions";
+import {
+  ACTIVITIES,
+  type ApplyInput,
+  type FinishInput,
+  type ReconcileInput,
+  type ReconcileResult,
+  type RunStatusInput,
+  type RunStatusResult,
+  type StartRunInput,
+  type StartRunResult,
+} from "./types";
+
+type Calls = {
+  [ACTIVITIES.reconcile]: [ReconcileInput, ReconcileResult];
+  [ACTIVITIES.apply]: [ApplyInput, null];
+  [ACTIVITIES.startRun]: [StartRunInput, StartRunResult];
+  [ACTIVITIES.runStatus]: [RunStatusInput, RunStatusResult];
+  [ACTIVITIES.finish]: [FinishInput, null];
+};
+
+/** Transient cloud/storage failures (429 included) are retried with backoff by the engine. */
+export const RETRY = new df.RetryOptions(500, 8);
+RETRY.backoffCoefficient = 2;
+RETRY.maxRetryIntervalInMilliseconds = 30_000;
+
+export function call<K extends keyof Calls>(ctx: OrchestrationContext, name: K, input: Calls[K][0]): Task {
+  return ctx.df.callActivityWithRetry(name, RETRY, input);
+}
+
+export type ResultOf<K extends keyof Calls> = Calls[K][1];

@@ -1,0 +1,40 @@
+// The OrchestrationPort over durable-functions' DurableClient (used by triggers and by the
+// jobs activities, which get a client binding). Maps the client's HTTP-status errors to the
+// port's answers: 404 → none/ended, 409 on start → exists.
+import type { DurableClient } from "durable-functions";
+import type { OrchestrationPort, OrchestrationStatus } from "./dispatcherClient";
+
+const ACTIVE = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
+
+export function durablePort(client: DurableClient): OrchestrationPort {
+  return {
+    async status(id): Promise<OrchestrationStatus> {
+      try {
+        const s = await client.getStatus(id);
+        return ACTIVE.has(String(s.runtimeStatus)) ? "active" : "ended";
+      } catch (err) {
+        if (/HTTP 404|No instance/i.test((err as Error).message)) return "none";
+        throw err;
+      }
+    },
+    async start(name, id, input) {
+      try {
+        await client.startNew(name, { instanceId: id, input });
+        return "started";
+      } catch (err) {
+        if (/status code: 409|already/i.test((err as Error).message)) return "exists";
+        throw err;
+      }
+    },
+    async raise(id, eventName, data) {
+      try {
+        // The client answers a raise to a finished orchestration (410) with success.
+        await client.raiseEvent(id, eventName, data);
+        return "raised";
+      } catch (err) {
+        if (/No instance/i.test((err as Error).message)) return "ended";
+        throw err;
+      }
+    },
+  };
+}

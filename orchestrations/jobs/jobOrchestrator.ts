@@ -1,0 +1,103 @@
+// One job: start its run command (named after the job, so a retried start cannot run it
+// twice), poll it with durable timers and backoff while listening for a cancel, enforce the
+// timeout, then record the result, delete the run command and tell the dispatcher.
+import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
+import { call, type ResultOf } from "./calls";
+import { ACTIVITIES, CANCEL_EVENT, DEFAULT_JOB_POLL, type JobInput, type JobOutcome, type RunStatusResult } from "./types";
+
+export const jobOrchestrator: OrchestrationHandler = function* (ctx: OrchestrationContext) {
+  const input = ctx.df.getInput<JobInput>();
+  const poll = input.poll ?? DEFAULT_JOB_POLL;
+  const at = () => ctx.df.currentUtcDateTime.toISOString();
+  let started: ResultOf<typeof ACTIVITIES.startRun>;
+  let mayExist = true; // a start that failed after its retries may still have created the run command
+  try {
+    started = (yield call(ctx, ACTIVITIES.startRun, {
+      instance: input.instance,
+      jobId: input.jobId,
+      gpuIndices: input.gpuIndices,
+      at: at(),
+    })) as ResultOf<typeof ACTIVITIES.startRun>;
+    mayExist = started.started;
+  } catch (err) {
+    started = { started: false, outcome: { state: "Failed", error: { code: "StartFailed", message: firstLine(err) } } };
+  }
+
+  let outcome: JobOutcome;
+  if (!started.started) {
+    outcome = started.outcome ?? { state: "Canceled", error: { code: "Canceled", message: "the job was canceled before it started" } };
+  } else {
+    const deadline = ctx.df.currentUtcDateTime.getTime() + started.timeoutMinutes * 60_000;
+    let delay = poll.initialMs;
+    let last: RunStatusResult | undefined;
+    for (;;) {
+      const now = ctx.df.currentUtcDateTime.getTime();
+      if (now >= deadline) {
+        outcome = { state: "TimedOut", error: { code: "TimedOut", message: `the job ran longer than ${started.timeoutMinutes} minutes` } };
+        break;
+      }
+      const timer = ctx.df.createTimer(new Date(Math.min(now + delay, deadline)));
+      const cancel = ctx.df.waitForExternalEvent(CANCEL_EVENT);
+      const winner = (yield ctx.df.Task.any([timer, cancel])) as Task;
+      if (winner === cancel) {
+        timer.cancel();
+        const reason = (cancel.result as { reason?: string } | undefined)?.reason ?? "canceled by request";
+        outcome = { state: "Canceled", error: { code: "Canceled", message: reason } };
+        break;
+      }
+      try {
+        last = (yield call(ctx, ACTIVITIES.runStatus, { instance: input.instance, jobId: input.jobId })) as ResultOf<typeof ACTIVITIES.runStatus>;
+      } catch {
+        // ARM unreadable even after retries: keep polling (the timeout still bounds the job).
+        delay = poll.maxMs;
+        continue;
+      }
+      const done = outcomeOf(last);
+      if (done) {
+        outcome = done;
+        break;
+      }
+      delay = Math.min(poll.maxMs, Math.round(delay * poll.factor));
+    }
+    if (last?.startTime && !outcome.startTime) outcome.startTime = last.startTime;
+  }
+
+  yield call(ctx, ACTIVITIES.finish, {
+    instance: input.instance,
+    jobId: input.jobId,
+    outcome,
+    at: at(),
+    runCommandStarted: mayExist,
+  });
+  return outcome;
+};
+
+/** The job's result once its run command ended; undefined while it runs. */
+export function outcomeOf(s: RunStatusResult): JobOutcome | undefined {
+  const times = { ...(s.startTime ? { startTime: s.startTime } : {}), ...(s.endTime ? { endTime: s.endTime } : {}) };
+  const code = s.exitCode !== undefined ? { exitCode: s.exitCode } : {};
+  switch (s.state) {
+    case "Pending":
+    case "Running":
+      return undefined;
+    case "Succeeded":
+      return { state: "Completed", ...code, ...times };
+    case "Failed":
+      return {
+        state: "Failed",
+        ...code,
+        ...times,
+        error: { code: "JobFailed", message: s.message ?? (s.exitCode !== undefined ? `the command exited with code ${s.exitCode}` : "the command failed") },
+      };
+    case "TimedOut":
+      return { state: "TimedOut", ...code, ...times, error: { code: "TimedOut", message: s.message ?? "the job ran past its timeout" } };
+    case "Canceled":
+      return { state: "Canceled", ...code, ...times, error: { code: "Canceled", message: s.message ?? "the run command was canceled" } };
+    case "Missing":
+      return { state: "Failed", ...times, error: { code: "RunCommandLost", message: "the run command disappeared from the VM (was the instance stopped or deleted?)" } };
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 500);
+}

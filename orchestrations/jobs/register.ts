@@ -1,0 +1,68 @@
+// The only file of the jobs workflow that talks to durable-functions' registration API.
+import * as df from "durable-functions";
+import type { InvocationContext } from "@azure/functions";
+import { getAzureClients } from "../../shared/azure/clients";
+import { parseSettings } from "../../shared/settings";
+import { TokenBucket } from "../../shared/jobs/tokenBucket";
+import { createJobActivities, type JobActivities } from "./activities";
+import { dispatcherOrchestrator } from "./dispatcherOrchestrator";
+import { durablePort } from "./durablePort";
+import { jobOrchestrator } from "./jobOrchestrator";
+import { ACTIVITIES, ORCHESTRATIONS } from "./types";
+import type { OrchestrationPort } from "./dispatcherClient";
+
+df.app.orchestration(ORCHESTRATIONS.dispatcher, dispatcherOrchestrator);
+df.app.orchestration(ORCHESTRATIONS.job, jobOrchestrator);
+
+/** One budget per process (ARM throttles per subscription; this host is one writer). Tunable for tests. */
+const armWrites = new TokenBucket({
+  capacity: envInt("JOBS_ARM_WRITE_BURST", 100),
+  refillPerSecond: envInt("JOBS_ARM_WRITES_PER_SECOND", 20),
+});
+
+// Every invocation brings a DurableClient for the same task hub; the port uses the latest one,
+// so the activities (and their table clients) are built once per process.
+let client: df.DurableClient | undefined;
+const port: OrchestrationPort = {
+  status: (id) => durablePort(client!).status(id),
+  start: (name, id, input) => durablePort(client!).start(name, id, input),
+  raise: (id, name, data) => durablePort(client!).raise(id, name, data),
+};
+
+let activities: JobActivities | undefined;
+function jobActivities(): JobActivities {
+  if (!activities) {
+    const settings = parseSettings(process.env);
+    activities = createJobActivities({
+      clients: getAzureClients(),
+      workspace: settings.workspaceName,
+      jobsPerCoreDefault: settings.jobsPerCoreDefault,
+      orchestrations: port,
+      armWrites,
+    });
+  }
+  return activities;
+}
+
+function register<K extends keyof JobActivities>(name: string, key: K): void {
+  df.app.activity(name, {
+    extraInputs: [df.input.durableClient()],
+    handler: (input: Parameters<JobActivities[K]>[0], ctx: InvocationContext) => {
+      client = df.getClient(ctx);
+      const fn = jobActivities()[key] as (i: Parameters<JobActivities[K]>[0]) => Promise<unknown>;
+      return fn(input);
+    },
+  });
+}
+
+register(ACTIVITIES.notifyDispatcher, "notifyDispatcher");
+register(ACTIVITIES.reconcile, "reconcile");
+register(ACTIVITIES.apply, "apply");
+register(ACTIVITIES.startRun, "startRun");
+register(ACTIVITIES.runStatus, "runStatus");
+register(ACTIVITIES.finish, "finish");
+
+function envInt(name: string, fallback: number): number {
+  const n = Number(process.env[name]);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}

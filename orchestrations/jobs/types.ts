@@ -1,0 +1,101 @@
+// Names, inputs and results of the jobs workflows: one eternal dispatcher per instance
+// (`jobDispatcher`) and one orchestration per job (`runJob`).
+import type { DispatcherCommand, DispatcherConfig, DispatcherState } from "../../shared/jobs/dispatcher";
+import type { JobState } from "../../shared/instances/states";
+
+export const ORCHESTRATIONS = { dispatcher: "jobDispatcher", job: "runJob" } as const;
+
+export const ACTIVITIES = {
+  /** phase2 contract: instance orchestrations call it with {instance, state}. */
+  notifyDispatcher: "notifyDispatcher",
+  reconcile: "jobsReconcile",
+  apply: "jobsApplyDispatcherCommands",
+  startRun: "jobsStartRunCommand",
+  runStatus: "jobsRunCommandStatus",
+  finish: "jobsFinish",
+} as const;
+
+/**
+ * Every dispatcher event travels under ONE external-event name with the phase2 event type in
+ * the payload. With one name the orchestrator holds exactly one open wait, so the engine can
+ * tell which raised events the generation consumed and carries the rest across continueAsNew;
+ * a Task.any over four names leaves stale waits behind that would swallow them.
+ */
+export const DISPATCHER_EVENT = "DispatcherEvent";
+/** The job orchestration's only external event. */
+export const CANCEL_EVENT = "Cancel";
+
+export type DispatcherEventPayload =
+  | { type: "JobSubmitted"; jobId: string; gpus: number }
+  | { type: "JobFinished"; jobId: string; state: JobState }
+  | { type: "CancelJob"; jobId: string }
+  | { type: "InstanceStateChanged"; state: string };
+
+export type DispatcherInput = {
+  instance: string;
+  state?: DispatcherState;
+  /** Generations so far (continueAsNew count). */
+  generation?: number;
+  /** Events per generation before continueAsNew (tests lower it). */
+  eventsPerGeneration?: number;
+};
+
+export const DEFAULT_EVENTS_PER_GENERATION = 100;
+/** Reconcile with the job table every this many generations (and on start / state change). */
+export const RECONCILE_EVERY_GENERATIONS = 10;
+
+export type NotifyDispatcherInput = { instance: string; state: string };
+
+export type ReconcileInput = { instance: string };
+export type ReconcileResult =
+  | { exists: false }
+  | {
+      exists: true;
+      config: DispatcherConfig;
+      running: boolean;
+      deleting: boolean;
+      /** Non-terminal jobs in submission order. */
+      jobs: { id: string; gpus: number; state: JobState; cancelRequested: boolean }[];
+    };
+
+export type ApplyInput = {
+  instance: string;
+  commands: DispatcherCommand[];
+  counts: { queued: number; running: number; cap: number };
+  /** Orchestrator time, for record timestamps. */
+  at: string;
+};
+
+export type JobInput = {
+  instance: string;
+  jobId: string;
+  gpuIndices: number[];
+  /** Durable-timer polling of the run command. */
+  poll?: { initialMs: number; maxMs: number; factor: number };
+};
+export const DEFAULT_JOB_POLL = { initialMs: 100, maxMs: 5000, factor: 1.5 };
+
+export type StartRunInput = { instance: string; jobId: string; gpuIndices: number[]; at: string };
+export type StartRunResult =
+  | { started: true; timeoutMinutes: number }
+  /** Nothing to run: the job ended already, was canceled before it started, or cannot start. */
+  | { started: false; outcome?: JobOutcome };
+
+export type RunStatusInput = { instance: string; jobId: string };
+export type RunStatusResult = {
+  state: "Pending" | "Running" | "Succeeded" | "Failed" | "TimedOut" | "Canceled" | "Missing";
+  exitCode?: number;
+  startTime?: string;
+  endTime?: string;
+  message?: string;
+};
+
+export type JobOutcome = {
+  state: "Completed" | "Failed" | "Canceled" | "TimedOut";
+  exitCode?: number;
+  startTime?: string;
+  endTime?: string;
+  error?: { code: string; message: string };
+};
+
+export type FinishInput = { instance: string; jobId: string; outcome: JobOutcome; at: string; runCommandStarted: boolean };

@@ -1,0 +1,62 @@
+// The stored job record (Azure Table `jobs`, partition = instance, row = job id) and its API
+// view. User variables are stored (the job needs them) but never returned by the API.
+import type { AzureClients } from "../azure/clients";
+import type { JobState } from "../instances/states";
+import type { JobResponse } from "../schemas/job";
+import { createJobStore, type JobStore } from "../store/jobs";
+
+export type JobRecord = {
+  id: string;
+  name: string;
+  /** Instance name as stored on the instance record. */
+  instance: string;
+  state: JobState;
+  command: string;
+  variables?: Record<string, string>;
+  image?: string;
+  gpus: number;
+  gpuIndices?: number[];
+  timeoutMinutes: number;
+  distribution?: { type: string; processCount: number };
+  submittedBy: string;
+  submittedAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  exitCode?: number;
+  error?: { code: string; message: string };
+  /** Set by POST /cancel; the dispatcher (or a reconcile) acts on it. */
+  cancelRequestedAt?: string;
+  source: "http" | "queue";
+  idempotencyKey?: string;
+};
+
+export const JOB_LOGS_CONTAINER = "job-logs";
+
+export const jobLogBlobs = {
+  stdout: (jobId: string) => `${jobId}/stdout.txt`,
+  stderr: (jobId: string) => `${jobId}/stderr.txt`,
+} as const;
+
+export function jobRecords(storage: AzureClients["storage"]): JobStore<JobRecord> {
+  return createJobStore<JobRecord>(storage);
+}
+
+export function toJobResponse(r: JobRecord): JobResponse {
+  const out: JobResponse = {
+    id: r.id,
+    name: r.name,
+    instance: r.instance,
+    state: r.state,
+    command: r.command,
+    gpus: r.gpus,
+    timeoutMinutes: r.timeoutMinutes,
+    submittedBy: r.submittedBy,
+    submittedAt: r.submittedAt,
+  };
+  if (r.gpuIndices && r.gpuIndices.length) out.gpuIndices = r.gpuIndices;
+  if (r.exitCode !== undefined) out.exitCode = r.exitCode;
+  if (r.startedAt) out.startedAt = r.startedAt;
+  if (r.endedAt) out.endedAt = r.endedAt;
+  if (r.error) out.error = r.error;
+  return out;
+}
