@@ -3,3 +3,8 @@
 import "./functions/health";
 import "./functions/autostop";
 import "./functions/activityHeartbeat";
+import "./functions/instances";
+import "./functions/sizes";
+import "./functions/operations";
+import "./functions/openapi";
+import "./orchestrations/instances/register";
