@@ -8,3 +8,6 @@ import "./functions/sizes";
 import "./functions/operations";
 import "./functions/openapi";
 import "./orchestrations/instances/register";
+import "./functions/jobs";
+import "./functions/jobQueue";
+import "./orchestrations/jobs/register";

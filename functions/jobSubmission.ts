@@ -1,0 +1,125 @@
+// Job submission shared by the HTTP route and the queue trigger: authorize against the
+// instance, honour the idempotency key, write the Queued record, tell the dispatcher.
+// Every step is repeatable: a retried submission finds its record and raises again (the
+// dispatcher ignores duplicates), so a crash between steps loses nothing.
+import { ConflictError, NotFoundError } from "../shared/errors";
+import { newId } from "../shared/ids";
+import type { InstanceRecord } from "../shared/instances/record";
+import { isTerminalJobState } from "../shared/instances/states";
+import { jobRecords, type JobRecord } from "../shared/jobs/record";
+import { assertAuthorized, type Principal } from "../shared/rbac";
+import type { JobSubmissionBody } from "../shared/schemas/job";
+import { createIdempotencyStore } from "../shared/store/idempotency";
+import type { Stored } from "../shared/store/recordTable";
+import { raiseToDispatcher, type OrchestrationPort } from "../orchestrations/jobs/dispatcherClient";
+import { recordActivity } from "./instanceActivity";
+import { instanceStores } from "./instanceStores";
+import { getClients, getSettings } from "./runtime";
+
+export type IdempotentJob = { jobId: string; instance: string };
+
+let stores: { jobs: ReturnType<typeof jobRecords>; keys: ReturnType<typeof createIdempotencyStore<IdempotentJob>> } | undefined;
+export function jobStores() {
+  stores ??= { jobs: jobRecords(getClients().storage), keys: createIdempotencyStore<IdempotentJob>(getClients().storage) };
+  return stores;
+}
+
+/** The instance, if `principal` may do `action` on it; 404 otherwise (names do not leak). */
+export async function instanceFor(principal: Principal, name: string, action: "job:submit" | "job:read" | "job:cancel"): Promise<Stored<InstanceRecord>> {
+  const got = await instanceStores().instances.get(name);
+  if (!got) throw NotFoundError.resource("Instance", name);
+  assertAuthorized(principal, action, { instance: { name: got.record.name, assignedUser: got.record.assignedUser } });
+  return got;
+}
+
+export type Submission = {
+  principal: Principal;
+  instance: string;
+  body: JobSubmissionBody;
+  idempotencyKey?: string;
+  source: JobRecord["source"];
+  /** A fixed id (queue messages derive it from the message id so a redelivery is a repeat). */
+  jobId?: string;
+};
+
+export async function submitJob(port: OrchestrationPort, s: Submission, now = new Date()): Promise<{ job: JobRecord; first: boolean }> {
+  const inst = await instanceFor(s.principal, s.instance, "job:submit");
+  if (inst.record.state === "Deleting") throw new ConflictError(`Instance '${inst.record.name}' is being deleted; it takes no new jobs.`, { retryable: false });
+  const { jobs, keys } = jobStores();
+  let jobId = s.jobId ?? newId();
+  let first = true;
+  if (s.idempotencyKey) {
+    const r = await keys.remember(`jobs:${s.principal.userId}`, s.idempotencyKey, { jobId, instance: inst.record.name }, now);
+    jobId = r.result.jobId;
+    first = r.first;
+    if (!first && r.result.instance.toLowerCase() !== inst.record.name.toLowerCase()) {
+      throw new ConflictError(`Idempotency-Key '${s.idempotencyKey}' was used for a job on instance '${r.result.instance}'.`, { retryable: false });
+    }
+  }
+  const record: JobRecord = {
+    id: jobId,
+    name: s.body.name ?? jobId,
+    instance: inst.record.name,
+    state: "Queued",
+    command: s.body.command,
+    gpus: s.body.gpus,
+    timeoutMinutes: s.body.timeoutMinutes,
+    submittedBy: s.principal.userId,
+    submittedAt: now.toISOString(),
+    source: s.source,
+  };
+  const vars = s.body.environment?.variables;
+  if (vars && Object.keys(vars).length) record.variables = vars;
+  if (s.body.environment?.image) record.image = s.body.environment.image;
+  if (s.body.distribution) record.distribution = s.body.distribution;
+  if (s.idempotencyKey) record.idempotencyKey = s.idempotencyKey;
+
+  let job: JobRecord;
+  try {
+    job = (await jobs.create(record)).record;
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    const existing = await jobs.get(jobId);
+    if (!existing) throw err;
+    job = existing.record;
+    first = false;
+  }
+  if (!isTerminalJobState(job.state)) {
+    await raiseToDispatcher(port, getSettings().workspaceName, job.instance, { type: "JobSubmitted", jobId: job.id, gpus: job.gpus });
+  }
+  await recordActivity(job.instance, now).catch(() => undefined); // activity is advisory; never fail a submission on it
+  return { job, first };
+}
+
+/** A submission that can never run (malformed or not allowed): recorded Failed so it is not lost. */
+export async function recordFailedSubmission(p: {
+  jobId: string;
+  instance: string;
+  submittedBy: string;
+  name?: string;
+  command?: string;
+  reason: { code: string; message: string };
+  now?: Date;
+}): Promise<JobRecord> {
+  const at = (p.now ?? new Date()).toISOString();
+  const record: JobRecord = {
+    id: p.jobId,
+    name: p.name ?? p.jobId,
+    instance: p.instance,
+    state: "Failed",
+    command: p.command ?? "",
+    gpus: 0,
+    timeoutMinutes: 0,
+    submittedBy: p.submittedBy,
+    submittedAt: at,
+    endedAt: at,
+    error: p.reason,
+    source: "queue",
+  };
+  try {
+    return (await jobStores().jobs.create(record)).record;
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    return (await jobStores().jobs.get(p.jobId))?.record ?? record;
+  }
+}

@@ -1,0 +1,105 @@
+// Job routes (api.md "Jobs"): submit, list, read, logs, cancel. Validation and authorization
+// happen here, before anything starts; the dispatcher orchestration does the rest.
+import * as df from "durable-functions";
+import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
+import { isTerminalJobState, JOB_STATES, type JobState } from "../shared/instances/states";
+import { JOB_LOGS_CONTAINER, jobLogBlobs, toJobResponse, type JobRecord } from "../shared/jobs/record";
+import { readBlobText } from "../shared/azure/blobs";
+import { assertAuthorized, type Principal } from "../shared/rbac";
+import { jobSubmissionBody } from "../shared/schemas/job";
+import { parseWith } from "../shared/validation";
+import { raiseToDispatcher } from "../orchestrations/jobs/dispatcherClient";
+import { durablePort } from "../orchestrations/jobs/durablePort";
+import { apiRoute, idempotencyKey } from "./http/api";
+import { recordActivity } from "./instanceActivity";
+import { instanceStores } from "./instanceStores";
+import { instanceFor, jobStores, submitJob } from "./jobSubmission";
+import { getClients, getSettings } from "./runtime";
+
+const client = [df.input.durableClient()];
+
+apiRoute("submitJob", { route: "instances/{name}/jobs", methods: ["POST"], extraInputs: client }, async ({ ctx, principal, params, body, req }) => {
+  if (body === undefined) throw ValidationError.field("body", "A JSON body with at least `command` is required.");
+  const parsed = parseWith(jobSubmissionBody, body);
+  if (!parsed.ok) throw parsed.error;
+  const key = idempotencyKey(req);
+  const { job } = await submitJob(durablePort(df.getClient(ctx)), {
+    principal,
+    instance: params.name!,
+    body: parsed.value,
+    source: "http",
+    ...(key ? { idempotencyKey: key } : {}),
+  });
+  return { status: 202, body: toJobResponse(job), headers: { Location: `/api/jobs/${job.id}` } };
+});
+
+apiRoute("listJobs", { route: "instances/{name}/jobs", methods: ["GET"] }, async ({ principal, params, req }) => {
+  const inst = await instanceFor(principal, params.name!, "job:read");
+  const state = req.query.get("state") ?? undefined;
+  if (state !== undefined && !(JOB_STATES as readonly string[]).includes(state)) {
+    throw ValidationError.field("state", `must be one of ${JOB_STATES.join(", ")}`);
+  }
+  const pageSize = Number(req.query.get("top") ?? 100);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw ValidationError.field("top", "must be an integer in 1..1000");
+  const token = req.query.get("continuationToken") ?? undefined;
+  const page = await jobStores().jobs.list(inst.record.name, {
+    ...(state ? { filter: { state: state as JobState } } : {}),
+    pageSize,
+    ...(token ? { continuationToken: token } : {}),
+  });
+  const out: { value: unknown[]; nextLink?: string } = { value: page.items.map((i) => toJobResponse(i.record)) };
+  if (page.continuationToken) {
+    const q = new URLSearchParams({ ...(state ? { state } : {}), top: String(pageSize), continuationToken: page.continuationToken });
+    out.nextLink = `/api/instances/${encodeURIComponent(inst.record.name)}/jobs?${q}`;
+  }
+  return { status: 200, body: out };
+});
+
+/** The job, if the caller may do `action` on it. A job of a deleted instance stays readable by its submitter. */
+async function jobFor(principal: Principal, id: string, action: "job:read" | "job:cancel") {
+  const got = await jobStores().jobs.get(id);
+  if (!got) throw NotFoundError.resource("Job", id);
+  const inst = await instanceStores().instances.get(got.record.instance);
+  if (inst) {
+    try {
+      assertAuthorized(principal, action, { instance: { name: inst.record.name, assignedUser: inst.record.assignedUser } });
+    } catch (err) {
+      if (err instanceof NotFoundError) throw NotFoundError.resource("Job", id);
+      throw err;
+    }
+  } else if (!(principal.roles.includes("admin") || (action === "job:read" && principal.roles.includes("reader")) || got.record.submittedBy === principal.userId)) {
+    throw NotFoundError.resource("Job", id);
+  }
+  return got;
+}
+
+apiRoute("getJob", { route: "jobs/{id}", methods: ["GET"] }, async ({ principal, params }) => {
+  const got = await jobFor(principal, params.id!, "job:read");
+  return { status: 200, body: toJobResponse(got.record), headers: { ETag: got.etag } };
+});
+
+apiRoute("getJobLogs", { route: "jobs/{id}/logs", methods: ["GET"] }, async ({ principal, params }) => {
+  const got = await jobFor(principal, params.id!, "job:read");
+  const storage = getClients().storage;
+  const [out, err] = await Promise.all([
+    readBlobText(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stdout(got.record.id)),
+    readBlobText(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stderr(got.record.id)),
+  ]);
+  return { status: 200, body: (out ?? "") + (err ?? ""), headers: { "Content-Type": "text/plain; charset=utf-8" } };
+});
+
+apiRoute("cancelJob", { route: "jobs/{id}/cancel", methods: ["POST"], extraInputs: client }, async ({ ctx, principal, params }) => {
+  const got = await jobFor(principal, params.id!, "job:cancel");
+  if (isTerminalJobState(got.record.state)) {
+    throw new ConflictError(`Job '${got.record.id}' already ended (${got.record.state}).`, { retryable: false });
+  }
+  const now = new Date();
+  let job: JobRecord = got.record;
+  if (!job.cancelRequestedAt) {
+    // Recorded first, so the dispatcher's reconcile finds it even if the event below is lost.
+    job = (await jobStores().jobs.update({ ...job, cancelRequestedAt: now.toISOString() }, got.etag)).record;
+  }
+  await raiseToDispatcher(durablePort(df.getClient(ctx)), getSettings().workspaceName, job.instance, { type: "CancelJob", jobId: job.id });
+  await recordActivity(job.instance, now).catch(() => undefined);
+  return { status: 202, body: toJobResponse(job), headers: { Location: `/api/jobs/${job.id}` } };
+});
