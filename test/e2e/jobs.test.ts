@@ -1,0 +1,144 @@
+// Jobs end to end over HTTP: the real app in the local host, Azurite and the cloud emulator.
+// A 2-vCPU instance (cap 4): 3×cap jobs never run more than 4 at once and reach 4; logs,
+// cancel of a queued and of a running job, timeout, GPU waits, and the queue trigger.
+import path from "node:path";
+import { QueueClient } from "@azure/storage-queue";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, eventually, type Stack } from "../support/stack";
+import { getJob, markedCommand, maxOverlap, readMarks, runningInstance, submit, userDir, waitAll, waitJob, type Job } from "./jobs.support";
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+  await runningInstance(stack, "ci-jobs");
+}, 120_000);
+afterAll(() => stack?.stop());
+
+describe("cap and results", () => {
+  it("runs 3×cap jobs with at most cap at once, reaching cap; all Completed with their logs", async () => {
+    const cap = 4;
+    const jobs = await Promise.all(
+      Array.from({ length: 3 * cap }, (_, i) => submit(stack, "ci-jobs", { name: `cap-${i}`, command: `${markedCommand(1.5, "marks-cap")}; echo out-$JOB_ID; echo err-$CI_NAME-$CI_USER >&2` })),
+    );
+    expect(jobs.every((j) => j.state === "Queued")).toBe(true);
+    const done = await waitAll(stack, jobs.map((j) => j.id));
+    expect(done.map((j) => j.state)).toEqual(jobs.map(() => "Completed"));
+    expect(done.every((j) => j.exitCode === 0 && j.startedAt && j.endedAt)).toBe(true);
+    const marks = readMarks(path.join(userDir(stack), "marks-cap"));
+    expect(marks).toHaveLength(3 * cap);
+    expect(maxOverlap(marks)).toBe(cap);
+    const logs = await stack.api("GET", `/api/jobs/${jobs[0]!.id}/logs`, { as: "alice" });
+    expect(logs.status).toBe(200);
+    expect(logs.headers.get("content-type")).toContain("text/plain");
+    expect(logs.text).toBe(`out-${jobs[0]!.id}\nerr-ci-jobs-alice\n`);
+    const inst = await stack.api<{ state: string; jobs: { queued: number; running: number; cap: number } }>("GET", "/api/instances/ci-jobs", { as: "alice" });
+    await eventually(async () => (await stack.api<{ state: string; jobs: { running: number; cap: number } }>("GET", "/api/instances/ci-jobs", { as: "alice" })).body, (b) => b.state === "Running" && b.jobs.running === 0, 10_000);
+    expect(inst.body.jobs.cap).toBe(cap);
+  }, 120_000);
+});
+
+describe("cancel and timeout", () => {
+  it("cancels a running job and a queued one; the running one's process is gone", async () => {
+    // Fill the 4 slots, then one more waits in the queue.
+    const blockers = await Promise.all(Array.from({ length: 4 }, (_, i) => submit(stack, "ci-jobs", { name: `block-${i}`, command: "sleep 30" })));
+    const queued = await submit(stack, "ci-jobs", { name: "waits", command: "echo should-not-run > never-ran.txt" });
+    await Promise.all(blockers.map((b) => waitJob(stack, b.id, ["Running"])));
+    expect((await getJob(stack, queued.id)).state).toBe("Queued");
+    const c1 = await stack.api<Job>("POST", `/api/jobs/${queued.id}/cancel`, { as: "alice" });
+    expect(c1.status).toBe(202);
+    expect((await waitJob(stack, queued.id)).state).toBe("Canceled");
+    await Promise.all(
+      blockers.map(async (b) => {
+        const r = await stack.api("POST", `/api/jobs/${b.id}/cancel`, { as: "alice" });
+        expect(r.status).toBe(202);
+      }),
+    );
+    const ended = await waitAll(stack, blockers.map((b) => b.id), 30_000);
+    expect(ended.map((j) => j.state)).toEqual(blockers.map(() => "Canceled"));
+    const again = await stack.api<{ error: { code: string } }>("POST", `/api/jobs/${queued.id}/cancel`, { as: "alice" });
+    expect(again.status).toBe(409);
+    const rc = stack.cloudState().runCommands ?? [];
+    expect(rc.filter((r: { name?: string }) => blockers.some((b) => r.name === `job-${b.id}`))).toHaveLength(0);
+  }, 90_000);
+
+  it("times out a job that runs past timeoutMinutes", async () => {
+    // The smallest timeout is one minute: this is the slow test of the file.
+    const job = await submit(stack, "ci-jobs", { name: "slow", command: "sleep 600", timeoutMinutes: 1 });
+    const ended = await waitJob(stack, job.id, ["TimedOut", "Completed", "Failed", "Canceled"], 100_000);
+    expect(ended.state).toBe("TimedOut");
+    expect(ended.error?.code).toBe("TimedOut");
+  }, 110_000);
+});
+
+describe("GPUs", () => {
+  it("a GPU job waits for the GPU while CPU jobs run beside it", async () => {
+    await runningInstance(stack, "ci-gpu", "Standard_NC6s_v3");
+    const a = await submit(stack, "ci-gpu", { name: "gpu-a", gpus: 1, command: `${markedCommand(2, "marks-gpu")}; echo "gpus=$CUDA_VISIBLE_DEVICES"` });
+    const b = await submit(stack, "ci-gpu", { name: "gpu-b", gpus: 1, command: `${markedCommand(0.2, "marks-gpu")}; echo "gpus=$CUDA_VISIBLE_DEVICES"` });
+    const cpu = await submit(stack, "ci-gpu", { name: "cpu", command: `${markedCommand(0.2, "marks-gpu")}; echo "gpus=[$CUDA_VISIBLE_DEVICES]"` });
+    const [ja, jb, jc] = await waitAll(stack, [a.id, b.id, cpu.id], 60_000);
+    expect([ja!.state, jb!.state, jc!.state]).toEqual(["Completed", "Completed", "Completed"]);
+    const marks = new Map(readMarks(path.join(userDir(stack), "marks-gpu")).map((m) => [m.id, m]));
+    expect(marks.get(b.id)!.start).toBeGreaterThanOrEqual(marks.get(a.id)!.end);
+    expect(marks.get(cpu.id)!.start).toBeLessThan(marks.get(a.id)!.end);
+    expect((await stack.api("GET", `/api/jobs/${a.id}/logs`, { as: "alice" })).text).toBe("gpus=0\n");
+    expect((await stack.api("GET", `/api/jobs/${cpu.id}/logs`, { as: "alice" })).text).toBe("gpus=[]\n");
+    const tooMany = await submit(stack, "ci-gpu", { name: "two-gpus", gpus: 2, command: "true" });
+    const failed = await waitJob(stack, tooMany.id);
+    expect(failed.state).toBe("Failed");
+    expect(failed.error?.message).toContain("2 GPUs");
+  }, 150_000);
+});
+
+describe("API rules", () => {
+  it("validates, authorizes and honours Idempotency-Key", async () => {
+    const bad = await stack.api<{ error: { code: string; details: { target: string }[] } }>("POST", "/api/instances/ci-jobs/jobs", { as: "alice", body: { command: "" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details[0]!.target).toBe("command");
+    const reserved = await stack.api("POST", "/api/instances/ci-jobs/jobs", { as: "alice", body: { command: "true", environment: { variables: { JOB_ID: "x" } } } });
+    expect(reserved.status).toBe(400);
+    expect((await stack.api("POST", "/api/instances/ci-jobs/jobs", { as: "bob", body: { command: "true" } })).status).toBe(404);
+    expect((await stack.api("POST", "/api/instances/ci-jobs/jobs", { as: "reader", body: { command: "true" } })).status).toBe(403);
+    const headers = { "Idempotency-Key": "k-1" };
+    const first = await submit(stack, "ci-jobs", { command: "echo $SEED", environment: { variables: { SEED: "7" } } }, { headers });
+    const second = await submit(stack, "ci-jobs", { command: "echo $SEED", environment: { variables: { SEED: "7" } } }, { headers });
+    expect(second.id).toBe(first.id);
+    expect((await waitJob(stack, first.id)).state).toBe("Completed");
+    expect((await stack.api("GET", `/api/jobs/${first.id}/logs`, { as: "alice" })).text).toBe("7\n");
+    expect((await stack.api("GET", `/api/jobs/${first.id}`, { as: "bob" })).status).toBe(404);
+    expect((await stack.api("GET", `/api/jobs/${first.id}`, { as: "reader" })).status).toBe(200);
+    const list = await stack.api<{ value: Job[] }>("GET", "/api/instances/ci-jobs/jobs?state=Completed", { as: "alice" });
+    expect(list.status).toBe(200);
+    expect(list.body.value.some((j) => j.id === first.id)).toBe(true);
+    expect(list.body.value.every((j) => j.state === "Completed")).toBe(true);
+    expect((await stack.api("GET", "/api/instances/ci-jobs/jobs?state=Nope", { as: "alice" })).status).toBe(400);
+  }, 60_000);
+});
+
+describe("queue submission", () => {
+  it("accepts plain and base64 JSON, records not-allowed and malformed ones as Failed, poisons the unreadable", async () => {
+    const q = new QueueClient(stack.azurite.connectionString, "job-submissions");
+    await q.createIfNotExists();
+    const msg = (o: unknown) => JSON.stringify(o);
+    await q.sendMessage(msg({ instance: "ci-jobs", submittedBy: "alice", idempotencyKey: "q-1", job: { name: "from-queue", command: "echo plain" } }));
+    await q.sendMessage(Buffer.from(msg({ instance: "ci-jobs", submittedBy: "alice", job: { name: "from-queue-b64", command: "echo b64" } })).toString("base64"));
+    await q.sendMessage(msg({ instance: "ci-jobs", submittedBy: "bob", job: { name: "not-allowed", command: "echo no" } }));
+    await q.sendMessage(msg({ instance: "ci-jobs", submittedBy: "alice", job: { name: "malformed", command: "echo x", gpus: -1 } }));
+    await q.sendMessage("this is not json");
+    const byName = async () => {
+      const list = await stack.api<{ value: Job[] }>("GET", "/api/instances/ci-jobs/jobs?top=1000", { as: "admin" });
+      return new Map(list.body.value.map((j) => [j.name, j]));
+    };
+    const names = ["from-queue", "from-queue-b64", "not-allowed", "malformed"];
+    const jobs = await eventually(byName, (m) => names.every((n) => m.has(n) && ["Completed", "Failed"].includes(m.get(n)!.state)), 60_000, 500);
+    expect(jobs.get("from-queue")!.state).toBe("Completed");
+    expect(jobs.get("from-queue-b64")!.state).toBe("Completed");
+    expect(jobs.get("not-allowed")!.state).toBe("Failed");
+    expect(jobs.get("not-allowed")!.error?.code).toBe("Forbidden");
+    expect(jobs.get("malformed")!.error?.message).toContain("job.gpus");
+    expect((await stack.api("GET", `/api/jobs/${jobs.get("from-queue")!.id}/logs`, { as: "alice" })).text).toBe("plain\n");
+    const poison = new QueueClient(stack.azurite.connectionString, "job-submissions-poison");
+    const peeked = await eventually(async () => (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems, (m) => m.length > 0, 30_000, 500);
+    expect(peeked.map((m) => m.messageText)).toContain("this is not json");
+  }, 90_000);
+});
