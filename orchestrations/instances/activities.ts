@@ -154,8 +154,10 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
     async startScript(input: ScriptStartInput): Promise<ScriptStarted> {
       const rec = await record(input.instance);
       const user = rec.setupScripts?.[input.kind];
-      // The creation step always runs: it proves the share is mounted before the instance is Running.
-      if (!user && input.kind === "startup") return { skipped: true };
+      // The creation step always runs: it proves the share is mounted before the instance is
+      // Running. The startup step runs for a startup script, or to install a replaced SSH key.
+      const sshKey = rec.sshPublicAccess === "Enabled" ? rec.sshPublicKey : undefined;
+      if (!user && !sshKey && input.kind === "startup") return { skipped: true };
       const runCommand = armNames.setupRunCommand(input.kind, input.operationId);
       const timeoutSeconds = (user?.timeoutMinutes ?? 15) * 60 + MOUNT_WAIT_SECONDS;
       await putRunCommand(arm, armNames.vm(input.instance), runCommand, {
@@ -165,6 +167,7 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
           CI_USER: rec.assignedUser,
           CI_SCRIPT_KIND: input.kind,
           CI_OPERATION_ID: input.operationId,
+          ...(sshKey && input.kind === "startup" ? { CI_SSH_PUBLIC_KEY: sshKey } : {}),
           ...(user ? { CI_SCRIPT_B64: Buffer.from(user.inline, "utf8").toString("base64") } : {}),
         },
         timeoutInSeconds: timeoutSeconds,

@@ -31,6 +31,13 @@ mkdir -p "$LOG_DIR" "$SHARE/Users/$CI_USER"
 LOG="$LOG_DIR/$CI_SCRIPT_KIND-$CI_OPERATION_ID.log"
 export CI_SHARE="$SHARE"
 stamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+if [ -n "\${CI_SSH_PUBLIC_KEY:-}" ]; then
+  # The key can be replaced after create (PATCH sshPublicKey): install the current one.
+  SSH_DIR="\${VM_ROOT:-}/home/azureuser/.ssh"
+  mkdir -p "$SSH_DIR" && printf '%s\\n' "$CI_SSH_PUBLIC_KEY" >"$SSH_DIR/authorized_keys" && chmod 600 "$SSH_DIR/authorized_keys"
+  [ -z "\${VM_ROOT:-}" ] && chown -R azureuser: "$SSH_DIR" 2>/dev/null
+  echo "[$(stamp)] $CI_SCRIPT_KIND: SSH key installed" >>"$LOG"
+fi
 if [ -z "\${CI_SCRIPT_B64:-}" ]; then echo "[$(stamp)] $CI_SCRIPT_KIND: share mounted, no script" >>"$LOG"; exit 0; fi
 SCRIPT="$(mktemp)"
 printf '%s' "$CI_SCRIPT_B64" | base64 -d >"$SCRIPT"

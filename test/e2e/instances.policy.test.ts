@@ -1,5 +1,7 @@
 // End to end: who may do what (admin on behalf of a user, other user 404, reader 403), SSH
 // and network policy read back from the emulator, immutable fields, quota, lists, sizes.
+import fs from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { networkClient } from "../cloud/clients";
 import { sshPublicKey } from "../cloud/support";
@@ -98,6 +100,15 @@ describe("policies", () => {
     const nic = await net.networkInterfaces.get(stack.settings.AZURE_RESOURCE_GROUP!, "ci-alice-ssh-nic");
     expect(nic.ipConfigurations?.[0]?.subnet?.id?.toLowerCase()).toBe(stack.settings.ALLOWED_SUBNET_IDS!.split(",")[0]!.toLowerCase());
     expect(nic.ipConfigurations?.[0]?.publicIPAddress).toBeUndefined();
+
+    // The key may be replaced; a restart installs the new one.
+    const newKey = sshPublicKey();
+    expect((await stack.api("PATCH", "/api/instances/alice-ssh", { as: "alice", body: { sshPublicKey: newKey } })).status).toBe(200);
+    const restart = await stack.api<{ id: string }>("POST", "/api/instances/alice-ssh/restart", { as: "alice" });
+    expect(restart.status, restart.text).toBe(202);
+    await eventually(() => stack.api<{ status: string }>("GET", `/api/operations/${restart.body.id}`, { as: "alice" }), (r) => r.body.status !== "Running", 60_000, 100);
+    const vmDir = stack.cloudState().vms.find((v) => v.name === "ci-alice-ssh-vm")!.dir;
+    expect(fs.readFileSync(path.join(vmDir, "home", "azureuser", ".ssh", "authorized_keys"), "utf8").trim()).toBe(newKey);
   });
 
   test("changing an immutable field is 409 PropertyChangeNotAllowed; mutable fields change", async () => {
