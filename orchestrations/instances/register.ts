@@ -1,15 +1,13 @@
 // The only file of this workflow that talks to durable-functions' registry. Activities are
-// wrapped so business failures (not retryable: quota, bad size, state conflicts) come back
-// as data at once, while transient ones throw `[Code] message` for callActivityWithRetry.
+// wrapped by asOutcome (outcome.ts): business failures come back as data, transient ones throw.
 import * as df from "durable-functions";
 import { getAzureClients } from "../../shared/azure/clients";
-import { AppError } from "../../shared/errors";
 import { instanceRecords } from "../../shared/instances/record";
 import { parseSettings } from "../../shared/settings";
 import { createOperationStore } from "../../shared/store/operations";
 import { createInstanceActivities, type InstanceActivities } from "./activities";
 import { deleteInstance, provisionInstance, restartInstance, startInstance, stopInstance } from "./orchestrator";
-import type { Outcome } from "./steps";
+import { asOutcome } from "./outcome";
 import { ACTIVITIES, ORCHESTRATIONS, type OperationRecord } from "./types";
 
 let activities: InstanceActivities | undefined;
@@ -27,16 +25,6 @@ function deps(): InstanceActivities {
     });
   }
   return activities;
-}
-
-export async function asOutcome<T>(run: () => Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, value: await run() };
-  } catch (err) {
-    if (err instanceof AppError && !err.retryable) return { ok: false, error: { code: err.code, message: err.message } };
-    const code = err instanceof AppError ? err.code : "InternalError";
-    throw new Error(`[${code}] ${err instanceof Error ? err.message : String(err)}`);
-  }
 }
 
 df.app.orchestration(ORCHESTRATIONS.provision, provisionInstance);

@@ -4,10 +4,8 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, Task } from "durable-functions";
 import type { InstanceActivities } from "./activities";
+import type { Outcome } from "./outcome";
 import { ACTIVITIES, type LifecycleInput, type PollOptions, type ProgressInput, type ScriptKind, type VmStatusResult } from "./types";
-
-/** What every activity answers (register.ts wraps them): business failures come back as data, transient ones throw and are retried. */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
 
 type Name = keyof InstanceActivities;
 type In<K extends Name> = Parameters<InstanceActivities[K]>[0];

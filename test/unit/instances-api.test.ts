@@ -1,0 +1,86 @@
+// Unit tests of what the instance API and workflows add on top of shared/: the response view,
+// the activity outcome encoding, the orchestrator's reading of failures, and the VM's
+// cloud-init and setup wrapper (no secrets).
+import { describe, expect, test } from "vitest";
+import { SETUP_WRAPPER, cloudInit } from "../../orchestrations/instances/cloudInit";
+import { asOutcome } from "../../orchestrations/instances/outcome";
+import { toStepError } from "../../orchestrations/instances/steps";
+import { applications, toInstanceResponse } from "../../functions/instanceView";
+import { CloudError, ConflictError, QuotaExceededError } from "../../shared/errors";
+import type { InstanceRecord } from "../../shared/instances/record";
+import { instanceResponse } from "../../shared/schemas/instance";
+import { shareMounts } from "../../local/cloud/cloudInit";
+
+const base: InstanceRecord = {
+  name: "Alice-1", state: "Running", vmSize: "Standard_D2s_v5", family: "standardDSv5Family", vCpus: 2, gpus: 0, memoryGb: 8,
+  assignedUser: "alice", createdBy: "admin", createdAt: "2025-01-06T08:00:00.000Z", updatedAt: "2025-01-06T08:00:00.000Z",
+  sshPublicAccess: "Disabled", subnetId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/c",
+  enablePublicIp: false, idleShutdownMinutes: 60, schedules: [], jobsPerCore: 2, tags: {}, jobs: { queued: 0, running: 0, cap: 4 }, requestHash: "h",
+};
+
+describe("toInstanceResponse", () => {
+  const now = new Date("2025-01-06T08:30:00Z");
+  test.each([
+    ["ssh disabled, private IP", { privateIp: "10.0.0.4" }, { publicAccess: "Disabled", adminUserName: "azureuser" }, 4],
+    ["ssh enabled, private IP", { sshPublicAccess: "Enabled" as const, privateIp: "10.0.0.4" }, { publicAccess: "Enabled", adminUserName: "azureuser", address: "10.0.0.4", port: 22 }, 4],
+    ["ssh enabled, public IP wins", { sshPublicAccess: "Enabled" as const, privateIp: "10.0.0.4", publicIp: "198.18.0.9" }, { publicAccess: "Enabled", adminUserName: "azureuser", address: "198.18.0.9", port: 22 }, 4],
+    ["no address yet", {}, { publicAccess: "Disabled", adminUserName: "azureuser" }, 0],
+  ])("%s", (_n, over, ssh, apps) => {
+    const view = toInstanceResponse({ ...base, ...over }, now, { idleShutdownMinMinutes: 15 });
+    expect(instanceResponse.strict().safeParse(view).error).toBeUndefined();
+    expect(view.ssh).toEqual(ssh);
+    expect(view.applications).toHaveLength(apps);
+  });
+
+  test("autoStop explains why a Running instance without activity is not idle", () => {
+    const view = toInstanceResponse({ ...base, privateIp: "10.0.0.4" }, now, { idleShutdownMinMinutes: 15 });
+    expect(view.autoStop?.notIdleBecause).toContain("no activity recorded yet");
+    const active = toInstanceResponse({ ...base, lastActivityAt: "2025-01-06T08:20:00.000Z" }, now, { idleShutdownMinMinutes: 15 });
+    expect(active.autoStop?.idleShutdownAt).toBe("2025-01-06T09:20:00.000Z");
+  });
+
+  test("applications: Jupyter, JupyterLab, RStudio, VS Code into the user's folder", () => {
+    const apps = applications({ ...base, privateIp: "10.0.0.4" });
+    expect(apps.map((a) => a.name)).toEqual(["Jupyter", "JupyterLab", "RStudio", "VS Code"]);
+    expect(apps[3]!.url).toContain("/home/azureuser/cloudfiles/code/Users/alice");
+  });
+});
+
+describe("activity outcomes", () => {
+  test.each([
+    ["success", async () => 5, { ok: true, value: 5 }],
+    ["business failure comes back as data", async () => { throw new QuotaExceededError({ family: "f", used: 1, limit: 1, requested: 1, scope: "workspace" }); }, { ok: false, error: { code: "QuotaExceeded" } }],
+    ["non-retryable conflict", async () => { throw new ConflictError("x", { retryable: false }); }, { ok: false, error: { code: "Conflict" } }],
+  ])("%s", async (_n, run, expected) => {
+    expect(await asOutcome(run)).toMatchObject(expected);
+  });
+
+  test.each([
+    ["transient cloud error", new CloudError("TooManyRequests", "slow down", { httpStatus: 429 }), "[TooManyRequests] slow down"],
+    ["unknown error", new TypeError("bug"), "[InternalError] bug"],
+  ])("%s throws [Code] message for retries", async (_n, err, message) => {
+    await expect(asOutcome(async () => { throw err; })).rejects.toThrow(message);
+  });
+
+  test.each([
+    ["[TooManyRequests] slow down \n stack", "TooManyRequests", "slow down"],
+    ["Activity function 'x' failed: [InternalServerError] boom\nat ...", "InternalServerError", "boom"],
+    ["plain failure\nmore", "InternalError", "plain failure"],
+  ])("toStepError(%j)", (text, code, message) => {
+    const e = toStepError(new Error(text));
+    expect([e.code, e.message]).toEqual([code, message]);
+  });
+});
+
+describe("what the VM gets", () => {
+  test("cloud-init mounts the share over NFS at the documented path, with no secret", () => {
+    const text = cloudInit("wslocalfiles", "workspace");
+    expect(shareMounts(text)).toEqual([{ account: "wslocalfiles", share: "workspace", subPath: "", target: "/home/azureuser/cloudfiles/code" }]);
+    expect(text).not.toMatch(/key|password|sig=|credentials/i);
+  });
+
+  test("the setup wrapper logs to Logs/<instance> on the share and carries no secret", () => {
+    expect(SETUP_WRAPPER).toContain('LOG_DIR="$SHARE/Logs/$CI_NAME"');
+    expect(SETUP_WRAPPER).not.toMatch(/AccountKey|sig=|password/i);
+  });
+});
