@@ -187,6 +187,9 @@ export function createJobActivities(deps: JobActivityDeps) {
       await updateJob(input.instance, input.jobId, (r) =>
         r.state === "Queued" ? { ...r, state: "Starting", gpuIndices: input.gpuIndices } : undefined,
       );
+      // Already created by an attempt whose result was lost (crash): never PUT again. A second
+      // PUT carries fresh SAS URLs, a changed body, and ARM would run the script once more.
+      if (await getRunCommand(arm, vmOf(inst.record.name), rcOf(job.id))) return { started: true, timeoutMinutes: job.timeoutMinutes };
       await ensureContainer(deps.clients.storage, JOB_LOGS_CONTAINER);
       const sasMinutes = job.timeoutMinutes + 60;
       const out = jobLogBlobs.stdout(job.id);

@@ -34,6 +34,7 @@ describe("cap and results", () => {
     const inst = await stack.api<{ state: string; jobs: { queued: number; running: number; cap: number } }>("GET", "/api/instances/ci-jobs", { as: "alice" });
     await eventually(async () => (await stack.api<{ state: string; jobs: { running: number; cap: number } }>("GET", "/api/instances/ci-jobs", { as: "alice" })).body, (b) => b.state === "Running" && b.jobs.running === 0, 10_000);
     expect(inst.body.jobs.cap).toBe(cap);
+    await eventually(async () => stack.cloudState().runCommands.filter((r) => r.id.toLowerCase().includes("/runcommands/job-")).length, (n) => n === 0, 10_000);
   }, 120_000);
 });
 
@@ -57,8 +58,9 @@ describe("cancel and timeout", () => {
     expect(ended.map((j) => j.state)).toEqual(blockers.map(() => "Canceled"));
     const again = await stack.api<{ error: { code: string } }>("POST", `/api/jobs/${queued.id}/cancel`, { as: "alice" });
     expect(again.status).toBe(409);
-    const rc = stack.cloudState().runCommands ?? [];
-    expect(rc.filter((r: { name?: string }) => blockers.some((b) => r.name === `job-${b.id}`))).toHaveLength(0);
+    // Their run commands are deleted (Azure caps run commands per VM).
+    const ours = (ids: string[]) => stack.cloudState().runCommands.filter((r) => ids.some((id) => r.id.toLowerCase().endsWith(`/runcommands/job-${id}`)));
+    await eventually(async () => ours(blockers.map((b) => b.id)).length, (n) => n === 0, 10_000);
   }, 90_000);
 
   it("times out a job that runs past timeoutMinutes", async () => {

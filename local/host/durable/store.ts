@@ -181,6 +181,11 @@ export class TaskHubStore {
   ): Promise<void> {
     const ops: TransactionAction[] = [["upsert", this.instanceEntity(row), "Replace"]];
     if (chunk) for (const e of this.chunkEntities(row.instanceId, chunk)) ops.push(["upsert", e, "Replace"]);
+    // continueAsNew can carry more events than one transaction holds: the overflow is written
+    // first. A crash in between may deliver those events twice (at-least-once), never lose them.
+    const fits = Math.max(0, MAX_OPS - ops.length);
+    for (let i = fits; i < newMessages.length; i += MAX_OPS) await this.putMessages(row.instanceId, newMessages.slice(i, i + MAX_OPS));
+    newMessages = newMessages.slice(0, fits);
     for (const m of newMessages) ops.push(["upsert", { partitionKey: row.instanceId, rowKey: m.rowKey, Data: JSON.stringify(m.msg) }, "Replace"]);
     const deletes: TransactionAction[] = deleteKeys.map((k) => ["delete", { partitionKey: row.instanceId, rowKey: k }]);
     // Deletes that do not fit stay behind; they are recognised and removed after a restart.
