@@ -85,6 +85,10 @@ describe("instance lifecycle", () => {
 
     const restart = await stack.api("POST", "/api/instances/alice-cpu-1/restart", { as: "alice" });
     expect(restart.status, restart.text).toBe(202);
+    // Another operation while one is in flight: 409 Conflict (the restart owns the instance).
+    const busy = await stack.api<{ error: { code: string } }>("POST", "/api/instances/alice-cpu-1/stop", { as: "alice" });
+    expect(busy.status).toBe(409);
+    expect(busy.body.error.code).toBe("Conflict");
     const r = await eventually(() => get("alice-cpu-1"), (x) => x.body.lastOperation?.id === (restart.body as { id: string }).id && x.body.lastOperation.status !== "Running", 60_000, 100);
     expect(r.body.state).toBe("Running");
   });
@@ -109,5 +113,11 @@ describe("instance lifecycle", () => {
     expect(state.vms.filter((v) => v.name.includes("alice-cpu-1"))).toEqual([]);
     expect([...state.nics, ...state.nsgs, ...state.publicIps].filter((id) => id.includes("alice-cpu-1"))).toEqual([]);
     expect(fs.existsSync(path.join(stack.shareDir()!, "Users", "alice", "created-by-setup.txt"))).toBe(true);
+  });
+
+  test("the name can be used again after a delete", async () => {
+    const put = await stack.api<Instance>("PUT", "/api/instances/alice-cpu-1", { as: "alice", body: { vmSize: "Standard_D2s_v5" } });
+    expect(put.status, put.text).toBe(201);
+    expect((await waitState("alice-cpu-1", ["Running", "CreateFailed", "SetupFailed"])).state).toBe("Running");
   });
 });
