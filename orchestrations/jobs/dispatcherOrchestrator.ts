@@ -65,9 +65,10 @@ export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: Orch
           break;
         }
         apply({ type: "Configure", config: rec.config });
+        // Compared with the snapshot before anything new starts (a job started now is not in it).
+        reconcile(state!, rec, apply);
         // The event says where the instance is going (raised before Stopping, after Running).
         apply({ type: "InstanceState", running: RUNNING_STATES.has(ev.state) });
-        reconcile(state!, rec, apply);
         if (rec.deleting) {
           deleting = true;
           for (const id of Object.keys(state!.queued)) apply({ type: "CancelRequested", jobId: id });
@@ -87,8 +88,11 @@ function reconcile(state: DispatcherState, rec: Extract<ReconcileResult, { exist
   const live = new Set<string>();
   for (const j of rec.jobs) {
     live.add(j.id);
+    // A queued job with a cancel request is canceled before it is (re)submitted, so it never
+    // starts; one already running is adopted first, so the cancel reaches its orchestration.
+    if (j.cancelRequested && j.state === "Queued") apply({ type: "CancelRequested", jobId: j.id });
     apply({ type: "JobSubmitted", jobId: j.id, gpus: j.gpus });
-    if (j.cancelRequested) apply({ type: "CancelRequested", jobId: j.id });
+    if (j.cancelRequested && j.state !== "Queued") apply({ type: "CancelRequested", jobId: j.id });
   }
   // A running job whose record is terminal finished while its JobFinished was lost.
   for (const id of Object.keys(state.running)) if (!live.has(id)) apply({ type: "JobFinished", jobId: id });

@@ -1,0 +1,179 @@
+// The jobs orchestrators replayed with stubbed activities (jobsHarness.ts): the dispatcher
+// drives the pure dispatcher from external events, keeps the cap, carries its state and any
+// unprocessed events across continueAsNew, and cancels on stop; the job orchestration polls
+// with backoff, and ends Completed / Canceled / TimedOut / Failed exactly once.
+import { describe, expect, test } from "vitest";
+import type { DispatcherCommand } from "../../shared/jobs/dispatcher";
+import { dispatcherOrchestrator } from "../../orchestrations/jobs/dispatcherOrchestrator";
+import { jobOrchestrator } from "../../orchestrations/jobs/jobOrchestrator";
+import { ACTIVITIES, CANCEL_EVENT, DISPATCHER_EVENT, type ApplyInput, type FinishInput, type ReconcileResult, type RunStatusResult } from "../../orchestrations/jobs/types";
+import { Replay } from "./jobsHarness";
+
+const A = ACTIVITIES;
+type Live = Extract<ReconcileResult, { exists: true }>;
+
+function dispatcher(opts: { cap?: { vCpus: number; jobsPerCore: number; gpus?: number }; running?: boolean; jobs?: Live["jobs"]; eventsPerGeneration?: number } = {}) {
+  const cfg = { vCpus: opts.cap?.vCpus ?? 2, jobsPerCore: opts.cap?.jobsPerCore ?? 2, gpus: opts.cap?.gpus ?? 0 };
+  const rec: Live = { exists: true, config: cfg, running: opts.running ?? true, deleting: false, jobs: opts.jobs ?? [] };
+  const r = new Replay(dispatcherOrchestrator, { instance: "ci-1", ...(opts.eventsPerGeneration ? { eventsPerGeneration: opts.eventsPerGeneration } : {}) }, {
+    [A.reconcile]: () => rec,
+    [A.apply]: () => null,
+  });
+  const commands = () => r.callsTo(A.apply).flatMap((i) => (i as ApplyInput).commands);
+  const started = () => commands().filter((c): c is Extract<DispatcherCommand, { type: "StartJob" }> => c.type === "StartJob").map((c) => c.jobId);
+  const lastCounts = () => (r.callsTo(A.apply).at(-1) as ApplyInput).counts;
+  return { r, rec, commands, started, lastCounts };
+}
+const submitted = (jobId: string, gpus = 0) => ({ type: "JobSubmitted", jobId, gpus });
+const finished = (jobId: string) => ({ type: "JobFinished", jobId, state: "Completed" });
+
+describe("jobDispatcher", () => {
+  test("starts up to cap = jobsPerCore × vCPUs, FIFO; a finish frees a slot", async () => {
+    const d = dispatcher();
+    await d.r.settle();
+    for (let i = 0; i < 6; i++) d.r.raise(DISPATCHER_EVENT, submitted(`j${i}`));
+    await d.r.settle();
+    expect(d.started()).toEqual(["j0", "j1", "j2", "j3"]);
+    expect(d.lastCounts()).toEqual({ queued: 2, running: 4, cap: 4 });
+    expect(d.commands().filter((c) => c.type === "SetBusy")).toEqual([{ type: "SetBusy", busy: true }]);
+    d.r.raise(DISPATCHER_EVENT, finished("j1"));
+    d.r.raise(DISPATCHER_EVENT, finished("j1")); // at-least-once delivery: a duplicate changes nothing
+    await d.r.settle();
+    expect(d.started()).toEqual(["j0", "j1", "j2", "j3", "j4"]);
+    expect(d.lastCounts()).toEqual({ queued: 1, running: 4, cap: 4 });
+  });
+
+  test("no event is lost across continueAsNew, even when a burst lands in one episode", async () => {
+    const d = dispatcher({ cap: { vCpus: 64, jobsPerCore: 2 }, eventsPerGeneration: 3 });
+    await d.r.settle();
+    for (let i = 0; i < 25; i++) d.r.raise(DISPATCHER_EVENT, submitted(`b${i}`));
+    await d.r.settle();
+    expect(d.r.generations).toBeGreaterThan(5);
+    expect(d.started()).toEqual(Array.from({ length: 25 }, (_, i) => `b${i}`));
+    for (let i = 0; i < 25; i++) d.r.raise(DISPATCHER_EVENT, finished(`b${i}`));
+    await d.r.settle();
+    expect(d.lastCounts()).toEqual({ queued: 0, running: 0, cap: 128 });
+    expect(d.commands().filter((c) => c.type === "SetBusy").at(-1)).toEqual({ type: "SetBusy", busy: false });
+  });
+
+  test("a new dispatcher adopts Queued jobs from the table (an event lost before it started)", async () => {
+    const d = dispatcher({ jobs: [{ id: "old1", gpus: 0, state: "Queued", cancelRequested: false }, { id: "old2", gpus: 0, state: "Queued", cancelRequested: true }] });
+    await d.r.settle();
+    expect(d.started()).toEqual(["old1"]);
+    expect(d.commands()).toContainEqual({ type: "MarkCanceled", jobId: "old2" });
+  });
+
+  test("jobs for a stopped instance stay queued; a stop cancels running jobs; Running starts the queue", async () => {
+    const d = dispatcher({ running: false });
+    await d.r.settle();
+    d.r.raise(DISPATCHER_EVENT, submitted("s1"));
+    await d.r.settle();
+    expect(d.started()).toEqual([]);
+    d.rec.running = true;
+    d.rec.jobs = [{ id: "s1", gpus: 0, state: "Queued", cancelRequested: false }];
+    d.r.raise(DISPATCHER_EVENT, { type: "InstanceStateChanged", state: "Running" });
+    await d.r.settle();
+    expect(d.started()).toEqual(["s1"]);
+    d.rec.jobs = [{ id: "s1", gpus: 0, state: "Running", cancelRequested: false }];
+    d.r.raise(DISPATCHER_EVENT, { type: "InstanceStateChanged", state: "Stopping" });
+    d.r.raise(DISPATCHER_EVENT, submitted("s2"));
+    await d.r.settle();
+    expect(d.commands()).toContainEqual({ type: "CancelJob", jobId: "s1", reason: "instance stopped" });
+    expect(d.started()).toEqual(["s1"]);
+  });
+
+  test("GPU jobs start only when enough GPUs are free, with those indices", async () => {
+    const d = dispatcher({ cap: { vCpus: 6, jobsPerCore: 2, gpus: 2 } });
+    await d.r.settle();
+    d.r.raise(DISPATCHER_EVENT, submitted("g1", 1));
+    d.r.raise(DISPATCHER_EVENT, submitted("g2", 2));
+    d.r.raise(DISPATCHER_EVENT, submitted("c1", 0));
+    await d.r.settle();
+    expect(d.commands().filter((c) => c.type === "StartJob")).toEqual([
+      { type: "StartJob", jobId: "g1", gpuIndices: [0] },
+      { type: "StartJob", jobId: "c1", gpuIndices: [] },
+    ]);
+    d.r.raise(DISPATCHER_EVENT, finished("g1"));
+    await d.r.settle();
+    expect(d.commands().filter((c) => c.type === "StartJob").at(-1)).toEqual({ type: "StartJob", jobId: "g2", gpuIndices: [0, 1] });
+  });
+
+  test("a deleted instance's dispatcher cancels everything and ends after the last running job", async () => {
+    const d = dispatcher();
+    await d.r.settle();
+    d.r.raise(DISPATCHER_EVENT, submitted("d1"));
+    for (let i = 2; i <= 6; i++) d.r.raise(DISPATCHER_EVENT, submitted(`d${i}`));
+    await d.r.settle();
+    d.rec.deleting = true;
+    d.rec.jobs = [1, 2, 3, 4, 5, 6].map((i) => ({ id: `d${i}`, gpus: 0, state: i <= 4 ? ("Running" as const) : ("Queued" as const), cancelRequested: false }));
+    d.r.raise(DISPATCHER_EVENT, { type: "InstanceStateChanged", state: "Deleting" });
+    await d.r.settle();
+    expect(d.commands().filter((c) => c.type === "CancelJob").map((c) => c.jobId).sort()).toEqual(["d1", "d2", "d3", "d4"]);
+    expect(d.commands().filter((c) => c.type === "MarkCanceled").map((c) => c.jobId).sort()).toEqual(["d5", "d6"]);
+    for (let i = 1; i <= 4; i++) d.r.raise(DISPATCHER_EVENT, finished(`d${i}`));
+    await d.r.settle();
+    expect(d.r.finished?.status).toBe("Completed");
+  });
+});
+
+function job(statuses: RunStatusResult[], start: unknown = { started: true, timeoutMinutes: 5 }) {
+  let n = 0;
+  return new Replay(jobOrchestrator, { instance: "ci-1", jobId: "j1", gpuIndices: [], poll: { initialMs: 100, maxMs: 1000, factor: 2 } }, {
+    [A.startRun]: () => {
+      if (start instanceof Error) throw start;
+      return start;
+    },
+    [A.runStatus]: () => statuses[Math.min(n++, statuses.length - 1)],
+    [A.finish]: () => null,
+  });
+}
+const finishOf = (r: Replay) => r.callsTo(A.finish) as FinishInput[];
+
+describe("runJob", () => {
+  test("polls with growing timers until the run command ends; Completed with exit code and times", async () => {
+    const r = job([{ state: "Pending" }, { state: "Running", startTime: "2025-01-06T08:00:01.000Z" }, { state: "Running" }, { state: "Succeeded", exitCode: 0, startTime: "2025-01-06T08:00:01.000Z", endTime: "2025-01-06T08:00:02.000Z" }]);
+    await r.settle(true);
+    expect(r.finished?.status).toBe("Completed");
+    expect(finishOf(r)).toHaveLength(1);
+    expect(finishOf(r)[0]!.outcome).toEqual({ state: "Completed", exitCode: 0, startTime: "2025-01-06T08:00:01.000Z", endTime: "2025-01-06T08:00:02.000Z" });
+    expect(r.callsTo(A.runStatus)).toHaveLength(4);
+    // 100, 200, 400, 800 ms: backoff, not a fixed poll.
+    expect(r.now - Date.parse("2025-01-06T08:00:00Z")).toBeGreaterThanOrEqual(1500);
+  });
+
+  test("a failing command is Failed with its exit code", async () => {
+    const r = job([{ state: "Failed", exitCode: 3 }]);
+    await r.settle(true);
+    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Failed", exitCode: 3, error: { code: "JobFailed" } });
+  });
+
+  test("a Cancel event ends it Canceled with the reason, and the run command is deleted", async () => {
+    const r = job([{ state: "Running" }]);
+    await r.settle(true, 6);
+    r.raise(CANCEL_EVENT, { reason: "instance stopped" });
+    await r.settle(false);
+    expect(finishOf(r)).toHaveLength(1);
+    expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Canceled", error: { message: "instance stopped" } }, runCommandStarted: true });
+  });
+
+  test("runs past timeoutMinutes → TimedOut", async () => {
+    const r = job([{ state: "Running" }], { started: true, timeoutMinutes: 1 });
+    await r.settle(true);
+    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "TimedOut", error: { code: "TimedOut" } });
+    expect(r.now - Date.parse("2025-01-06T08:00:00Z")).toBeGreaterThanOrEqual(60_000);
+  });
+
+  test("a job canceled or ended before it started is finished without running", async () => {
+    const r = job([], { started: false });
+    await r.settle(true);
+    expect(r.callsTo(A.runStatus)).toHaveLength(0);
+    expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Canceled" }, runCommandStarted: false });
+  });
+
+  test("a start that keeps failing ends Failed (never stuck), and still cleans up a run command it may have made", async () => {
+    const r = job([], new Error("ARM is down"));
+    await r.settle(true);
+    expect(r.callsTo(A.startRun).length).toBeGreaterThan(1); // retried with backoff
+    expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Failed", error: { code: "StartFailed" } }, runCommandStarted: true });
+  });
+});
