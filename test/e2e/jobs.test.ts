@@ -144,3 +144,21 @@ describe("queue submission", () => {
     expect(peeked.map((m) => m.messageText)).toContain("this is not json");
   }, 90_000);
 });
+
+describe("instance stop and start", () => {
+  it("a stop cancels running jobs; jobs for a stopped instance stay Queued until it runs", async () => {
+    await runningInstance(stack, "ci-stop");
+    const long = await submit(stack, "ci-stop", { name: "long", command: "sleep 120" });
+    await waitJob(stack, long.id, ["Running"]);
+    expect((await stack.api("POST", "/api/instances/ci-stop/stop", { as: "alice" })).status).toBe(202);
+    const canceled = await waitJob(stack, long.id, ["Canceled", "Failed", "Completed"], 60_000);
+    expect(canceled.state).toBe("Canceled");
+    expect(canceled.error?.message).toBe("instance stopped");
+    await eventually(async () => (await stack.api<{ state: string }>("GET", "/api/instances/ci-stop", { as: "alice" })).body.state, (s) => s === "Stopped", 60_000, 250);
+    const later = await submit(stack, "ci-stop", { name: "later", command: "echo ran" });
+    expect((await getJob(stack, later.id)).state).toBe("Queued");
+    expect((await stack.api("POST", "/api/instances/ci-stop/start", { as: "alice" })).status).toBe(202);
+    expect((await waitJob(stack, later.id, ["Completed", "Failed", "Canceled"], 90_000)).state).toBe("Completed");
+    expect((await stack.api("GET", `/api/jobs/${later.id}/logs`, { as: "alice" })).text).toBe("ran\n");
+  }, 180_000);
+});
