@@ -1,0 +1,144 @@
+// Jobs benchmark (bench/README.md "Jobs"): the whole stack (Azurite, cloud emulator with
+// latency "none", the app in the local host) driven over HTTP like a client.
+//   1. submit→start latency: 100 concurrent submissions to one instance with free slots
+//      (Standard_NC24ads_A100_v4 × jobsPerCore 16 = cap 384); start = the run command's process
+//      start time reported by the emulator (the job's startedAt); submit = just before the POST.
+//   2. sustained jobs/s: trivial jobs (`true`) over 10 instances, first submit → last terminal.
+//   3. dispatcher step time: the pure dispatcher step at queue depth 10 vs 10,000, and one
+//      dispatcher episode (library replay + our orchestrator) carrying that state.
+// Usage: npx tsc -p tsconfig.json && node dist/bench/jobs/run.js [runs=3] [jobs=300]
+import os from "node:os";
+import { initialState, step, type DispatcherState } from "../../shared/jobs/dispatcher";
+import { dispatcherOrchestrator } from "../../orchestrations/jobs/dispatcherOrchestrator";
+import { ACTIVITIES, DISPATCHER_EVENT } from "../../orchestrations/jobs/types";
+import { eventually, startStack, type Stack } from "../../test/support/stack";
+import { Replay } from "../../test/orchestrations/jobsHarness";
+
+type Job = { id: string; state: string; startedAt?: string };
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const median = (xs: number[]) => pct(xs, 50);
+
+async function instance(stack: Stack, name: string, vmSize: string): Promise<void> {
+  const r = await stack.api("PUT", `/api/instances/${name}`, { as: "alice", body: { vmSize, jobsPerCore: 16 } });
+  if (r.status !== 201) throw new Error(`create ${name}: ${r.status} ${r.text}`);
+  await eventually(async () => (await stack.api<{ state: string }>("GET", `/api/instances/${name}`, { as: "alice" })).body.state, (s) => s === "Running", 120_000, 250);
+}
+
+async function submit(stack: Stack, name: string, command: string): Promise<{ id: string; at: number }> {
+  const at = Date.now();
+  const r = await stack.api<Job>("POST", `/api/instances/${name}/jobs`, { as: "alice", body: { command } });
+  if (r.status !== 202) throw new Error(`submit: ${r.status} ${r.text}`);
+  return { id: r.body.id, at };
+}
+
+async function listAll(stack: Stack, name: string): Promise<Job[]> {
+  const r = await stack.api<{ value: Job[] }>("GET", `/api/instances/${name}/jobs?top=1000`, { as: "alice" });
+  return r.body.value;
+}
+
+async function latency(stack: Stack, name: string): Promise<{ p50: number; p99: number }> {
+  const subs = await Promise.all(Array.from({ length: 100 }, () => submit(stack, name, "sleep 0.2")));
+  const ids = new Set(subs.map((s) => s.id));
+  const jobs = await eventually(() => listAll(stack, name), (js) => js.filter((j) => ids.has(j.id) && j.state === "Completed").length === 100, 120_000, 250);
+  const started = new Map(jobs.map((j) => [j.id, Date.parse(j.startedAt ?? "")]));
+  const lat = subs.map((s) => started.get(s.id)! - s.at);
+  return { p50: pct(lat, 50), p99: pct(lat, 99) };
+}
+
+async function throughput(stack: Stack, names: string[], total: number): Promise<number> {
+  const t0 = Date.now();
+  const ids = new Set<string>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < total) {
+        const i = next++;
+        ids.add((await submit(stack, names[i % names.length]!, "true")).id);
+      }
+    }),
+  );
+  await eventually(
+    async () => (await Promise.all(names.map((n) => listAll(stack, n)))).flat().filter((j) => ids.has(j.id) && ["Completed", "Failed", "Canceled", "TimedOut"].includes(j.state)).length,
+    (n) => n === total,
+    300_000,
+    250,
+  );
+  return total / ((Date.now() - t0) / 1000);
+}
+
+/** A running dispatcher with `depth` jobs queued behind a full cap. */
+function loaded(depth: number): DispatcherState {
+  const s = initialState({ vCpus: 2, jobsPerCore: 2, gpus: 0 }, true);
+  for (let i = 0; i < 4 + depth; i++) step(s, { type: "JobSubmitted", jobId: `j${i}`, gpus: 0 });
+  return s;
+}
+
+function pureStepMicros(depth: number): number {
+  const s = loaded(depth);
+  let head = 0;
+  let tail = 4 + depth;
+  const n = 20_000;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    step(s, { type: "JobFinished", jobId: `j${head++}` }); // starts the queue head
+    step(s, { type: "JobSubmitted", jobId: `j${tail++}`, gpus: 0 }); // keeps the depth
+  }
+  return Number(process.hrtime.bigint() - t0) / 1000 / (2 * n);
+}
+
+async function episodeMillis(depth: number): Promise<number> {
+  const r = new Replay(dispatcherOrchestrator, { instance: "b", state: loaded(depth), generation: 1, eventsPerGeneration: 1_000_000 }, { [ACTIVITIES.apply]: () => null, [ACTIVITIES.reconcile]: () => ({ exists: false }) });
+  await r.settle();
+  const times: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    r.raise(DISPATCHER_EVENT, { type: "JobFinished", jobId: `j${i}`, state: "Completed" });
+    const t0 = performance.now();
+    await r.episode(); // the event, its step, the apply activity scheduled
+    await r.episode(); // the activity result
+    times.push((performance.now() - t0) / 2);
+  }
+  return median(times.slice(10)); // the first ones warm up
+}
+
+async function main(): Promise<void> {
+  const runs = Number(process.argv[2] ?? 3);
+  const total = Number(process.argv[3] ?? 300);
+  const res = { p50: [] as number[], p99: [] as number[], jps: [] as number[], s10: [] as number[], s10k: [] as number[], e10: [] as number[], e10k: [] as number[] };
+  for (let run = 0; run < runs; run++) {
+    res.s10.push(pureStepMicros(10));
+    res.s10k.push(pureStepMicros(10_000));
+    res.e10.push(await episodeMillis(10));
+    res.e10k.push(await episodeMillis(10_000));
+    const stack = await startStack({ env: { JOBS_ARM_WRITE_BURST: "1000", JOBS_ARM_WRITES_PER_SECOND: "1000" }, cloud: { config: { throttle: { enabled: false } } } });
+    try {
+      stack.setCloudConfig({ throttle: { enabled: false } });
+      await instance(stack, `lat-${run}`, "Standard_NC24ads_A100_v4");
+      const l = await latency(stack, `lat-${run}`);
+      res.p50.push(l.p50);
+      res.p99.push(l.p99);
+      const names = Array.from({ length: 10 }, (_, i) => `tp-${run}-${i}`);
+      await Promise.all(names.map((n) => instance(stack, n, "Standard_D2s_v5")));
+      res.jps.push(await throughput(stack, names, total));
+    } finally {
+      await stack.stop();
+    }
+    console.log(`run ${run + 1}: p50 ${res.p50.at(-1)} ms, p99 ${res.p99.at(-1)} ms, ${res.jps.at(-1)!.toFixed(1)} jobs/s, step ${res.s10.at(-1)!.toFixed(2)}/${res.s10k.at(-1)!.toFixed(2)} µs, episode ${res.e10.at(-1)!.toFixed(2)}/${res.e10k.at(-1)!.toFixed(2)} ms`);
+  }
+  console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  console.log(
+    JSON.stringify({
+      p50ms: median(res.p50), p99ms: median(res.p99), jobsPerSecond: +median(res.jps).toFixed(1),
+      stepMicros10: +median(res.s10).toFixed(2), stepMicros10k: +median(res.s10k).toFixed(2),
+      episodeMs10: +median(res.e10).toFixed(2), episodeMs10k: +median(res.e10k).toFixed(2),
+    }),
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
