@@ -9,7 +9,7 @@
 // (persisted across restarts), and only the latest run in it counts.
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import * as df from "durable-functions";
-import { previousTick, type PlannedAction } from "../shared/autostop/plan";
+import { TickMemory, type PlannedAction } from "../shared/autostop/plan";
 import { instancePages } from "../shared/autostop/source";
 import { runAutoStopTick, type ActOutcome } from "../shared/autostop/tick";
 import { AppError } from "../shared/errors";
@@ -20,16 +20,13 @@ export const AUTOSTOP_FUNCTION = "autoStopTick";
 /** Who asked, on the operation record and in logs. */
 export const AUTOSTOP_REQUESTER = "system:autostop";
 
-// This host's memory of its last tick: narrows the window when the stored status lags, and
-// keeps a window open for retry after a tick whose actions failed (ids make retries harmless).
-let lastCompleted: Date | undefined;
-let retryFrom: Date | undefined;
+// This host's memory of its ticks (window start, retry after a failed tick).
+const memory = new TickMemory();
 
 export async function autoStopTick(timer: Timer, context: InvocationContext): Promise<void> {
   const now = new Date();
   const settings = getSettings();
-  let lastTick = previousTick(timer, now, lastCompleted);
-  if (retryFrom !== undefined && (lastTick === undefined || retryFrom < lastTick)) lastTick = retryFrom;
+  const lastTick = memory.lastTick(timer, now);
   const client = df.getClient(context);
 
   const started = Date.now();
@@ -52,9 +49,7 @@ export async function autoStopTick(timer: Timer, context: InvocationContext): Pr
       );
     }
   } finally {
-    // A failed tick (read error or failed actions) is retried from the same window start.
-    retryFrom = failed ? (retryFrom ?? lastTick ?? new Date(now.getTime() - 60_000)) : undefined;
-    lastCompleted = now;
+    memory.finished(now, lastTick, !failed);
   }
 }
 

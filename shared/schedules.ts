@@ -84,11 +84,14 @@ export function occursBetween(s: Pick<ScheduleSpec, "cron" | "timeZone">, from: 
 export function latestOccurrenceBetween(s: Pick<ScheduleSpec, "cron" | "timeZone">, from: Date, to: Date): Date | null {
   if (!occursBetween(s, from, to)) return null;
   try {
-    // previousRuns excludes a run exactly at its reference, so look from one second later.
-    const [prev] = cronOf(s).previousRuns(1, new Date(to.getTime() + 1000));
+    // previousRuns excludes a run exactly at its reference and works in whole seconds, so look
+    // back from the next whole second; a run in (to, that second] (e.g. to = 16:59:59.5, run at
+    // 17:00) comes first then, so take the latest of two that is not after `to`.
+    const reference = Math.floor(to.getTime() / 1000) * 1000 + 1000;
+    const prev = cronOf(s).previousRuns(2, new Date(reference)).find((d) => d.getTime() <= to.getTime());
     if (prev === undefined) return null;
     const t = prev.getTime();
-    return t > from.getTime() && t <= to.getTime() ? prev : null;
+    return t > from.getTime() ? prev : null;
   } catch {
     return null;
   }

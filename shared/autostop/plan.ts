@@ -99,3 +99,26 @@ function recordProblem(r: AutoStopRecord): string | null {
 function count(n: unknown): number {
   return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : 0;
 }
+
+/**
+ * A host's memory of its ticks. The window of a tick starts at the previous tick, except after
+ * a tick that failed (a read error, or an action that threw): then it starts where the failed
+ * tick's window started, so a due schedule run is retried rather than skipped. Retrying is
+ * harmless: the orchestration ids make a second attempt at a started action a no-op.
+ */
+export class TickMemory {
+  #lastCompleted: Date | undefined;
+  #retryFrom: Date | undefined;
+
+  /** The previous tick to use for this one. */
+  lastTick(timer: { scheduleStatus?: { last?: string | null } | null }, now: Date): Date | undefined {
+    const last = previousTick(timer, now, this.#lastCompleted);
+    return this.#retryFrom !== undefined && (last === undefined || this.#retryFrom < last) ? this.#retryFrom : last;
+  }
+
+  /** Call after every tick with the window start it used and whether everything succeeded. */
+  finished(now: Date, lastTick: Date | undefined, ok: boolean): void {
+    this.#retryFrom = ok ? undefined : (this.#retryFrom ?? lastTick ?? new Date(now.getTime() - 60_000));
+    this.#lastCompleted = now;
+  }
+}

@@ -1,7 +1,7 @@
 // The auto-stop tick with a fake clock: minute-by-minute ticks across DST changes, month ends
 // and leap days; catch-up after downtime acts once; repeated ticks derive the same ids.
 import { describe, expect, it } from "vitest";
-import { planTick, previousTick, type AutoStopRecord } from "../../shared/autostop/plan";
+import { planTick, previousTick, TickMemory, type AutoStopRecord } from "../../shared/autostop/plan";
 import type { ScheduleSpec } from "../../shared/schedules";
 import { World } from "./autostopWorld";
 
@@ -182,5 +182,41 @@ describe("the previous tick from the timer input", () => {
     ["garbage", { scheduleStatus: { last: "yesterday" } }, undefined, undefined],
   ])("%s", (_case, timer, remembered, expected) => {
     expect(previousTick(timer, now, remembered)?.toISOString()).toBe(expected);
+  });
+});
+
+describe("a host's tick memory", () => {
+  const rec = base("gpu", { schedules: [sched("Stop", "0 19 * * *", STO)] }); // 17:00Z
+  const settings = { idleShutdownMinMinutes: 15 };
+  const status = (iso: string) => ({ scheduleStatus: { last: iso } });
+  const plan = (now: Date, lastTick: Date | undefined) => planTick([rec], { now, lastTick }, settings).actions.map((a) => a.orchestrationId);
+
+  it("retries a due run after a failed tick, with the same id, then moves on", () => {
+    const m = new TickMemory();
+    const t1 = new Date("2025-06-02T17:00:00.050Z");
+    const w1 = m.lastTick(status("2025-06-02T16:59:00Z"), t1);
+    expect(plan(t1, w1)).toEqual(["autostop-gpu-stop-202506021700"]);
+    m.finished(t1, w1, false); // the stop threw (storage hiccup)
+
+    const t2 = new Date("2025-06-02T17:01:00.040Z");
+    const w2 = m.lastTick(status("2025-06-02T17:00:00Z"), t2);
+    expect(w2?.toISOString()).toBe("2025-06-02T16:59:00.000Z");
+    expect(plan(t2, w2)).toEqual(["autostop-gpu-stop-202506021700"]);
+    m.finished(t2, w2, true);
+
+    const t3 = new Date("2025-06-02T17:02:00.030Z");
+    const w3 = m.lastTick(status("2025-06-02T17:01:00Z"), t3);
+    expect(w3?.toISOString()).toBe("2025-06-02T17:01:00.040Z"); // its own last tick: later than the stored status
+    expect(plan(t3, w3)).toEqual([]);
+  });
+
+  it("a failed first tick with no status retries the last minute", () => {
+    const m = new TickMemory();
+    const t1 = new Date("2025-06-02T17:00:00.050Z");
+    const w1 = m.lastTick({ scheduleStatus: null }, t1);
+    expect(w1).toBeUndefined();
+    m.finished(t1, w1, false);
+    const t2 = new Date("2025-06-02T17:00:05.050Z");
+    expect(m.lastTick({ scheduleStatus: null }, t2)?.toISOString()).toBe("2025-06-02T16:59:00.050Z");
   });
 });

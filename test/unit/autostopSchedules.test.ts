@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
-import { nextOccurrence, occursBetween, type ScheduleSpec } from "../../shared/schedules";
+import { latestOccurrenceBetween, nextOccurrence, occursBetween, type ScheduleSpec } from "../../shared/schedules";
 
 function runs(cron: string, timeZone: string, from: string, to: string): string[] {
   const out: string[] = [];
@@ -39,12 +39,23 @@ describe("occursBetween (cached) agrees with croner's backward search", () => {
     { action: "Stop", cron: "0 0 29 2 *", timeZone: "Europe/Stockholm" },
     { action: "Stop", cron: "0 19 * * 1-5", timeZone: "Asia/Kolkata" },
   ];
+  // Backward from the whole second after `to`: the latest run not after `to` decides.
   const reference = (s: ScheduleSpec, from: number, to: number): boolean => {
-    const [prev] = new Cron(s.cron, { mode: "5-part", timezone: s.timeZone, fixedTimeRule: "no-wildcard", paused: true }).previousRuns(1, new Date(to + 1000));
-    return prev !== undefined && prev.getTime() > from && prev.getTime() <= to;
+    const runs = new Cron(s.cron, { mode: "5-part", timezone: s.timeZone, fixedTimeRule: "no-wildcard", paused: true }).previousRuns(3, new Date(Math.floor(to / 1000) * 1000 + 1000));
+    const prev = runs.find((d) => d.getTime() <= to);
+    return prev !== undefined && prev.getTime() > from;
   };
   // Instants around DST changes and a leap day, so the cache is exercised where it matters.
   const anchors = ["2025-03-30T00:00:00Z", "2025-10-26T00:00:00Z", "2025-03-09T06:00:00Z", "2025-11-02T05:00:00Z", "2028-02-28T22:00:00Z"].map(Date.parse);
+
+  it("a window ending just before a run still sees the earlier runs in it (regression)", () => {
+    const every7 = specs[3] as ScheduleSpec;
+    const from = new Date("2025-03-30T02:17:59.001Z");
+    const to = new Date("2025-03-30T02:55:59.001Z"); // the next run, 02:56:00, is 1 ms after to + 1 s
+    expect(occursBetween(every7, from, to)).toBe(true);
+    expect(latestOccurrenceBetween(every7, from, to)?.toISOString()).toBe("2025-03-30T02:49:00.000Z");
+    expect(latestOccurrenceBetween(every7, from, new Date("2025-03-30T02:56:00.000Z"))?.toISOString()).toBe("2025-03-30T02:56:00.000Z");
+  });
 
   it("for sequences of windows, moving forward and jumping back", () => {
     fc.assert(
@@ -56,11 +67,13 @@ describe("occursBetween (cached) agrees with croner's backward search", () => {
           for (const [startMin, lenMin, ms] of windows) {
             const from = anchor + startMin * 60_000 + ms;
             const to = from + lenMin * 60_000;
-            expect(occursBetween(spec, new Date(from), new Date(to))).toBe(reference(spec, from, to));
+            const expected = reference(spec, from, to);
+            expect(occursBetween(spec, new Date(from), new Date(to))).toBe(expected);
+            expect(latestOccurrenceBetween(spec, new Date(from), new Date(to)) !== null).toBe(expected);
           }
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 300 },
     );
   });
 });
