@@ -112,7 +112,15 @@ describe("auto-stop", () => {
     expect((await stack.api("POST", "/api/instances/idle-a/activity", { as: "reader" })).status).toBe(403);
     expect((await stack.api("POST", "/api/instances/idle-a/activity")).status).toBe(401);
     expect((await stack.api("POST", "/api/instances/no-such/activity", { as: "alice" })).status).toBe(404);
+    // Writes are coarse (one per 30 s), so heartbeat once the last activity is older than that:
+    // it moves idleShutdownAt later.
+    const before = a.autoStop!.idleShutdownAt!;
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(a.lastActivityAt!) + 31_000 - Date.now())));
+    const beat = Date.now();
     expect((await stack.api("POST", "/api/instances/idle-a/activity", { as: "alice" })).status).toBe(204);
+    const after = await get("idle-a");
+    expect(Date.parse(after.lastActivityAt!)).toBeGreaterThanOrEqual(beat - 1000);
+    expect(Date.parse(after.autoStop!.idleShutdownAt!)).toBeGreaterThan(Date.parse(before) + 30_000);
 
     // idle-a stops about a minute after its last activity, not before.
     const stopped = await waitState("idle-a", ["Stopping", "Stopped"], 150_000);
