@@ -4,8 +4,14 @@
 // (the next generation starts with the carried events, as the engine does).
 import * as df from "durable-functions";
 import type { OrchestrationHandler } from "durable-functions";
-import { ReplaySchema } from "durable-functions/lib/src/orchestrations/ReplaySchema";
-import { createOrchestrator, DurableOrchestrationInput } from "durable-functions/lib/src/util/testingUtils";
+// The library's replay entry points ship without type declarations: typed here, narrowly.
+type ReplayInputCtor = new (...args: unknown[]) => unknown;
+type Handler = (trigger: unknown, ctx: unknown) => Promise<unknown>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { ReplaySchema } = require("durable-functions/lib/src/orchestrations/ReplaySchema") as { ReplaySchema: { V3: number } };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const testing = require("durable-functions/lib/src/util/testingUtils") as { createOrchestrator: (fn: unknown) => Handler; DurableOrchestrationInput: ReplayInputCtor };
+const { createOrchestrator, DurableOrchestrationInput } = testing;
 import { isOrchestratorState, parseOrchestratorError } from "../../local/host/durable/actions";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER, runEpisode, type OrchestratorInvoker } from "../../local/host/durable/episode";
 import type { InstanceMessage, InstanceState } from "../../local/host/durable/types";
@@ -23,7 +29,7 @@ export class Replay {
   private readonly invoke: OrchestratorInvoker;
 
   constructor(fn: OrchestrationHandler, input: unknown, private readonly stubs: Record<string, ActivityStub>) {
-    const handler = createOrchestrator(fn as never);
+    const handler = createOrchestrator(fn);
     this.invoke = async (_name, p) => {
       const trigger = new DurableOrchestrationInput(p.instanceId, p.history as never, p.input, p.longRunningTimerIntervalDuration, p.maximumShortTimerDuration, p.defaultHttpAsyncRequestSleepTimeMillseconds, ReplaySchema.V3, p.isReplaying);
       try {
