@@ -1,156 +1,507 @@
-// Contract tests: our episode logic drives the REAL library orchestrator (no host, no
-// storage) through scenarios equivalent to the library's own test histories
-// (azure-functions-durable-js test/testobjects/testhistories.ts), and checks that the
-// event ids we assign are the ones the library expects, and the outputs match.
+// Contract tests: the scenarios of the library's own recorded histories
+// (Azure/azure-functions-durable-js, test/testobjects/testhistories.ts, driven by
+// TestOrchestrations.ts and checked in test/integration/orchestrator-spec.ts), re-run
+// through OUR episode logic with the REAL library orchestrator. Each table is the
+// library's history as rows (episode markers aside, see `rows`): we must assign the same
+// event ids and the orchestrations must end with the outputs the library's spec expects.
+// The orchestrators below are our own code with the same logic as the library's.
 import * as df from "durable-functions";
-import { createOrchestrator } from "durable-functions/lib/src/util/testingUtils";
-import { describe, expect, it } from "vitest";
-import { runEpisode, type EpisodeConfig, type OrchestratorCall } from "../../local/host/durable/episode";
-import { parseOrchestratorError } from "../../local/host/durable/actions";
-import { EventType, type HistoryEvent, type InstanceMessage, type InstanceState } from "../../local/host/durable/types";
 import type { OrchestrationContext } from "durable-functions";
+import { describe, expect, it } from "vitest";
+import { EventType } from "../../local/host/durable/types";
+import { output, rows, run, T0, timerDelays, timerFireAts, type ActivityImpl, type App, type Gen } from "./contract-driver";
 
-type Gen = (ctx: OrchestrationContext) => Generator<unknown, unknown, unknown>;
-const cfg: EpisodeConfig = { maximumShortTimerDuration: "00:00:10", longRunningTimerIntervalDuration: "00:00:04", maxShortTimerMs: 10_000, longTimerIntervalMs: 4_000 };
+const hello: ActivityImpl = (name) => `Hello, ${String(name)}!`;
+const fails = (message: string): ActivityImpl => () => {
+  throw new Error(message);
+};
+/** Fails the first `n` runs for each input, then greets. */
+const failsFirst = (n: number, only?: string): ActivityImpl => (name, attempt) => {
+  if ((only === undefined || name === only) && attempt <= n) throw new Error("Result: Failure");
+  return `Hello, ${String(name)}!`;
+};
 
-/** Runs an orchestrator to completion with a simulated clock: activities answer from `activities`, timers fire when due. */
-async function drive(fn: Gen, activities: Record<string, (input: unknown, attempt: number) => unknown>, input?: unknown, externalEvents: { name: string; value: unknown }[] = []) {
-  const handler = createOrchestrator(fn as never);
-  const invoke = async (_name: string, payload: unknown): Promise<OrchestratorCall> => {
-    const ctx = new df.DummyOrchestrationContext();
+const O: Record<string, Gen> = {
+  *SayHelloSequence(ctx) {
+    const out: unknown[] = [];
+    for (const city of ["Tokyo", "Seattle", "London"]) out.push(yield ctx.df.callActivity("Hello", city));
+    return out;
+  },
+  *SayHelloWithActivity(ctx) {
+    return yield ctx.df.callActivity("Hello", ctx.df.getInput());
+  },
+  *SayHelloWithActivityYieldTwice(ctx) {
+    const t = ctx.df.callActivity("Hello", ctx.df.getInput());
+    yield t;
+    yield t;
+    return yield t;
+  },
+  *SayHelloInline(ctx) {
+    return `Hello, ${String(ctx.df.getInput())}!`;
+  },
+  *FanOutFanInDiskUsage(ctx) {
+    const files = (yield ctx.df.callActivity("GetFileList", ctx.df.getInput())) as string[];
+    const sizes = (yield ctx.df.Task.all(files.map((f) => ctx.df.callActivity("GetFileSize", f)))) as number[];
+    return sizes.reduce((a, b) => a + b, 0);
+  },
+  *ThrowsExceptionFromActivity(ctx) {
+    yield ctx.df.callActivity("ThrowsErrorActivity");
+  },
+  *ThrowsExceptionFromActivityWithCatch(ctx) {
     try {
-      const state = await handler(JSON.parse(JSON.stringify(payload)), ctx as never);
-      return { ok: true, state: JSON.parse(JSON.stringify(state)) };
-    } catch (err) {
-      const p = parseOrchestratorError((err as Error).message);
-      return { ok: false, message: p.state?.error ?? p.message, state: p.state };
+      yield ctx.df.callActivity("ThrowsErrorActivity");
+    } catch {
+      return yield ctx.df.callActivity("Hello", ctx.df.getInput());
     }
-  };
-  let clock = Date.parse("2024-01-01T00:00:00Z");
-  let state: InstanceState = {
-    instanceId: "contract", name: "Orch", exec: "e1", status: "Pending", input: input === undefined ? undefined : JSON.stringify(input),
-    createdTime: "", lastUpdatedTime: "", history: [], leaves: [], nextId: 0, chunks: 0,
-  };
-  let inbox: InstanceMessage[] = externalEvents.map((e) => ({ kind: "event", name: e.name, input: JSON.stringify(e.value) }));
-  const timers: { id: number; fireAt: string }[] = [];
-  const calls = new Map<string, number>();
-  for (let episode = 0; episode < 100; episode++) {
-    const r = await runEpisode(state, inbox, new Date(clock), cfg, invoke);
-    for (const e of r.appended) e.IsPlayed = true;
-    state = r.next;
-    inbox = [...r.decisions.selfMessages];
-    if (r.finished) return { state, history: state.history };
-    for (const a of r.decisions.activities) {
-      const n = (calls.get(a.name) ?? 0) + 1;
-      calls.set(a.name, n);
-      try {
-        const v = activities[a.name]!(a.input === undefined ? undefined : JSON.parse(a.input), n);
-        inbox.push({ kind: "taskCompleted", exec: a.exec, id: a.id, result: v === undefined ? null : JSON.stringify(v) });
-      } catch (err) {
-        inbox.push({ kind: "taskFailed", exec: a.exec, id: a.id, reason: (err as Error).message, details: "" });
-      }
+    return "not reached";
+  },
+  *SayHelloWithActivityRetry(ctx) {
+    return yield ctx.df.callActivityWithRetry("Hello", new df.RetryOptions(10_000, 2), ctx.df.getInput());
+  },
+  *SayHelloWithActivityRetryFanout(ctx) {
+    const retry = new df.RetryOptions(100, 5);
+    return yield ctx.df.Task.all(["Tokyo", "Seattle"].map((c) => ctx.df.callActivityWithRetry("Hello", retry, c)));
+  },
+  *SayHelloWithSubOrchestrator(ctx) {
+    return yield ctx.df.callSubOrchestrator("SayHelloWithActivity", ctx.df.getInput(), `${ctx.df.instanceId}:0`);
+  },
+  *MultipleSubOrchestratorNoSubId(ctx) {
+    const input = String(ctx.df.getInput());
+    const names = ["SayHelloWithActivity", "SayHelloInline", "SayHelloWithActivity", "SayHelloInline"];
+    return yield ctx.df.Task.all(names.map((n, i) => ctx.df.callSubOrchestrator(n, `${input}_${n}_${i}`)));
+  },
+  *SayHelloWithSubOrchestratorRetry(ctx) {
+    return yield ctx.df.callSubOrchestratorWithRetry("SayHelloInline", new df.RetryOptions(10_000, 2), ctx.df.getInput(), `${ctx.df.instanceId}:0`);
+  },
+  *SayHelloWithSubOrchestratorRetryFanout(ctx) {
+    const retry = new df.RetryOptions(100, 5);
+    return yield ctx.df.Task.all(["Tokyo", "Seattle"].map((c) => ctx.df.callSubOrchestratorWithRetry("SayHelloInline", retry, c)));
+  },
+  *AnyAOrB(ctx) {
+    const inOrder = ctx.df.getInput();
+    const winner = (yield ctx.df.Task.any([ctx.df.callActivity("TaskA", inOrder), ctx.df.callActivity("TaskB", inOrder)])) as { result: unknown };
+    return winner.result;
+  },
+  *AnyAOrBYieldATwice(ctx) {
+    const inOrder = ctx.df.getInput();
+    const a = ctx.df.callActivity("TaskA", inOrder);
+    const winner = (yield ctx.df.Task.any([a, ctx.df.callActivity("TaskB", inOrder)])) as { result: unknown };
+    yield a; // already scheduled: must not schedule TaskA again
+    return winner.result;
+  },
+  *TimerActivityRace(ctx) {
+    const timer = ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 1000));
+    const a = ctx.df.callActivity("TaskA");
+    const winner = yield ctx.df.Task.any([timer, a]);
+    if (winner === timer) return "Timer finished";
+    const b = ctx.df.callActivity("TaskB");
+    yield b;
+    return b.result;
+  },
+  *AnyWithTaskSet(ctx) {
+    const timeout = ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 300_000));
+    const both = ctx.df.Task.all([ctx.df.waitForExternalEvent("firstRequiredEvent"), ctx.df.waitForExternalEvent("secondRequiredEvent")]);
+    const winner = yield ctx.df.Task.any([both, timeout]);
+    if (winner === timeout) return ["timeout"];
+    const ok = yield ctx.df.callActivity("Hello", "Tokyo");
+    timeout.cancel();
+    return [ok];
+  },
+  *WaitForExternalEvent(ctx) {
+    const name = yield ctx.df.waitForExternalEvent("start");
+    return yield ctx.df.callActivity("Hello", name);
+  },
+  *TimestampExhaustion(ctx) {
+    const payload = ctx.df.getInput() as { delayMergeUntilSecs?: number };
+    yield ctx.df.callActivity("Merge");
+    if (payload.delayMergeUntilSecs) {
+      yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + payload.delayMergeUntilSecs * 1000));
     }
-    timers.push(...r.decisions.timers);
-    if (inbox.length === 0 && timers.length) {
-      timers.sort((a, b) => Date.parse(a.fireAt) - Date.parse(b.fireAt));
-      const t = timers.shift()!;
-      clock = Math.max(clock, Date.parse(t.fireAt));
-      inbox.push({ kind: "timerFired", exec: state.exec, id: t.id, fireAt: t.fireAt });
+    for (let x = 0; x < 10; x++) {
+      const r = (yield ctx.df.callActivity("CheckIfMerged")) as { output: boolean };
+      if (r.output) return "Merge successful";
+      yield ctx.df.waitForExternalEvent("CheckPrForMerge");
     }
-    if (inbox.length === 0) return { state, history: state.history };
-  }
-  throw new Error("no progress");
-}
+    return "gave up";
+  },
+  *WaitOnTimer(ctx) {
+    yield ctx.df.createTimer(new Date(String(ctx.df.getInput())));
+    return "Timer fired!";
+  },
+  *ContinueAsNewCounter(ctx) {
+    const value = ((ctx.df.getInput() as { value?: number } | undefined)?.value ?? 0) + 1;
+    if (value < 8) {
+      ctx.df.continueAsNew({ value });
+      return value;
+    }
+    return value;
+  },
+};
 
-const ids = (h: HistoryEvent[], type: number, key = "EventId") => h.filter((e) => e.EventType === type).map((e) => e[key]);
+const app = (activities: App["activities"], orchestrators: Record<string, Gen> = O): App => ({ orchestrators, activities });
+const ES = (name: string) => `ExecutionStarted ${name}`;
 
-describe("event ids and results match the library", () => {
-  it("sequence of activities (HelloCities): 0, 1, 2", async () => {
-    const r = await drive(function* (ctx) {
-      const out = [];
-      for (const c of ["Tokyo", "Seattle", "London"]) out.push(yield ctx.df.callActivity("Hello", c));
-      return out;
-    }, { Hello: (c) => `Hello, ${c}!` });
-    expect(r.state.status).toBe("Completed");
-    expect(JSON.parse(r.state.output!)).toEqual(["Hello, Tokyo!", "Hello, Seattle!", "Hello, London!"]);
-    expect(ids(r.history, EventType.TaskScheduled)).toEqual([0, 1, 2]);
-    expect(ids(r.history, EventType.TaskCompleted, "TaskScheduledId")).toEqual([0, 1, 2]);
+describe("activities (testhistories: GetHelloSequenceReplayFinal, GetSayHelloWithActivityReplayOne, GetFanOutFanInDiskUsage*, GetThrowsExceptionFromActivityReplayOne)", () => {
+  it("SayHelloSequence: ids 0, 1, 2 in order", async () => {
+    const r = await run(app({ Hello: hello }), "SayHelloSequence");
+    // Mirrors GetHelloSequenceReplayFinal.
+    expect(rows(r.state.history)).toEqual([
+      ES("SayHelloSequence"),
+      "TaskScheduled#0 Hello", "TaskCompleted->0",
+      "TaskScheduled#1 Hello", "TaskCompleted->1",
+      "TaskScheduled#2 Hello", "TaskCompleted->2",
+    ]);
+    expect(output(r)).toEqual(["Hello, Tokyo!", "Hello, Seattle!", "Hello, London!"]);
   });
 
-  it("fan-out/fan-in with a nested WhenAny: depth-first ids", async () => {
-    const r = await drive(function* (ctx) {
-      const a = ctx.df.callActivity("Echo", "a");
-      const inner = ctx.df.Task.any([ctx.df.callActivity("Echo", "b"), ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 5000))]);
-      const c = ctx.df.callActivity("Echo", "c");
-      yield ctx.df.Task.all([a, inner, c]);
-      const d = yield ctx.df.callActivity("Echo", "d");
-      return [a.result, c.result, d];
-    }, { Echo: (v) => v });
-    expect(JSON.parse(r.state.output!)).toEqual(["a", "c", "d"]);
-    expect(ids(r.history, EventType.TaskScheduled)).toEqual([0, 1, 3, 4]);
-    expect(ids(r.history, EventType.TimerCreated)).toEqual([2]);
+  it("a task yielded three times is scheduled once", async () => {
+    const r = await run(app({ Hello: hello }), "SayHelloWithActivityYieldTwice", { input: "World" });
+    // Mirrors GetSayHelloWithActivityReplayOne as used by "is yielded twice, only scheduled once".
+    expect(rows(r.state.history)).toEqual([ES("SayHelloWithActivityYieldTwice"), "TaskScheduled#0 Hello", "TaskCompleted->0"]);
+    expect(output(r)).toBe("Hello, World!");
+    expect(r.runs.get("Hello")).toBe(1);
   });
 
-  it("callActivityWithRetry: each retry takes a timer id, then a new task id", async () => {
-    const r = await drive(function* (ctx) {
-      const first = yield ctx.df.callActivityWithRetry("Flaky", new df.RetryOptions(1000, 3), "x");
-      const after = yield ctx.df.callActivity("Echo", "after");
-      return [first, after];
-    }, { Flaky: (_v, n) => { if (n < 3) throw new Error(`fail ${n}`); return n; }, Echo: (v) => v });
-    expect(JSON.parse(r.state.output!)).toEqual([3, "after"]);
-    expect(ids(r.history, EventType.TaskScheduled)).toEqual([0, 2, 4, 5]);
-    expect(ids(r.history, EventType.TimerCreated)).toEqual([1, 3]);
-    const fires = r.history.filter((e) => e.EventType === EventType.TimerCreated).map((e) => Date.parse(String(e.FireAt)) - Date.parse(String(e.Timestamp)));
-    expect(fires).toEqual([1000, 1000]);
+  const files = ["file1.txt", "file2.png", "file3.csx"];
+  const sizes: ActivityImpl = (f) => files.indexOf(String(f)) + 1;
+
+  it("FanOutFanInDiskUsage: fan-out ids follow the list, results arrive in two episodes", async () => {
+    const r = await run(app({ GetFileList: () => files, GetFileSize: sizes }), "FanOutFanInDiskUsage", {
+      input: "C:\\Dev",
+      script: [[{ activity: "GetFileList" }], [{ activity: "GetFileSize", input: "file1.txt" }, { activity: "GetFileSize", input: "file2.png" }], [{ activity: "GetFileSize" }]],
+    });
+    // Mirrors GetFanOutFanInDiskUsageComplete.
+    expect(rows(r.state.history)).toEqual([
+      ES("FanOutFanInDiskUsage"),
+      "TaskScheduled#0 GetFileList", "TaskCompleted->0",
+      "TaskScheduled#1 GetFileSize", "TaskScheduled#2 GetFileSize", "TaskScheduled#3 GetFileSize",
+      "TaskCompleted->1", "TaskCompleted->2",
+      "TaskCompleted->3",
+    ]);
+    expect(output(r)).toBe(6);
   });
 
-  it("retry exhausted: the task fails after maxNumberOfAttempts with backoff", async () => {
-    const r = await drive(function* (ctx) {
-      const o = new df.RetryOptions(100, 3);
-      o.backoffCoefficient = 2;
-      try {
-        yield ctx.df.callActivityWithRetry("Broken", o);
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return "no";
-    }, { Broken: () => { throw new Error("always"); } });
-    expect(JSON.parse(r.state.output!)).toContain("always");
-    expect(ids(r.history, EventType.TaskScheduled)).toEqual([0, 2, 4]);
-    const delays = r.history.filter((e) => e.EventType === EventType.TimerCreated).map((e) => Date.parse(String(e.FireAt)) - Date.parse(String(e.Timestamp)));
-    expect(delays).toEqual([100, 200, 400]);
-  });
-
-  it("long timer: split into sub-timers with consecutive ids, then the next task", async () => {
-    const r = await drive(function* (ctx) {
-      yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 15_000));
-      return yield ctx.df.callActivity("Echo", "late");
-    }, { Echo: (v) => v });
-    expect(JSON.parse(r.state.output!)).toBe("late");
-    // 15 s with maximumShortTimerDuration 10 s, interval 4 s: sub-timers at +4 s, +8 s, then the final +15 s.
-    expect(ids(r.history, EventType.TimerCreated)).toEqual([0, 1, 2]);
-    const fireAts = r.history.filter((e) => e.EventType === EventType.TimerCreated).map((e) => Date.parse(String(e.FireAt)) - Date.parse("2024-01-01T00:00:00Z"));
-    expect(fireAts).toEqual([4000, 8000, 15000]);
-    expect(ids(r.history, EventType.TaskScheduled)).toEqual([3]);
-  });
-
-  it("external events raised before the wait, and continueAsNew keeps unconsumed ones", async () => {
-    const r = await drive(function* (ctx) {
-      const x = yield ctx.df.waitForExternalEvent("X");
-      const y = yield ctx.df.callActivity("Echo", x);
-      return y;
-    }, { Echo: (v) => v }, undefined, [{ name: "X", value: 41 }]);
-    expect(JSON.parse(r.state.output!)).toBe(41);
-    expect(ids(r.history, EventType.TaskScheduled)).toEqual([0]);
-  });
-
-  it("nondeterminism is reported with the function and the mismatching action", async () => {
-    let replays = 0;
-    const r = await drive(function* (ctx) {
-      yield ctx.df.callActivity(replays++ === 0 ? "A" : "B", 1);
-      return "x";
-    }, { A: () => 1, B: () => 2 });
+  it("FanOutFanInDiskUsage: Task.all fails with the first failed task", async () => {
+    const size: ActivityImpl = (f) => {
+      if (f !== "file1.txt") throw new Error(`Could not find file ${String(f)}`);
+      return 1;
+    };
+    const r = await run(app({ GetFileList: () => files, GetFileSize: size }), "FanOutFanInDiskUsage", { input: "C:\\Dev" });
+    // Mirrors GetFanOutFanInDiskUsageFaulted.
+    expect(rows(r.state.history)).toEqual([
+      ES("FanOutFanInDiskUsage"),
+      "TaskScheduled#0 GetFileList", "TaskCompleted->0",
+      "TaskScheduled#1 GetFileSize", "TaskScheduled#2 GetFileSize", "TaskScheduled#3 GetFileSize",
+      "TaskCompleted->1", "TaskFailed->2", "TaskFailed->3",
+    ]);
     expect(r.state.status).toBe("Failed");
-    expect(r.state.output).toMatch(/Non-deterministic.*CallActivity 'B'.*CallActivity 'A' \(event id 0\)/);
+    expect(output(r)).toContain("Activity function 'GetFileSize' failed: Could not find file file2.png");
+  });
+
+  it("an unhandled activity failure fails the orchestration; a caught one lets it go on", async () => {
+    const acts = { ThrowsErrorActivity: fails("boom"), Hello: hello };
+    const failed = await run(app(acts), "ThrowsExceptionFromActivity");
+    // Mirrors GetThrowsExceptionFromActivityReplayOne.
+    expect(rows(failed.state.history)).toEqual([ES("ThrowsExceptionFromActivity"), "TaskScheduled#0 ThrowsErrorActivity", "TaskFailed->0"]);
+    expect(failed.state.status).toBe("Failed");
+    expect(output(failed)).toContain("Activity function 'ThrowsErrorActivity' failed");
+
+    const caught = await run(app(acts), "ThrowsExceptionFromActivityWithCatch", { input: "World" });
+    expect(rows(caught.state.history)).toEqual([
+      ES("ThrowsExceptionFromActivityWithCatch"), "TaskScheduled#0 ThrowsErrorActivity", "TaskFailed->0", "TaskScheduled#1 Hello", "TaskCompleted->1",
+    ]);
+    expect(output(caught)).toBe("Hello, World!");
+  });
+});
+
+describe("activity retries (testhistories: GetSayHelloWithActivityRetry*)", () => {
+  it("each failure takes a timer id, each retry a new task id; the last failure still waits for its timer", async () => {
+    const r = await run(app({ Hello: fails("Result: Failure") }), "SayHelloWithActivityRetry", { input: "World" });
+    // Mirrors GetSayHelloWithActivityRetryRetryTwo (RetryOptions(10000, 2)).
+    expect(rows(r.state.history)).toEqual([
+      ES("SayHelloWithActivityRetry"),
+      "TaskScheduled#0 Hello", "TaskFailed->0", "TimerCreated#1", "TimerFired->1",
+      "TaskScheduled#2 Hello", "TaskFailed->2", "TimerCreated#3", "TimerFired->3",
+    ]);
+    expect(timerDelays(r.state.history)).toEqual([10_000, 10_000]);
+    expect(r.state.status).toBe("Failed");
+    expect(output(r)).toContain("Activity function 'Hello' failed: Result: Failure");
+    expect(r.runs.get("Hello")).toBe(2);
+  });
+
+  it("a retry that succeeds completes with the activity's result", async () => {
+    const r = await run(app({ Hello: failsFirst(1) }), "SayHelloWithActivityRetry", { input: "World" });
+    // Mirrors GetSayHelloWithActivityRetryRetryOne, then the second attempt completing.
+    expect(rows(r.state.history)).toEqual([
+      ES("SayHelloWithActivityRetry"),
+      "TaskScheduled#0 Hello", "TaskFailed->0", "TimerCreated#1", "TimerFired->1",
+      "TaskScheduled#2 Hello", "TaskCompleted->2",
+    ]);
+    expect(output(r)).toBe("Hello, World!");
+  });
+
+  it("fan-out of retried activities: the retry timer takes the next id", async () => {
+    const r = await run(app({ Hello: failsFirst(1, "Tokyo") }), "SayHelloWithActivityRetryFanout");
+    // Mirrors GetSayHelloWithActivityRetryFanout (iteration 4). That hand-built history lists
+    // TimerCreated#2 between the two results of its second episode; a host appends the
+    // events it creates after the ones it received (as the sub-orchestration twin,
+    // GetSayHelloWithSuborchestratorRetryFanout, shows), so ours has it after both.
+    expect(rows(r.state.history)).toEqual([
+      ES("SayHelloWithActivityRetryFanout"),
+      "TaskScheduled#0 Hello", "TaskScheduled#1 Hello",
+      "TaskFailed->0", "TaskCompleted->1", "TimerCreated#2",
+      "TimerFired->2", "TaskScheduled#3 Hello",
+      "TaskCompleted->3",
+    ]);
+    expect(timerDelays(r.state.history)).toEqual([100]);
+    expect(output(r)).toEqual(["Hello, Tokyo!", "Hello, Seattle!"]);
+  });
+});
+
+describe("sub-orchestrations (testhistories: GetSayHelloWithSubOrchestrator*, GetMultipleSubOrchestratorNoIds*)", () => {
+  it("with an explicit instance id", async () => {
+    const r = await run(app({ Hello: hello }), "SayHelloWithSubOrchestrator", { input: "World" });
+    // Mirrors GetSayHelloWithSubOrchestratorReplayOne.
+    expect(rows(r.state.history)).toEqual([
+      ES("SayHelloWithSubOrchestrator"), "SubOrchestrationInstanceCreated#0 SayHelloWithActivity", "SubOrchestrationInstanceCompleted->0",
+    ]);
+    expect(r.state.history.find((e) => e.EventType === EventType.SubOrchestrationInstanceCreated)?.InstanceId).toBe("contract:0");
+    const child = r.children.get("contract:0#0")!;
+    expect(rows(child.state.history)).toEqual([ES("SayHelloWithActivity"), "TaskScheduled#0 Hello", "TaskCompleted->0"]);
+    expect(output(r)).toBe("Hello, World!");
+  });
+
+  it("several without instance ids: consecutive ids, distinct child instances", async () => {
+    const r = await run(app({ Hello: hello }), "MultipleSubOrchestratorNoSubId", { input: "World" });
+    // Mirrors GetMultipleSubOrchestratorNoIdsSubOrchestrationsFinished.
+    expect(rows(r.state.history)).toEqual([
+      ES("MultipleSubOrchestratorNoSubId"),
+      "SubOrchestrationInstanceCreated#0 SayHelloWithActivity", "SubOrchestrationInstanceCreated#1 SayHelloInline",
+      "SubOrchestrationInstanceCreated#2 SayHelloWithActivity", "SubOrchestrationInstanceCreated#3 SayHelloInline",
+      "SubOrchestrationInstanceCompleted->0", "SubOrchestrationInstanceCompleted->1",
+      "SubOrchestrationInstanceCompleted->2", "SubOrchestrationInstanceCompleted->3",
+    ]);
+    const ids = r.state.history.filter((e) => e.EventType === EventType.SubOrchestrationInstanceCreated).map((e) => e.InstanceId);
+    expect(new Set(ids).size).toBe(4);
+    expect(output(r)).toEqual(["Hello, World_SayHelloWithActivity_0!", "Hello, World_SayHelloInline_1!", "Hello, World_SayHelloWithActivity_2!", "Hello, World_SayHelloInline_3!"]);
+  });
+
+  it("a failed sub-orchestration fails the parent with its message", async () => {
+    const r = await run(app({ Hello: fails("Result: Failure") }), "SayHelloWithSubOrchestrator", { input: "World" });
+    // Mirrors GetSayHelloWithSubOrchestratorFail.
+    expect(rows(r.state.history)).toEqual([
+      ES("SayHelloWithSubOrchestrator"), "SubOrchestrationInstanceCreated#0 SayHelloWithActivity", "SubOrchestrationInstanceFailed->0",
+    ]);
+    expect(r.state.status).toBe("Failed");
+    expect(output(r)).toContain("Orchestrator function 'SayHelloWithActivity' failed");
+    expect(output(r)).toContain("Result: Failure");
+  });
+
+  it("with retry: timer id, then a new sub-orchestration id under the same instance id", async () => {
+    const failing: Record<string, Gen> = {
+      ...O,
+      // eslint-disable-next-line require-yield
+      *SayHelloInline() {
+        throw new Error("Result: Failure");
+      },
+    };
+    const r = await run(app({}, failing), "SayHelloWithSubOrchestratorRetry", { input: "World" });
+    // Mirrors GetSayHelloWithSubOrchestratorRetryRetryTwo (RetryOptions(10000, 2)).
+    expect(rows(r.state.history)).toEqual([
+      ES("SayHelloWithSubOrchestratorRetry"),
+      "SubOrchestrationInstanceCreated#0 SayHelloInline", "SubOrchestrationInstanceFailed->0", "TimerCreated#1", "TimerFired->1",
+      "SubOrchestrationInstanceCreated#2 SayHelloInline", "SubOrchestrationInstanceFailed->2", "TimerCreated#3", "TimerFired->3",
+    ]);
+    const ids = r.state.history.filter((e) => e.EventType === EventType.SubOrchestrationInstanceCreated).map((e) => e.InstanceId);
+    expect(ids).toEqual(["contract:0", "contract:0"]);
+    expect(timerDelays(r.state.history)).toEqual([10_000, 10_000]);
+    expect(r.state.status).toBe("Failed");
+    expect(output(r)).toContain("Orchestrator function 'SayHelloInline' failed: Result: Failure");
+  });
+
+  it("fan-out with retry: results first, then the retry timer, then the new attempt", async () => {
+    const runs = new Map<string, number>();
+    const flaky: Record<string, Gen> = {
+      ...O,
+      *SayHelloInline(ctx) {
+        const city = String(ctx.df.getInput());
+        const n = (runs.get(city) ?? 0) + 1;
+        runs.set(city, n);
+        if (city === "Tokyo" && n === 1) throw new Error("Result: Failure");
+        return `Hello, ${city}!`;
+      },
+    };
+    const r = await run(app({}, flaky), "SayHelloWithSubOrchestratorRetryFanout");
+    // Mirrors GetSayHelloWithSuborchestratorRetryFanout (iteration 4).
+    expect(rows(r.state.history)).toEqual([
+      ES("SayHelloWithSubOrchestratorRetryFanout"),
+      "SubOrchestrationInstanceCreated#0 SayHelloInline", "SubOrchestrationInstanceCreated#1 SayHelloInline",
+      "SubOrchestrationInstanceFailed->0", "SubOrchestrationInstanceCompleted->1", "TimerCreated#2",
+      "TimerFired->2", "SubOrchestrationInstanceCreated#3 SayHelloInline",
+      "SubOrchestrationInstanceCompleted->3",
+    ]);
+    const ids = r.state.history.filter((e) => e.EventType === EventType.SubOrchestrationInstanceCreated).map((e) => e.InstanceId);
+    expect(new Set(ids).size).toBe(3);
+    expect(output(r)).toEqual(["Hello, Tokyo!", "Hello, Seattle!"]);
+  });
+});
+
+describe("Task.any / Task.all (testhistories: GetAnyAOrB, GetTimerActivityRace*, GetAnyWithTaskSet)", () => {
+  it("Task.any returns the first finished task", async () => {
+    const acts = { TaskA: () => "A", TaskB: () => "B" };
+    const r = await run(app(acts), "AnyAOrB", { input: true, script: [[{ activity: "TaskA" }]] });
+    // Mirrors GetAnyAOrB(completeInOrder = true).
+    expect(rows(r.state.history)).toEqual([ES("AnyAOrB"), "TaskScheduled#0 TaskA", "TaskScheduled#1 TaskB", "TaskCompleted->0"]);
+    expect(output(r)).toBe("A");
+  });
+
+  it("a task yielded in Task.any and then on its own is scheduled once", async () => {
+    const acts = { TaskA: () => "A", TaskB: () => "B" };
+    const r = await run(app(acts), "AnyAOrBYieldATwice", { input: false, script: [[{ activity: "TaskB" }], [{ activity: "TaskA" }]] });
+    // Mirrors GetAnyAOrB(completeInOrder = false), then TaskA finishing for the second yield.
+    expect(rows(r.state.history)).toEqual([ES("AnyAOrBYieldATwice"), "TaskScheduled#0 TaskA", "TaskScheduled#1 TaskB", "TaskCompleted->1", "TaskCompleted->0"]);
+    expect(output(r)).toBe("B");
+    expect(r.runs.get("TaskA")).toBe(1);
+  });
+
+  it("timer/activity race, activity wins: the late timer changes nothing", async () => {
+    const acts = { TaskA: () => ({}), TaskB: () => ({}) };
+    const r = await run(app(acts), "TimerActivityRace", { script: [[{ activity: "TaskA" }], [{ timer: true }], [{ activity: "TaskB" }]] });
+    // Mirrors GetTimerActivityRaceActivityWinsHistory (iteration 4).
+    expect(rows(r.state.history)).toEqual([
+      ES("TimerActivityRace"), "TimerCreated#0", "TaskScheduled#1 TaskA",
+      "TaskCompleted->1", "TaskScheduled#2 TaskB",
+      "TimerFired->0",
+      "TaskCompleted->2",
+    ]);
+    expect(timerDelays(r.state.history)).toEqual([1000]);
+    expect(output(r)).toEqual({});
+  });
+
+  it("timer/activity race, timer wins", async () => {
+    const r = await run(app({ TaskA: () => ({}) }), "TimerActivityRace", { script: [[{ timer: true }]] });
+    // Mirrors GetTimerActivityRaceTimerWinsHistory (iteration 2).
+    expect(rows(r.state.history)).toEqual([ES("TimerActivityRace"), "TimerCreated#0", "TaskScheduled#1 TaskA", "TimerFired->0"]);
+    expect(output(r)).toBe("Timer finished");
+  });
+
+  it("Task.any of (Task.all of two events) and a timer: events win; waits take no id", async () => {
+    const r = await run(app({ Hello: hello }), "AnyWithTaskSet", {
+      script: [[{ raise: "firstRequiredEvent" }, { raise: "secondRequiredEvent" }, { timer: true }]],
+    });
+    // Mirrors GetAnyWithTaskSet(eventsBeatTimer = true), whose second episode also fires the
+    // timer; then the activity completes. The library throws from `cancel()` of a timer
+    // that has fired, so finishing that recorded run fails the orchestration.
+    expect(rows(r.state.history)).toEqual([
+      ES("AnyWithTaskSet"), "TimerCreated#0",
+      "EventRaised firstRequiredEvent", "EventRaised secondRequiredEvent", "TimerFired->0", "TaskScheduled#1 Hello",
+      "TaskCompleted->1",
+    ]);
+    expect(timerDelays(r.state.history)).toEqual([300_000]);
+    expect(r.state.status).toBe("Failed");
+    expect(output(r)).toContain("Cannot cancel a completed task");
+
+    // The same with the timer still pending: cancel() works and the orchestration completes.
+    const ok = await run(app({ Hello: hello }), "AnyWithTaskSet", { script: [[{ raise: "firstRequiredEvent" }, { raise: "secondRequiredEvent" }]] });
+    expect(rows(ok.state.history)).toEqual([
+      ES("AnyWithTaskSet"), "TimerCreated#0", "EventRaised firstRequiredEvent", "EventRaised secondRequiredEvent", "TaskScheduled#1 Hello", "TaskCompleted->1",
+    ]);
+    expect(output(ok)).toEqual(["Hello, Tokyo!"]);
+  });
+
+  it("Task.any of (Task.all of two events) and a timer: timer wins", async () => {
+    const r = await run(app({ Hello: hello }), "AnyWithTaskSet", {
+      script: [[{ raise: "firstRequiredEvent" }, { timer: true }, { raise: "secondRequiredEvent" }]],
+    });
+    // Mirrors GetAnyWithTaskSet(eventsBeatTimer = false).
+    expect(rows(r.state.history)).toEqual([
+      ES("AnyWithTaskSet"), "TimerCreated#0", "EventRaised firstRequiredEvent", "TimerFired->0", "EventRaised secondRequiredEvent",
+    ]);
+    expect(output(r)).toEqual(["timeout"]);
+  });
+});
+
+describe("external events (testhistories: GetWaitForExternalEventEventReceived, GetTimestampExhaustion)", () => {
+  it("only the awaited name resumes the orchestrator", async () => {
+    const r = await run(app({ Hello: hello }), "WaitForExternalEvent", {
+      script: [[{ raise: "wrongEvent", value: "Reykjavik" }], [{ raise: "start", value: "Reykjavik" }]],
+    });
+    // Mirrors GetWaitForExternalEventEventReceived("start" and "wrongEvent").
+    expect(rows(r.state.history)).toEqual([
+      ES("WaitForExternalEvent"), "EventRaised wrongEvent", "EventRaised start", "TaskScheduled#0 Hello", "TaskCompleted->0",
+    ]);
+    expect(output(r)).toBe("Hello, Reykjavik!");
+  });
+
+  it("events raised before anyone waits are kept in order; a timer delivered twice fires once", async () => {
+    let checks = 0;
+    const acts = { Merge: () => "", CheckIfMerged: () => ({ output: ++checks >= 5 }) };
+    const ev = (value: number) => ({ raise: "CheckPrForMerge", value: { value } });
+    const r = await run(app(acts), "TimestampExhaustion", {
+      input: { delayMergeUntilSecs: 1 },
+      raisedBefore: [{ name: "CheckPrForMerge", value: { value: 0 } }],
+      script: [
+        [ev(1)],
+        [{ activity: "Merge" }],
+        [{ timer: true }, { timerAgain: true }],
+        [{ activity: "CheckIfMerged" }],
+        [{ activity: "CheckIfMerged" }],
+        [{ activity: "CheckIfMerged" }],
+        [ev(2), ev(3), ev(4)],
+        [{ activity: "CheckIfMerged" }],
+      ],
+    });
+    // Mirrors GetTimestampExhaustion, then run to the end. Its history records the
+    // duplicated TimerFired twice; we drop a duplicate delivery (the library ignores the
+    // second one anyway: no task waits for that id any more).
+    expect(rows(r.state.history)).toEqual([
+      ES("TimestampExhaustion"), "EventRaised CheckPrForMerge", "TaskScheduled#0 Merge",
+      "EventRaised CheckPrForMerge",
+      "TaskCompleted->0", "TimerCreated#1",
+      "TimerFired->1", "TaskScheduled#2 CheckIfMerged",
+      "TaskCompleted->2", "TaskScheduled#3 CheckIfMerged",
+      "TaskCompleted->3", "TaskScheduled#4 CheckIfMerged",
+      "TaskCompleted->4",
+      "EventRaised CheckPrForMerge", "EventRaised CheckPrForMerge", "EventRaised CheckPrForMerge", "TaskScheduled#5 CheckIfMerged",
+      "TaskCompleted->5", "TaskScheduled#6 CheckIfMerged",
+      "TaskCompleted->6",
+    ]);
+    expect(timerDelays(r.state.history)).toEqual([1000]);
+    expect(output(r)).toBe("Merge successful");
+  });
+});
+
+describe("timers and continueAsNew (testhistories: GetWaitOnTimerFired, GetWaitOnLongTimerHalfway; spec: ContinueAsNewCounter)", () => {
+  it("a short timer", async () => {
+    const r = await run(app({}), "WaitOnTimer", { input: new Date(T0 + 300_000).toISOString() });
+    // Mirrors GetWaitOnTimerFired(fireAt = start + 5 min).
+    expect(rows(r.state.history)).toEqual([ES("WaitOnTimer"), "TimerCreated#0", "TimerFired->0"]);
+    expect(timerFireAts(r.state.history)).toEqual([300_000]);
+    expect(output(r)).toBe("Timer fired!");
+  });
+
+  it("a 10-day timer with the host's 6-day maximum: sub-timers every 3 days take consecutive ids", async () => {
+    const DAY = 86_400_000;
+    const r = await run(app({}), "WaitOnTimer", { input: new Date(T0 + 10 * DAY).toISOString() });
+    // Mirrors GetWaitOnTimerFired(fireAt = start + 10 d) and, for its first part, GetWaitOnLongTimerHalfway.
+    expect(rows(r.state.history)).toEqual([
+      ES("WaitOnTimer"), "TimerCreated#0", "TimerFired->0", "TimerCreated#1", "TimerFired->1", "TimerCreated#2", "TimerFired->2",
+    ]);
+    expect(timerFireAts(r.state.history)).toEqual([3 * DAY, 6 * DAY, 10 * DAY]);
+    expect(output(r)).toBe("Timer fired!");
+  });
+
+  it("continueAsNew starts a new execution with the new input and ids from 0", async () => {
+    const r = await run(app({}), "ContinueAsNewCounter", { input: { value: 5 } });
+    // The library's spec: input {value: 5} → continueAsNew({value: 6}). Ours continues up to 8.
+    expect(r.executions.map((e) => e.input)).toEqual(['{"value":5}', '{"value":6}', '{"value":7}']);
+    const ends = r.executions.map((e) => e.history.find((h) => h.EventType === EventType.ExecutionCompleted));
+    expect(ends.map((e) => [e?.OrchestrationStatus, e?.Result])).toEqual([
+      ["ContinuedAsNew", '{"value":6}'],
+      ["ContinuedAsNew", '{"value":7}'],
+      ["Completed", "8"],
+    ]);
+    for (const e of r.executions) expect(rows(e.history)).toEqual([ES("ContinueAsNewCounter")]);
+    expect(output(r)).toBe(8);
   });
 });
