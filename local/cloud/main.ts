@@ -20,17 +20,17 @@ async function main(): Promise<void> {
   try {
     applyLocalSettings(root);
   } catch (err) {
-    console.error(`[cloud] settings file not applied: ${(err as Error).message}`);
+    console.error(`settings file not applied: ${(err as Error).message}`);
   }
   const options = optionsFromEnv();
   if (options.dataDir && !path.isAbsolute(options.dataDir)) options.dataDir = path.resolve(root, options.dataDir);
-  const emulator = await startCloudEmulator({ ...options, log: (line) => console.log(`[cloud] ${line}`) });
-  console.log(`[cloud] cloud emulator listening on https://127.0.0.1:${emulator.port} (data ${emulator.dataDir}/cloud, CA ${emulator.caCertFile})`);
+  const emulator = await startCloudEmulator({ ...options, log: (line) => console.log(`${line}`) });
+  console.log(`cloud emulator listening on https://127.0.0.1:${emulator.port} (data ${emulator.dataDir}/cloud, CA ${emulator.caCertFile})`);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`[cloud] ${signal}: stopping`);
+    console.log(`${signal}: stopping`);
     await emulator.stop();
     process.exit(0);
   };
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err) => {
-    console.error(`[cloud] failed to start: ${(err as Error).message}`);
+    console.error(`failed to start: ${(err as Error).message}`);
     process.exit(1);
   });
 }
