@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   }
   const options = optionsFromEnv();
   if (options.dataDir && !path.isAbsolute(options.dataDir)) options.dataDir = path.resolve(root, options.dataDir);
-  const emulator = await startCloudEmulator({ ...options, log: (line) => console.log(`${line}`) });
+  const emulator = await startCloudEmulator({ ...options, log: (line) => console.log(line) });
   console.log(`cloud emulator listening on https://127.0.0.1:${emulator.port} (data ${emulator.dataDir}/cloud, CA ${emulator.caCertFile})`);
   let stopping = false;
   const shutdown = async (signal: string) => {
