@@ -281,8 +281,9 @@ describe("sub-orchestrations (testhistories: GetSayHelloWithSubOrchestrator*, Ge
       "SubOrchestrationInstanceCompleted->0", "SubOrchestrationInstanceCompleted->1",
       "SubOrchestrationInstanceCompleted->2", "SubOrchestrationInstanceCompleted->3",
     ]);
+    // DurableTask names them "<parent execution id>:<event id>" (the library's history has placeholders).
     const ids = r.state.history.filter((e) => e.EventType === EventType.SubOrchestrationInstanceCreated).map((e) => e.InstanceId);
-    expect(new Set(ids).size).toBe(4);
+    expect(ids).toEqual(["e1:0", "e1:1", "e1:2", "e1:3"]);
     expect(output(r)).toEqual(["Hello, World_SayHelloWithActivity_0!", "Hello, World_SayHelloInline_1!", "Hello, World_SayHelloWithActivity_2!", "Hello, World_SayHelloInline_3!"]);
   });
 
@@ -341,7 +342,7 @@ describe("sub-orchestrations (testhistories: GetSayHelloWithSubOrchestrator*, Ge
       "SubOrchestrationInstanceCompleted->3",
     ]);
     const ids = r.state.history.filter((e) => e.EventType === EventType.SubOrchestrationInstanceCreated).map((e) => e.InstanceId);
-    expect(new Set(ids).size).toBe(3);
+    expect(ids).toEqual(["e1:0", "e1:1", "e1:3"]); // each attempt its own instance
     expect(output(r)).toEqual(["Hello, Tokyo!", "Hello, Seattle!"]);
   });
 });
@@ -503,5 +504,136 @@ describe("timers and continueAsNew (testhistories: GetWaitOnTimerFired, GetWaitO
     ]);
     for (const e of r.executions) expect(rows(e.history)).toEqual([ES("ContinueAsNewCounter")]);
     expect(output(r)).toBe(8);
+  });
+});
+
+// Beyond the library's recorded histories: cases where the id rules interact.
+const X: Record<string, Gen> = {
+  *ReyieldInNewAll(ctx) {
+    const slow = ctx.df.callActivity("Slow");
+    yield ctx.df.Task.any([slow, ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 1000))]);
+    const other = ctx.df.callActivity("Other");
+    return yield ctx.df.Task.all([slow, other]);
+  },
+  *RetryRace(ctx) {
+    const flaky = ctx.df.callActivityWithRetry("Flaky", new df.RetryOptions(1000, 3));
+    yield ctx.df.Task.any([flaky, ctx.df.callActivity("Quick")]);
+    const next = yield ctx.df.callActivity("Next");
+    return [next, yield flaky];
+  },
+  *ChildPerGeneration(ctx) {
+    const n = (ctx.df.getInput() as number | undefined) ?? 0;
+    yield ctx.df.callSubOrchestrator("SayHelloInline", n);
+    if (n < 1) ctx.df.continueAsNew(n + 1);
+    return n;
+  },
+  SayHelloInline: O.SayHelloInline!,
+  *NestedAny(ctx) {
+    const a = ctx.df.callActivity("Echo", "a");
+    const inner = ctx.df.Task.any([ctx.df.callActivity("Echo", "b"), ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 5000))]);
+    const c = ctx.df.callActivity("Echo", "c");
+    yield ctx.df.Task.all([a, inner, c]);
+    const d = yield ctx.df.callActivity("Echo", "d");
+    return [a.result, c.result, d];
+  },
+  *Backoff(ctx) {
+    const o = new df.RetryOptions(100, 4);
+    o.backoffCoefficient = 2;
+    o.maxRetryIntervalInMilliseconds = 250;
+    try {
+      yield ctx.df.callActivityWithRetry("Broken", o);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "not reached";
+  },
+  *Adder(ctx) {
+    const sum = ((ctx.df.getInput() as number | undefined) ?? 0) + ((yield ctx.df.waitForExternalEvent("add")) as number);
+    if (sum < 3) {
+      ctx.df.continueAsNew(sum);
+      return sum;
+    }
+    return sum;
+  },
+};
+
+describe("where the id rules interact", () => {
+  it("a task re-yielded inside a NEW Task.all is scheduled again, as the real host does (durable-js issue #574)", async () => {
+    // The library keeps the old task's id and numbers only `Other` (id 2), but it sends the
+    // new WhenAll with both sub-actions and the host's out-of-proc shim starts every
+    // sub-action of a compound as a new task: Slow again as #2, Other as #3. We do the same,
+    // so the app sees here what it would see in Azure: Slow runs twice and the library
+    // hands the second Slow's result to `Other`.
+    const r = await run(app({ Slow: () => "slow", Other: () => "other" }, X), "ReyieldInNewAll", {
+      script: [[{ timer: true }], [{ activity: "Slow" }, { activity: "Slow" }, { activity: "Other" }]],
+    });
+    expect(rows(r.state.history)).toEqual([
+      ES("ReyieldInNewAll"), "TaskScheduled#0 Slow", "TimerCreated#1",
+      "TimerFired->1", "TaskScheduled#2 Slow", "TaskScheduled#3 Other",
+      "TaskCompleted->0", "TaskCompleted->2", "TaskCompleted->3",
+    ]);
+    expect(r.runs.get("Slow")).toBe(2);
+    expect(output(r)).toEqual(["slow", "slow"]);
+  });
+
+  it("a retryable failure and a completion that resumes user code in one episode: the retry timer's id comes first", async () => {
+    const acts = { Flaky: (_: unknown, attempt: number) => { if (attempt === 1) throw new Error("first"); return "flaky"; }, Quick: () => "quick", Next: () => "next" };
+    // Quick's result arrives before Flaky's failure; we put the failure first in the
+    // history so that the library, replaying in history order, numbers the retry timer
+    // before the activity that the resumed code schedules, as we do.
+    const r = await run(app(acts, X), "RetryRace", { script: [[{ activity: "Quick" }, { activity: "Flaky" }]] });
+    expect(rows(r.state.history)).toEqual([
+      ES("RetryRace"), "TaskScheduled#0 Flaky", "TaskScheduled#1 Quick",
+      "TaskFailed->0", "TaskCompleted->1", "TimerCreated#2", "TaskScheduled#3 Next",
+      "TaskCompleted->3",
+      "TimerFired->2", "TaskScheduled#4 Flaky",
+      "TaskCompleted->4",
+    ]);
+    expect(output(r)).toEqual(["next", "flaky"]);
+  });
+
+  it("sub-orchestrations without an id get a new instance id in each continueAsNew generation", async () => {
+    const r = await run(app({}, X), "ChildPerGeneration");
+    const created = r.executions.map((e) => e.history.filter((h) => h.EventType === EventType.SubOrchestrationInstanceCreated).map((h) => h.InstanceId));
+    expect(created).toEqual([["e1:0"], ["e2:0"]]);
+    expect(output(r)).toBe(1);
+  });
+
+  it("nested Task.any inside Task.all: ids depth-first in yield order", async () => {
+    const r = await run(app({ Echo: (v) => v }, X), "NestedAny");
+    expect(rows(r.state.history).filter((x) => x.includes("#"))).toEqual([
+      "TaskScheduled#0 Echo", "TaskScheduled#1 Echo", "TimerCreated#2", "TaskScheduled#3 Echo", "TaskScheduled#4 Echo",
+    ]);
+    expect(output(r)).toEqual(["a", "c", "d"]);
+  });
+
+  it("retry delays follow backoffCoefficient, capped by maxRetryInterval", async () => {
+    const r = await run(app({ Broken: fails("always") }, X), "Backoff");
+    expect(rows(r.state.history).filter((x) => x.startsWith("TaskScheduled"))).toEqual(["TaskScheduled#0 Broken", "TaskScheduled#2 Broken", "TaskScheduled#4 Broken", "TaskScheduled#6 Broken"]);
+    expect(timerDelays(r.state.history)).toEqual([100, 200, 250, 250]);
+    expect(output(r)).toContain("Activity function 'Broken' failed: always");
+  });
+
+  it("events raised before the wait are carried across continueAsNew, none lost", async () => {
+    const r = await run(app({}, X), "Adder", { raisedBefore: [{ name: "add", value: 1 }, { name: "add", value: 1 }, { name: "add", value: 1 }] });
+    expect(r.executions.map((e) => rows(e.history))).toEqual([
+      [ES("Adder"), "EventRaised add", "EventRaised add", "EventRaised add"],
+      [ES("Adder"), "EventRaised add", "EventRaised add"],
+      [ES("Adder"), "EventRaised add"],
+    ]);
+    expect(output(r)).toBe(3);
+  });
+
+  it("nondeterminism is reported with the function and the mismatching action", async () => {
+    let replays = 0;
+    const flip: Record<string, Gen> = {
+      *Flip(ctx) {
+        yield ctx.df.callActivity(replays++ === 0 ? "A" : "B", 1);
+        return "x";
+      },
+    };
+    const r = await run(app({ A: () => 1, B: () => 2 }, flip), "Flip");
+    expect(r.state.status).toBe("Failed");
+    expect(output(r)).toMatch(/Non-deterministic.*'Flip'.*CallActivity 'B'.*CallActivity 'A' \(event id 0\)/);
   });
 });

@@ -130,7 +130,11 @@ describe("sub-orchestrations, failures, management", () => {
     expect(out.retried).toEqual({ ok: true, attempt: 2 });
     expect(out.failed).toContain("boom from Failing");
     expect((await status(base, "parent-1-child")).runtimeStatus).toBe("Completed");
-    expect((await status(base, "parent-1:0")).output).toEqual(["Hello Oslo!"]);
+    // Without an id the child is "<parent execution id>:<event id>", as DurableTask names it.
+    const h = await status(base, id, "?showHistory=true");
+    const implicitId = String(h.historyEvents!.find((e) => e.EventType === "SubOrchestrationInstanceCompleted")?.InstanceId);
+    expect(implicitId).toMatch(/^[0-9a-f]{32}:0$/);
+    expect((await status(base, implicitId)).output).toEqual(["Hello Oslo!"]);
   });
 
   it("fails an orchestration with the error and names an unknown activity", async () => {

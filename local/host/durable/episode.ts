@@ -270,7 +270,7 @@ export async function runEpisode(
             const failed: InstanceMessage = isSub(leaf.t)
               ? { kind: "subFailed", exec: state.exec, id: attemptId, reason: r.lastReason ?? "retry timeout expired", details: r.lastDetails ?? "", failure: r.lastFailure }
               : { kind: "taskFailed", exec: state.exec, id: attemptId, reason: r.lastReason ?? "retry timeout expired", details: r.lastDetails ?? "", failure: r.lastFailure };
-            decided.push(scheduledEvent(leaf, attemptId, at, state.instanceId));
+            decided.push(scheduledEvent(leaf, attemptId, at, state.exec));
             decisions.selfMessages.push(failed);
           } else {
             schedule(leaf, attemptId, at, state, decided, decisions);
@@ -433,22 +433,26 @@ export async function runEpisode(
   return finish(state, next, appended, changed, consumed, held, decisions);
 }
 
-function scheduledEvent(leaf: Leaf, id: number, at: string, parentId: string): HistoryEvent {
+/** Instance id of a sub-orchestration: the app's, else DurableTask's "<parent execution id>:<event id>" (unique across continueAsNew generations and retry attempts). */
+function childInstanceId(leaf: Leaf, id: number, exec: string): string {
+  return leaf.childId ?? `${exec}:${id}`;
+}
+
+function scheduledEvent(leaf: Leaf, id: number, at: string, exec: string): HistoryEvent {
   if (isSub(leaf.t)) {
     return ev(EventType.SubOrchestrationInstanceCreated, id, at, {
       Name: leaf.n,
       Input: leaf.in,
-      InstanceId: leaf.childId ?? `${parentId}:${id}`,
+      InstanceId: childInstanceId(leaf, id, exec),
     });
   }
   return ev(EventType.TaskScheduled, id, at, { Name: leaf.n, Input: leaf.in });
 }
 
 function schedule(leaf: Leaf, id: number, at: string, state: InstanceState, decided: HistoryEvent[], d: Decisions): void {
-  decided.push(scheduledEvent(leaf, id, at, state.instanceId));
+  decided.push(scheduledEvent(leaf, id, at, state.exec));
   if (isSub(leaf.t)) {
-    // The real host names sub-orchestrations "<parent>:<n>" unless the app gives an id.
-    const childId = leaf.childId ?? `${state.instanceId}:${id}`;
+    const childId = childInstanceId(leaf, id, state.exec);
     leaf.child = childId;
     d.children.push({ instanceId: state.instanceId, exec: state.exec, id, name: leaf.n, childId, input: leaf.in });
   } else {
