@@ -528,6 +528,13 @@ const X: Record<string, Gen> = {
     return n;
   },
   SayHelloInline: O.SayHelloInline!,
+  *CancelLongTimer(ctx) {
+    const timer = ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 10 * 86_400_000));
+    const winner = yield ctx.df.Task.any([timer, ctx.df.callActivity("A")]);
+    if (winner === timer) return "timer";
+    timer.cancel();
+    return yield ctx.df.callActivity("B");
+  },
   *NestedAny(ctx) {
     const a = ctx.df.callActivity("Echo", "a");
     const inner = ctx.df.Task.any([ctx.df.callActivity("Echo", "b"), ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 5000))]);
@@ -597,6 +604,19 @@ describe("where the id rules interact", () => {
     const created = r.executions.map((e) => e.history.filter((h) => h.EventType === EventType.SubOrchestrationInstanceCreated).map((h) => h.InstanceId));
     expect(created).toEqual([["e1:0"], ["e2:0"]]);
     expect(output(r)).toBe(1);
+  });
+
+  it("a long timer's sub-timer takes its id before the code it resumes; once cancelled, its firing is dropped", async () => {
+    const r = await run(app({ A: () => "a", B: () => "b" }, X), "CancelLongTimer", {
+      script: [[{ timer: true }], [{ activity: "A" }], [{ timer: true }], [{ activity: "B" }]],
+    });
+    expect(rows(r.state.history)).toEqual([
+      ES("CancelLongTimer"), "TimerCreated#0", "TaskScheduled#1 A",
+      "TimerFired->0", "TimerCreated#2",
+      "TaskCompleted->1", "TaskScheduled#3 B",
+      "TaskCompleted->3",
+    ]);
+    expect(output(r)).toBe("b");
   });
 
   it("nested Task.any inside Task.all: ids depth-first in yield order", async () => {

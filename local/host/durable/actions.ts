@@ -1,6 +1,9 @@
 // Reading the orchestrator's output: cumulative actions (schema V2+: `[[...]]` with
 // WhenAll/WhenAny holding nested compoundActions) flattened into schedulable leaves in
 // the order the library assigns them event ids (depth-first), and the failure marker.
+// A task re-yielded inside a NEW Task.all/any comes back as a sub-action of that compound;
+// the real host's out-of-proc shim starts every sub-action as a new task, so it is a new
+// leaf here too (durable-js issue #574: the library's ids then drift from the host's).
 import { ActionType, type ActionWire, type OrchestratorStateWire } from "./types";
 
 export function flattenActions(actions: ActionWire[][] | undefined): ActionWire[] {
