@@ -1,10 +1,15 @@
 // The per-instance dispatcher: an eternal orchestration that feeds external events to the pure
 // dispatcher (shared/jobs/dispatcher) and carries its state across continueAsNew. It owns no
-// rules; it turns events into `step` calls and commands into one activity call per event.
+// rules; it turns events into `step` calls and their commands into apply activities.
+//
+// Batching: at most one apply activity is in flight; every event that arrives meanwhile is
+// stepped and its commands wait for the next apply, so a burst of N submissions costs a few
+// activity round trips, not N (EventInbox drains buffered events without losing any).
 // Deterministic: no I/O, no clock but currentUtcDateTime, no randomness.
-import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
 import { counts, initialState, step, type DispatcherCommand, type DispatcherEvent, type DispatcherState } from "../../shared/jobs/dispatcher";
 import { call, type ResultOf } from "./calls";
+import { EventInbox } from "./eventInbox";
 import {
   ACTIVITIES,
   DEFAULT_EVENTS_PER_GENERATION,
@@ -16,14 +21,16 @@ import {
 } from "./types";
 
 const RUNNING_STATES = new Set(["Running", "JobRunning"]);
+/** Buffered events taken per drain: bounds one harvest, not the queue. */
+const DRAIN = 32;
 
 export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: OrchestrationContext) {
   const input = ctx.df.getInput<DispatcherInput>();
   const perGeneration = input.eventsPerGeneration ?? DEFAULT_EVENTS_PER_GENERATION;
   const generation = input.generation ?? 0;
   let state: DispatcherState | undefined = input.state;
-  const pending: DispatcherCommand[] = [];
-
+  // Commands stepped but not applied yet (carried across continueAsNew).
+  const pending: DispatcherCommand[] = [...(input.pending ?? [])];
   const apply = (event: DispatcherEvent): void => {
     if (!state) return;
     pending.push(...step(state, event).commands);
@@ -37,51 +44,112 @@ export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: Orch
     state ??= initialState(rec.config, rec.running);
     reconcile(state, rec, apply);
   }
-  // Counts last written to the instance record in this generation (local: replay-safe).
-  const written = { counts: "" };
-  yield* flush(ctx, input.instance, state!, pending, written);
+  const s = state!;
 
+  const inbox = new EventInbox(ctx, DISPATCHER_EVENT);
+  const queue: unknown[] = [];
+  // The apply in flight; `yielded` once it has been part of a yield (it may then only be yielded alone).
+  let inflight: { task: Task; yielded: boolean } | undefined;
+  let written = ""; // counts last sent to the instance record in this generation
+  let handled = 0;
   let deleting = false;
-  for (let handled = 0; handled < perGeneration; handled++) {
-    const ev = (yield ctx.df.waitForExternalEvent(DISPATCHER_EVENT)) as DispatcherEventPayload | undefined;
-    if (!ev || typeof ev !== "object") continue;
-    switch (ev.type) {
-      case "JobSubmitted":
-        apply({ type: "JobSubmitted", jobId: ev.jobId, gpus: ev.gpus });
-        break;
-      case "JobFinished":
-        apply({ type: "JobFinished", jobId: ev.jobId });
-        break;
-      case "CancelJob":
-        apply({ type: "CancelRequested", jobId: ev.jobId });
-        break;
-      case "InstanceStateChanged": {
-        // Re-read size, jobsPerCore and state from the instance record (the event may be stale).
-        const rec = (yield call(ctx, ACTIVITIES.reconcile, { instance: input.instance })) as ResultOf<typeof ACTIVITIES.reconcile>;
-        if (!rec.exists) {
-          deleting = true;
-          apply({ type: "InstanceState", running: false });
-          for (const id of Object.keys(state!.queued)) apply({ type: "CancelRequested", jobId: id });
+
+  const startApply = (): void => {
+    const c = counts(s);
+    written = JSON.stringify(c);
+    const commands = pending.splice(0, pending.length);
+    inflight = { task: call(ctx, ACTIVITIES.apply, { instance: input.instance, commands, counts: c, at: ctx.df.currentUtcDateTime.toISOString() }), yielded: false };
+  };
+  /** After every resume: the apply's outcome (a failure after its retries fails the dispatcher, as before) and new events. */
+  const afterResume = (): void => {
+    if (inflight && (inflight.task.isCompleted || inflight.task.isFaulted)) {
+      const t = inflight.task;
+      inflight = undefined;
+      if (t.isFaulted) throw t.result;
+    }
+    queue.push(...inbox.collect());
+  };
+  function* settleApply(): Generator<Task, void, unknown> {
+    while (inflight) {
+      inflight.yielded = true;
+      yield inflight.task;
+      afterResume();
+    }
+  }
+
+  startApply(); // the generation's first write: counts (and any commands carried or reconciled)
+  for (;;) {
+    while (queue.length) {
+      const ev = queue.shift() as DispatcherEventPayload | undefined;
+      handled++;
+      if (!ev || typeof ev !== "object") continue;
+      switch (ev.type) {
+        case "JobSubmitted":
+          apply({ type: "JobSubmitted", jobId: ev.jobId, gpus: ev.gpus });
+          break;
+        case "JobFinished":
+          apply({ type: "JobFinished", jobId: ev.jobId });
+          break;
+        case "CancelJob":
+          apply({ type: "CancelRequested", jobId: ev.jobId });
+          break;
+        case "InstanceStateChanged": {
+          // Re-read size, jobsPerCore and state from the instance record (the event may be stale),
+          // after what was decided so far is applied.
+          yield* settleApply();
+          const rec = (yield call(ctx, ACTIVITIES.reconcile, { instance: input.instance })) as ResultOf<typeof ACTIVITIES.reconcile>;
+          afterResume();
+          if (!rec.exists) {
+            deleting = true;
+            apply({ type: "InstanceState", running: false });
+            for (const id of Object.keys(s.queued)) apply({ type: "CancelRequested", jobId: id });
+            break;
+          }
+          apply({ type: "Configure", config: rec.config });
+          // Compared with the snapshot before anything new starts (a job started now is not in it).
+          reconcile(s, rec, apply);
+          // The event says where the instance is going (raised before Stopping, after Running).
+          apply({ type: "InstanceState", running: RUNNING_STATES.has(ev.state) });
+          if (rec.deleting) {
+            deleting = true;
+            for (const id of Object.keys(s.queued)) apply({ type: "CancelRequested", jobId: id });
+          }
           break;
         }
-        apply({ type: "Configure", config: rec.config });
-        // Compared with the snapshot before anything new starts (a job started now is not in it).
-        reconcile(state!, rec, apply);
-        // The event says where the instance is going (raised before Stopping, after Running).
-        apply({ type: "InstanceState", running: RUNNING_STATES.has(ev.state) });
-        if (rec.deleting) {
-          deleting = true;
-          for (const id of Object.keys(state!.queued)) apply({ type: "CancelRequested", jobId: id });
-        }
-        break;
       }
     }
-    if (pending.length || JSON.stringify(counts(state!)) !== written.counts) yield* flush(ctx, input.instance, state!, pending, written);
+
     // A deleted instance's dispatcher ends once its last running job reported back.
-    if (deleting && state!.runningCount === 0) return { instance: input.instance, ended: "instance deleted" };
+    if (deleting && s.runningCount === 0) {
+      yield* settleApply();
+      if (pending.length) {
+        startApply();
+        yield* settleApply();
+      }
+      return { instance: input.instance, ended: "instance deleted" };
+    }
+    if (handled >= perGeneration) {
+      // Every event a wait took must be stepped before continuing as new (the engine carries
+      // only those no wait took). Settling opens no new wait, so this ends.
+      yield* settleApply();
+      if (queue.length) continue;
+      ctx.df.continueAsNew({ ...input, state: s, pending, generation: generation + 1 } satisfies DispatcherInput);
+      return undefined;
+    }
+    if (!inflight && (pending.length || JSON.stringify(counts(s)) !== written)) startApply();
+
+    // Block until the apply ends or an event comes (buffered ones are taken at once).
+    const room = Math.max(1, Math.min(DRAIN, perGeneration - handled));
+    if (inflight && !inflight.yielded) {
+      inflight.yielded = true;
+      yield inbox.any(room - inbox.open, [inflight.task]);
+    } else if (inflight) {
+      yield inflight.task; // events meanwhile stay buffered or in held waits: the next apply takes them all
+    } else {
+      yield inbox.any(room - inbox.open);
+    }
+    afterResume();
   }
-  ctx.df.continueAsNew({ ...input, state, generation: generation + 1 } satisfies DispatcherInput);
-  return undefined;
 };
 
 function reconcile(state: DispatcherState, rec: Extract<ReconcileResult, { exists: true }>, apply: (e: DispatcherEvent) => void): void {
@@ -96,11 +164,4 @@ function reconcile(state: DispatcherState, rec: Extract<ReconcileResult, { exist
   }
   // A running job whose record is terminal finished while its JobFinished was lost.
   for (const id of Object.keys(state.running)) if (!live.has(id)) apply({ type: "JobFinished", jobId: id });
-}
-
-function* flush(ctx: OrchestrationContext, instance: string, state: DispatcherState, pending: DispatcherCommand[], written: { counts: string }) {
-  const commands = pending.splice(0, pending.length);
-  const c = counts(state);
-  written.counts = JSON.stringify(c);
-  yield call(ctx, ACTIVITIES.apply, { instance, commands, counts: c, at: ctx.df.currentUtcDateTime.toISOString() });
 }

@@ -17,9 +17,9 @@ export const ACTIVITIES = {
 
 /**
  * Every dispatcher event travels under ONE external-event name with the phase2 event type in
- * the payload. With one name the orchestrator holds exactly one open wait, so the engine can
- * tell which raised events the generation consumed and carries the rest across continueAsNew;
- * a Task.any over four names leaves stale waits behind that would swallow them.
+ * the payload: the dispatcher reads it through EventInbox (all waits of one name, each yielded
+ * once and collected after every resume), so the engine can tell which raised events the
+ * generation took and carries the rest across continueAsNew.
  */
 export const DISPATCHER_EVENT = "DispatcherEvent";
 /** The job orchestration's only external event. */
@@ -34,6 +34,8 @@ export type DispatcherEventPayload =
 export type DispatcherInput = {
   instance: string;
   state?: DispatcherState;
+  /** Commands stepped but not yet applied when the last generation continued as new. */
+  pending?: DispatcherCommand[];
   /** Generations so far (continueAsNew count). */
   generation?: number;
   /** Events per generation before continueAsNew (tests lower it). */

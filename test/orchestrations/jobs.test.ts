@@ -56,6 +56,78 @@ describe("jobDispatcher", () => {
     expect(d.commands().filter((c) => c.type === "SetBusy").at(-1)).toEqual({ type: "SetBusy", busy: false });
   });
 
+  test("a burst landing in one episode is stepped together: a few applies, not one per event, FIFO", async () => {
+    const d = dispatcher({ cap: { vCpus: 64, jobsPerCore: 2 } });
+    await d.r.settle();
+    const before = d.r.callsTo(A.apply).length;
+    for (let i = 0; i < 50; i++) d.r.raise(DISPATCHER_EVENT, submitted(`b${i}`));
+    await d.r.settle();
+    expect(d.started()).toEqual(Array.from({ length: 50 }, (_, i) => `b${i}`));
+    expect(d.r.callsTo(A.apply).length - before).toBeLessThanOrEqual(4);
+    expect(d.lastCounts()).toEqual({ queued: 0, running: 50, cap: 128 });
+  });
+
+  test("events arriving while an apply runs are all taken by the next apply, none lost or doubled", async () => {
+    const d = dispatcher({ cap: { vCpus: 64, jobsPerCore: 2 } });
+    await d.r.settle();
+    d.r.holdActivities = true;
+    d.r.raise(DISPATCHER_EVENT, submitted("s0"));
+    await d.r.episode(); // s0's apply is now running
+    for (let i = 1; i < 10; i++) d.r.raise(DISPATCHER_EVENT, submitted(`s${i}`));
+    await d.r.episode();
+    for (let i = 10; i < 15; i++) d.r.raise(DISPATCHER_EVENT, submitted(`s${i}`));
+    await d.r.episode();
+    const before = d.r.callsTo(A.apply).length;
+    d.r.holdActivities = false;
+    d.r.release();
+    await d.r.settle();
+    expect(d.started()).toEqual(Array.from({ length: 15 }, (_, i) => `s${i}`));
+    expect(d.r.callsTo(A.apply).length - before).toBeLessThanOrEqual(2);
+  });
+
+  test("random interleavings of events, apply results and continueAsNew: FIFO, each job started once, cap kept", async () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      let x = seed * 7919;
+      const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+      const d = dispatcher({ eventsPerGeneration: 2 + (seed % 6) });
+      await d.r.settle();
+      let next = 0;
+      const finished = new Set<string>();
+      const finishSome = (k: number) => {
+        for (const id of d.started()) {
+          if (k <= 0) break;
+          if (finished.has(id)) continue;
+          finished.add(id);
+          d.r.raise(DISPATCHER_EVENT, { type: "JobFinished", jobId: id, state: "Completed" });
+          k--;
+        }
+      };
+      for (let i = 0; i < 120; i++) {
+        const r = rnd();
+        if (r < 0.35) for (let k = 1 + Math.floor(rnd() * 4); k > 0; k--) d.r.raise(DISPATCHER_EVENT, submitted(`n${next++}`));
+        else if (r < 0.6) finishSome(1 + Math.floor(rnd() * 3));
+        else if (r < 0.75) d.r.holdActivities = !d.r.holdActivities;
+        else if (r < 0.85) d.r.release();
+        // The job table as the periodic reconcile would read it: every raised submission has its record.
+        const running = new Set(d.started());
+        d.rec.jobs = Array.from({ length: next }, (_, k) => `n${k}`)
+          .filter((id) => !finished.has(id))
+          .map((id) => ({ id, gpus: 0, state: running.has(id) ? ("Running" as const) : ("Queued" as const), cancelRequested: false }));
+        if (d.r.inbox.length) await d.r.episode();
+        expect(d.started().length, `seed ${seed}: cap`).toBeLessThanOrEqual(4 + finished.size);
+      }
+      d.r.holdActivities = false;
+      d.r.release();
+      await d.r.settle();
+      for (let round = 0; round < 100 && finished.size < next; round++) {
+        finishSome(next);
+        await d.r.settle();
+      }
+      expect(d.started(), `seed ${seed}`).toEqual(Array.from({ length: next }, (_, i) => `n${i}`));
+      expect(d.lastCounts(), `seed ${seed}`).toEqual({ queued: 0, running: 0, cap: 4 });
+    }
+  });
+
   test("a new dispatcher adopts Queued jobs from the table (an event lost before it started)", async () => {
     const d = dispatcher({ jobs: [{ id: "old1", gpus: 0, state: "Queued", cancelRequested: false }, { id: "old2", gpus: 0, state: "Queued", cancelRequested: true }] });
     await d.r.settle();

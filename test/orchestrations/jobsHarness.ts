@@ -26,6 +26,9 @@ export class Replay {
   calls: [string, unknown][] = [];
   generations = 1;
   finished?: { status: string; output: unknown };
+  /** When set, activity results wait in `heldResults` until `release()` (an activity still running). */
+  holdActivities = false;
+  heldResults: InstanceMessage[] = [];
   private readonly invoke: OrchestratorInvoker;
 
   constructor(fn: OrchestrationHandler, input: unknown, private readonly stubs: Record<string, ActivityStub>) {
@@ -77,11 +80,17 @@ export class Replay {
         const stub = this.stubs[a.name];
         if (!stub) throw new Error(`no stub for activity ${a.name}`);
         const value = await stub(arg);
-        this.inbox.push({ kind: "taskCompleted", exec: a.exec, id: a.id, result: value === undefined ? null : JSON.stringify(value) });
+        (this.holdActivities ? this.heldResults : this.inbox).push({ kind: "taskCompleted", exec: a.exec, id: a.id, result: value === undefined ? null : JSON.stringify(value) });
       } catch (err) {
-        this.inbox.push({ kind: "taskFailed", exec: a.exec, id: a.id, reason: (err as Error).message, details: "" });
+        (this.holdActivities ? this.heldResults : this.inbox).push({ kind: "taskFailed", exec: a.exec, id: a.id, reason: (err as Error).message, details: "" });
       }
     }
+  }
+
+  /** Delivers the held activity results with the next episode. */
+  release(): void {
+    this.inbox.push(...this.heldResults);
+    this.heldResults = [];
   }
 
   /** Episodes until nothing is left to deliver but timers (fired in order on the virtual clock if `fireTimers`). */

@@ -137,7 +137,46 @@ function describe(t: number, n: string): string {
   return n ? `${ActionTypeName[t] ?? t} '${n}'` : `${ActionTypeName[t] ?? t}`;
 }
 
+/**
+ * One episode. An orchestrator that continues as new stops reading its history at that point:
+ * events of this batch behind it were never seen, yet waits still open would count them as
+ * taken (see unconsumedEvents). So when the episode continues as new, the batch's events are
+ * ordered so that those the decision did not need come last (the fewest that still continue as
+ * new are found by binary search: a few extra replays, once per generation), and every one of
+ * those is carried over. The history keeps all of them, as the host's does.
+ */
 export async function runEpisode(
+  state: InstanceState,
+  inbox: InstanceMessage[],
+  now: Date,
+  cfg: EpisodeConfig,
+  invoke: OrchestratorInvoker,
+): Promise<EpisodeResult> {
+  const full = await runEpisodeOnce(state, inbox, now, cfg, invoke);
+  const events = inbox.filter((m): m is Extract<InstanceMessage, { kind: "event" }> => m.kind === "event");
+  if (!full.continueAsNew || events.length === 0) return full;
+  // The first p events in arrival order with the other messages (then, in `ordered`, the rest).
+  const head = (p: number) => {
+    let seen = 0;
+    return inbox.filter((m) => m.kind !== "event" || seen++ < p);
+  };
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((await runEpisodeOnce(state, head(mid), now, cfg, invoke)).continueAsNew) hi = mid;
+    else lo = mid + 1;
+  }
+  if (lo === events.length) return full;
+  // The same decision with every event it did not need behind it: those are never read.
+  const best = await runEpisodeOnce(state, [...head(lo), ...events.slice(lo)], now, cfg, invoke);
+  const unseen = events.slice(lo).map((m): InstanceMessage => ({ kind: "event", name: m.name, input: m.input }));
+  // Both are suffixes of the raised events: the longer one is what no wait took.
+  if (best.continueAsNew && unseen.length > best.continueAsNew.carried.length) best.continueAsNew.carried = unseen;
+  return best.continueAsNew ? best : full;
+}
+
+async function runEpisodeOnce(
   state: InstanceState,
   inbox: InstanceMessage[],
   now: Date,
