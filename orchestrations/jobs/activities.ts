@@ -50,9 +50,15 @@ export function createJobActivities(deps: JobActivityDeps) {
   const arm = deps.clients.arm;
 
   /** Read-modify-write of a job with ETag retry; `change` returns undefined to leave it. */
-  async function updateJob(instance: string, jobId: string, change: (r: JobRecord) => JobRecord | undefined): Promise<JobRecord | undefined> {
+  async function updateJob(
+    instance: string,
+    jobId: string,
+    change: (r: JobRecord) => JobRecord | undefined,
+    inHand?: Stored<JobRecord>,
+  ): Promise<JobRecord | undefined> {
     for (let i = 0; i < ETAG_RETRIES; i++) {
-      const cur = await jobs.getInInstance(instance, jobId);
+      // A record just read is tried first; a conflict re-reads it.
+      const cur = i === 0 && inHand ? inHand : await jobs.getInInstance(instance, jobId);
       if (!cur) return undefined;
       const next = change({ ...cur.record });
       if (!next) return cur.record;
@@ -93,6 +99,16 @@ export function createJobActivities(deps: JobActivityDeps) {
       throw err;
     }
   }
+
+  // The log container is created once per process (createIfNotExists on every job was a round trip each).
+  let container: Promise<void> | undefined;
+  const logsContainer = (): Promise<void> => {
+    container ??= ensureContainer(deps.clients.storage, JOB_LOGS_CONTAINER).catch((err: unknown) => {
+      container = undefined;
+      throw err;
+    });
+    return container;
+  };
 
   const vmOf = (instance: string) => armNames.vm(instance);
   const rcOf = (jobId: string) => armNames.jobRunCommand(jobId);
@@ -177,24 +193,26 @@ export function createJobActivities(deps: JobActivityDeps) {
     },
 
     async startRun(input: StartRunInput): Promise<StartRunResult> {
-      const inst = await instances.get(input.instance);
-      const cur = await jobs.getInInstance(input.instance, input.jobId);
+      // Independent reads and writes go out together: this activity is on every job's start path.
+      const [inst, cur] = await Promise.all([instances.get(input.instance), jobs.getInInstance(input.instance, input.jobId)]);
       if (!cur) return { started: false, outcome: { state: "Failed", error: { code: "JobNotFound", message: "the job record is missing" } } };
       const job = cur.record;
       if (isTerminalJobState(job.state)) return { started: false, outcome: { state: job.state as "Completed" } };
       if (job.cancelRequestedAt) return { started: false };
       if (!inst) return { started: false, outcome: { state: "Failed", error: { code: "InstanceNotFound", message: "the instance no longer exists" } } };
-      await updateJob(input.instance, input.jobId, (r) =>
-        r.state === "Queued" ? { ...r, state: "Starting", gpuIndices: input.gpuIndices } : undefined,
-      );
-      // Already created by an attempt whose result was lost (crash): never PUT again. A second
-      // PUT carries fresh SAS URLs, a changed body, and ARM would run the script once more.
-      if (await getRunCommand(arm, vmOf(inst.record.name), rcOf(job.id))) return { started: true, timeoutMinutes: job.timeoutMinutes };
-      await ensureContainer(deps.clients.storage, JOB_LOGS_CONTAINER);
-      const sasMinutes = job.timeoutMinutes + 60;
       const out = jobLogBlobs.stdout(job.id);
       const errBlob = jobLogBlobs.stderr(job.id);
-      await Promise.all([ensureAppendBlob(deps.clients.storage, JOB_LOGS_CONTAINER, out), ensureAppendBlob(deps.clients.storage, JOB_LOGS_CONTAINER, errBlob)]);
+      const [, existing] = await Promise.all([
+        updateJob(input.instance, input.jobId, (r) => (r.state === "Queued" ? { ...r, state: "Starting", gpuIndices: input.gpuIndices } : undefined), cur),
+        // Already created by an attempt whose result was lost (crash): never PUT again. A second
+        // PUT carries fresh SAS URLs, a changed body, and ARM would run the script once more.
+        getRunCommand(arm, vmOf(inst.record.name), rcOf(job.id)),
+        logsContainer().then(() =>
+          Promise.all([ensureAppendBlob(deps.clients.storage, JOB_LOGS_CONTAINER, out), ensureAppendBlob(deps.clients.storage, JOB_LOGS_CONTAINER, errBlob)]),
+        ),
+      ]);
+      if (existing) return { started: true, timeoutMinutes: job.timeoutMinutes };
+      const sasMinutes = job.timeoutMinutes + 60;
       const [outputBlobUri, errorBlobUri] = await Promise.all([
         blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, out, { permissions: "racw", expiresInMinutes: sasMinutes }),
         blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, errBlob, { permissions: "racw", expiresInMinutes: sasMinutes }),

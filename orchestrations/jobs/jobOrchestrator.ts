@@ -1,8 +1,9 @@
 // One job: start its run command (named after the job, so a retried start cannot run it
 // twice), poll it with durable timers and backoff while listening for a cancel, enforce the
 // timeout, then record the result, delete the run command and tell the dispatcher.
-import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { call, type ResultOf } from "./calls";
+import { EventInbox } from "./eventInbox";
 import { ACTIVITIES, CANCEL_EVENT, DEFAULT_JOB_POLL, type JobInput, type JobOutcome, type RunStatusResult } from "./types";
 
 export const jobOrchestrator: OrchestrationHandler = function* (ctx: OrchestrationContext) {
@@ -30,19 +31,32 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
     const deadline = ctx.df.currentUtcDateTime.getTime() + started.timeoutMinutes * 60_000;
     let delay = poll.initialMs;
     let last: RunStatusResult | undefined;
+    // A cancel wait that lost to a timer stays open and takes the next Cancel (even one raised
+    // while the status activity runs): EventInbox holds and collects them all.
+    const cancels = new EventInbox(ctx, CANCEL_EVENT);
+    const canceled = (): JobOutcome | undefined => {
+      const got = cancels.collect();
+      if (!got.length) return undefined;
+      const reason = (got[0] as { reason?: string } | undefined)?.reason ?? "canceled by request";
+      return { state: "Canceled", error: { code: "Canceled", message: reason } };
+    };
     for (;;) {
       const now = ctx.df.currentUtcDateTime.getTime();
+      const c = canceled();
+      if (c) {
+        outcome = c;
+        break;
+      }
       if (now >= deadline) {
         outcome = { state: "TimedOut", error: { code: "TimedOut", message: `the job ran longer than ${started.timeoutMinutes} minutes` } };
         break;
       }
       const timer = ctx.df.createTimer(new Date(Math.min(now + delay, deadline)));
-      const cancel = ctx.df.waitForExternalEvent(CANCEL_EVENT);
-      const winner = (yield ctx.df.Task.any([timer, cancel])) as Task;
-      if (winner === cancel) {
-        timer.cancel();
-        const reason = (cancel.result as { reason?: string } | undefined)?.reason ?? "canceled by request";
-        outcome = { state: "Canceled", error: { code: "Canceled", message: reason } };
+      yield cancels.any(1, [timer]);
+      const c2 = canceled();
+      if (c2) {
+        if (!timer.isCompleted) timer.cancel();
+        outcome = c2;
         break;
       }
       try {

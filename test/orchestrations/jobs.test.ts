@@ -228,6 +228,24 @@ describe("runJob", () => {
     expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Canceled", error: { message: "instance stopped" } }, runCommandStarted: true });
   });
 
+  test("a Cancel raised while a status poll runs (after a cancel wait lost to the timer) is not lost", async () => {
+    const r = job([{ state: "Running" }]);
+    await r.settle(true, 6); // a few polls: cancel waits have lost to timers
+    r.holdActivities = true;
+    r.timers.sort((a, b) => Date.parse(a.fireAt) - Date.parse(b.fireAt));
+    const t = r.timers.shift()!;
+    r.inbox.push({ kind: "timerFired", exec: t.exec, id: t.id, fireAt: t.fireAt });
+    await r.episode(); // the timer fired: the status activity is running now
+    expect(r.heldResults).toHaveLength(1);
+    r.raise(CANCEL_EVENT, { reason: "canceled by request" });
+    await r.episode();
+    r.holdActivities = false;
+    r.release();
+    await r.settle(false);
+    expect(finishOf(r)).toHaveLength(1);
+    expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Canceled" } });
+  });
+
   test("runs past timeoutMinutes → TimedOut", async () => {
     const r = job([{ state: "Running" }], { started: true, timeoutMinutes: 1 });
     await r.settle(true);
