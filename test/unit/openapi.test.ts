@@ -52,3 +52,11 @@ describe("OpenAPI document", () => {
     expect(text).not.toContain('"$schema"');
   });
 });
+
+describe("OpenAPI document validity", () => {
+  it("validates against the OpenAPI 3.1 specification schema (portals generate clients from it)", async () => {
+    const { validate } = await import("@readme/openapi-parser");
+    const result = await validate(structuredClone(buildOpenApiDocument()) as never);
+    expect(result.valid ? [] : result.errors).toEqual([]);
+  });
+});
