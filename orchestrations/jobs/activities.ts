@@ -41,6 +41,8 @@ export type JobActivityDeps = {
 };
 
 const ETAG_RETRIES = 20;
+/** Instance states that end running jobs, with the reason their records get. */
+const STOP_REASONS: Record<string, string> = { Stopping: "instance stopped", Deleting: "instance deleted" };
 /** Activity is coarse: a lastActivityAt younger than this is not rewritten. */
 const ACTIVITY_GRANULARITY_MS = 30_000;
 
@@ -119,6 +121,14 @@ export function createJobActivities(deps: JobActivityDeps) {
 
   return {
     async notifyDispatcher(input: NotifyDispatcherInput): Promise<null> {
+      const reason = STOP_REASONS[input.state];
+      if (reason) {
+        // The caller deallocates or deletes the VM as soon as this returns, which kills the
+        // commands: the cancel must be with each job's orchestration before that, not after a
+        // trip through the dispatcher (whose CancelJob follows and is then a no-op).
+        const live = (await Promise.all((["Starting", "Running"] as const).map((state) => jobs.listAll(input.instance, { state })))).flat();
+        await Promise.all(live.map(({ record: j }) => deps.orchestrations.raise(orchestrationIds.job(j.id), CANCEL_EVENT, { reason })));
+      }
       await raiseToDispatcher(deps.orchestrations, deps.workspace, input.instance, { type: "InstanceStateChanged", state: input.state });
       return null;
     },

@@ -67,6 +67,14 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
         continue;
       }
       const done = outcomeOf(last);
+      // A cancel that arrived while the status was read wins over an end it caused: a stop
+      // deallocates the VM, which kills the command (ARM reports it Failed). Only a command
+      // that completed on its own keeps its result.
+      const c3 = done?.state === "Completed" ? undefined : canceled();
+      if (c3) {
+        outcome = c3;
+        break;
+      }
       if (done) {
         outcome = done;
         break;

@@ -246,6 +246,27 @@ describe("runJob", () => {
     expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Canceled" } });
   });
 
+  test("a stop's Cancel arriving while the status poll reads the command it killed: Canceled with the stop's reason", async () => {
+    // The stop deallocates the VM right after raising the cancel; the poll in flight sees the kill (Failed).
+    const statuses: RunStatusResult[] = [{ state: "Running" }];
+    const r = job(statuses);
+    await r.settle(true, 6);
+    r.holdActivities = true;
+    r.timers.sort((a, b) => Date.parse(a.fireAt) - Date.parse(b.fireAt));
+    statuses[0] = { state: "Failed", message: "The VM was deallocated while the script was running." };
+    const t = r.timers.shift()!;
+    r.inbox.push({ kind: "timerFired", exec: t.exec, id: t.id, fireAt: t.fireAt });
+    await r.episode(); // the status activity is running now (its answer: killed)
+    expect(r.heldResults).toHaveLength(1);
+    r.raise(CANCEL_EVENT, { reason: "instance stopped" });
+    await r.episode();
+    r.holdActivities = false;
+    r.release();
+    await r.settle(false);
+    expect(finishOf(r)).toHaveLength(1);
+    expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Canceled", error: { message: "instance stopped" } }, runCommandStarted: true });
+  });
+
   test("runs past timeoutMinutes → TimedOut", async () => {
     const r = job([{ state: "Running" }], { started: true, timeoutMinutes: 1 });
     await r.settle(true);
