@@ -8,7 +8,8 @@ import { AppError, CloudError, NotFoundError, PreconditionFailedError } from "..
 import { armNames, orchestrationIds } from "../../shared/ids";
 import { instanceRecords, type InstanceRecord } from "../../shared/instances/record";
 import { isTerminalJobState, type JobState } from "../../shared/instances/states";
-import type { DispatcherCommand } from "../../shared/jobs/dispatcher";
+import { windowSize, type DispatcherCommand } from "../../shared/jobs/dispatcher";
+import { createSpillStore, type SpillRow } from "../../shared/jobs/spillStore";
 import { JOB_LOGS_CONTAINER, jobLogBlobs, jobRecords, type JobRecord } from "../../shared/jobs/record";
 import { jobParameters, jobScript } from "../../shared/jobs/script";
 import type { TokenBucket } from "../../shared/jobs/tokenBucket";
@@ -18,6 +19,7 @@ import {
   CANCEL_EVENT,
   ORCHESTRATIONS,
   type ApplyInput,
+  type ApplyResult,
   type FinishInput,
   type JobInput,
   type NotifyDispatcherInput,
@@ -48,6 +50,7 @@ const ACTIVITY_GRANULARITY_MS = 30_000;
 
 export function createJobActivities(deps: JobActivityDeps) {
   const jobs = jobRecords(deps.clients.storage);
+  const spill = createSpillStore(deps.clients.storage);
   const instances = instanceRecords(deps.clients.storage, deps.workspace);
   const arm = deps.clients.arm;
 
@@ -134,25 +137,54 @@ export function createJobActivities(deps: JobActivityDeps) {
     },
 
     async reconcile(input: ReconcileInput): Promise<ReconcileResult> {
+      // O(queue) reads, but only every few generations; the RESULT stays bounded (the window),
+      // because it lands in the dispatcher's history. Queued jobs the dispatcher neither holds
+      // nor has spilled (their JobSubmitted was lost) go behind the spilled ones.
       const inst = await instances.get(input.instance);
       if (!inst) return { exists: false };
       const r = inst.record;
-      const live: Stored<JobRecord>[] = [];
-      for (const state of ["Queued", "Starting", "Running"] as const) live.push(...(await jobs.listAll(r.name, { state })));
+      const config = { vCpus: r.vCpus, gpus: r.gpus, jobsPerCore: r.jobsPerCore || deps.jobsPerCoreDefault };
+      const [live, rows] = await Promise.all([
+        Promise.all((["Queued", "Starting", "Running"] as const).map((state) => jobs.listAll(r.name, { state }))).then((x) => x.flat()),
+        spill.all(r.name),
+      ]);
       live.sort((a, b) => a.record.submittedAt.localeCompare(b.record.submittedAt) || a.record.id.localeCompare(b.record.id));
+      const held = new Set(input.queued ?? []);
+      const running = new Set(input.running ?? []);
+      const spilled = new Set(rows.map((x) => x.jobId));
+      let room = rows.length ? 0 : windowSize(config) - held.size;
+      let next = Math.max(input.next ?? 0, ...rows.map((x) => x.seq + 1));
+      const from = rows.length ? Math.min(...rows.map((x) => x.seq)) : next;
+      const out: JobRecord[] = [];
+      const toSpill: SpillRow[] = [];
+      for (const { record: j } of live) {
+        if (j.state !== "Queued" || running.has(j.id)) out.push(j);
+        else if (held.has(j.id)) {
+          if (j.cancelRequestedAt) out.push(j);
+        } else if (!spilled.has(j.id)) {
+          if (room > 0) room--, out.push(j);
+          else toSpill.push({ seq: next++, jobId: j.id, gpus: j.gpus });
+        }
+      }
+      await spill.put(r.name, toSpill);
       return {
         exists: true,
-        config: { vCpus: r.vCpus, gpus: r.gpus, jobsPerCore: r.jobsPerCore || deps.jobsPerCoreDefault },
+        config,
         running: r.state === "Running" || r.state === "JobRunning",
         deleting: r.state === "Deleting",
-        jobs: live.map(({ record: j }) => ({ id: j.id, gpus: j.gpus, state: j.state, cancelRequested: j.cancelRequestedAt !== undefined })),
+        jobs: out.map((j) => ({ id: j.id, gpus: j.gpus, state: j.state, cancelRequested: j.cancelRequestedAt !== undefined })),
+        spill: { from, next },
       };
     },
 
-    async apply(input: ApplyInput): Promise<null> {
+    async apply(input: ApplyInput): Promise<ApplyResult> {
       const at = input.at;
       const starts: Promise<unknown>[] = [];
       let busy: boolean | undefined;
+      // Spill rows first: a refill in this same call may read them.
+      const spills = input.commands.flatMap((c) => (c.type === "Spill" ? [{ seq: c.seq, jobId: c.jobId, gpus: c.gpus }] : []));
+      if (spills.length) await spill.put(input.instance, spills);
+      if (input.trim) starts.push(spill.remove(input.instance, range(input.trim.from, input.trim.until)));
       for (const c of input.commands) starts.push(applyOne(c));
       async function applyOne(c: DispatcherCommand): Promise<void> {
         switch (c.type) {
@@ -179,9 +211,38 @@ export function createJobActivities(deps: JobActivityDeps) {
           case "SetBusy":
             busy = c.busy;
             return;
+          case "Spill":
+            return;
+          case "CancelSpilled":
+            await cancelSpilled(c.from, c.until);
+            return;
         }
       }
-      await Promise.all(starts);
+      async function cancelSpilled(from: number, until: number): Promise<void> {
+        const rows = await spill.read(input.instance, from, until, Number.MAX_SAFE_INTEGER);
+        await Promise.all(
+          rows.map((row) =>
+            updateJob(input.instance, row.jobId, (r) =>
+              r.state === "Queued"
+                ? { ...r, state: "Canceled", endedAt: at, error: { code: "Canceled", message: "the job was canceled before it started" } }
+                : undefined,
+            ),
+          ),
+        );
+        await spill.remove(input.instance, rows.map((r) => r.seq));
+      }
+      const refill = input.refill ? readBack(input.refill) : undefined;
+      async function readBack(req: NonNullable<ApplyInput["refill"]>): Promise<NonNullable<NonNullable<ApplyResult>["refill"]>> {
+        // Rows are deleted later (trim), once the dispatcher has this result: a retried refill reads the same rows.
+        const rows = await spill.read(input.instance, req.from, req.until, req.max);
+        const recs = await Promise.all(rows.map((row) => jobs.getInInstance(input.instance, row.jobId)));
+        const out: NonNullable<NonNullable<ApplyResult>["refill"]>["jobs"] = [];
+        recs.forEach((rec) => {
+          if (rec?.record.state === "Queued") out.push({ id: rec.record.id, gpus: rec.record.gpus, cancelRequested: rec.record.cancelRequestedAt !== undefined });
+        });
+        return { from: rows.length < req.max ? req.until : rows[rows.length - 1]!.seq + 1, jobs: out };
+      }
+      const [readBackResult] = await Promise.all([refill, ...starts]);
       await updateInstance(input.instance, (r) => {
         let changed = false;
         const jobsCounts = input.counts;
@@ -199,7 +260,7 @@ export function createJobActivities(deps: JobActivityDeps) {
         }
         return changed ? r : undefined;
       });
-      return null;
+      return readBackResult ? { refill: readBackResult } : null;
     },
 
     async startRun(input: StartRunInput): Promise<StartRunResult> {
@@ -287,6 +348,10 @@ export function createJobActivities(deps: JobActivityDeps) {
 }
 
 export type JobActivities = ReturnType<typeof createJobActivities>;
+
+function range(from: number, until: number): number[] {
+  return Array.from({ length: Math.max(0, until - from) }, (_, i) => from + i);
+}
 
 function isStale(last: string | undefined, at: string): boolean {
   return !last || Date.parse(at) - Date.parse(last) >= ACTIVITY_GRANULARITY_MS;

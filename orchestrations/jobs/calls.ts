@@ -5,6 +5,7 @@ import type { OrchestrationContext, Task } from "durable-functions";
 import {
   ACTIVITIES,
   type ApplyInput,
+  type ApplyResult,
   type FinishInput,
   type ReconcileInput,
   type ReconcileResult,
@@ -16,7 +17,7 @@ import {
 
 type Calls = {
   [ACTIVITIES.reconcile]: [ReconcileInput, ReconcileResult];
-  [ACTIVITIES.apply]: [ApplyInput, null];
+  [ACTIVITIES.apply]: [ApplyInput, ApplyResult];
   [ACTIVITIES.startRun]: [StartRunInput, StartRunResult];
   [ACTIVITIES.runStatus]: [RunStatusInput, RunStatusResult];
   [ACTIVITIES.finish]: [FinishInput, null];

@@ -7,7 +7,16 @@
 // activity round trips, not N (EventInbox drains buffered events without losing any).
 // Deterministic: no I/O, no clock but currentUtcDateTime, no randomness.
 import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
-import { counts, initialState, step, type DispatcherCommand, type DispatcherEvent, type DispatcherState } from "../../shared/jobs/dispatcher";
+import {
+  counts,
+  initialState,
+  refillRequest,
+  step,
+  trimRequest,
+  type DispatcherCommand,
+  type DispatcherEvent,
+  type DispatcherState,
+} from "../../shared/jobs/dispatcher";
 import { call, type ResultOf } from "./calls";
 import { EventInbox } from "./eventInbox";
 import {
@@ -29,6 +38,8 @@ export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: Orch
   const perGeneration = input.eventsPerGeneration ?? DEFAULT_EVENTS_PER_GENERATION;
   const generation = input.generation ?? 0;
   let state: DispatcherState | undefined = input.state;
+  // A state carried from before the window existed: nothing spilled yet.
+  if (state && !state.spill) state.spill = { trimmed: 0, from: 0, next: 0 };
   // Commands stepped but not applied yet (carried across continueAsNew).
   const pending: DispatcherCommand[] = [...(input.pending ?? [])];
   const apply = (event: DispatcherEvent): void => {
@@ -39,7 +50,7 @@ export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: Orch
   // A new dispatcher, and every few generations, re-reads the job table: a submission whose
   // event never arrived (its trigger crashed between the record write and the raise) is found.
   if (!state || generation % RECONCILE_EVERY_GENERATIONS === 0) {
-    const rec = (yield call(ctx, ACTIVITIES.reconcile, { instance: input.instance })) as ResultOf<typeof ACTIVITIES.reconcile>;
+    const rec = (yield call(ctx, ACTIVITIES.reconcile, held(input.instance, state))) as ResultOf<typeof ACTIVITIES.reconcile>;
     if (!rec.exists) return { instance: input.instance, ended: "instance not found" };
     state ??= initialState(rec.config, rec.running);
     reconcile(state, rec, apply);
@@ -49,7 +60,7 @@ export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: Orch
   const inbox = new EventInbox(ctx, DISPATCHER_EVENT);
   const queue: unknown[] = [];
   // The apply in flight; `yielded` once it has been part of a yield (it may then only be yielded alone).
-  let inflight: { task: Task; yielded: boolean } | undefined;
+  let inflight: { task: Task; yielded: boolean; trimUntil?: number } | undefined;
   let written = ""; // counts last sent to the instance record in this generation
   let handled = 0;
   let deleting = false;
@@ -58,14 +69,35 @@ export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: Orch
     const c = counts(s);
     written = JSON.stringify(c);
     const commands = pending.splice(0, pending.length);
-    inflight = { task: call(ctx, ACTIVITIES.apply, { instance: input.instance, commands, counts: c, at: ctx.df.currentUtcDateTime.toISOString() }), yielded: false };
+    const refill = refillRequest(s);
+    const trim = trimRequest(s);
+    const task = call(ctx, ACTIVITIES.apply, {
+      instance: input.instance,
+      commands,
+      counts: c,
+      at: ctx.df.currentUtcDateTime.toISOString(),
+      ...(refill ? { refill } : {}),
+      ...(trim ? { trim } : {}),
+    });
+    inflight = { task, yielded: false, ...(trim ? { trimUntil: trim.until } : {}) };
+  };
+  /** The apply's result: spilled jobs read back join the window, in order. */
+  const applied = (result: ResultOf<typeof ACTIVITIES.apply>, trimUntil: number | undefined): void => {
+    if (trimUntil !== undefined) apply({ type: "Trimmed", until: trimUntil });
+    if (!result?.refill) return;
+    for (const j of result.refill.jobs) {
+      if (j.cancelRequested) apply({ type: "CancelRequested", jobId: j.id });
+      apply({ type: "JobSubmitted", jobId: j.id, gpus: j.gpus, admit: true });
+    }
+    apply({ type: "Refilled", from: result.refill.from });
   };
   /** After every resume: the apply's outcome (a failure after its retries fails the dispatcher, as before) and new events. */
   const afterResume = (): void => {
     if (inflight && (inflight.task.isCompleted || inflight.task.isFaulted)) {
-      const t = inflight.task;
+      const { task: t, trimUntil } = inflight;
       inflight = undefined;
       if (t.isFaulted) throw t.result;
+      applied(t.result as ResultOf<typeof ACTIVITIES.apply>, trimUntil);
     }
     queue.push(...inbox.collect());
   };
@@ -97,12 +129,12 @@ export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: Orch
           // Re-read size, jobsPerCore and state from the instance record (the event may be stale),
           // after what was decided so far is applied.
           yield* settleApply();
-          const rec = (yield call(ctx, ACTIVITIES.reconcile, { instance: input.instance })) as ResultOf<typeof ACTIVITIES.reconcile>;
+          const rec = (yield call(ctx, ACTIVITIES.reconcile, held(input.instance, s))) as ResultOf<typeof ACTIVITIES.reconcile>;
           afterResume();
           if (!rec.exists) {
             deleting = true;
             apply({ type: "InstanceState", running: false });
-            for (const id of Object.keys(s.queued)) apply({ type: "CancelRequested", jobId: id });
+            apply({ type: "CancelQueued" });
             break;
           }
           apply({ type: "Configure", config: rec.config });
@@ -112,7 +144,7 @@ export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: Orch
           apply({ type: "InstanceState", running: RUNNING_STATES.has(ev.state) });
           if (rec.deleting) {
             deleting = true;
-            for (const id of Object.keys(s.queued)) apply({ type: "CancelRequested", jobId: id });
+            apply({ type: "CancelQueued" });
           }
           break;
         }
@@ -136,7 +168,7 @@ export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: Orch
       ctx.df.continueAsNew({ ...input, state: s, pending, generation: generation + 1 } satisfies DispatcherInput);
       return undefined;
     }
-    if (!inflight && (pending.length || JSON.stringify(counts(s)) !== written)) startApply();
+    if (!inflight && (pending.length || JSON.stringify(counts(s)) !== written || refillRequest(s) || trimRequest(s))) startApply();
 
     // Block until the apply ends or an event comes (buffered ones are taken at once).
     const room = Math.max(1, Math.min(DRAIN, perGeneration - handled));
@@ -152,6 +184,11 @@ export const dispatcherOrchestrator: OrchestrationHandler = function* (ctx: Orch
   }
 };
 
+/** The reconcile's input: what this dispatcher holds (bounded), so the answer is too. */
+function held(instance: string, state: DispatcherState | undefined) {
+  return state ? { instance, queued: Object.keys(state.queued), running: Object.keys(state.running), next: state.spill.next } : { instance };
+}
+
 function reconcile(state: DispatcherState, rec: Extract<ReconcileResult, { exists: true }>, apply: (e: DispatcherEvent) => void): void {
   const live = new Set<string>();
   for (const j of rec.jobs) {
@@ -159,9 +196,12 @@ function reconcile(state: DispatcherState, rec: Extract<ReconcileResult, { exist
     // A queued job with a cancel request is canceled before it is (re)submitted, so it never
     // starts; one already running is adopted first, so the cancel reaches its orchestration.
     if (j.cancelRequested && j.state === "Queued") apply({ type: "CancelRequested", jobId: j.id });
-    apply({ type: "JobSubmitted", jobId: j.id, gpus: j.gpus });
+    // One that started is adopted into the window whatever its size (it may be running).
+    apply({ type: "JobSubmitted", jobId: j.id, gpus: j.gpus, ...(j.state !== "Queued" ? { admit: true } : {}) });
     if (j.cancelRequested && j.state !== "Queued") apply({ type: "CancelRequested", jobId: j.id });
   }
+  // After the jobs above (with rows spilled, every new submission would be spilled too).
+  if (rec.spill) apply({ type: "SpillRange", from: rec.spill.from, next: rec.spill.next }); // absent in results recorded before the window
   // A running job whose record is terminal finished while its JobFinished was lost.
   for (const id of Object.keys(state.running)) if (!live.has(id)) apply({ type: "JobFinished", jobId: id });
 }

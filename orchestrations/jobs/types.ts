@@ -48,7 +48,14 @@ export const RECONCILE_EVERY_GENERATIONS = 10;
 
 export type NotifyDispatcherInput = { instance: string; state: string };
 
-export type ReconcileInput = { instance: string };
+export type ReconcileInput = {
+  instance: string;
+  /** What the dispatcher holds (bounded: the window and the running set); absent for a new one. */
+  queued?: string[];
+  running?: string[];
+  /** The next spill sequence number. */
+  next?: number;
+};
 export type ReconcileResult =
   | { exists: false }
   | {
@@ -56,8 +63,14 @@ export type ReconcileResult =
       config: DispatcherConfig;
       running: boolean;
       deleting: boolean;
-      /** Non-terminal jobs in submission order. */
+      /**
+       * In submission order: every Starting/Running job and every job of `running`, the held
+       * queued jobs with a cancel request, and queued jobs the dispatcher does not know yet —
+       * as many as fit its window; the rest of those the activity spilled.
+       */
       jobs: { id: string; gpus: number; state: JobState; cancelRequested: boolean }[];
+      /** Spill rows now in the store: [from, next). */
+      spill: { from: number; next: number };
     };
 
 export type ApplyInput = {
@@ -66,7 +79,15 @@ export type ApplyInput = {
   counts: { queued: number; running: number; cap: number };
   /** Orchestrator time, for record timestamps. */
   at: string;
+  /** Spill rows to read back (after the commands' own rows are written). */
+  refill?: { from: number; until: number; max: number };
+  /** Read-back spill rows to delete. */
+  trim?: { from: number; until: number };
 };
+export type ApplyResult = {
+  /** Queued jobs of the rows read back, in order; `from` = the first row not read. */
+  refill?: { from: number; jobs: { id: string; gpus: number; cancelRequested: boolean }[] };
+} | null;
 
 export type JobInput = {
   instance: string;

@@ -21,17 +21,28 @@
 // - A stop cancels running jobs (CancelJob); they leave the running set when their
 //   JobFinished arrives, so the cap still holds while they wind down.
 //
+// - Window: the state holds at most windowSize = max(WINDOW, cap) queued jobs (the oldest).
+//   Later ones are spilled (Spill commands: rows in an ordered store, shared/jobs/spillStore)
+//   and read back in order when the window has room (refillRequest → the caller reads the rows
+//   and steps them with `admit`, then `Refilled`). While rows are spilled every new submission
+//   is spilled too, so FIFO holds across the two. The state (the dispatcher orchestration's
+//   input) therefore does not grow with the depth of the queue.
+//
 // Cost: `step` mutates and returns `state`: O(1) amortised per event for the common case
 // (queue head pointer with periodic compaction, no array shifts), O(LOOKAHEAD) worst case.
 
 export const LOOKAHEAD = 64;
 export const MAX_BYPASS = 16;
 export const DONE_GENERATION = 2048;
+/** Queued jobs held in the state at least (more when the cap is larger). */
+export const WINDOW = 64;
 
 export interface DispatcherConfig {
   vCpus: number;
   jobsPerCore: number;
   gpus: number;
+  /** Queued jobs held in the state (at least the cap); WINDOW unless set (tests use small ones). */
+  window?: number;
 }
 
 interface QueueEntry {
@@ -66,10 +77,21 @@ export interface DispatcherState {
   doneCount: number;
   /** Whether we last told the instance it has running jobs (JobRunning). */
   busy: boolean;
+  /** Spill rows by sequence number: [from, next) waiting; [trimmed, from) read back, not yet deleted. */
+  spill: { trimmed: number; from: number; next: number };
 }
 
 export type DispatcherEvent =
-  | { type: "JobSubmitted"; jobId: string; gpus: number }
+  /** `admit`: into the window even when full (read back from the spill, or adopted running). */
+  | { type: "JobSubmitted"; jobId: string; gpus: number; admit?: boolean }
+  /** The rows before `from` were read back (their jobs stepped with `admit` just before). */
+  | { type: "Refilled"; from: number }
+  /** Rows before `until` were deleted. */
+  | { type: "Trimmed"; until: number }
+  /** Rows written outside the dispatcher (reconcile); `from` only for a dispatcher without rows of its own. */
+  | { type: "SpillRange"; from?: number; next: number }
+  /** Cancel every queued job, spilled ones included (the instance is being deleted). */
+  | { type: "CancelQueued" }
   | { type: "JobFinished"; jobId: string }
   | { type: "CancelRequested"; jobId: string }
   | { type: "InstanceState"; running: boolean }
@@ -84,7 +106,11 @@ export type DispatcherCommand =
   /** Record a job that can never start as Failed. */
   | { type: "FailJob"; jobId: string; reason: string }
   /** Running ⇄ JobRunning. */
-  | { type: "SetBusy"; busy: boolean };
+  | { type: "SetBusy"; busy: boolean }
+  /** Keep a queued job outside the window: a row `seq` in the spill store. */
+  | { type: "Spill"; jobId: string; gpus: number; seq: number }
+  /** Record the jobs of spill rows [from, until) Canceled (if still Queued) and drop the rows. */
+  | { type: "CancelSpilled"; from: number; until: number };
 
 export function initialState(cfg: DispatcherConfig, up = false): DispatcherState {
   return {
@@ -103,6 +129,7 @@ export function initialState(cfg: DispatcherConfig, up = false): DispatcherState
     donePrev: {},
     doneCount: 0,
     busy: false,
+    spill: { trimmed: 0, from: 0, next: 0 },
   };
 }
 
@@ -110,15 +137,59 @@ export function capOf(cfg: DispatcherConfig): number {
   return Math.max(0, cfg.jobsPerCore * cfg.vCpus);
 }
 
+/** Spilled rows count as queued until read back (one canceled meanwhile counts until then). */
 export function counts(state: DispatcherState): { queued: number; running: number; cap: number } {
-  return { queued: state.queuedCount, running: state.runningCount, cap: capOf(state.cfg) };
+  return { queued: state.queuedCount + spilledCount(state), running: state.runningCount, cap: capOf(state.cfg) };
+}
+
+export function windowSize(cfg: DispatcherConfig): number {
+  return Math.max(cfg.window ?? WINDOW, capOf(cfg));
+}
+
+export function spilledCount(state: DispatcherState): number {
+  return state.spill.next - state.spill.from;
+}
+
+/**
+ * Spill rows to read back now, if any: once the window is half empty (so reads come in
+ * batches), the oldest rows up to the room left.
+ */
+/** Read-back rows to delete now, if any. */
+export function trimRequest(state: DispatcherState): { from: number; until: number } | undefined {
+  return state.spill.from > state.spill.trimmed ? { from: state.spill.trimmed, until: state.spill.from } : undefined;
+}
+
+export function refillRequest(state: DispatcherState): { from: number; until: number; max: number } | undefined {
+  const size = windowSize(state.cfg);
+  if (spilledCount(state) === 0 || state.queuedCount > size / 2) return undefined;
+  return { from: state.spill.from, until: state.spill.next, max: size - state.queuedCount };
 }
 
 export function step(state: DispatcherState, event: DispatcherEvent): { state: DispatcherState; commands: DispatcherCommand[] } {
   const commands: DispatcherCommand[] = [];
   switch (event.type) {
     case "JobSubmitted":
-      onSubmitted(state, event.jobId, event.gpus, commands);
+      onSubmitted(state, event.jobId, event.gpus, event.admit === true, commands);
+      break;
+    case "Refilled":
+      state.spill.from = Math.min(state.spill.next, Math.max(state.spill.from, event.from));
+      break;
+    case "Trimmed":
+      state.spill.trimmed = Math.min(state.spill.from, Math.max(state.spill.trimmed, event.until));
+      break;
+    case "SpillRange":
+      if (event.from !== undefined && spilledCount(state) === 0 && state.spill.trimmed === state.spill.from) {
+        state.spill.trimmed = state.spill.from = event.from;
+      }
+      state.spill.next = Math.max(state.spill.next, event.next);
+      break;
+    case "CancelQueued":
+      for (const id of Object.keys(state.queued)) onCancel(state, id, commands);
+      if (state.spill.next > state.spill.trimmed) {
+        // Rows already read back name jobs that are in the window (canceled just above) or gone.
+        commands.push({ type: "CancelSpilled", from: state.spill.trimmed, until: state.spill.next });
+        state.spill.trimmed = state.spill.from = state.spill.next;
+      }
       break;
     case "JobFinished":
       onFinished(state, event.jobId);
@@ -165,7 +236,7 @@ function markDone(state: DispatcherState, id: string): void {
   state.doneCount++;
 }
 
-function onSubmitted(state: DispatcherState, id: string, gpus: number, commands: DispatcherCommand[]): void {
+function onSubmitted(state: DispatcherState, id: string, gpus: number, admit: boolean, commands: DispatcherCommand[]): void {
   if (known(state, id)) return;
   const g = Number.isInteger(gpus) && gpus > 0 ? gpus : 0;
   if (g > state.cfg.gpus) {
@@ -175,6 +246,11 @@ function onSubmitted(state: DispatcherState, id: string, gpus: number, commands:
       jobId: id,
       reason: `the job asks for ${g} GPUs but the instance has ${state.cfg.gpus}`,
     });
+    return;
+  }
+  if (!admit && (spilledCount(state) > 0 || state.queuedCount >= windowSize(state.cfg))) {
+    // Behind the window: its row is read back in order (a duplicate row is skipped then).
+    commands.push({ type: "Spill", jobId: id, gpus: g, seq: state.spill.next++ });
     return;
   }
   state.q.push({ id, g, b: 0 });

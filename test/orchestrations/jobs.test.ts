@@ -6,7 +6,7 @@ import { describe, expect, test } from "vitest";
 import type { DispatcherCommand } from "../../shared/jobs/dispatcher";
 import { dispatcherOrchestrator } from "../../orchestrations/jobs/dispatcherOrchestrator";
 import { jobOrchestrator } from "../../orchestrations/jobs/jobOrchestrator";
-import { ACTIVITIES, CANCEL_EVENT, DISPATCHER_EVENT, type ApplyInput, type FinishInput, type ReconcileResult, type RunStatusResult } from "../../orchestrations/jobs/types";
+import { ACTIVITIES, CANCEL_EVENT, DISPATCHER_EVENT, type ApplyInput, type ReconcileInput, type FinishInput, type ReconcileResult, type RunStatusResult } from "../../orchestrations/jobs/types";
 import { Replay } from "./jobsHarness";
 
 const A = ACTIVITIES;
@@ -15,14 +15,47 @@ type Live = Extract<ReconcileResult, { exists: true }>;
 function dispatcher(opts: { cap?: { vCpus: number; jobsPerCore: number; gpus?: number }; running?: boolean; jobs?: Live["jobs"]; eventsPerGeneration?: number } = {}) {
   const cfg = { vCpus: opts.cap?.vCpus ?? 2, jobsPerCore: opts.cap?.jobsPerCore ?? 2, gpus: opts.cap?.gpus ?? 0 };
   const rec: Live = { exists: true, config: cfg, running: opts.running ?? true, deleting: false, jobs: opts.jobs ?? [] };
+  // The spill store and the job records as the real activities see them (the dispatcher's
+  // window is 64; queues deeper than that go through these rows).
+  const rows = new Map<number, { jobId: string; gpus: number }>();
+  const canceled = new Set<string>();
   const r = new Replay(dispatcherOrchestrator, { instance: "ci-1", ...(opts.eventsPerGeneration ? { eventsPerGeneration: opts.eventsPerGeneration } : {}) }, {
-    [A.reconcile]: () => rec,
-    [A.apply]: () => null,
+    [A.reconcile]: (i: unknown) => {
+      const input = i as ReconcileInput;
+      const spilled = new Set([...rows.values()].map((x) => x.jobId));
+      const held = new Set(input.queued ?? []);
+      const seqs = [...rows.keys()];
+      const next = Math.max(input.next ?? 0, ...seqs.map((q) => q + 1));
+      const jobs = rec.jobs.filter((j) => j.state !== "Queued" || (input.running ?? []).includes(j.id) || (held.has(j.id) ? j.cancelRequested : !spilled.has(j.id)));
+      return { ...rec, jobs, spill: { from: seqs.length ? Math.min(...seqs) : next, next } };
+    },
+    [A.apply]: (i: unknown) => {
+      const input = i as ApplyInput;
+      for (const c of input.commands) {
+        if (c.type === "Spill") rows.set(c.seq, { jobId: c.jobId, gpus: c.gpus });
+        if (c.type === "MarkCanceled") canceled.add(c.jobId);
+        if (c.type === "CancelSpilled")
+          for (let q = c.from; q < c.until; q++) {
+            if (rows.has(q)) canceled.add(rows.get(q)!.jobId);
+            rows.delete(q);
+          }
+      }
+      if (input.trim) for (let q = input.trim.from; q < input.trim.until; q++) rows.delete(q);
+      const req = input.refill;
+      if (!req) return null;
+      const got = [...rows.entries()].filter(([q]) => q >= req.from && q < req.until).sort((a, b) => a[0] - b[0]).slice(0, req.max);
+      return {
+        refill: {
+          from: got.length < req.max ? req.until : got.at(-1)![0] + 1,
+          jobs: got.filter(([, x]) => !canceled.has(x.jobId)).map(([, x]) => ({ id: x.jobId, gpus: x.gpus, cancelRequested: false })),
+        },
+      };
+    },
   });
   const commands = () => r.callsTo(A.apply).flatMap((i) => (i as ApplyInput).commands);
   const started = () => commands().filter((c): c is Extract<DispatcherCommand, { type: "StartJob" }> => c.type === "StartJob").map((c) => c.jobId);
   const lastCounts = () => (r.callsTo(A.apply).at(-1) as ApplyInput).counts;
-  return { r, rec, commands, started, lastCounts };
+  return { r, rec, rows, commands, started, lastCounts };
 }
 const submitted = (jobId: string, gpus = 0) => ({ type: "JobSubmitted", jobId, gpus });
 const finished = (jobId: string) => ({ type: "JobFinished", jobId, state: "Completed" });
@@ -86,6 +119,7 @@ describe("jobDispatcher", () => {
   });
 
   test("random interleavings of events, apply results and continueAsNew: FIFO, each job started once, cap kept", async () => {
+    let spilledMax = 0; // queues deeper than the window of 64 go through the spill rows
     for (let seed = 1; seed <= 30; seed++) {
       let x = seed * 7919;
       const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
@@ -114,6 +148,7 @@ describe("jobDispatcher", () => {
           .filter((id) => !finished.has(id))
           .map((id) => ({ id, gpus: 0, state: running.has(id) ? ("Running" as const) : ("Queued" as const), cancelRequested: false }));
         if (d.r.inbox.length) await d.r.episode();
+        spilledMax = Math.max(spilledMax, d.rows.size);
         expect(d.started().length, `seed ${seed}: cap`).toBeLessThanOrEqual(4 + finished.size);
       }
       d.r.holdActivities = false;
@@ -125,7 +160,9 @@ describe("jobDispatcher", () => {
       }
       expect(d.started(), `seed ${seed}`).toEqual(Array.from({ length: next }, (_, i) => `n${i}`));
       expect(d.lastCounts(), `seed ${seed}`).toEqual({ queued: 0, running: 0, cap: 4 });
+      expect(d.rows.size, `seed ${seed}: read-back rows are deleted`).toBe(0);
     }
+    expect(spilledMax).toBeGreaterThan(20);
   });
 
   test("a new dispatcher adopts Queued jobs from the table (an event lost before it started)", async () => {

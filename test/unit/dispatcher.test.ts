@@ -5,7 +5,10 @@ import {
   initialState,
   LOOKAHEAD,
   MAX_BYPASS,
+  refillRequest,
   step,
+  trimRequest,
+  windowSize,
   type DispatcherCommand,
   type DispatcherEvent,
   type DispatcherState,
@@ -19,6 +22,39 @@ const up = (running = true): DispatcherEvent => ({ type: "InstanceState", runnin
 function run(state: DispatcherState, ...events: DispatcherEvent[]): DispatcherCommand[] {
   return events.flatMap((e) => step(state, e).commands);
 }
+/**
+ * The dispatcher with its spill store and job records simulated as the apply activity runs them:
+ * Spill rows kept, rows read back in order (skipping jobs recorded Canceled), trimmed.
+ */
+function world(s: DispatcherState, rows = new Map<number, { jobId: string; gpus: number }>(), canceled = new Set<string>()) {
+  const exec = (cmds: DispatcherCommand[]) => {
+    for (const c of cmds) {
+      if (c.type === "Spill") rows.set(c.seq, { jobId: c.jobId, gpus: c.gpus });
+      if (c.type === "MarkCanceled") canceled.add(c.jobId);
+      if (c.type === "CancelSpilled") for (let q = c.from; q < c.until; q++) rows.delete(q);
+    }
+    return cmds.filter((c) => c.type !== "Spill");
+  };
+  const run = (...events: DispatcherEvent[]): DispatcherCommand[] => {
+    const out: DispatcherCommand[] = [];
+    for (const e of events) {
+      out.push(...exec(step(s, e).commands));
+      for (let req = refillRequest(s); req; req = refillRequest(s)) {
+        const got = [...rows.entries()].filter(([q]) => q >= req!.from && q < req!.until).sort((a, b) => a[0] - b[0]).slice(0, req.max);
+        for (const [, x] of got) if (!canceled.has(x.jobId)) out.push(...exec(step(s, { type: "JobSubmitted", jobId: x.jobId, gpus: x.gpus, admit: true }).commands));
+        out.push(...exec(step(s, { type: "Refilled", from: got.length < req.max ? req.until : got.at(-1)![0] + 1 }).commands));
+      }
+      const trim = trimRequest(s);
+      if (trim) {
+        for (let q = trim.from; q < trim.until; q++) rows.delete(q);
+        step(s, { type: "Trimmed", until: trim.until });
+      }
+    }
+    return out;
+  };
+  return { run, rows };
+}
+
 const started = (cmds: DispatcherCommand[]) => cmds.filter((c) => c.type === "StartJob").map((c) => (c.type === "StartJob" ? c.jobId : ""));
 
 describe("dispatcher: cap and FIFO", () => {
@@ -131,24 +167,28 @@ describe("dispatcher: at-least-once delivery and cancel", () => {
 });
 
 describe("dispatcher: cost does not grow with queue depth", () => {
-  it("keeps the queue compact: head pointer and compaction, no per-step shifts", () => {
+  it("holds at most the window in its state; deeper jobs are spilled and read back in FIFO order", () => {
     const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 1 }, true);
-    run(s, submit("g0", 1));
-    for (let i = 1; i <= 10_000; i++) step(s, submit(`g${i}`, 1)); // all wait for the one GPU
-    for (let i = 1; i <= 5_000; i++) step(s, cancel(`g${i}`));
-    expect(counts(s)).toEqual({ queued: 5_000, running: 1, cap: 1 });
-    expect(started(run(s, finish("g0")))).toEqual(["g5001"]);
+    const w = world(s);
+    w.run(submit("g0", 1));
+    for (let i = 1; i <= 10_000; i++) w.run(submit(`g${i}`, 1)); // all wait for the one GPU
+    expect(s.queuedCount).toBe(windowSize(s.cfg));
+    expect(w.rows.size).toBe(10_000 - windowSize(s.cfg));
+    for (let i = 1; i <= 5_000; i++) w.run(cancel(`g${i}`));
+    expect(counts(s)).toMatchObject({ running: 1, cap: 1 });
+    expect(started(w.run(finish("g0")))).toEqual(["g5001"]);
     for (let i = 5_001; i < 10_000; i++) {
-      expect(started(step(s, finish(`g${i}`)).commands)).toEqual([`g${i + 1}`]);
-      expect(s.q.length - s.head).toBe(counts(s).queued); // live entries sit right after the head
+      expect(started(w.run(finish(`g${i}`)))).toEqual([`g${i + 1}`]);
+      expect(s.q.length).toBeLessThanOrEqual(2 * windowSize(s.cfg) + 32); // compaction keeps it bounded
+      expect(JSON.stringify(s).length).toBeLessThan(200_000); // the carried state does not grow with depth
     }
-    run(s, finish("g10000"));
+    w.run(finish("g10000"));
     expect(counts(s)).toEqual({ queued: 0, running: 0, cap: 1 });
-    expect(s.q.length).toBeLessThanOrEqual(64);
+    expect(w.rows.size).toBe(0);
   });
 
   it("a long run of canceled entries cannot make one step scan the whole queue", () => {
-    const s = initialState({ vCpus: 1, jobsPerCore: 2, gpus: 1 }, true);
+    const s = initialState({ vCpus: 1, jobsPerCore: 2, gpus: 1, window: 4_096 }, true);
     run(s, submit("gpu-busy", 1), submit("gpu-wait", 1));
     for (let i = 0; i < 2_000; i++) step(s, submit(`x${i}`, 1));
     for (let i = 0; i < 2_000; i++) step(s, cancel(`x${i}`));
@@ -157,6 +197,22 @@ describe("dispatcher: cost does not grow with queue depth", () => {
     expect(LOOKAHEAD * 4).toBeLessThan(2_000);
     // Once the blocked job starts, the head moves past the tombstones and cpu starts in the same step.
     expect(started(run(s, finish("gpu-busy")))).toEqual(["gpu-wait", "cpu"]);
+  });
+
+  it("spilling keeps FIFO when submissions arrive while rows wait; a delete cancels spilled jobs too", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0, window: 2 }, true);
+    const w = world(s);
+    const order = started(w.run(...["a", "b", "c", "d", "e", "f"].map((id) => submit(id))));
+    expect(order).toEqual(["a"]);
+    expect(w.rows.size).toBe(3); // b, c in the window; d, e, f spilled
+    w.run(cancel("e")); // spilled: recorded Canceled, skipped when read back
+    const rest = ["a", "b", "c", "d", "f"].flatMap((id) => started(w.run(finish(id))));
+    expect(rest).toEqual(["b", "c", "d", "f"]);
+    w.run(submit("g"), submit("h"), submit("i"), submit("j"));
+    const cmds = w.run({ type: "CancelQueued" });
+    expect(cmds.filter((c) => c.type === "MarkCanceled").map((c) => (c.type === "MarkCanceled" ? c.jobId : ""))).toEqual(["h", "i"]);
+    expect(cmds.some((c) => c.type === "CancelSpilled")).toBe(true);
+    expect(counts(s)).toMatchObject({ queued: 0, running: 1 });
   });
 });
 
@@ -182,17 +238,18 @@ describe("dispatcher: properties", () => {
 
   it("never exceeds the cap, never double-allocates a GPU, and ends every job exactly once", () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 120 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 4 }), (ops, vCpus, gpus) => {
-        let s = initialState({ vCpus, jobsPerCore: 1, gpus }, true);
+      fc.property(fc.array(op, { maxLength: 120 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom(1, 3, 64), (ops, vCpus, gpus, window) => {
+        let s = initialState({ vCpus, jobsPerCore: 1, gpus, window }, true);
         const submitted = new Map<string, number>();
         const active = new Set<string>(); // started, not yet finished
         const terminal = new Map<string, number>();
         const startedOnce = new Set<string>();
+        const rows = new Map<number, { jobId: string; gpus: number }>(); // the spill store, kept across continueAsNew
         const end = (id: string) => terminal.set(id, (terminal.get(id) ?? 0) + 1);
 
         const apply = (e: DispatcherEvent) => {
           const before = s.runningCount;
-          const { commands } = step(s, e);
+          const commands = world(s, rows).run(e);
           for (const c of commands) {
             if (c.type === "StartJob") {
               expect(startedOnce.has(c.jobId), `started twice: ${c.jobId}`).toBe(false);
