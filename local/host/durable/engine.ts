@@ -58,7 +58,14 @@ export class DurableEngine {
   private readonly live = new Map<string, Live>();
   private readonly ready: Live[] = [];
   private runningEpisodes = 0;
-  private readonly activityQueue: ActivityWork[] = [];
+  /**
+   * Waiting activities, FIFO per orchestrator function name, served round-robin across names:
+   * one workflow's burst (hundreds of job orchestrations, one activity each) cannot hold back
+   * another's (a dispatcher whose single activity feeds all of them). Per-instance round-robin
+   * would not help there — each instance has one activity waiting, so it degenerates to FIFO.
+   */
+  private readonly activityQueue = new Map<string, ActivityWork[]>();
+  private queuedActivities = 0;
   private runningActivities = 0;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
@@ -203,7 +210,7 @@ export class DurableEngine {
   }
 
   private isIdle(): boolean {
-    return this.runningEpisodes === 0 && this.ready.length === 0 && this.runningActivities === 0 && this.activityQueue.length === 0;
+    return this.runningEpisodes === 0 && this.ready.length === 0 && this.runningActivities === 0 && this.queuedActivities === 0;
   }
 
   private checkIdle(): void {
@@ -376,13 +383,29 @@ export class DurableEngine {
   // ---------- activities ----------
 
   private enqueueActivity(a: ActivityWork): void {
-    this.activityQueue.push(a);
+    const key = this.live.get(a.instanceId)?.state.name ?? "";
+    const q = this.activityQueue.get(key);
+    if (q) q.push(a);
+    else this.activityQueue.set(key, [a]);
+    this.queuedActivities++;
     this.pumpActivities();
   }
 
+  /** The next activity: the head of the first name's queue; that name then goes to the back. */
+  private nextActivity(): ActivityWork | undefined {
+    for (const [key, q] of this.activityQueue) {
+      const a = q.shift()!;
+      this.activityQueue.delete(key);
+      if (q.length) this.activityQueue.set(key, q);
+      this.queuedActivities--;
+      return a;
+    }
+    return undefined;
+  }
+
   private pumpActivities(): void {
-    while (!this.stopped && this.runningActivities < this.o.maxActivities && this.activityQueue.length) {
-      const a = this.activityQueue.shift()!;
+    while (!this.stopped && this.runningActivities < this.o.maxActivities && this.queuedActivities > 0) {
+      const a = this.nextActivity()!;
       this.runningActivities++;
       void this.runActivity(a).finally(() => {
         this.runningActivities--;
