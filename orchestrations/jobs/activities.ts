@@ -3,7 +3,7 @@
 // durable-functions.
 import type { AzureClients } from "../../shared/azure/clients";
 import { blobSasUrl, ensureAppendBlob, ensureContainer } from "../../shared/azure/blobs";
-import { deleteRunCommand, getRunCommand, putRunCommand } from "../../shared/azure/runCommands";
+import { deleteRunCommand, getRunCommand, putRunCommand, type RunCommandStatus } from "../../shared/azure/runCommands";
 import { AppError, CloudError, NotFoundError, PreconditionFailedError } from "../../shared/errors";
 import { armNames, orchestrationIds } from "../../shared/ids";
 import { instanceRecords, type InstanceRecord } from "../../shared/instances/record";
@@ -117,6 +117,22 @@ export function createJobActivities(deps: JobActivityDeps) {
 
   const vmOf = (instance: string) => armNames.vm(instance);
   const rcOf = (jobId: string) => armNames.jobRunCommand(jobId);
+
+  /** A run command's status as the orchestration sees it; a started command marks its job Running. */
+  async function statusResult(instance: string, jobId: string, s: RunCommandStatus | undefined): Promise<RunStatusResult> {
+    if (!s) return { state: "Missing" };
+    const out: RunStatusResult = { state: s.state };
+    if (s.exitCode !== undefined) out.exitCode = s.exitCode;
+    if (s.startTime) out.startTime = s.startTime;
+    if (s.endTime) out.endTime = s.endTime;
+    if (s.executionMessage) out.message = s.executionMessage;
+    if (s.startTime && (s.state === "Running" || s.state === "Pending")) {
+      await updateJob(instance, jobId, (r) =>
+        r.state === "Starting" || r.state === "Queued" ? { ...r, state: "Running", startedAt: s.startTime } : undefined,
+      );
+    }
+    return out;
+  }
 
   async function finishJob(instance: string, jobId: string, state: JobState): Promise<void> {
     await raiseToDispatcher(deps.orchestrations, deps.workspace, instance, { type: "JobFinished", jobId, state });
@@ -282,7 +298,8 @@ export function createJobActivities(deps: JobActivityDeps) {
           Promise.all([ensureAppendBlob(deps.clients.storage, JOB_LOGS_CONTAINER, out), ensureAppendBlob(deps.clients.storage, JOB_LOGS_CONTAINER, errBlob)]),
         ),
       ]);
-      if (existing) return { started: true, timeoutMinutes: job.timeoutMinutes };
+      // The status goes back with the start (one poll fewer): a job that ended already needs no timer.
+      if (existing) return { started: true, timeoutMinutes: job.timeoutMinutes, status: await statusResult(input.instance, job.id, existing) };
       const sasMinutes = job.timeoutMinutes + 60;
       const [outputBlobUri, errorBlobUri] = await Promise.all([
         blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, out, { permissions: "racw", expiresInMinutes: sasMinutes }),
@@ -307,23 +324,12 @@ export function createJobActivities(deps: JobActivityDeps) {
         }
         throw err;
       }
-      return { started: true, timeoutMinutes: job.timeoutMinutes };
+      const status = await statusResult(input.instance, job.id, await getRunCommand(arm, vmOf(inst.record.name), rcOf(job.id)));
+      return { started: true, timeoutMinutes: job.timeoutMinutes, status };
     },
 
     async runStatus(input: RunStatusInput): Promise<RunStatusResult> {
-      const s = await getRunCommand(arm, vmOf(input.instance), rcOf(input.jobId));
-      if (!s) return { state: "Missing" };
-      const out: RunStatusResult = { state: s.state };
-      if (s.exitCode !== undefined) out.exitCode = s.exitCode;
-      if (s.startTime) out.startTime = s.startTime;
-      if (s.endTime) out.endTime = s.endTime;
-      if (s.executionMessage) out.message = s.executionMessage;
-      if (s.startTime && (s.state === "Running" || s.state === "Pending")) {
-        await updateJob(input.instance, input.jobId, (r) =>
-          r.state === "Starting" || r.state === "Queued" ? { ...r, state: "Running", startedAt: s.startTime } : undefined,
-        );
-      }
-      return out;
+      return statusResult(input.instance, input.jobId, await getRunCommand(arm, vmOf(input.instance), rcOf(input.jobId)));
     },
 
     async finish(input: FinishInput): Promise<null> {
@@ -338,8 +344,9 @@ export function createJobActivities(deps: JobActivityDeps) {
         return next;
       });
       if (input.runCommandStarted) {
-        // Deleting a running command kills it (cancel, timeout, stop); Azure caps run commands per VM.
-        await armWrite(() => deleteRunCommand(arm, vmOf(input.instance), rcOf(input.jobId)));
+        // Deleting a running command kills it (cancel, timeout, stop); Azure caps run commands per
+        // VM. Accepted is enough: ARM finishes the removal, and a retried DELETE of a gone one is a 404.
+        await armWrite(() => deleteRunCommand(arm, vmOf(input.instance), rcOf(input.jobId), { wait: false }));
       }
       await finishJob(input.instance, input.jobId, rec?.state ?? o.state);
       return null;

@@ -30,7 +30,7 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
   } else {
     const deadline = ctx.df.currentUtcDateTime.getTime() + started.timeoutMinutes * 60_000;
     let delay = poll.initialMs;
-    let last: RunStatusResult | undefined;
+    let last: RunStatusResult | undefined = started.status;
     // A cancel wait that lost to a timer stays open and takes the next Cancel (even one raised
     // while the status activity runs): EventInbox holds and collects them all.
     const cancels = new EventInbox(ctx, CANCEL_EVENT);
@@ -40,7 +40,14 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
       const reason = (got[0] as { reason?: string } | undefined)?.reason ?? "canceled by request";
       return { state: "Canceled", error: { code: "Canceled", message: reason } };
     };
+    // The start read the command once: one that already completed on its own needs no timer.
+    // Any other end still goes through the loop, so a Cancel raised meanwhile can win over it.
+    const early = last ? outcomeOf(last) : undefined;
     for (;;) {
+      if (early?.state === "Completed") {
+        outcome = early;
+        break;
+      }
       const now = ctx.df.currentUtcDateTime.getTime();
       const c = canceled();
       if (c) {

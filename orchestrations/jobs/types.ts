@@ -100,7 +100,8 @@ export const DEFAULT_JOB_POLL = { initialMs: 100, maxMs: 5000, factor: 1.5 };
 
 export type StartRunInput = { instance: string; jobId: string; gpuIndices: number[]; at: string };
 export type StartRunResult =
-  | { started: true; timeoutMinutes: number }
+  /** `status`: the run command read right after the PUT (absent from results recorded before it existed). */
+  | { started: true; timeoutMinutes: number; status?: RunStatusResult }
   /** Nothing to run: the job ended already, was canceled before it started, or cannot start. */
   | { started: false; outcome?: JobOutcome };
 

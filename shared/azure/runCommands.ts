@@ -84,13 +84,18 @@ export function isTerminal(state: RunCommandState): boolean {
   return state === "Succeeded" || state === "Failed" || state === "TimedOut" || state === "Canceled";
 }
 
-/** Deletes the run command (Azure limits how many a VM may hold); 404 = already gone. Cancels it if running. */
-export async function deleteRunCommand(arm: ArmClients, vmName: string, name: string): Promise<void> {
-  await azureCallOr404(`delete run command ${name} on VM ${vmName}`, () =>
-    arm.compute.virtualMachineRunCommands.beginDeleteAndWait(arm.resourceGroup, vmName, name, {
-      updateIntervalInMs: arm.pollIntervalMs,
-    }),
-  );
+/**
+ * Deletes the run command (Azure limits how many a VM may hold); 404 = already gone. Cancels it
+ * if running. `wait: false` returns once ARM accepted the DELETE (the removal finishes on its own).
+ */
+export async function deleteRunCommand(arm: ArmClients, vmName: string, name: string, opts: { wait?: boolean } = {}): Promise<void> {
+  const what = `delete run command ${name} on VM ${vmName}`;
+  const rcs = arm.compute.virtualMachineRunCommands;
+  if (opts.wait === false) {
+    await azureCallOr404(what, () => rcs.beginDelete(arm.resourceGroup, vmName, name, { updateIntervalInMs: arm.pollIntervalMs }));
+    return;
+  }
+  await azureCallOr404(what, () => rcs.beginDeleteAndWait(arm.resourceGroup, vmName, name, { updateIntervalInMs: arm.pollIntervalMs }));
 }
 
 /** Names of the run commands on a VM (to clean up leftovers after a crash). */
