@@ -44,6 +44,26 @@ describe("activities", () => {
   });
 });
 
+describe("activity queue", () => {
+  it("serves orchestrator names round-robin: a burst of one cannot hold back another", async () => {
+    // 200 × 40 ms on 8 slots keeps the queue full for ~1 s; FIFO would put the Sequence's
+    // first activity behind all of them.
+    const burst = await start(base, "SlowFanOut", { n: 200, ms: 40 });
+    await waitFor(base, burst, (s) => s.runtimeStatus === "Running");
+    await new Promise((r) => setTimeout(r, 50));
+    const seq = await start(base, "Sequence", ["A", "B"]);
+    const done = await waitFor(base, seq);
+    expect(done.output).toEqual(["Hello A!", "Hello B!"]);
+    expect((await waitFor(base, burst)).output).toBe(200);
+    // Ordering, from the recorded history: most of the burst completed AFTER the Sequence did
+    // (FIFO: nearly none, since the Sequence's activities queued behind all of them).
+    const h = await status(base, burst, "?showHistory=true");
+    const completed = h.historyEvents!.filter((e) => e.EventType === "TaskCompleted").map((e) => Date.parse(String(e.Timestamp)));
+    expect(completed).toHaveLength(200);
+    expect(completed.filter((t) => t > Date.parse(done.lastUpdatedTime)).length).toBeGreaterThan(100);
+  });
+});
+
 describe("retries", () => {
   it("retries a flaky activity until it succeeds", async () => {
     const id = await start(base, "Retry", { key: "r1", failures: 2, attempts: 4, first: 20, coef: 2 });
