@@ -8,7 +8,7 @@ import type { OpKind } from "./config";
 import { vmId, type ArmRequest, type ArmResult, type Ctx } from "./context";
 import { ArmError, arr, canonical, invalidParameter, nowIso, obj, optBool, requireObj, requireStr, str, type JsonObject } from "./http";
 import { requireLocation } from "./network";
-import { stopVmRuns } from "./runner";
+import { runsEnded, stopVmRuns } from "./runner";
 import { familyLimit, findSize, vcpuUsage, type VmSize } from "./skus";
 import { key, type OperationRecord, type PowerState, type VmRecord } from "./store";
 
@@ -276,7 +276,9 @@ export function vmAction(ctx: Ctx, req: ArmRequest, action: Action): ArmResult {
 }
 
 export function registerComputeCompleters(ctx: Ctx): void {
-  const withVm = (f: (vm: VmRecord) => void) => (op: OperationRecord) => {
+  const withVm = (f: (vm: VmRecord) => void) => async (op: OperationRecord) => {
+    // Runs killed by this operation end (and are recorded) before it reports success.
+    await runsEnded(ctx, (_k, run) => run.vmKey === key(op.resourceId));
     const vm = ctx.store.state.vms[key(op.resourceId)];
     if (!vm) return;
     f(vm);
@@ -310,7 +312,8 @@ export function registerComputeCompleters(ctx: Ctx): void {
     if (vm.powerState !== "deallocated") vm.powerState = "stopped";
     vm.provisioningState = "Succeeded";
   }));
-  ctx.ops.register("vmDelete", (op) => {
+  ctx.ops.register("vmDelete", async (op) => {
+    await runsEnded(ctx, (_k, run) => run.vmKey === key(op.resourceId));
     const vm = ctx.store.state.vms[key(op.resourceId)];
     if (!vm) return;
     ctx.sandbox.remove(vmName(vm));

@@ -35,6 +35,8 @@ export type ActiveRun = {
   vmKey: string;
   /** Ends the run (kills its process group) and records why, as Azure would report it. */
   interrupt(state: "TimedOut" | "Canceled" | "Failed", message: string): void;
+  /** Settles once the process has exited and the run's final state is recorded. */
+  ended: Promise<void>;
 };
 
 export type ArmRequest = {

@@ -6,7 +6,7 @@ import { adminUser, findVm, vmName } from "./compute";
 import { vmId, type ArmRequest, type ArmResult, type Ctx } from "./context";
 import { ArmError, arr, canonical, invalidParameter, nowIso, obj, optBool, requireObj, str, type Json, type JsonObject } from "./http";
 import { requireLocation } from "./network";
-import { startRun, type RunSpec } from "./runner";
+import { runsEnded, startRun, type RunSpec } from "./runner";
 import { killOrphans } from "./sandbox";
 import { key, type RunCommandRecord, type VmRecord } from "./store";
 
@@ -159,7 +159,8 @@ function scheduleStart(ctx: Ctx, rc: RunCommandRecord, vm: VmRecord, spec: RunSp
       endPending("Failed", `The script could not be started: ${(err as Error).message}`);
     }
   }, ctx.config.latencyMs.runCommandStart);
-  ctx.runs.set(rcKey, { vmKey: key(vm.id), interrupt: endPending });
+  // Not started yet: no process to wait for once it is interrupted.
+  ctx.runs.set(rcKey, { vmKey: key(vm.id), interrupt: endPending, ended: Promise.resolve() });
 }
 
 export function getRunCommand(ctx: Ctx, req: ArmRequest): ArmResult {
@@ -187,7 +188,9 @@ export function deleteRunCommand(ctx: Ctx, req: ArmRequest): ArmResult {
 }
 
 export function registerRunCommandCompleters(ctx: Ctx): void {
-  ctx.ops.register("runCommandDelete", (op) => {
+  ctx.ops.register("runCommandDelete", async (op) => {
+    // A canceled run's process must be gone before the DELETE reports success.
+    await runsEnded(ctx, (runKey) => runKey === key(op.resourceId));
     delete ctx.store.state.runCommands[key(op.resourceId)];
     ctx.store.save();
   });

@@ -92,7 +92,9 @@ export function startRun(ctx: Ctx, rc: RunCommandRecord, vm: VmRecord, spec: Run
     reason ??= { state, message };
     ctx.sandbox.killGroup(child);
   }
-  ctx.runs.set(rcKey, { vmKey: key(vm.id), interrupt });
+  let markEnded!: () => void;
+  const ended = new Promise<void>((resolve) => (markEnded = resolve));
+  ctx.runs.set(rcKey, { vmKey: key(vm.id), interrupt, ended });
 
   child.stdout?.on("data", (chunk: Buffer) => {
     out.push(chunk);
@@ -130,7 +132,19 @@ export function startRun(ctx: Ctx, rc: RunCommandRecord, vm: VmRecord, spec: Run
     else ctx.ops.finish(opId, failed ? { code: "VMExtensionProvisioningError", message: `Run command ${String(rc.body.name)} ended ${state} (exit code ${rc.view.exitCode}). ${rc.view.executionMessage}`.trim() } : undefined);
     ctx.store.save();
     ctx.log(`run command ${vmName}/${String(rc.body.name)}: ${state} (exit ${rc.view.exitCode})`);
+    markEnded();
   });
+}
+
+/**
+ * Resolves when the matching runs have ended (their processes exited and their state is
+ * recorded), so an operation that killed them completes only after, as on Azure. Bounded:
+ * a process that ignores SIGKILL's effects on its pipes cannot hold an operation forever.
+ */
+export function runsEnded(ctx: Ctx, match: (runKey: string, run: { vmKey: string }) => boolean, maxWaitMs = 5000): Promise<void> {
+  const waits = [...ctx.runs.entries()].filter(([k, r]) => match(k, r)).map(([, r]) => r.ended);
+  if (waits.length === 0) return Promise.resolve();
+  return Promise.race([Promise.all(waits).then(() => undefined), new Promise<void>((r) => setTimeout(r, maxWaitMs).unref())]);
 }
 
 /** Ends every run of a VM (deallocate, powerOff, restart, delete): Azure reports them Failed. */
