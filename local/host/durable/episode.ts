@@ -249,6 +249,13 @@ async function runEpisodeOnce(
   const late: HistoryEvent[] = [];
   const decided: HistoryEvent[] = [];
   const takesId: (() => void)[] = [];
+  // A retry's wait and the next part of a long timer both become a durable timer on the leaf.
+  const startTimer = (leaf: (typeof leaves)[number], i: number, timerId: number, fireAt: string): void => {
+    Object.assign(leaf, { st: "timer", id: timerId, fireAt });
+    byId.set(timerId, i);
+    decided.push(ev(EventType.TimerCreated, timerId, at, { FireAt: fireAt }));
+    decisions.timers.push({ instanceId: state.instanceId, exec: state.exec, id: timerId, fireAt });
+  };
   for (const m of work) {
     consumed.push(m);
     if (m.kind === "event") {
@@ -284,11 +291,7 @@ async function runEpisodeOnce(
           // Past the retry timeout the library still waits for a timer: fire it at once and
           // fail the remaining attempts without running them.
           if (delay === undefined) r.expired = true;
-          const fireAt = new Date(nowMs + (delay ?? 0)).toISOString();
-          Object.assign(leaf, { st: "timer", id: timerId, fireAt });
-          byId.set(timerId, i);
-          decided.push(ev(EventType.TimerCreated, timerId, at, { FireAt: fireAt }));
-          decisions.timers.push({ instanceId: state.instanceId, exec: state.exec, id: timerId, fireAt });
+          startTimer(leaf, i, timerId, new Date(nowMs + (delay ?? 0)).toISOString());
         });
       } else {
         leaf.st = "done";
@@ -320,11 +323,7 @@ async function runEpisodeOnce(
         early.push(e);
         takesId.push(() => {
           const timerId = nextId++;
-          const fireAt = new Date(subTimerFireAt(finalMs, nowMs, cfg)).toISOString();
-          Object.assign(leaf, { st: "timer", id: timerId, fireAt });
-          byId.set(timerId, i);
-          decided.push(ev(EventType.TimerCreated, timerId, at, { FireAt: fireAt }));
-          decisions.timers.push({ instanceId: state.instanceId, exec: state.exec, id: timerId, fireAt });
+          startTimer(leaf, i, timerId, new Date(subTimerFireAt(finalMs, nowMs, cfg)).toISOString());
         });
       } else {
         leaf.st = "done";
