@@ -2,7 +2,7 @@
 // orchestrations through a port. Plain async functions from a factory; nothing here knows
 // durable-functions.
 import type { AzureClients } from "../../shared/azure/clients";
-import { blobSasUrl, ensureAppendBlob, ensureContainer } from "../../shared/azure/blobs";
+import { blobSasUrl, ensureContainer } from "../../shared/azure/blobs";
 import { deleteRunCommand, getRunCommand, putRunCommand, type RunCommandStatus } from "../../shared/azure/runCommands";
 import { AppError, CloudError, NotFoundError, PreconditionFailedError } from "../../shared/errors";
 import { armNames, orchestrationIds } from "../../shared/ids";
@@ -15,6 +15,7 @@ import { jobParameters, jobScript } from "../../shared/jobs/script";
 import type { TokenBucket } from "../../shared/jobs/tokenBucket";
 import type { Stored } from "../../shared/store/recordTable";
 import { raiseToDispatcher, type OrchestrationPort } from "./dispatcherClient";
+import { outcomeOf } from "./outcome";
 import {
   CANCEL_EVENT,
   ORCHESTRATIONS,
@@ -136,6 +137,27 @@ export function createJobActivities(deps: JobActivityDeps) {
 
   async function finishJob(instance: string, jobId: string, state: JobState): Promise<void> {
     await raiseToDispatcher(deps.orchestrations, deps.workspace, instance, { type: "JobFinished", jobId, state });
+  }
+
+  /** Records a job's end, removes its run command and tells the dispatcher. */
+  async function finish(input: FinishInput): Promise<null> {
+    const o = input.outcome;
+    // Record first: once terminal, a replayed start sees it and never runs the job again.
+    const rec = await updateJob(input.instance, input.jobId, (r) => {
+      if (isTerminalJobState(r.state)) return undefined;
+      const next: JobRecord = { ...r, state: o.state, endedAt: o.endTime ?? input.at };
+      if (o.startTime) next.startedAt = o.startTime;
+      if (o.exitCode !== undefined) next.exitCode = o.exitCode;
+      if (o.error) next.error = o.error;
+      return next;
+    });
+    if (input.runCommandStarted) {
+      // Deleting a running command kills it (cancel, timeout, stop); Azure caps run commands per
+      // VM. Accepted is enough: ARM finishes the removal, and a retried DELETE of a gone one is a 404.
+      await armWrite(() => deleteRunCommand(arm, vmOf(input.instance), rcOf(input.jobId), { wait: false }));
+    }
+    await finishJob(input.instance, input.jobId, rec?.state ?? o.state);
+    return null;
   }
 
   return {
@@ -280,30 +302,36 @@ export function createJobActivities(deps: JobActivityDeps) {
     },
 
     async startRun(input: StartRunInput): Promise<StartRunResult> {
-      // Independent reads and writes go out together: this activity is on every job's start path.
+      // Independent reads go out together: this activity is on every job's start path.
       const [inst, cur] = await Promise.all([instances.get(input.instance), jobs.getInInstance(input.instance, input.jobId)]);
       if (!cur) return { started: false, outcome: { state: "Failed", error: { code: "JobNotFound", message: "the job record is missing" } } };
       const job = cur.record;
       if (isTerminalJobState(job.state)) return { started: false, outcome: { state: job.state as "Completed" } };
       if (job.cancelRequestedAt) return { started: false };
       if (!inst) return { started: false, outcome: { state: "Failed", error: { code: "InstanceNotFound", message: "the instance no longer exists" } } };
-      const out = jobLogBlobs.stdout(job.id);
-      const errBlob = jobLogBlobs.stderr(job.id);
-      const [, existing] = await Promise.all([
-        updateJob(input.instance, input.jobId, (r) => (r.state === "Queued" ? { ...r, state: "Starting", gpuIndices: input.gpuIndices } : undefined), cur),
-        // Already created by an attempt whose result was lost (crash): never PUT again. A second
-        // PUT carries fresh SAS URLs, a changed body, and ARM would run the script once more.
-        getRunCommand(arm, vmOf(inst.record.name), rcOf(job.id)),
-        logsContainer().then(() =>
-          Promise.all([ensureAppendBlob(deps.clients.storage, JOB_LOGS_CONTAINER, out), ensureAppendBlob(deps.clients.storage, JOB_LOGS_CONTAINER, errBlob)]),
-        ),
+      // Queued → Starting (with the ETag) before the PUT is what makes the PUT happen once: only
+      // the attempt that made this change PUTs without looking first. A record already Starting
+      // means an earlier attempt got this far and may have created the command before its result
+      // was lost (crash); a second PUT would carry fresh SAS URLs and ARM would run the script again.
+      let claimed = false;
+      const [rec] = await Promise.all([
+        updateJob(input.instance, input.jobId, (r) => {
+          claimed = r.state === "Queued";
+          return claimed ? { ...r, state: "Starting", gpuIndices: input.gpuIndices } : undefined;
+        }, cur),
+        logsContainer(),
       ]);
-      // The status goes back with the start (one poll fewer): a job that ended already needs no timer.
-      if (existing) return { started: true, timeoutMinutes: job.timeoutMinutes, status: await statusResult(input.instance, job.id, existing) };
+      if (!claimed) {
+        if (!rec || isTerminalJobState(rec.state)) return { started: false, outcome: { state: (rec?.state ?? "Failed") as "Completed" } };
+        const existing = await getRunCommand(arm, vmOf(inst.record.name), rcOf(job.id));
+        if (existing) return { started: true, timeoutMinutes: job.timeoutMinutes, status: await statusResult(input.instance, job.id, existing) };
+      }
+      // The run-command handler creates both append blobs through these URLs (hence "c"); until
+      // the job writes, its logs read as empty.
       const sasMinutes = job.timeoutMinutes + 60;
       const [outputBlobUri, errorBlobUri] = await Promise.all([
-        blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, out, { permissions: "racw", expiresInMinutes: sasMinutes }),
-        blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, errBlob, { permissions: "racw", expiresInMinutes: sasMinutes }),
+        blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, jobLogBlobs.stdout(job.id), { permissions: "racw", expiresInMinutes: sasMinutes }),
+        blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, jobLogBlobs.stderr(job.id), { permissions: "racw", expiresInMinutes: sasMinutes }),
       ]);
       try {
         await armWrite(() =>
@@ -324,33 +352,22 @@ export function createJobActivities(deps: JobActivityDeps) {
         }
         throw err;
       }
-      const status = await statusResult(input.instance, job.id, await getRunCommand(arm, vmOf(inst.record.name), rcOf(job.id)));
-      return { started: true, timeoutMinutes: job.timeoutMinutes, status };
+      // No status read here: the first poll brings it and marks the job Running (one ARM read
+      // and one record write fewer per job; a job that ends before that poll goes straight to its end).
+      return { started: true, timeoutMinutes: job.timeoutMinutes };
     },
 
     async runStatus(input: RunStatusInput): Promise<RunStatusResult> {
-      return statusResult(input.instance, input.jobId, await getRunCommand(arm, vmOf(input.instance), rcOf(input.jobId)));
+      const status = await statusResult(input.instance, input.jobId, await getRunCommand(arm, vmOf(input.instance), rcOf(input.jobId)));
+      const outcome = status.state === "Succeeded" && input.at ? outcomeOf(status) : undefined;
+      if (!outcome) return status;
+      // A command that completed on its own keeps its result whatever arrives meanwhile (see
+      // jobOrchestrator), so its end is recorded right here: one activity and one episode fewer per job.
+      await finish({ instance: input.instance, jobId: input.jobId, outcome, at: input.at!, runCommandStarted: true });
+      return { ...status, finished: true };
     },
 
-    async finish(input: FinishInput): Promise<null> {
-      const o = input.outcome;
-      // Record first: once terminal, a replayed start sees it and never runs the job again.
-      const rec = await updateJob(input.instance, input.jobId, (r) => {
-        if (isTerminalJobState(r.state)) return undefined;
-        const next: JobRecord = { ...r, state: o.state, endedAt: o.endTime ?? input.at };
-        if (o.startTime) next.startedAt = o.startTime;
-        if (o.exitCode !== undefined) next.exitCode = o.exitCode;
-        if (o.error) next.error = o.error;
-        return next;
-      });
-      if (input.runCommandStarted) {
-        // Deleting a running command kills it (cancel, timeout, stop); Azure caps run commands per
-        // VM. Accepted is enough: ARM finishes the removal, and a retried DELETE of a gone one is a 404.
-        await armWrite(() => deleteRunCommand(arm, vmOf(input.instance), rcOf(input.jobId), { wait: false }));
-      }
-      await finishJob(input.instance, input.jobId, rec?.state ?? o.state);
-      return null;
-    },
+    finish,
   };
 }
 

@@ -4,6 +4,7 @@
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { call, type ResultOf } from "./calls";
 import { EventInbox } from "./eventInbox";
+import { outcomeOf } from "./outcome";
 import { ACTIVITIES, CANCEL_EVENT, DEFAULT_JOB_POLL, type JobInput, type JobOutcome, type RunStatusResult } from "./types";
 
 export const jobOrchestrator: OrchestrationHandler = function* (ctx: OrchestrationContext) {
@@ -12,6 +13,7 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
   const at = () => ctx.df.currentUtcDateTime.toISOString();
   let started: ResultOf<typeof ACTIVITIES.startRun>;
   let mayExist = true; // a start that failed after its retries may still have created the run command
+  let recorded = false; // the status activity already did `finish`
   try {
     started = (yield call(ctx, ACTIVITIES.startRun, {
       instance: input.instance,
@@ -67,13 +69,18 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
         break;
       }
       try {
-        last = (yield call(ctx, ACTIVITIES.runStatus, { instance: input.instance, jobId: input.jobId })) as ResultOf<typeof ACTIVITIES.runStatus>;
+        last = (yield call(ctx, ACTIVITIES.runStatus, { instance: input.instance, jobId: input.jobId, at: at() })) as ResultOf<typeof ACTIVITIES.runStatus>;
       } catch {
         // ARM unreadable even after retries: keep polling (the timeout still bounds the job).
         delay = poll.maxMs;
         continue;
       }
       const done = outcomeOf(last);
+      if (last.finished && done) {
+        outcome = done; // completed on its own: the activity recorded the end already
+        recorded = true;
+        break;
+      }
       // A cancel that arrived while the status was read wins over an end it caused: a stop
       // deallocates the VM, which kills the command (ARM reports it Failed). Only a command
       // that completed on its own keeps its result.
@@ -91,41 +98,17 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
     if (last?.startTime && !outcome.startTime) outcome.startTime = last.startTime;
   }
 
-  yield call(ctx, ACTIVITIES.finish, {
-    instance: input.instance,
-    jobId: input.jobId,
-    outcome,
-    at: at(),
-    runCommandStarted: mayExist,
-  });
+  if (!recorded) {
+    yield call(ctx, ACTIVITIES.finish, {
+      instance: input.instance,
+      jobId: input.jobId,
+      outcome,
+      at: at(),
+      runCommandStarted: mayExist,
+    });
+  }
   return outcome;
 };
-
-/** The job's result once its run command ended; undefined while it runs. */
-export function outcomeOf(s: RunStatusResult): JobOutcome | undefined {
-  const times = { ...(s.startTime ? { startTime: s.startTime } : {}), ...(s.endTime ? { endTime: s.endTime } : {}) };
-  const code = s.exitCode !== undefined ? { exitCode: s.exitCode } : {};
-  switch (s.state) {
-    case "Pending":
-    case "Running":
-      return undefined;
-    case "Succeeded":
-      return { state: "Completed", ...code, ...times };
-    case "Failed":
-      return {
-        state: "Failed",
-        ...code,
-        ...times,
-        error: { code: "JobFailed", message: s.message ?? (s.exitCode !== undefined ? `the command exited with code ${s.exitCode}` : "the command failed") },
-      };
-    case "TimedOut":
-      return { state: "TimedOut", ...code, ...times, error: { code: "TimedOut", message: s.message ?? "the job ran past its timeout" } };
-    case "Canceled":
-      return { state: "Canceled", ...code, ...times, error: { code: "Canceled", message: s.message ?? "the run command was canceled" } };
-    case "Missing":
-      return { state: "Failed", ...times, error: { code: "RunCommandLost", message: "the run command disappeared from the VM (was the instance stopped or deleted?)" } };
-  }
-}
 
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 500);

@@ -105,13 +105,16 @@ export type StartRunResult =
   /** Nothing to run: the job ended already, was canceled before it started, or cannot start. */
   | { started: false; outcome?: JobOutcome };
 
-export type RunStatusInput = { instance: string; jobId: string };
+/** `at` (orchestrator time): lets the activity record the end of a command that completed (older histories lack it). */
+export type RunStatusInput = { instance: string; jobId: string; at?: string };
 export type RunStatusResult = {
   state: "Pending" | "Running" | "Succeeded" | "Failed" | "TimedOut" | "Canceled" | "Missing";
   exitCode?: number;
   startTime?: string;
   endTime?: string;
   message?: string;
+  /** The command completed and the activity already recorded the end (the work of `finish`). */
+  finished?: true;
 };
 
 export type JobOutcome = {

@@ -53,15 +53,6 @@ export async function blobSasUrl(storage: StorageClients, container: string, blo
   return `${blobClient.url}?${query.toString()}`;
 }
 
-/** Creates an empty append blob (run command output is appended as it is produced). */
-export async function ensureAppendBlob(storage: StorageClients, container: string, blob: string): Promise<void> {
-  await azureCall(`create blob ${container}/${blob}`, () =>
-    storage.blobs.getContainerClient(container).getAppendBlobClient(blob).createIfNotExists({
-      blobHTTPHeaders: { blobContentType: "text/plain; charset=utf-8" },
-    }),
-  );
-}
-
 export async function writeBlobText(storage: StorageClients, container: string, blob: string, text: string): Promise<void> {
   const data = Buffer.from(text, "utf8");
   await azureCall(`write blob ${container}/${blob}`, () =>

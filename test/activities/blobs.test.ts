@@ -2,7 +2,7 @@
 // client (what a run command on the VM does with its output URL), reading text back.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStorageClients, type StorageClients } from "../../shared/azure/clients";
-import { blobSasUrl, deleteBlob, ensureAppendBlob, ensureContainer, readBlobText, writeBlobText } from "../../shared/azure/blobs";
+import { blobSasUrl, deleteBlob, ensureContainer, readBlobText, writeBlobText } from "../../shared/azure/blobs";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
 import { testAzureConfig } from "./support";
 
@@ -30,12 +30,13 @@ describe("blobs", () => {
     expect(await readBlobText(storage, "job-logs", "a/b.txt")).toBeUndefined();
   });
 
-  it("issues a SAS URL that lets a keyless client append output, and nothing else", async () => {
+  it("issues a SAS URL that lets a keyless client create an append blob and append output, and nothing else", async () => {
     await ensureContainer(storage, "job-logs");
-    await ensureAppendBlob(storage, "job-logs", "job1/stdout.txt");
-    await ensureAppendBlob(storage, "job-logs", "job1/stdout.txt"); // idempotent
     const url = await blobSasUrl(storage, "job-logs", "job1/stdout.txt", { permissions: "racw", expiresInMinutes: 10 });
     expect(url).toContain("sig=");
+    // The run-command handler creates the blob itself (the app no longer does).
+    const created = await fetch(url, { method: "PUT", headers: { "x-ms-version": "2021-12-02", "x-ms-blob-type": "AppendBlob", "content-length": "0" } });
+    expect(created.status).toBe(201);
     for (const chunk of ["line 1\n", "line 2\n"]) {
       const res = await fetch(`${url}&comp=appendblock`, {
         method: "PUT",

@@ -250,6 +250,16 @@ describe("runJob", () => {
     expect(r.now - Date.parse("2025-01-06T08:00:00Z")).toBeGreaterThanOrEqual(1500);
   });
 
+  test("a completion the status activity already recorded is not finished twice", async () => {
+    const r = job([{ state: "Running" }, { state: "Succeeded", exitCode: 0, endTime: "2025-01-06T08:00:02.000Z", finished: true }]);
+    await r.settle(true);
+    expect(r.finished?.status).toBe("Completed");
+    expect(r.finished?.output).toMatchObject({ state: "Completed", exitCode: 0 });
+    expect(finishOf(r)).toHaveLength(0);
+    // Every poll carries orchestrator time, so the activity can date the end deterministically.
+    expect((r.callsTo(A.runStatus) as { at?: string }[]).every((c) => typeof c.at === "string")).toBe(true);
+  });
+
   test("a failing command is Failed with its exit code", async () => {
     const r = job([{ state: "Failed", exitCode: 3 }]);
     await r.settle(true);
