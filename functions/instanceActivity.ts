@@ -2,15 +2,20 @@
 // busy notebook heartbeats often, and one table write per 30 s is enough for minute-level
 // idle timeouts.
 import { NotFoundError, PreconditionFailedError } from "../shared/errors";
+import type { InstanceRecord } from "../shared/instances/record";
+import type { Stored } from "../shared/store/recordTable";
 import { instanceStores } from "./instanceStores";
 
 export const ACTIVITY_WRITE_INTERVAL_MS = 30_000;
 
-/** Sets lastActivityAt = at (never moves it back); skips the write if the stored one is < 30 s older. */
-export async function recordActivity(name: string, at: Date = new Date()): Promise<void> {
+/**
+ * Sets lastActivityAt = at (never moves it back); skips the write if the stored one is < 30 s older.
+ * `inHand`: the record the caller just read, tried first (a conflict re-reads it).
+ */
+export async function recordActivity(name: string, at: Date = new Date(), inHand?: Stored<InstanceRecord>): Promise<void> {
   const { instances } = instanceStores();
   for (let attempt = 1; ; attempt++) {
-    const got = await instances.get(name);
+    const got = attempt === 1 && inHand ? inHand : await instances.get(name);
     if (!got) throw NotFoundError.resource("Instance", name);
     const last = got.record.lastActivityAt ? Date.parse(got.record.lastActivityAt) : NaN;
     if (!Number.isNaN(last) && at.getTime() - last < ACTIVITY_WRITE_INTERVAL_MS) return;

@@ -87,7 +87,7 @@ export async function submitJob(port: OrchestrationPort, s: Submission, now = ne
   if (!isTerminalJobState(job.state)) {
     await raiseToDispatcher(port, getSettings().workspaceName, job.instance, { type: "JobSubmitted", jobId: job.id, gpus: job.gpus });
   }
-  await recordActivity(job.instance, now).catch(() => undefined); // activity is advisory; never fail a submission on it
+  await recordActivity(job.instance, now, inst).catch(() => undefined); // activity is advisory; never fail a submission on it
   return { job, first };
 }
 

@@ -15,6 +15,16 @@ export interface OrchestrationPort {
   raise(instanceId: string, eventName: string, data: unknown): Promise<"raised" | "ended">;
 }
 
+/**
+ * Dispatchers this process saw active moments ago: job events skip the status check for a short
+ * while (two calls fewer per job on the hot path). That is safe because a dispatcher ends only
+ * once its instance is deleted, when job events have nowhere to go anyway; instance state changes
+ * always check, so after a delete and re-create the next one starts the new dispatcher, whose
+ * first reconcile picks up every job an event went astray for.
+ */
+const seenActive = new Map<string, number>();
+const SEEN_ACTIVE_MS = 2_000;
+
 export async function raiseToDispatcher(
   port: OrchestrationPort,
   workspace: string,
@@ -23,10 +33,15 @@ export async function raiseToDispatcher(
 ): Promise<void> {
   const id = orchestrationIds.dispatcher(workspace, instance);
   for (let attempt = 0; attempt < 3; attempt++) {
-    if ((await port.status(id)) !== "active") {
+    const fresh = event.type !== "InstanceStateChanged" && attempt === 0 && (seenActive.get(id) ?? 0) > Date.now();
+    if (!fresh && (await port.status(id)) !== "active") {
       await port.start(ORCHESTRATIONS.dispatcher, id, { instance } satisfies DispatcherInput);
     }
-    if ((await port.raise(id, DISPATCHER_EVENT, event)) === "raised") return;
+    if ((await port.raise(id, DISPATCHER_EVENT, event)) === "raised") {
+      if (!fresh) seenActive.set(id, Date.now() + SEEN_ACTIVE_MS);
+      return;
+    }
+    seenActive.delete(id);
   }
   throw new CloudError("DispatcherUnavailable", `the job dispatcher of instance '${instance}' could not be reached`, { retryable: true });
 }
