@@ -3,6 +3,7 @@
 // on free ports with a temp DATA_DIR. One stack per test file keeps the 2-core machine usable.
 // Settings come from local.settings.example.json (forced, so a developer's local.settings.json
 // cannot change test behaviour), overridden by `env`.
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,6 +11,7 @@ import { startCloudEmulator, type CloudEmulator, type CloudEmulatorOptions } fro
 import type { AdminState } from "../../local/cloud/admin";
 import type { ConfigPatch, RuntimeConfig } from "../../local/cloud/config";
 import { readLocalSettings } from "../../local/host/settings";
+import { freePort, stopChild } from "../../local/shared/azurite";
 import { startTestAzurite, type AzuriteProcess } from "./azurite";
 import { eventually, REPO_ROOT, startHost, type TestHost } from "./host";
 
@@ -64,15 +66,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       quotaPerFamily: quota, latencyProfile: "none", ...opts.cloud,
     });
     const account = merged.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles";
-    const settings: Record<string, string> = {
-      ...merged,
-      AzureWebJobsStorage: azurite.connectionString,
-      ARM_ENDPOINT: cloud.url,
-      ARM_TLS_CA_FILE: cloud.caCertFile,
-      WORKSPACE_FILES_ENDPOINT: `${cloud.url}/files/${account}`,
-      // Fast SDK polling against the emulator; Azure would send Retry-After.
-      ARM_POLL_INTERVAL_MS: merged.ARM_POLL_INTERVAL_MS ?? "50",
-    };
+    const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile);
     host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host") });
     const baseUrl = host.baseUrl;
     const c = cloud;
@@ -93,6 +87,67 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   } catch (err) {
     await host?.stop();
     await cloud?.stop();
+    await azurite.stop();
+    throw err;
+  }
+}
+
+/** The host's settings: the merged ones pointed at this stack's Azurite and emulator. */
+function appSettings(merged: Record<string, string>, azurite: AzuriteProcess, cloudUrl: string, caCertFile: string): Record<string, string> {
+  return {
+    ...merged,
+    AzureWebJobsStorage: azurite.connectionString,
+    ARM_ENDPOINT: cloudUrl,
+    ARM_TLS_CA_FILE: caCertFile,
+    WORKSPACE_FILES_ENDPOINT: `${cloudUrl}/files/${merged.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles"}`,
+    // Fast SDK polling against the emulator; Azure would send Retry-After.
+    ARM_POLL_INTERVAL_MS: merged.ARM_POLL_INTERVAL_MS ?? "50",
+  };
+}
+
+/** A stack laid out like `npm start`: Azurite, the emulator and the host each in their own process. */
+export type ProcessStack = Pick<Stack, "baseUrl" | "dataDir" | "host" | "azurite" | "settings" | "api" | "stop"> & { cloudPid: number };
+
+/**
+ * The same stack with the cloud emulator as its own process (`dist/local/cloud/main.js`, latency
+ * "none"), as `npm start` runs it: for benchmarks, where an emulator inside the test process
+ * would pay for that process's size on every run-command spawn. `cloudEnv`: the emulator's
+ * settings (local/cloud/README.md), e.g. CLOUD_WRITE_THROTTLE=off. No admin access.
+ */
+export async function startProcessStack(opts: { env?: Record<string, string | undefined>; cloudEnv?: Record<string, string> } = {}): Promise<ProcessStack> {
+  const settingsFile = path.join(REPO_ROOT, "local.settings.example.json");
+  const merged = { ...readLocalSettings(REPO_ROOT, { LOCAL_SETTINGS: settingsFile }).Values, ...stripUndefined(opts.env ?? {}) };
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
+  const azurite = await startTestAzurite();
+  const port = await freePort();
+  const cloud = spawn(process.execPath, [path.join(REPO_ROOT, "dist", "local", "cloud", "main.js")], {
+    env: { ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_LATENCY_PROFILE: "none", ...opts.cloudEnv },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let host: TestHost | undefined;
+  try {
+    let out = "";
+    cloud.stdout!.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    const listening = /listening on (https:\/\/\S+) .*CA (\S+)\)/;
+    await eventually(async () => (cloud.exitCode !== null ? "exited" : out), (o) => o === "exited" || listening.test(o), 30_000, 50);
+    const m = listening.exec(out);
+    if (!m) throw new Error(`the cloud emulator did not start: ${out.trim()}`);
+    const settings = appSettings(merged, azurite, m[1]!, m[2]!);
+    host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host") });
+    const h = host;
+    return {
+      baseUrl: h.baseUrl, dataDir, host: h, azurite, settings, cloudPid: cloud.pid!,
+      api: (method, route, o = {}) => callApi(h.baseUrl, method, route, o),
+      stop: async () => {
+        await h.stop();
+        await stopChild(cloud);
+        await azurite.stop();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await host?.stop();
+    await stopChild(cloud);
     await azurite.stop();
     throw err;
   }
