@@ -316,13 +316,14 @@ export function createJobActivities(deps: JobActivityDeps) {
       let claimed = false;
       const [rec] = await Promise.all([
         updateJob(input.instance, input.jobId, (r) => {
-          claimed = r.state === "Queued";
+          claimed = r.state === "Queued" && !r.cancelRequestedAt;
           return claimed ? { ...r, state: "Starting", gpuIndices: input.gpuIndices } : undefined;
         }, cur),
         logsContainer(),
       ]);
       if (!claimed) {
         if (!rec || isTerminalJobState(rec.state)) return { started: false, outcome: { state: (rec?.state ?? "Failed") as "Completed" } };
+        if (rec.state === "Queued") return { started: false }; // a cancel request came in meanwhile
         const existing = await getRunCommand(arm, vmOf(inst.record.name), rcOf(job.id));
         if (existing) return { started: true, timeoutMinutes: job.timeoutMinutes, status: await statusResult(input.instance, job.id, existing) };
       }
