@@ -4,8 +4,14 @@
 // activities are stubs, and timers fire at once on a virtual clock.
 import * as df from "durable-functions";
 import type { OrchestrationHandler } from "durable-functions";
-import { ReplaySchema } from "durable-functions/lib/src/orchestrations/ReplaySchema";
-import { createOrchestrator, DurableOrchestrationInput } from "durable-functions/lib/src/util/testingUtils";
+// The library's replay entry points ship without type declarations: typed here, narrowly.
+type ReplayInputCtor = new (...args: unknown[]) => unknown;
+type Handler = (trigger: unknown, ctx: unknown) => Promise<unknown>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { ReplaySchema } = require("durable-functions/lib/src/orchestrations/ReplaySchema") as { ReplaySchema: { V3: number } };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const testing = require("durable-functions/lib/src/util/testingUtils") as { createOrchestrator: (fn: unknown) => Handler; DurableOrchestrationInput: ReplayInputCtor };
+const { createOrchestrator, DurableOrchestrationInput } = testing;
 import { isOrchestratorState, parseOrchestratorError } from "../../local/host/durable/actions";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER, runEpisode, type OrchestratorInvoker } from "../../local/host/durable/episode";
 import type { InstanceMessage, InstanceState, RuntimeStatus } from "../../local/host/durable/types";
@@ -23,10 +29,13 @@ export type RunResult = {
   timers: number;
 };
 
-export async function runOrchestration(fn: OrchestrationHandler, input: unknown, stubs: Record<string, Stub>, maxEpisodes = 2000): Promise<RunResult> {
-  const handler = createOrchestrator(fn as never);
-  const customStatuses: unknown[] = [];
-  const invoke: OrchestratorInvoker = async (_name, p) => {
+/** The host's timer settings (timers fire on a virtual clock here). */
+export const EPISODE_CONFIG = { maximumShortTimerDuration: DEFAULT_MAX_SHORT_TIMER, longRunningTimerIntervalDuration: DEFAULT_LONG_TIMER_INTERVAL, maxShortTimerMs: 6 * 86_400_000, longTimerIntervalMs: 3 * 86_400_000 };
+
+/** Calls an orchestrator through the library's own replay entry point, as the host's invoke would. */
+export function libraryInvoker(fn: OrchestrationHandler): OrchestratorInvoker {
+  const handler = createOrchestrator(fn);
+  return async (_name, p) => {
     const trigger = new DurableOrchestrationInput(p.instanceId, p.history as never, p.input, p.longRunningTimerIntervalDuration, p.maximumShortTimerDuration, p.defaultHttpAsyncRequestSleepTimeMillseconds, ReplaySchema.V3, p.isReplaying);
     try {
       const state: unknown = JSON.parse(JSON.stringify(await handler(trigger, new df.DummyOrchestrationContext("test", "inv", () => undefined) as never)));
@@ -37,20 +46,24 @@ export async function runOrchestration(fn: OrchestrationHandler, input: unknown,
       return { ok: false, message: parsed.state?.error ?? parsed.message, ...(parsed.state ? { state: parsed.state } : {}) };
     }
   };
+}
+
+export async function runOrchestration(fn: OrchestrationHandler, input: unknown, stubs: Record<string, Stub>, maxEpisodes = 2000): Promise<RunResult> {
+  const customStatuses: unknown[] = [];
+  const invoke = libraryInvoker(fn);
   const start = new Date("2025-01-06T08:00:00Z").getTime();
   let now = start;
   let state: InstanceState = {
     instanceId: "test-instance", name: "orchestrator", exec: "e1", status: "Pending", input: JSON.stringify(input),
     createdTime: new Date(now).toISOString(), lastUpdatedTime: new Date(now).toISOString(), history: [], leaves: [], nextId: 0, chunks: 0,
   };
-  const cfg = { maximumShortTimerDuration: DEFAULT_MAX_SHORT_TIMER, longRunningTimerIntervalDuration: DEFAULT_LONG_TIMER_INTERVAL, maxShortTimerMs: 6 * 86_400_000, longTimerIntervalMs: 3 * 86_400_000 };
   const calls: [string, unknown][] = [];
   const attempts = new Map<string, number>();
   let inbox: InstanceMessage[] = [];
   let pendingTimers: { id: number; fireAt: string }[] = [];
   let timers = 0;
   for (let episode = 0; episode < maxEpisodes; episode++) {
-    const r = await runEpisode(state, inbox, new Date(now), cfg, invoke);
+    const r = await runEpisode(state, inbox, new Date(now), EPISODE_CONFIG, invoke);
     for (const e of r.appended) e.IsPlayed = true;
     state = r.next;
     if (state.customStatus !== undefined) {

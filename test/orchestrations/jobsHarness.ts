@@ -2,19 +2,10 @@
 // replay entry point + the local host's episode logic), plus external events raised between
 // episodes, activity results held back and delivered in chosen batches, and continueAsNew
 // (the next generation starts with the carried events, as the engine does).
-import * as df from "durable-functions";
 import type { OrchestrationHandler } from "durable-functions";
-// The library's replay entry points ship without type declarations: typed here, narrowly.
-type ReplayInputCtor = new (...args: unknown[]) => unknown;
-type Handler = (trigger: unknown, ctx: unknown) => Promise<unknown>;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ReplaySchema } = require("durable-functions/lib/src/orchestrations/ReplaySchema") as { ReplaySchema: { V3: number } };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const testing = require("durable-functions/lib/src/util/testingUtils") as { createOrchestrator: (fn: unknown) => Handler; DurableOrchestrationInput: ReplayInputCtor };
-const { createOrchestrator, DurableOrchestrationInput } = testing;
-import { isOrchestratorState, parseOrchestratorError } from "../../local/host/durable/actions";
-import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER, runEpisode, type OrchestratorInvoker } from "../../local/host/durable/episode";
+import { runEpisode, type OrchestratorInvoker } from "../../local/host/durable/episode";
 import type { InstanceMessage, InstanceState } from "../../local/host/durable/types";
+import { EPISODE_CONFIG, libraryInvoker } from "./harness";
 
 export type ActivityStub = (input: unknown) => unknown;
 
@@ -32,18 +23,7 @@ export class Replay {
   private readonly invoke: OrchestratorInvoker;
 
   constructor(fn: OrchestrationHandler, input: unknown, private readonly stubs: Record<string, ActivityStub>) {
-    const handler = createOrchestrator(fn);
-    this.invoke = async (_name, p) => {
-      const trigger = new DurableOrchestrationInput(p.instanceId, p.history as never, p.input, p.longRunningTimerIntervalDuration, p.maximumShortTimerDuration, p.defaultHttpAsyncRequestSleepTimeMillseconds, ReplaySchema.V3, p.isReplaying);
-      try {
-        const state: unknown = JSON.parse(JSON.stringify(await handler(trigger, new df.DummyOrchestrationContext("test", "inv", () => undefined) as never)));
-        if (!isOrchestratorState(state)) return { ok: false, message: "unexpected orchestrator result" };
-        return { ok: true, state };
-      } catch (err) {
-        const parsed = parseOrchestratorError((err as Error).message);
-        return { ok: false, message: parsed.state?.error ?? parsed.message, ...(parsed.state ? { state: parsed.state } : {}) };
-      }
-    };
+    this.invoke = libraryInvoker(fn);
     const at = new Date(this.now).toISOString();
     this.state = { instanceId: "test", name: "orchestrator", exec: "g1", status: "Pending", input: JSON.stringify(input), createdTime: at, lastUpdatedTime: at, history: [], leaves: [], nextId: 0, chunks: 0 };
   }
@@ -54,10 +34,9 @@ export class Replay {
 
   /** One episode with everything in the inbox; activities run on their stubs, results queue up for the next one. */
   async episode(): Promise<void> {
-    const cfg = { maximumShortTimerDuration: DEFAULT_MAX_SHORT_TIMER, longRunningTimerIntervalDuration: DEFAULT_LONG_TIMER_INTERVAL, maxShortTimerMs: 6 * 86_400_000, longTimerIntervalMs: 3 * 86_400_000 };
     const batch = this.inbox;
     this.inbox = [];
-    const r = await runEpisode(this.state, batch, new Date(this.now), cfg, this.invoke);
+    const r = await runEpisode(this.state, batch, new Date(this.now), EPISODE_CONFIG, this.invoke);
     for (const e of r.appended) e.IsPlayed = true;
     this.state = r.next;
     this.inbox.unshift(...r.held);
