@@ -1,6 +1,6 @@
 // Jobs benchmark (bench/README.md "Jobs"): the whole stack (Azurite, cloud emulator with
 // latency "none", the app in the local host) driven over HTTP like a client.
-//   1. submit→start latency: 100 concurrent submissions to one instance with free slots
+//   1. submit→start latency: one job at a time (median of 20), then 100 concurrent submissions to one instance with free slots
 //      (Standard_NC24ads_A100_v4 × jobsPerCore 16 = cap 384); start = the run command's process
 //      start time reported by the emulator (the job's startedAt); submit = just before the POST.
 //   2. sustained jobs/s: trivial jobs (`true`) over 10 instances, first submit → last terminal.
@@ -53,6 +53,17 @@ async function latency(stack: Stack, name: string): Promise<{ p50: number; p99: 
   const started = new Map(jobs.map((j) => [j.id, Date.parse(j.startedAt ?? "")]));
   const lat = subs.map((s) => started.get(s.id)! - s.at);
   return { p50: pct(lat, 50), p99: pct(lat, 99) };
+}
+
+/** One job at a time on an idle stack: what a single user sees (median of 20). */
+async function singleLatency(stack: Stack, name: string): Promise<number> {
+  const lat: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const s = await submit(stack, name, "true");
+    const job = await eventually(async () => (await stack.api<Job>("GET", `/api/jobs/${s.id}`, { as: "alice" })).body, (j) => !!j.startedAt, 30_000, 50);
+    lat.push(Date.parse(job.startedAt!) - s.at);
+  }
+  return median(lat);
 }
 
 type Breakdown = { host: number; azurite: number; cloud: number; jobProcesses: number; driver: number };
@@ -139,7 +150,7 @@ async function episodeMillis(depth: number): Promise<number> {
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 3);
   const total = Number(process.argv[3] ?? 200);
-  const res = { p50: [] as number[], p99: [] as number[], jps: [] as number[], s10: [] as number[], s10k: [] as number[], e10: [] as number[], e10k: [] as number[], call: [] as number[] };
+  const res = { single: [] as number[], p50: [] as number[], p99: [] as number[], jps: [] as number[], s10: [] as number[], s10k: [] as number[], e10: [] as number[], e10k: [] as number[], call: [] as number[] };
   const cpus: Breakdown[] = [];
   for (let run = 0; run < runs; run++) {
     res.s10.push(pureStepMicros(10));
@@ -150,6 +161,7 @@ async function main(): Promise<void> {
     const stack = await startProcessStack({ env: { JOBS_ARM_WRITE_BURST: "1000", JOBS_ARM_WRITES_PER_SECOND: "1000" }, cloudEnv: { CLOUD_WRITE_THROTTLE: "off" } });
     try {
       await instance(stack, `lat-${run}`, "Standard_NC24ads_A100_v4");
+      res.single.push(await singleLatency(stack, `lat-${run}`));
       const l = await latency(stack, `lat-${run}`);
       res.p50.push(l.p50);
       res.p99.push(l.p99);
@@ -164,7 +176,7 @@ async function main(): Promise<void> {
     }
     const c = cpus.at(-1)!;
     console.log(
-      `run ${run + 1}: p50 ${res.p50.at(-1)} ms, p99 ${res.p99.at(-1)} ms, ${res.jps.at(-1)!.toFixed(1)} jobs/s, step ${res.s10.at(-1)!.toFixed(2)}/${res.s10k.at(-1)!.toFixed(2)} µs, ` +
+      `run ${run + 1}: single ${res.single.at(-1)} ms, p50 ${res.p50.at(-1)} ms, p99 ${res.p99.at(-1)} ms, ${res.jps.at(-1)!.toFixed(1)} jobs/s, step ${res.s10.at(-1)!.toFixed(2)}/${res.s10k.at(-1)!.toFixed(2)} µs, ` +
         `episode ${res.e10.at(-1)!.toFixed(2)}/${res.e10k.at(-1)!.toFixed(2)} ms, CPU ms/job host ${c.host.toFixed(1)} azurite ${c.azurite.toFixed(1)} ` +
         `emulator ${c.cloud.toFixed(1)} job processes ${c.jobProcesses.toFixed(1)} driver ${c.driver.toFixed(1)}, storage call ${res.call.at(-1)!.toFixed(2)} ms`,
     );
@@ -173,7 +185,7 @@ async function main(): Promise<void> {
   const cpu = (k: keyof Breakdown) => +median(cpus.map((c) => c[k])).toFixed(1);
   console.log(
     JSON.stringify({
-      p50ms: median(res.p50), p99ms: median(res.p99), jobsPerSecond: +median(res.jps).toFixed(1),
+      singleMs: median(res.single), p50ms: median(res.p50), p99ms: median(res.p99), jobsPerSecond: +median(res.jps).toFixed(1),
       stepMicros10: +median(res.s10).toFixed(2), stepMicros10k: +median(res.s10k).toFixed(2),
       episodeMs10: +median(res.e10).toFixed(2), episodeMs10k: +median(res.e10k).toFixed(2),
       cpuMsPerJob: { host: cpu("host"), azurite: cpu("azurite"), emulator: cpu("cloud"), jobProcesses: cpu("jobProcesses"), driver: cpu("driver") },
