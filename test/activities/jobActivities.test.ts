@@ -99,17 +99,19 @@ async function untilEnded(id: string) {
 describe("jobsStartRunCommand", () => {
   it("puts the run command once: an attempt after a lost result finds it and does not run the script again", async () => {
     const marker = path.join(dataDir, "once1.runs");
-    await queuedJob("once1", `echo ran >> ${marker}; sleep 0.3`);
+    await queuedJob("once1", `echo ran >> ${marker}`);
     const first = await activities.startRun({ instance: INSTANCE, jobId: "once1", gpuIndices: [], at: new Date().toISOString() });
     expect(first).toMatchObject({ started: true, timeoutMinutes: 5 });
     expect((await recordOf("once1"))?.state).toBe("Starting");
-    const before = await runOf("once1");
-    // The engine lost the first result (crash) and runs the activity again.
-    const again = await activities.startRun({ instance: INSTANCE, jobId: "once1", gpuIndices: [], at: new Date().toISOString() });
-    expect(again).toMatchObject({ started: true });
     const ended = await untilEnded("once1");
     expect(ended.state).toBe("Succeeded");
-    expect(ended.startTime).toBe(before?.startTime); // same run, not a second one
+    // The engine lost the first result (crash) and runs the activity again, a while later: a
+    // second PUT would carry fresh SAS URLs (a changed body), which ARM runs again.
+    await sleep(1100);
+    const again = await activities.startRun({ instance: INSTANCE, jobId: "once1", gpuIndices: [], at: new Date().toISOString() });
+    expect(again).toMatchObject({ started: true, status: { state: "Succeeded" } });
+    const after = await untilEnded("once1");
+    expect(after.startTime).toBe(ended.startTime); // the same run, not a second one
     expect(fs.readFileSync(marker, "utf8")).toBe("ran\n");
   });
 
