@@ -9,8 +9,14 @@ import type { OperationRecord, Store } from "./store";
 /** Finishes an operation; throwing an ArmError fails it. */
 export type Completer = (op: OperationRecord) => void | Promise<void>;
 
+/** Finished operations stay readable this long (SDK pollers read them at once), then go. */
+export const OPERATION_RETENTION_MS = 3600_000;
+/** Pruning runs every this many new operations, so the state file stays bounded while busy. */
+const PRUNE_EVERY = 500;
+
 export class Operations {
   private completers = new Map<string, Completer>();
+  private created = 0;
   private timers = new Set<NodeJS.Timeout>();
   private waiters = new Map<string, Array<() => void>>();
 
@@ -61,11 +67,24 @@ export class Operations {
       if (this.completers.has(op.kind)) this.schedule(op);
       else this.finish(op.id, { code: "OperationInterrupted", message: "The operation was interrupted because the emulator restarted." });
     }
-    // Keep the status history bounded: drop finished operations older than a day.
-    const cutoff = Date.now() - 24 * 3600_000;
+    this.prune();
+  }
+
+  /**
+   * Drops finished operations that ended more than OPERATION_RETENTION_MS ago: the state file is
+   * rewritten whole after changes, so a long-running emulator must not keep every operation.
+   */
+  prune(now = Date.now()): number {
+    const cutoff = now - OPERATION_RETENTION_MS;
+    let dropped = 0;
     for (const [id, op] of Object.entries(this.store.state.operations)) {
-      if (op.status !== "InProgress" && op.endTime && Date.parse(op.endTime) < cutoff) delete this.store.state.operations[id];
+      if (op.status !== "InProgress" && op.endTime && Date.parse(op.endTime) < cutoff) {
+        delete this.store.state.operations[id];
+        dropped++;
+      }
     }
+    if (dropped) this.store.save();
+    return dropped;
   }
 
   stop(): void {
@@ -96,6 +115,7 @@ export class Operations {
     };
     this.store.state.operations[op.id] = op;
     this.store.save();
+    if (++this.created % PRUNE_EVERY === 0) this.prune();
     return op;
   }
 
