@@ -360,11 +360,11 @@ export function createJobActivities(deps: JobActivityDeps) {
 
     async runStatus(input: RunStatusInput): Promise<RunStatusResult> {
       const status = await statusResult(input.instance, input.jobId, await getRunCommand(arm, vmOf(input.instance), rcOf(input.jobId)));
-      const outcome = status.state === "Succeeded" && input.at ? outcomeOf(status) : undefined;
-      if (!outcome) return status;
+      const outcome = status.state === "Succeeded" ? outcomeOf(status) : undefined;
+      if (!outcome || !input.at) return status;
       // A command that completed on its own keeps its result whatever arrives meanwhile (see
       // jobOrchestrator), so its end is recorded right here: one activity and one episode fewer per job.
-      await finish({ instance: input.instance, jobId: input.jobId, outcome, at: input.at!, runCommandStarted: true });
+      await finish({ instance: input.instance, jobId: input.jobId, outcome, at: input.at, runCommandStarted: true });
       return { ...status, finished: true };
     },
 
