@@ -5,6 +5,7 @@ import { deleteRunCommand, getRunCommand, listRunCommands, putRunCommand } from 
 import { getInstanceView, getVm, listVms, putVm, vmAction } from "./compute";
 import { deleteNic, deleteNsg, deletePublicIp, getNic, getNsg, getPublicIp, getSubnet, getVnet, listSubnets, putNic, putNsg, putPublicIp } from "./network";
 import { ArmError } from "./http";
+import { deleteRoleAssignment, getRoleAssignment, putRoleAssignment, ROLE_ASSIGNMENTS_ROUTE } from "./roleAssignments";
 import { diskSkus, skuResource, usagesBody, VM_SIZES } from "./skus";
 
 type Handler = (ctx: Ctx, req: ArmRequest) => ArmResult;
@@ -35,6 +36,7 @@ const ROUTES: Route[] = [
   r(`${VM}/(?<name>[^/]+)/instanceView`, { GET: getInstanceView }),
   r(`${VM}/(?<vm>[^/]+)/runCommands`, { GET: listRunCommands }),
   r(`${VM}/(?<vm>[^/]+)/runCommands/(?<name>[^/]+)`, { PUT: putRunCommand, GET: getRunCommand, DELETE: deleteRunCommand }),
+  r(ROLE_ASSIGNMENTS_ROUTE, { PUT: putRoleAssignment, GET: getRoleAssignment, DELETE: deleteRoleAssignment }),
 ];
 
 export function dispatchArm(ctx: Ctx, req: Omit<ArmRequest, "m">): ArmResult {

@@ -9,6 +9,7 @@ import { vmId, type ArmRequest, type ArmResult, type Ctx } from "./context";
 import { ArmError, arr, canonical, invalidParameter, nowIso, obj, optBool, requireObj, requireStr, str, type JsonObject } from "./http";
 import { requireLocation } from "./network";
 import { runsEnded, stopVmRuns } from "./runner";
+import { bootVm, haltVm } from "./vmInit";
 import { familyLimit, findSize, vcpuUsage, type VmSize } from "./skus";
 import { key, type OperationRecord, type PowerState, type VmRecord } from "./store";
 
@@ -251,18 +252,22 @@ export function vmAction(ctx: Ctx, req: ArmRequest, action: Action): ArmResult {
       if (vm.powerState !== "running") vm.powerState = "starting";
       break;
     case "deallocate":
+      haltVm(ctx, vm);
       stopVmRuns(ctx, vm, "The VM was deallocated while the script was running.");
       if (vm.powerState !== "deallocated") vm.powerState = "deallocating";
       break;
     case "powerOff":
+      haltVm(ctx, vm);
       stopVmRuns(ctx, vm, "The VM was powered off while the script was running.");
       if (vm.powerState !== "deallocated" && vm.powerState !== "stopped") vm.powerState = "stopping";
       break;
     case "restart":
+      haltVm(ctx, vm);
       stopVmRuns(ctx, vm, "The VM was restarted while the script was running.");
       vm.powerState = "starting";
       break;
     case "delete":
+      haltVm(ctx, vm);
       stopVmRuns(ctx, vm, "The VM was deleted while the script was running.");
       vm.provisioningState = "Deleting";
       break;
@@ -291,6 +296,8 @@ export function registerComputeCompleters(ctx: Ctx): void {
     ctx.sandbox.provision(vmName(vm), adminUser(vm), keys, vm.cloudInit);
     vm.powerState = "running";
     vm.provisioningState = "Succeeded";
+    // cloud-init and the services it enables (the job agent) start once the VM runs.
+    bootVm(ctx, vm).catch((err: Error) => ctx.log(`vm ${vmName(vm)}: boot failed: ${err.message}`));
   };
   ctx.ops.register("vmCreate", withVm(boot));
   ctx.ops.register("vmUpdate", withVm((vm) => {

@@ -5,6 +5,7 @@ import type { Operations } from "./lro";
 import type { Quota } from "./skus";
 import type { Store } from "./store";
 import type { Sandbox } from "./sandbox";
+import type { Imds } from "./imds";
 
 export type ResolvedOptions = {
   dataDir: string;
@@ -17,6 +18,8 @@ export type ResolvedOptions = {
   location: string;
   allowedSubnetIds: string[];
   quota: Quota;
+  /** The emulator's CA certificate (VMs trust it, as Azure VMs trust Azure's CAs). */
+  caCertFile: string;
 };
 
 export type Ctx = {
@@ -24,6 +27,8 @@ export type Ctx = {
   store: Store;
   ops: Operations;
   sandbox: Sandbox;
+  /** Per-VM managed-identity endpoints. */
+  imds: Imds;
   config: RuntimeConfig;
   log: (line: string) => void;
   /** Run commands whose process is pending or running, by record key. */

@@ -19,6 +19,11 @@ import { Sandbox } from "./sandbox";
 import type { Quota } from "./skus";
 import { Store } from "./store";
 import { ensureCertificate } from "./tls";
+import { ensureIdentityKeys } from "./identity";
+import { Imds } from "./imds";
+import { startQueueFront, type QueueBackend } from "./storageQueues";
+import { bootVm } from "./vmInit";
+import { killMarked, VM_MARKER_ENV } from "./sandbox";
 
 export type CloudEmulatorOptions = {
   /** State lives under <dataDir>/cloud. Default ".data". */
@@ -37,6 +42,8 @@ export type CloudEmulatorOptions = {
   latencyProfile?: LatencyProfile;
   /** Applied on top of the profile (latencyMs, faults, throttle, retryAfterSeconds). */
   config?: ConfigPatch;
+  /** Azurite's queue service, for the Entra-authorized queue front VMs use (absent: the front answers 404). */
+  queueBackend?: QueueBackend;
   /** Log sink; default: none. main.ts passes console.log. */
   log?: (line: string) => void;
 };
@@ -47,6 +54,11 @@ export type CloudEmulator = {
   caCertPem: string;
   caCertFile: string;
   token: string;
+  /** Queue service URL (path style, https) for VM identities: `${queueUrl}/<account>/<queue>`. */
+  queueUrl: string;
+  /** PEM public key that verifies the managed-identity tokens this emulator issues. */
+  identityPublicKeyFile: string;
+  tenantId: string;
   dataDir: string;
   subscriptionId: string;
   resourceGroup: string;
@@ -64,6 +76,7 @@ export const DEFAULTS = {
   subscriptionId: "00000000-0000-0000-0000-000000000001",
   resourceGroup: "rg-compute-local",
   location: "westeurope",
+  tenantId: "00000000-0000-0000-0000-0000000000e1",
 };
 
 export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Promise<CloudEmulator> {
@@ -77,13 +90,17 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
     dataDir, cloudDir, host: "127.0.0.1", port: options.port ?? DEFAULTS.port, token: options.token ?? DEFAULTS.token,
     subscriptionId, resourceGroup, location, quota,
     allowedSubnetIds: options.allowedSubnetIds ?? [`/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/virtualNetworks/vnet-local/subnets/default`],
+    caCertFile: "",
   };
   const tls = await ensureCertificate(cloudDir);
+  opts.caCertFile = tls.certFile;
+  const keys = ensureIdentityKeys(cloudDir, DEFAULTS.tenantId);
   const store = new Store(cloudDir);
   const ctx: Ctx = {
     opts, store,
     ops: new Operations(store, location, subscriptionId),
     sandbox: new Sandbox(cloudDir),
+    imds: new Imds(keys),
     config: applyPatch(defaultConfig(options.latencyProfile ?? "realistic"), options.config ?? {}),
     log: options.log ?? (() => undefined),
     runs: new Map(),
@@ -96,6 +113,11 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   recoverRunCommands(ctx);
   ctx.ops.recover();
   store.flush();
+  // VMs that were running when the last emulator died: their processes are leftovers; boot them again.
+  const running = Object.values(store.state.vms).filter((vm) => vm.powerState === "running");
+  killMarked(VM_MARKER_ENV, new Set(running.map((vm) => ctx.sandbox.vmDir(String(vm.body.name)))));
+  for (const vm of running) await bootVm(ctx, vm).catch((err: Error) => ctx.log(`vm ${String(vm.body.name)}: boot failed: ${err.message}`));
+  const queueFront = await startQueueFront(ctx, keys, tls, options.queueBackend);
 
   const buckets = new TokenBuckets();
   const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, (req, res) => {
@@ -115,7 +137,8 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   const url = `https://127.0.0.1:${port}`;
 
   return {
-    url, port, caCertPem: tls.cert, caCertFile: tls.certFile, token: opts.token, dataDir, subscriptionId, resourceGroup, location,
+    url, port, caCertPem: tls.cert, caCertFile: tls.certFile, token: opts.token, dataDir,
+    queueUrl: queueFront.url, identityPublicKeyFile: keys.publicKeyFile, tenantId: keys.tenantId, subscriptionId, resourceGroup, location,
     getConfig: () => ctx.config,
     setConfig: (patch) => setConfig(ctx, patch),
     getState: () => adminState(ctx),
@@ -125,6 +148,8 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
       ctx.ops.stop();
       for (const run of ctx.runs.values()) run.interrupt("Failed", "The emulator stopped while the script was running.");
       ctx.sandbox.stopAll();
+      ctx.imds.stopAll();
+      queueFront.close();
       const deadline = Date.now() + 3000;
       while (ctx.runs.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();

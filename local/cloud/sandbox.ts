@@ -7,6 +7,8 @@ import path from "node:path";
 import { shareMounts } from "./cloudInit";
 
 export const MARKER_ENV = "CLOUD_EMULATOR_RUN";
+/** Set on every service process of a VM (value: the VM's folder); whatever they start inherits it. */
+export const VM_MARKER_ENV = "CLOUD_EMULATOR_VM";
 
 export class Sandbox {
   private procs = new Map<string, Set<ChildProcess>>();
@@ -44,12 +46,29 @@ export class Sandbox {
 
   spawn(vmName: string, scriptFile: string, cwd: string, env: NodeJS.ProcessEnv): ChildProcess {
     const child = spawn("/bin/bash", [scriptFile], { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    this.track(vmName, child);
+    return child;
+  }
+
+  /** A VM process with its output appended to `logFile` (services, cloud-init commands). */
+  spawnProcess(vmName: string, program: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
+    const fd = fs.openSync(logFile, "a");
+    try {
+      const child = spawn(program, args, { cwd, env, detached: true, stdio: ["ignore", fd, fd] });
+      this.track(vmName, child);
+      return child;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private track(vmName: string, child: ChildProcess): void {
     const k = vmName.toLowerCase();
     const set = this.procs.get(k) ?? new Set();
     set.add(child);
     this.procs.set(k, set);
     child.once("exit", () => set.delete(child));
-    return child;
+    child.once("error", () => set.delete(child));
   }
 
   killGroup(child: ChildProcess): void {
@@ -64,6 +83,8 @@ export class Sandbox {
   /** Power-off semantics: every process of the VM dies at once. */
   killAll(vmName: string): void {
     for (const child of this.procs.get(vmName.toLowerCase()) ?? []) this.killGroup(child);
+    // Processes that left their parent's group (the agent starts each job as its own group).
+    killMarked(VM_MARKER_ENV, new Set([this.vmDir(vmName)]));
   }
 
   running(vmName: string): number {
@@ -77,6 +98,7 @@ export class Sandbox {
 
   stopAll(): void {
     for (const set of this.procs.values()) for (const c of set) this.killGroup(c);
+    killMarked(VM_MARKER_ENV, new Set([...this.procs.keys()].map((vm) => this.vmDir(vm))));
   }
 }
 
@@ -85,7 +107,13 @@ export class Sandbox {
  * Only processes carrying one of our run markers in their environment are touched.
  */
 export function killOrphans(markers: Set<string>): number {
-  if (markers.size === 0 || !fs.existsSync("/proc")) return 0;
+  return killMarked(MARKER_ENV, markers);
+}
+
+/** Kills every process whose environment has `name` set to one of `values`. */
+export function killMarked(name: string, values: Set<string>): number {
+  if (values.size === 0 || !fs.existsSync("/proc")) return 0;
+  const markers = values;
   let killed = 0;
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -95,7 +123,7 @@ export function killOrphans(markers: Set<string>): number {
     } catch {
       continue;
     }
-    const m = new RegExp(`(?:^|\\0)${MARKER_ENV}=([^\\0]+)`).exec(environ);
+    const m = new RegExp(`(?:^|\\0)${name}=([^\\0]+)`).exec(environ);
     if (m && markers.has(m[1])) {
       try {
         process.kill(Number(entry), "SIGKILL");

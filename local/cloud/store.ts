@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Json, JsonObject } from "./http";
+import type { RoleAssignmentRecord } from "./roleAssignments";
 
 export type PowerState = "starting" | "running" | "stopping" | "stopped" | "deallocating" | "deallocated";
 
@@ -20,6 +21,10 @@ export type VmRecord = {
   pendingOp?: { id: string; kind: string };
   /** cloud-init user data (decoded); Azure never returns it, nor do we. */
   cloudInit?: string;
+  /** cloud-init's first-boot commands ran. */
+  initDone?: boolean;
+  /** systemd units enabled by cloud-init (started on every boot). */
+  enabledUnits?: string[];
 };
 
 export type ExecutionState = "Unknown" | "Pending" | "Running" | "Failed" | "Succeeded" | "TimedOut" | "Canceled";
@@ -72,6 +77,7 @@ export type State = {
   runCommands: Record<string, RunCommandRecord>;
   operations: Record<string, OperationRecord>;
   shares: Record<string, ShareRecord>;
+  roleAssignments?: Record<string, RoleAssignmentRecord>;
 };
 
 export const emptyState = (): State => ({

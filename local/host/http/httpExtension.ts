@@ -8,7 +8,8 @@ import { randomUUID } from "node:crypto";
 import type { HostContext, HostExtension } from "../extensions";
 import type { RegisteredFunction, RpcHttpData, RpcTypedData } from "../functionsCore";
 import { isAuthorized, loadHostKeys, normalizeAuthLevel, type AuthLevel, type HostKeys } from "./keys";
-import { authenticate, parseLocalPrincipals, principalHeaders, PRINCIPAL_HEADER_PREFIX, type LocalPrincipal } from "./principal";
+import { authenticate, parseLocalPrincipals, principalHeaders, PRINCIPAL_HEADER_PREFIX, type LocalPrincipal, type TokenVerifier } from "./principal";
+import { managedIdentityVerifier } from "./managedIdentity";
 import { compareRoutes, matchRoute, parseRouteTemplate, type RouteTemplate } from "./routeTemplate";
 import { cookieHeader, sendError } from "./respond";
 
@@ -26,10 +27,11 @@ export function httpExtension(): HostExtension {
       const prefix = (ctx.hostJson.extensions?.http?.routePrefix ?? "api").replace(/^\/+|\/+$/g, "");
       const keys = loadHostKeys(ctx.env.DATA_DIR ?? path.join(ctx.appDir, ".data"), ctx.env);
       const principals = parseLocalPrincipals(ctx.env.LOCAL_PRINCIPALS);
+      const verifyJwt = managedIdentityVerifier(ctx.env);
       ctx.log("information", `Function keys are in ${keys.file} (or the settings LOCAL_FUNCTION_KEY / LOCAL_MASTER_KEY).`);
       const port = Number(ctx.env.PORT ?? 7071);
       server = http.createServer((req, res) => {
-        handle(ctx, { routes, prefix, keys, principals }, req, res).catch((err: unknown) => {
+        handle(ctx, { routes, prefix, keys, principals, verifyJwt }, req, res).catch((err: unknown) => {
           const errorId = randomUUID();
           ctx.log("error", `Request ${req.method} ${req.url} failed (errorId ${errorId}): ${(err as Error)?.stack ?? String(err)}`);
           if (!res.headersSent) sendError(res, 500, "InternalServerError", "The host failed to process the request.", errorId);
@@ -77,7 +79,7 @@ function collectRoutes(ctx: HostContext): HttpFunction[] {
   return out.sort((a, b) => compareRoutes(a.route, b.route));
 }
 
-type Tables = { routes: HttpFunction[]; prefix: string; keys: HostKeys; principals: Map<string, LocalPrincipal> };
+type Tables = { routes: HttpFunction[]; prefix: string; keys: HostKeys; principals: Map<string, LocalPrincipal>; verifyJwt: TokenVerifier | undefined };
 
 async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const body = await readBody(req);
@@ -85,7 +87,7 @@ async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, re
 
   // Only the platform may set principal headers: drop whatever the client sent.
   for (const name of Object.keys(req.headers)) if (name.startsWith(PRINCIPAL_HEADER_PREFIX)) delete req.headers[name];
-  const auth = authenticate(req.headers.authorization, t.principals);
+  const auth = authenticate(req.headers.authorization, t.principals, t.verifyJwt);
   if (auth.kind === "rejected") return sendError(res, 401, "Unauthorized", auth.message);
   if (auth.kind === "principal") Object.assign(req.headers, principalHeaders(auth.principal));
 

@@ -2,7 +2,16 @@
 // caller and injects `x-ms-client-principal*` headers; the app trusts only those. Locally a
 // bearer token is looked up in LOCAL_PRINCIPALS and the same headers are injected, in the
 // shape App Service uses, so `request.user` in @azure/functions reads them unchanged.
-export type LocalPrincipal = { userId: string; name: string; roles: string[] };
+export type LocalPrincipal = {
+  userId: string;
+  name: string;
+  roles: string[];
+  /** Further token claims App Service passes on (a managed identity's `xms_mirid`). */
+  claims?: Record<string, string>;
+};
+
+/** Verifies an Entra-style JWT (locally: issued by the cloud emulator); undefined when it is not one we accept. */
+export type TokenVerifier = (token: string) => LocalPrincipal | { error: string } | undefined;
 
 export const PRINCIPAL_HEADER_PREFIX = "x-ms-client-principal";
 const IDP = "aad";
@@ -48,6 +57,7 @@ export function principalHeaders(p: LocalPrincipal): Record<string, string> {
       { typ: NAME_TYP, val: p.name },
       { typ: "name", val: p.name },
       ...p.roles.map((r) => ({ typ: ROLE_TYP, val: r })),
+      ...Object.entries(p.claims ?? {}).map(([typ, val]) => ({ typ, val })),
     ],
     name_typ: NAME_TYP,
     role_typ: ROLE_TYP,
@@ -66,10 +76,12 @@ export type AuthOutcome =
   | { kind: "rejected"; message: string };
 
 /** Decides from the Authorization header; never trusts client-sent principal headers. */
-export function authenticate(authorization: string | undefined, principals: Map<string, LocalPrincipal>): AuthOutcome {
+export function authenticate(authorization: string | undefined, principals: Map<string, LocalPrincipal>, verifyJwt?: TokenVerifier): AuthOutcome {
   if (!authorization) return { kind: "anonymous" };
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (!m) return { kind: "rejected", message: "The Authorization header must be 'Bearer <token>'." };
+  const fromJwt = m[1]!.split(".").length === 3 ? verifyJwt?.(m[1]!) : undefined;
+  if (fromJwt) return "error" in fromJwt ? { kind: "rejected", message: `The bearer token is not valid: ${fromJwt.error}.` } : { kind: "principal", principal: fromJwt };
   const principal = principals.get(m[1]!);
   if (!principal) return { kind: "rejected", message: "The bearer token is not valid." };
   return { kind: "principal", principal };
