@@ -10,4 +10,5 @@ import "./functions/openapi";
 import "./orchestrations/instances/register";
 import "./functions/jobs";
 import "./functions/jobQueue";
+import "./functions/agent";
 import "./orchestrations/jobs/register";

@@ -107,7 +107,9 @@ export class Agent {
     const dir = this.journal.jobDir(msg.jobId);
     let pid: number;
     try {
-      pid = startJob(dir, { command: spec.command, env: spec.env }, jobBaseEnv());
+      // The job runs in the user's folder on the share, with the platform's variables and then the user's.
+      const env = { CI_NAME: this.cfg.instance, CI_USER: this.cfg.user, CI_SHARE: this.cfg.share, ...spec.env };
+      pid = startJob(dir, `${this.cfg.share}/Users/${this.cfg.user}`, { command: spec.command, env }, jobBaseEnv());
     } catch (err) {
       this.end(msg.jobId, { state: "Failed", message: `the job could not be started: ${(err as Error).message}` });
       return;

@@ -9,6 +9,7 @@ import path from "node:path";
 
 const RUNNER = `#!/bin/bash
 D="$1"
+JOB_DIR="$2"
 finish() { echo "$1" >"$D/exit.tmp" && mv "$D/exit.tmp" "$D/exit"; exit "$1"; }
 mkdir -p "$JOB_DIR" && cd "$JOB_DIR" || { echo "cannot enter $JOB_DIR" >>"$D/stderr"; finish 125; }
 /bin/bash "$D/command.sh" >>"$D/stdout" 2>>"$D/stderr" </dev/null
@@ -22,11 +23,11 @@ export type JobSpec = {
 };
 
 /** Starts the job; returns the pid, which is also its process group id. */
-export function startJob(jobDir: string, spec: JobSpec, baseEnv: NodeJS.ProcessEnv): number {
+export function startJob(jobDir: string, workDir: string, spec: JobSpec, baseEnv: NodeJS.ProcessEnv): number {
   fs.writeFileSync(path.join(jobDir, "command.sh"), `${spec.command}\n`, { mode: 0o700 });
   fs.writeFileSync(path.join(jobDir, "runner.sh"), RUNNER, { mode: 0o700 });
   for (const f of ["stdout", "stderr"]) fs.closeSync(fs.openSync(path.join(jobDir, f), "a"));
-  const child = spawn("/bin/bash", [path.join(jobDir, "runner.sh"), jobDir], {
+  const child = spawn("/bin/bash", [path.join(jobDir, "runner.sh"), jobDir, workDir], {
     cwd: jobDir,
     env: { ...baseEnv, ...spec.env },
     detached: true,

@@ -112,6 +112,10 @@ async function main(): Promise<void> {
   if (env.ARM_TLS_CA_FILE === undefined && dataDir !== path.join(REPO_ROOT, ".data")) {
     hostEnv.ARM_TLS_CA_FILE = path.join(dataDir, "cloud", "tls", "cert.pem");
   }
+  if (env.LOCAL_IDENTITY_PUBLIC_KEY_FILE === undefined && dataDir !== path.join(REPO_ROOT, ".data")) {
+    hostEnv.LOCAL_IDENTITY_PUBLIC_KEY_FILE = path.join(dataDir, "cloud", "identity", "public.pem");
+  }
+  if (ports.PORT !== 7071) hostEnv.JOBS_AGENT_APP_URL = `http://127.0.0.1:${ports.PORT}`;
 
   const outputs = new Map<string, ChildOutput>();
   let exiting = false;
@@ -149,7 +153,8 @@ async function main(): Promise<void> {
     });
     say(`Azurite on ports ${azurite.blob}/${azurite.queue}/${azurite.table}, data in ${path.join(dataDir, "azurite")}`);
     if (withCloud) {
-      const cloudEnv = { ...env, CLOUD_PORT: String(ports.CLOUD_PORT), DATA_DIR: dataDir };
+      // The emulator's queue front for VM identities passes allowed requests on to this Azurite.
+      const cloudEnv = { ...env, CLOUD_PORT: String(ports.CLOUD_PORT), DATA_DIR: dataDir, CLOUD_QUEUE_BACKEND: connectionStringFor(azurite) };
       await supervisor.add(nodeService("cloud", cloudMain, cloudEnv, /listening/i, outputs));
     } else {
       say("cloud emulator not built (dist/local/cloud/main.js missing): starting without it");

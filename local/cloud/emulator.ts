@@ -44,6 +44,8 @@ export type CloudEmulatorOptions = {
   config?: ConfigPatch;
   /** Azurite's queue service, for the Entra-authorized queue front VMs use (absent: the front answers 404). */
   queueBackend?: QueueBackend;
+  /** Port of the queue front; 0 picks a free one. Default 10444. */
+  queuePort?: number;
   /** Log sink; default: none. main.ts passes console.log. */
   log?: (line: string) => void;
 };
@@ -77,6 +79,7 @@ export const DEFAULTS = {
   resourceGroup: "rg-compute-local",
   location: "westeurope",
   tenantId: "00000000-0000-0000-0000-0000000000e1",
+  queuePort: 10444,
 };
 
 export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Promise<CloudEmulator> {
@@ -117,7 +120,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   const running = Object.values(store.state.vms).filter((vm) => vm.powerState === "running");
   killMarked(VM_MARKER_ENV, new Set(running.map((vm) => ctx.sandbox.vmDir(String(vm.body.name)))));
   for (const vm of running) await bootVm(ctx, vm).catch((err: Error) => ctx.log(`vm ${String(vm.body.name)}: boot failed: ${err.message}`));
-  const queueFront = await startQueueFront(ctx, keys, tls, options.queueBackend);
+  const queueFront = await startQueueFront(ctx, keys, tls, options.queueBackend, options.queuePort ?? 0);
 
   const buckets = new TokenBuckets();
   const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, (req, res) => {

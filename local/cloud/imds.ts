@@ -52,7 +52,8 @@ export class Imds {
       res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
       res.end(JSON.stringify(body));
     };
-    if (url.pathname !== "/metadata/identity/oauth2/token") return send(404, { error: "not_found", error_description: "Unknown IMDS path" });
+    // MSAL canonicalises the endpoint with a trailing slash; IMDS takes both.
+    if (url.pathname.replace(/\/$/, "") !== "/metadata/identity/oauth2/token") return send(404, { error: "not_found", error_description: "Unknown IMDS path" });
     // The same refusals IMDS gives (learn.microsoft.com: "How to use managed identities ... on a VM", error handling).
     if (req.headers.metadata !== "true") return send(400, { error: "invalid_request", error_description: "Required metadata header not specified" });
     const resource = url.searchParams.get("resource");

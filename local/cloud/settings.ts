@@ -50,5 +50,18 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): CloudEmula
     quotaRegional: int(env, "CLOUD_QUOTA_REGIONAL_VCPUS"),
     latencyProfile: profile,
     config,
+    queuePort: int(env, "CLOUD_QUEUE_PORT") ?? DEFAULTS.queuePort,
+    ...queueBackendOf(env.CLOUD_QUEUE_BACKEND || env.AzureWebJobsStorage),
   };
+}
+
+/** Azurite's queue service from a connection string (account key + QueueEndpoint). */
+function queueBackendOf(conn: string | undefined): Pick<CloudEmulatorOptions, "queueBackend"> {
+  if (!conn) return {};
+  const parts = new Map(conn.split(";").map((p) => [p.slice(0, p.indexOf("=")).trim().toLowerCase(), p.slice(p.indexOf("=") + 1).trim()] as const));
+  const accountName = parts.get("accountname");
+  const accountKey = parts.get("accountkey");
+  const endpoint = parts.get("queueendpoint");
+  if (!accountName || !accountKey || !endpoint) return {};
+  return { queueBackend: { url: new URL(endpoint).origin, accountName, accountKey } };
 }

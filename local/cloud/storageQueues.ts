@@ -35,7 +35,7 @@ export function dataActionOf(method: string, pathParts: string[], query: URLSear
   return undefined;
 }
 
-export async function startQueueFront(ctx: Ctx, keys: IdentityKeys, tls: { cert: string; key: string }, backend: QueueBackend | undefined): Promise<{ url: string; close(): void }> {
+export async function startQueueFront(ctx: Ctx, keys: IdentityKeys, tls: { cert: string; key: string }, backend: QueueBackend | undefined, port = 0): Promise<{ url: string; close(): void }> {
   let sas: { query: string; until: number } | undefined;
   const sasQuery = (b: QueueBackend): string => {
     if (!sas || sas.until < Date.now() + 600_000) {
@@ -88,7 +88,7 @@ export async function startQueueFront(ctx: Ctx, keys: IdentityKeys, tls: { cert:
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(port, "127.0.0.1", () => resolve());
   });
   return {
     url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -5,7 +5,10 @@
 import { generateKeyPairSync } from "node:crypto";
 import sshpk from "sshpk";
 import type { ArmClients, FilesClients } from "../../shared/azure/clients";
-import { getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm } from "../../shared/azure/compute";
+import type { QueueServiceClient } from "@azure/storage-queue";
+import { grantRole, revokeRole } from "../../shared/azure/roleAssignments";
+import { agentQueueResourceId, agentQueueUrl, deleteAgentQueue, ensureAgentQueue, QUEUE_MESSAGE_PROCESSOR_ROLE, roleAssignmentName, type AgentSettings } from "../../shared/jobs/agent";
+import { getVmPrincipalId, getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm } from "../../shared/azure/compute";
 import { ensureDirectory, ensureShare } from "../../shared/azure/files";
 import { deleteNic, deleteNsg, deletePublicIp, ensureNic, ensureNsg, ensurePublicIp, type NsgRuleSpec } from "../../shared/azure/network";
 import { deleteRunCommand, getRunCommand, putRunCommand } from "../../shared/azure/runCommands";
@@ -32,6 +35,8 @@ import type {
 
 export type InstanceActivityDeps = {
   arm: ArmClients;
+  /** The job agent: its settings and the queue service that holds the instances' agent queues. */
+  agent: { settings: AgentSettings; queues: QueueServiceClient };
   files: FilesClients;
   settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles">;
   instances: InstanceStore<InstanceRecord>;
@@ -124,11 +129,39 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
         nicId: input.nicId,
         adminUsername: ADMIN_USER_NAME,
         sshPublicKeys: [rec.sshPublicKey ?? unusableKey()],
-        customData: cloudInit(settings.workspaceFiles.storageAccount, settings.workspaceFiles.shareName),
+        customData: cloudInit(settings.workspaceFiles.storageAccount, settings.workspaceFiles.shareName, {
+          appUrl: deps.agent.settings.appUrl,
+          appAudience: deps.agent.settings.appAudience,
+          queueUrl: agentQueueUrl(deps.agent.settings, input.instance),
+          instance: rec.name,
+          user: rec.assignedUser,
+          heartbeatSeconds: deps.agent.settings.heartbeatSeconds,
+        }),
         osDiskName: armNames.osDisk(input.instance),
         systemAssignedIdentity: true,
         tags: tagsOf(settings, rec),
       });
+    },
+
+    /**
+     * The instance's agent queue, and a role on that one queue for the VM's identity (its agent
+     * takes messages with it). Idempotent: the queue is created if missing, the assignment's name
+     * is derived from scope and principal.
+     */
+    async grantAgentQueue({ instance }: Ref): Promise<void> {
+      const principalId = await getVmPrincipalId(arm, armNames.vm(instance));
+      if (!principalId) throw new NotFoundError(`The VM of instance '${instance}' has no system-assigned identity.`);
+      await ensureAgentQueue(deps.agent.queues, instance);
+      const scope = agentQueueResourceId(deps.agent.settings, instance);
+      await grantRole(arm, { scope, name: roleAssignmentName(scope, principalId), roleId: QUEUE_MESSAGE_PROCESSOR_ROLE, principalId });
+    },
+
+    /** Before the VM goes: its role on the queue, then the queue (with any messages left). */
+    async revokeAgentQueue({ instance }: Ref): Promise<void> {
+      const principalId = await getVmPrincipalId(arm, armNames.vm(instance));
+      const scope = agentQueueResourceId(deps.agent.settings, instance);
+      if (principalId) await revokeRole(arm, scope, roleAssignmentName(scope, principalId));
+      await deleteAgentQueue(deps.agent.queues, instance);
     },
 
     async vmStatus({ instance }: Ref): Promise<VmStatusResult> {

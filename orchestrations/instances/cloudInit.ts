@@ -5,14 +5,75 @@
 
 export const SHARE_MOUNT_POINT = "/home/azureuser/cloudfiles/code";
 
-export function cloudInit(account: string, share: string): string {
+/** What the job agent needs to know (no secret: it authenticates with the VM's identity). */
+export type AgentBoot = {
+  appUrl: string;
+  appAudience: string;
+  queueUrl: string;
+  instance: string;
+  user: string;
+  heartbeatSeconds: number;
+};
+
+export const AGENT_UNIT = "ci-agent.service";
+export const AGENT_PATH = "/opt/ci-agent/agent.js";
+
+/**
+ * The job agent as a systemd service. KillMode=process: restarting the agent leaves the jobs
+ * (each its own process group) running; the next agent adopts them from its journal.
+ * Node.js ≥ 20 must be on the image (the agent is one bundled file).
+ */
+export function agentUnit(a: AgentBoot): string {
+  const env = (k: string, v: string) => `Environment="${k}=${v.replace(/["\\\n]/g, "")}"`;
   return [
+    "[Unit]",
+    "Description=Compute instance job agent",
+    "After=network-online.target remote-fs.target",
+    "Wants=network-online.target",
+    "",
+    "[Service]",
+    env("CI_AGENT_APP_URL", a.appUrl),
+    env("CI_AGENT_APP_AUDIENCE", a.appAudience),
+    env("CI_AGENT_QUEUE_URL", a.queueUrl),
+    env("CI_AGENT_HEARTBEAT_SECONDS", String(a.heartbeatSeconds)),
+    env("CI_NAME", a.instance),
+    env("CI_USER", a.user),
+    env("CI_SHARE", SHARE_MOUNT_POINT),
+    `ExecStart=/usr/bin/env node ${AGENT_PATH}`,
+    "Restart=always",
+    "RestartSec=1",
+    "KillMode=process",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
+
+export function cloudInit(account: string, share: string, agent?: AgentBoot): string {
+  const lines = [
     "#cloud-config",
     "packages: [nfs-common]",
     "mounts:",
     `  - [ "${account}.file.core.windows.net:/${account}/${share}", "${SHARE_MOUNT_POINT}", "nfs", "vers=4,minorversion=1,sec=sys,nofail,_netdev", "0", "0" ]`,
-    "",
-  ].join("\n");
+  ];
+  if (agent) {
+    // The agent comes from the app itself (a public file); VM_ROOT is set only in the local emulator.
+    const fetch = `mkdir -p "\${VM_ROOT:-}/opt/ci-agent" && curl -fsS --retry 10 --retry-connrefused -o "\${VM_ROOT:-}${AGENT_PATH}" "${agent.appUrl}/api/agent/agent.js"`;
+    lines.push(
+      "write_files:",
+      `  - path: /etc/systemd/system/${AGENT_UNIT}`,
+      "    permissions: '0644'",
+      "    encoding: b64",
+      `    content: ${Buffer.from(agentUnit(agent), "utf8").toString("base64")}`,
+      "runcmd:",
+      `  - ${JSON.stringify(fetch)}`,
+      `  - ${JSON.stringify("systemctl daemon-reload")}`,
+      `  - ${JSON.stringify(`systemctl enable --now ${AGENT_UNIT}`)}`,
+    );
+  }
+  lines.push("");
+  return lines.join("\n");
 }
 
 /**

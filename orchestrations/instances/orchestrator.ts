@@ -38,6 +38,7 @@ export function* provisionInstance(ctx: OrchestrationContext): Gen<string> {
     });
     yield* call(ctx, "startCreateVm", { instance, nicId: nic.nicId! });
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmRunning);
+    yield* call(ctx, "grantAgentQueue", { instance });
     yield* progress(ctx, input, {
       customStep: "creationScript",
       steps: [{ name: "vm", status: "Succeeded" }, { name: "setup", status: "Running" }],
@@ -56,6 +57,7 @@ function* rollback(ctx: OrchestrationContext, input: LifecycleInput & { poll: No
   const outcome = failed(cause);
   ctx.df.setCustomStatus({ step: "rollback", operationId: input.operationId });
   try {
+    yield* call(ctx, "revokeAgentQueue", { instance }, ROLLBACK_RETRY);
     yield* call(ctx, "vmAction", { instance, action: "delete" }, ROLLBACK_RETRY);
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmGone, ROLLBACK_RETRY);
     yield* call(ctx, "deleteNetwork", { instance }, ROLLBACK_RETRY);
@@ -161,6 +163,7 @@ export function* deleteInstance(ctx: OrchestrationContext): Gen<string> {
   yield* notifyDispatcher(ctx, instance, "Deleting");
   try {
     yield* progress(ctx, input, { customStep: "deleteVm", steps: [{ name: "deleteVm", status: "Running" }] });
+    yield* call(ctx, "revokeAgentQueue", { instance });
     yield* call(ctx, "vmAction", { instance, action: "delete" });
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmGone);
     yield* progress(ctx, input, { customStep: "deleteNetwork", steps: [{ name: "deleteVm", status: "Succeeded" }, { name: "deleteNetwork", status: "Running" }] });

@@ -8,6 +8,7 @@ import { createOperationStore } from "../../shared/store/operations";
 import { createInstanceActivities, type InstanceActivities } from "./activities";
 import { deleteInstance, provisionInstance, restartInstance, startInstance, stopInstance } from "./orchestrator";
 import { asOutcome } from "./outcome";
+import { agentSettingsOf } from "../../shared/jobs/agentConfig";
 import { ACTIVITIES, ORCHESTRATIONS, type OperationRecord } from "./types";
 
 let activities: InstanceActivities | undefined;
@@ -18,6 +19,7 @@ function deps(): InstanceActivities {
     const clients = getAzureClients();
     activities = createInstanceActivities({
       arm: clients.arm,
+      agent: { settings: agentSettingsOf(settings, clients), queues: clients.storage.queues },
       files: clients.files,
       settings,
       instances: instanceRecords(clients.storage, settings.workspaceName),

@@ -19,6 +19,8 @@ export const ACTIVITIES = {
   ensureShareFolders: "instanceEnsureShareFolders",
   startCreateVm: "instanceStartCreateVm",
   vmStatus: "instanceVmStatus",
+  grantAgentQueue: "instanceGrantAgentQueue",
+  revokeAgentQueue: "instanceRevokeAgentQueue",
   vmAction: "instanceVmAction",
   deleteNetwork: "instanceDeleteNetwork",
   startScript: "instanceStartScript",

@@ -1,35 +1,35 @@
-// The jobs workflow's I/O: job and instance records, run commands, log blobs, and events to
+// The jobs workflow's I/O: job and instance records, the instances' agent queues, and events to
 // orchestrations through a port. Plain async functions from a factory; nothing here knows
-// durable-functions.
+// durable-functions. No ARM call per job: the agent on the VM takes jobs from its queue.
 import type { AzureClients } from "../../shared/azure/clients";
-import { blobSasUrl, ensureContainer } from "../../shared/azure/blobs";
-import { deleteRunCommand, getRunCommand, putRunCommand, type RunCommandStatus } from "../../shared/azure/runCommands";
+import { ensureContainer } from "../../shared/azure/blobs";
 import { AppError, CloudError, NotFoundError, PreconditionFailedError } from "../../shared/errors";
-import { armNames, orchestrationIds } from "../../shared/ids";
+import { orchestrationIds } from "../../shared/ids";
+import { sendToAgent, type AgentSettings } from "../../shared/jobs/agent";
 import { instanceRecords, type InstanceRecord } from "../../shared/instances/record";
 import { isTerminalJobState, type JobState } from "../../shared/instances/states";
 import { windowSize, type DispatcherCommand } from "../../shared/jobs/dispatcher";
 import { createSpillStore, type SpillRow } from "../../shared/jobs/spillStore";
-import { JOB_LOGS_CONTAINER, jobLogBlobs, jobRecords, type JobRecord } from "../../shared/jobs/record";
-import { jobParameters, jobScript } from "../../shared/jobs/script";
-import type { TokenBucket } from "../../shared/jobs/tokenBucket";
+import { JOB_LOGS_CONTAINER, jobRecords, type JobRecord } from "../../shared/jobs/record";
 import type { Stored } from "../../shared/store/recordTable";
 import { raiseToDispatcher, type OrchestrationPort } from "./dispatcherClient";
-import { outcomeOf } from "./outcome";
 import {
-  CANCEL_EVENT,
+  JOB_EVENT,
+  livenessFor,
   ORCHESTRATIONS,
   type ApplyInput,
   type ApplyResult,
+  type CancelOnAgentInput,
+  type CheckAgentInput,
+  type CheckAgentResult,
   type FinishInput,
+  type JobEventPayload,
   type JobInput,
   type NotifyDispatcherInput,
   type ReconcileInput,
   type ReconcileResult,
-  type RunStatusInput,
-  type RunStatusResult,
-  type StartRunInput,
-  type StartRunResult,
+  type StartJobInput,
+  type StartJobResult,
 } from "./types";
 
 export type JobActivityDeps = {
@@ -37,10 +37,7 @@ export type JobActivityDeps = {
   workspace: string;
   jobsPerCoreDefault: number;
   orchestrations: OrchestrationPort;
-  /** In-process budget for ARM run-command writes. */
-  armWrites: TokenBucket;
-  /** Longest an activity waits for the budget before giving the slot back to the engine's retry. */
-  budgetWaitMs?: number;
+  agent: AgentSettings;
 };
 
 const ETAG_RETRIES = 20;
@@ -53,7 +50,8 @@ export function createJobActivities(deps: JobActivityDeps) {
   const jobs = jobRecords(deps.clients.storage);
   const spill = createSpillStore(deps.clients.storage);
   const instances = instanceRecords(deps.clients.storage, deps.workspace);
-  const arm = deps.clients.arm;
+  const queues = deps.clients.storage.queues;
+  const liveness = livenessFor(deps.agent.heartbeatSeconds);
 
   /** Read-modify-write of a job with ETag retry; `change` returns undefined to leave it. */
   async function updateJob(
@@ -94,18 +92,6 @@ export function createJobActivities(deps: JobActivityDeps) {
     throw new CloudError("Contention", `instance '${name}' kept changing while being updated`, { retryable: true });
   }
 
-  async function armWrite<T>(fn: () => Promise<T>): Promise<T> {
-    if (!(await deps.armWrites.take(deps.budgetWaitMs ?? 20_000))) {
-      throw new CloudError("ClientThrottled", "the ARM write budget of this host is exhausted; retrying later", { retryable: true, httpStatus: 429 });
-    }
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof CloudError && err.httpStatus === 429) deps.armWrites.backOff(err.retryAfterMs ?? 5_000);
-      throw err;
-    }
-  }
-
   // The log container is created once per process (createIfNotExists on every job was a round trip each).
   let container: Promise<void> | undefined;
   const logsContainer = (): Promise<void> => {
@@ -116,30 +102,11 @@ export function createJobActivities(deps: JobActivityDeps) {
     return container;
   };
 
-  const vmOf = (instance: string) => armNames.vm(instance);
-  const rcOf = (jobId: string) => armNames.jobRunCommand(jobId);
-
-  /** A run command's status as the orchestration sees it; a started command marks its job Running. */
-  async function statusResult(instance: string, jobId: string, s: RunCommandStatus | undefined): Promise<RunStatusResult> {
-    if (!s) return { state: "Missing" };
-    const out: RunStatusResult = { state: s.state };
-    if (s.exitCode !== undefined) out.exitCode = s.exitCode;
-    if (s.startTime) out.startTime = s.startTime;
-    if (s.endTime) out.endTime = s.endTime;
-    if (s.executionMessage) out.message = s.executionMessage;
-    if (s.startTime && (s.state === "Running" || s.state === "Pending")) {
-      await updateJob(instance, jobId, (r) =>
-        r.state === "Starting" || r.state === "Queued" ? { ...r, state: "Running", startedAt: s.startTime } : undefined,
-      );
-    }
-    return out;
-  }
-
   async function finishJob(instance: string, jobId: string, state: JobState): Promise<void> {
     await raiseToDispatcher(deps.orchestrations, deps.workspace, instance, { type: "JobFinished", jobId, state });
   }
 
-  /** Records a job's end, removes its run command and tells the dispatcher. */
+  /** Records a job's end and tells the dispatcher. */
   async function finish(input: FinishInput): Promise<null> {
     const o = input.outcome;
     // Record first: once terminal, a replayed start sees it and never runs the job again.
@@ -151,11 +118,6 @@ export function createJobActivities(deps: JobActivityDeps) {
       if (o.error) next.error = o.error;
       return next;
     });
-    if (input.runCommandStarted) {
-      // Deleting a running command kills it (cancel, timeout, stop); Azure caps run commands per
-      // VM. Accepted is enough: ARM finishes the removal, and a retried DELETE of a gone one is a 404.
-      await armWrite(() => deleteRunCommand(arm, vmOf(input.instance), rcOf(input.jobId), { wait: false }));
-    }
     await finishJob(input.instance, input.jobId, rec?.state ?? o.state);
     return null;
   }
@@ -168,7 +130,9 @@ export function createJobActivities(deps: JobActivityDeps) {
         // commands: the cancel must be with each job's orchestration before that, not after a
         // trip through the dispatcher (whose CancelJob follows and is then a no-op).
         const live = (await Promise.all((["Starting", "Running"] as const).map((state) => jobs.listAll(input.instance, { state })))).flat();
-        await Promise.all(live.map(({ record: j }) => deps.orchestrations.raise(orchestrationIds.job(j.id), CANCEL_EVENT, { reason })));
+        // The VM goes away with its jobs: each orchestration records its job now (final).
+        const event: JobEventPayload = { type: "Cancel", reason, final: true };
+        await Promise.all(live.map(({ record: j }) => deps.orchestrations.raise(orchestrationIds.job(j.id), JOB_EVENT, event)));
       }
       await raiseToDispatcher(deps.orchestrations, deps.workspace, input.instance, { type: "InstanceStateChanged", state: input.state });
       return null;
@@ -227,12 +191,13 @@ export function createJobActivities(deps: JobActivityDeps) {
       async function applyOne(c: DispatcherCommand): Promise<void> {
         switch (c.type) {
           case "StartJob": {
-            const job: JobInput = { instance: input.instance, jobId: c.jobId, gpuIndices: c.gpuIndices };
+            const job: JobInput = { instance: input.instance, jobId: c.jobId, gpuIndices: c.gpuIndices, liveness };
             await deps.orchestrations.start(ORCHESTRATIONS.job, orchestrationIds.job(c.jobId), job);
             return;
           }
           case "CancelJob":
-            await deps.orchestrations.raise(orchestrationIds.job(c.jobId), CANCEL_EVENT, { reason: c.reason });
+            // "instance stopped" comes here too, after notifyDispatcher raised it final (then a no-op).
+            await deps.orchestrations.raise(orchestrationIds.job(c.jobId), JOB_EVENT, { type: "Cancel", reason: c.reason } satisfies JobEventPayload);
             return;
           case "MarkCanceled":
             await updateJob(input.instance, c.jobId, (r) =>
@@ -301,71 +266,50 @@ export function createJobActivities(deps: JobActivityDeps) {
       return readBackResult ? { refill: readBackResult } : null;
     },
 
-    async startRun(input: StartRunInput): Promise<StartRunResult> {
-      // Independent reads go out together: this activity is on every job's start path.
+    /**
+     * Hands the job to the agent: Queued → Starting (with the ETag, recording when), then a
+     * message on the instance's queue. A retry, or a replay that finds the job Starting or
+     * Running, sends the message again: the agent runs a job id once (its journal), and a job it
+     * already took is refused by the app's "started" check, so a duplicate message never runs it twice.
+     */
+    async startJob(input: StartJobInput): Promise<StartJobResult> {
       const [inst, cur] = await Promise.all([instances.get(input.instance), jobs.getInInstance(input.instance, input.jobId)]);
       if (!cur) return { started: false, outcome: { state: "Failed", error: { code: "JobNotFound", message: "the job record is missing" } } };
       const job = cur.record;
       if (isTerminalJobState(job.state)) return { started: false, outcome: { state: job.state as "Completed" } };
-      if (job.cancelRequestedAt) return { started: false };
+      if (job.cancelRequestedAt && job.state === "Queued") return { started: false };
       if (!inst) return { started: false, outcome: { state: "Failed", error: { code: "InstanceNotFound", message: "the instance no longer exists" } } };
-      // Queued → Starting (with the ETag) before the PUT is what makes the PUT happen once: only
-      // the attempt that made this change PUTs without looking first. A record already Starting
-      // means an earlier attempt got this far and may have created the command before its result
-      // was lost (crash); a second PUT would carry fresh SAS URLs and ARM would run the script again.
-      let claimed = false;
       const [rec] = await Promise.all([
-        updateJob(input.instance, input.jobId, (r) => {
-          claimed = r.state === "Queued" && !r.cancelRequestedAt;
-          return claimed ? { ...r, state: "Starting", gpuIndices: input.gpuIndices } : undefined;
-        }, cur),
+        updateJob(input.instance, input.jobId, (r) =>
+          r.state === "Queued" && !r.cancelRequestedAt ? { ...r, state: "Starting", gpuIndices: input.gpuIndices, claimedAt: input.at } : undefined,
+        cur),
         logsContainer(),
       ]);
-      if (!claimed) {
-        if (!rec || isTerminalJobState(rec.state)) return { started: false, outcome: { state: (rec?.state ?? "Failed") as "Completed" } };
-        if (rec.state === "Queued") return { started: false }; // a cancel request came in meanwhile
-        const existing = await getRunCommand(arm, vmOf(inst.record.name), rcOf(job.id));
-        if (existing) return { started: true, timeoutMinutes: job.timeoutMinutes, status: await statusResult(input.instance, job.id, existing) };
-      }
-      // The run-command handler creates both append blobs through these URLs (hence "c"); until
-      // the job writes, its logs read as empty.
-      const sasMinutes = job.timeoutMinutes + 60;
-      const [outputBlobUri, errorBlobUri] = await Promise.all([
-        blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, jobLogBlobs.stdout(job.id), { permissions: "racw", expiresInMinutes: sasMinutes }),
-        blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, jobLogBlobs.stderr(job.id), { permissions: "racw", expiresInMinutes: sasMinutes }),
-      ]);
+      if (!rec || isTerminalJobState(rec.state)) return { started: false, outcome: { state: (rec?.state ?? "Failed") as "Completed" } };
+      if (rec.state === "Queued") return { started: false }; // a cancel request came in meanwhile
       try {
-        await armWrite(() =>
-          putRunCommand(arm, vmOf(inst.record.name), rcOf(job.id), {
-            script: jobScript(job.command),
-            parameters: jobParameters({ jobId: job.id, instance: inst.record.name, user: inst.record.assignedUser, gpuIndices: input.gpuIndices }),
-            // User variables may be secrets: protected parameters are never returned by ARM.
-            protectedParameters: job.variables ?? {},
-            // The orchestration enforces the timeout; ARM's own is a backstop a little later.
-            timeoutInSeconds: job.timeoutMinutes * 60 + 60,
-            outputBlobUri,
-            errorBlobUri,
-          }),
-        );
+        await sendToAgent(queues, inst.record.name, { type: "run", jobId: job.id });
       } catch (err) {
         if (err instanceof AppError && !err.retryable) {
           return { started: false, outcome: { state: "Failed", error: { code: err.code, message: err.message } } };
         }
         throw err;
       }
-      // No status read here: the first poll brings it and marks the job Running (one ARM read
-      // and one record write fewer per job; a job that ends before that poll goes straight to its end).
-      return { started: true, timeoutMinutes: job.timeoutMinutes };
+      return { started: true, timeoutMinutes: job.timeoutMinutes, liveness };
     },
 
-    async runStatus(input: RunStatusInput): Promise<RunStatusResult> {
-      const status = await statusResult(input.instance, input.jobId, await getRunCommand(arm, vmOf(input.instance), rcOf(input.jobId)));
-      const outcome = status.state === "Succeeded" ? outcomeOf(status) : undefined;
-      if (!outcome || !input.at) return status;
-      // A command that completed on its own keeps its result whatever arrives meanwhile (see
-      // jobOrchestrator), so its end is recorded right here: one activity and one episode fewer per job.
-      await finish({ instance: input.instance, jobId: input.jobId, outcome, at: input.at, runCommandStarted: true });
-      return { ...status, finished: true };
+    /** Asks the agent to end the job; it reports the end (Canceled) like any other. */
+    async cancelOnAgent(input: CancelOnAgentInput): Promise<null> {
+      await sendToAgent(queues, input.instance, { type: "cancel", jobId: input.jobId, reason: input.reason });
+      return null;
+    },
+
+    /** What the backstop needs from the record: state, when handed over, last heartbeat. */
+    async checkAgent(input: CheckAgentInput): Promise<CheckAgentResult> {
+      const cur = await jobs.getInInstance(input.instance, input.jobId);
+      if (!cur) return { state: "Missing" };
+      const r = cur.record;
+      return { state: r.state, ...(r.claimedAt ? { claimedAt: r.claimedAt } : {}), ...((r.heartbeatAt ?? r.startedAt) ? { heartbeatAt: r.heartbeatAt ?? r.startedAt } : {}) };
     },
 
     finish,

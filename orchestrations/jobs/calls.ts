@@ -7,19 +7,21 @@ import {
   type ApplyInput,
   type ApplyResult,
   type FinishInput,
+  type CancelOnAgentInput,
+  type CheckAgentInput,
+  type CheckAgentResult,
   type ReconcileInput,
   type ReconcileResult,
-  type RunStatusInput,
-  type RunStatusResult,
-  type StartRunInput,
-  type StartRunResult,
+  type StartJobInput,
+  type StartJobResult,
 } from "./types";
 
 type Calls = {
   [ACTIVITIES.reconcile]: [ReconcileInput, ReconcileResult];
   [ACTIVITIES.apply]: [ApplyInput, ApplyResult];
-  [ACTIVITIES.startRun]: [StartRunInput, StartRunResult];
-  [ACTIVITIES.runStatus]: [RunStatusInput, RunStatusResult];
+  [ACTIVITIES.startJob]: [StartJobInput, StartJobResult];
+  [ACTIVITIES.cancelOnAgent]: [CancelOnAgentInput, null];
+  [ACTIVITIES.checkAgent]: [CheckAgentInput, CheckAgentResult];
   [ACTIVITIES.finish]: [FinishInput, null];
 };
 

@@ -1,114 +1,103 @@
-// One job: start its run command (named after the job, so a retried start cannot run it
-// twice), poll it with durable timers and backoff while listening for a cancel, enforce the
-// timeout, then record the result, delete the run command and tell the dispatcher.
+// One job: hand it to the instance's agent (a message on the instance's queue; no ARM call),
+// then wait for the agent's report of its end, for a cancel, or for the backstop: the agent
+// applies the job's timeout and cancels itself, but a VM that goes silent (no heartbeat, job
+// never taken, no end after timeout + margin) ends the job Failed "agent lost". The end is
+// recorded once, by `finish`, which also frees the slot.
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { call, type ResultOf } from "./calls";
 import { EventInbox } from "./eventInbox";
-import { outcomeOf } from "./outcome";
-import { ACTIVITIES, CANCEL_EVENT, DEFAULT_JOB_POLL, type JobInput, type JobOutcome, type RunStatusResult } from "./types";
+import { ACTIVITIES, JOB_EVENT, type JobEventPayload, type JobInput, type JobOutcome } from "./types";
 
 export const jobOrchestrator: OrchestrationHandler = function* (ctx: OrchestrationContext) {
   const input = ctx.df.getInput<JobInput>();
-  const poll = input.poll ?? DEFAULT_JOB_POLL;
+  const now = () => ctx.df.currentUtcDateTime.getTime();
   const at = () => ctx.df.currentUtcDateTime.toISOString();
-  let started: ResultOf<typeof ACTIVITIES.startRun>;
-  let mayExist = true; // a start that failed after its retries may still have created the run command
-  let recorded = false; // the status activity already did `finish`
+  let started: ResultOf<typeof ACTIVITIES.startJob>;
   try {
-    started = (yield call(ctx, ACTIVITIES.startRun, {
-      instance: input.instance,
-      jobId: input.jobId,
-      gpuIndices: input.gpuIndices,
-      at: at(),
-    })) as ResultOf<typeof ACTIVITIES.startRun>;
-    mayExist = started.started;
+    started = (yield call(ctx, ACTIVITIES.startJob, { instance: input.instance, jobId: input.jobId, gpuIndices: input.gpuIndices, at: at() })) as ResultOf<typeof ACTIVITIES.startJob>;
   } catch (err) {
     started = { started: false, outcome: { state: "Failed", error: { code: "StartFailed", message: firstLine(err) } } };
   }
 
-  let outcome: JobOutcome;
+  let outcome: JobOutcome | undefined;
   if (!started.started) {
     outcome = started.outcome ?? { state: "Canceled", error: { code: "Canceled", message: "the job was canceled before it started" } };
   } else {
-    const deadline = ctx.df.currentUtcDateTime.getTime() + started.timeoutMinutes * 60_000;
-    let delay = poll.initialMs;
-    let last: RunStatusResult | undefined = started.status;
-    // A cancel wait that lost to a timer stays open and takes the next Cancel (even one raised
-    // while the status activity runs): EventInbox holds and collects them all.
-    const cancels = new EventInbox(ctx, CANCEL_EVENT);
-    const canceled = (): JobOutcome | undefined => {
-      const got = cancels.collect();
-      if (!got.length) return undefined;
-      const reason = (got[0] as { reason?: string } | undefined)?.reason ?? "canceled by request";
-      return { state: "Canceled", error: { code: "Canceled", message: reason } };
-    };
-    // The start read the command once: one that already completed on its own needs no timer.
-    // Any other end still goes through the loop, so a Cancel raised meanwhile can win over it.
-    const early = last ? outcomeOf(last) : undefined;
-    for (;;) {
-      if (early?.state === "Completed") {
-        outcome = early;
+    const live = input.liveness ?? started.liveness;
+    const deadline = now() + started.timeoutMinutes * 60_000 + live.timeoutMarginMs;
+    let cancel: { reason: string; until: number } | undefined;
+    let lastCheck = now();
+    // A wait that lost to a timer stays open and takes the next event: EventInbox holds and collects them all.
+    const inbox = new EventInbox(ctx, JOB_EVENT);
+    while (!outcome) {
+      for (const raw of inbox.collect()) {
+        const ev = raw as JobEventPayload | undefined;
+        if (!ev || outcome) continue;
+        if (ev.type === "Exited") {
+          // The agent's own word wins, except that a cancel we asked for is recorded as such.
+          outcome = cancel && ev.outcome.state !== "Completed" ? canceled(cancel.reason, ev.outcome) : ev.outcome;
+        } else if (ev.final) {
+          outcome = canceled(ev.reason);
+        } else if (!cancel) {
+          cancel = { reason: ev.reason, until: now() + live.cancelGraceMs };
+          yield call(ctx, ACTIVITIES.cancelOnAgent, { instance: input.instance, jobId: input.jobId, reason: ev.reason });
+        }
+      }
+      if (outcome) break;
+      const t = now();
+      if (cancel && t >= cancel.until) {
+        outcome = canceled(cancel.reason);
         break;
       }
-      const now = ctx.df.currentUtcDateTime.getTime();
-      const c = canceled();
-      if (c) {
-        outcome = c;
+      if (t >= deadline) {
+        outcome = lost(`no end was reported within the job's timeout (${started.timeoutMinutes} min) and a margin`);
         break;
       }
-      if (now >= deadline) {
-        outcome = { state: "TimedOut", error: { code: "TimedOut", message: `the job ran longer than ${started.timeoutMinutes} minutes` } };
-        break;
+      if (t - lastCheck >= live.heartbeatMs) {
+        lastCheck = t;
+        const seen = (yield call(ctx, ACTIVITIES.checkAgent, { instance: input.instance, jobId: input.jobId })) as ResultOf<typeof ACTIVITIES.checkAgent>;
+        const verdict = judge(seen, t, live);
+        if (verdict) {
+          outcome = verdict;
+          break;
+        }
+        continue; // events that came during the check are collected first
       }
-      const timer = ctx.df.createTimer(new Date(Math.min(now + delay, deadline)));
-      yield cancels.any(1, [timer]);
-      const c2 = canceled();
-      if (c2) {
-        if (!timer.isCompleted) timer.cancel();
-        outcome = c2;
-        break;
-      }
-      try {
-        last = (yield call(ctx, ACTIVITIES.runStatus, { instance: input.instance, jobId: input.jobId, at: at() })) as ResultOf<typeof ACTIVITIES.runStatus>;
-      } catch {
-        // ARM unreadable even after retries: keep polling (the timeout still bounds the job).
-        delay = poll.maxMs;
-        continue;
-      }
-      const done = outcomeOf(last);
-      if (last.finished && done) {
-        outcome = done; // completed on its own: the activity recorded the end already
-        recorded = true;
-        break;
-      }
-      // A cancel that arrived while the status was read wins over an end it caused: a stop
-      // deallocates the VM, which kills the command (ARM reports it Failed). Only a command
-      // that completed on its own keeps its result.
-      const c3 = done?.state === "Completed" ? undefined : canceled();
-      if (c3) {
-        outcome = c3;
-        break;
-      }
-      if (done) {
-        outcome = done;
-        break;
-      }
-      delay = Math.min(poll.maxMs, Math.round(delay * poll.factor));
+      const wake = Math.min(lastCheck + live.heartbeatMs, deadline, cancel?.until ?? Infinity);
+      const timer = ctx.df.createTimer(new Date(Math.max(wake, t + 1)));
+      yield inbox.any(1, [timer]);
+      if (!timer.isCompleted) timer.cancel();
     }
-    if (last?.startTime && !outcome.startTime) outcome.startTime = last.startTime;
   }
 
-  if (!recorded) {
-    yield call(ctx, ACTIVITIES.finish, {
-      instance: input.instance,
-      jobId: input.jobId,
-      outcome,
-      at: at(),
-      runCommandStarted: mayExist,
-    });
-  }
+  yield call(ctx, ACTIVITIES.finish, { instance: input.instance, jobId: input.jobId, outcome: outcome!, at: at() });
   return outcome;
 };
+
+/** The backstop: whether the record shows an agent that went silent. */
+function judge(seen: { state: string; claimedAt?: string; heartbeatAt?: string }, now: number, live: { heartbeatGraceMs: number; pickupGraceMs: number }): JobOutcome | undefined {
+  if (seen.state === "Missing") return { state: "Failed", error: { code: "JobNotFound", message: "the job record is missing" } };
+  if (seen.state === "Starting" && seen.claimedAt && now - Date.parse(seen.claimedAt) > live.pickupGraceMs) {
+    return lost(`the agent did not take the job within ${Math.round(live.pickupGraceMs / 1000)} s`);
+  }
+  if (seen.state === "Running" && seen.heartbeatAt && now - Date.parse(seen.heartbeatAt) > live.heartbeatGraceMs) {
+    return lost(`no heartbeat from the agent for ${Math.round(live.heartbeatGraceMs / 1000)} s`);
+  }
+  return undefined;
+}
+
+function lost(why: string): JobOutcome {
+  return { state: "Failed", error: { code: "AgentLost", message: `agent lost: ${why}` } };
+}
+
+function canceled(reason: string, reported?: JobOutcome): JobOutcome {
+  return {
+    state: "Canceled",
+    ...(reported?.exitCode !== undefined ? { exitCode: reported.exitCode } : {}),
+    ...(reported?.startTime ? { startTime: reported.startTime } : {}),
+    error: { code: "Canceled", message: reason },
+  };
+}
 
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 500);

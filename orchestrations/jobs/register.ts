@@ -3,7 +3,7 @@ import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
 import { getAzureClients } from "../../shared/azure/clients";
 import { parseSettings } from "../../shared/settings";
-import { TokenBucket } from "../../shared/jobs/tokenBucket";
+import { agentSettingsOf } from "../../shared/jobs/agentConfig";
 import { createJobActivities, type JobActivities } from "./activities";
 import { dispatcherOrchestrator } from "./dispatcherOrchestrator";
 import { durablePort } from "./durablePort";
@@ -13,12 +13,6 @@ import type { OrchestrationPort } from "./dispatcherClient";
 
 df.app.orchestration(ORCHESTRATIONS.dispatcher, dispatcherOrchestrator);
 df.app.orchestration(ORCHESTRATIONS.job, jobOrchestrator);
-
-/** One budget per process (ARM throttles per subscription; this host is one writer). Tunable for tests. */
-const armWrites = new TokenBucket({
-  capacity: envInt("JOBS_ARM_WRITE_BURST", 100),
-  refillPerSecond: envInt("JOBS_ARM_WRITES_PER_SECOND", 20),
-});
 
 // Every invocation brings a DurableClient for the same task hub; the port uses the latest one,
 // so the activities (and their table clients) are built once per process.
@@ -33,12 +27,13 @@ let activities: JobActivities | undefined;
 function jobActivities(): JobActivities {
   if (!activities) {
     const settings = parseSettings(process.env);
+    const clients = getAzureClients();
     activities = createJobActivities({
-      clients: getAzureClients(),
+      clients,
       workspace: settings.workspaceName,
       jobsPerCoreDefault: settings.jobsPerCoreDefault,
       orchestrations: port,
-      armWrites,
+      agent: agentSettingsOf(settings, clients),
     });
   }
   return activities;
@@ -58,11 +53,8 @@ function register<K extends keyof JobActivities>(name: string, key: K): void {
 register(ACTIVITIES.notifyDispatcher, "notifyDispatcher");
 register(ACTIVITIES.reconcile, "reconcile");
 register(ACTIVITIES.apply, "apply");
-register(ACTIVITIES.startRun, "startRun");
-register(ACTIVITIES.runStatus, "runStatus");
+register(ACTIVITIES.startJob, "startJob");
+register(ACTIVITIES.cancelOnAgent, "cancelOnAgent");
+register(ACTIVITIES.checkAgent, "checkAgent");
 register(ACTIVITIES.finish, "finish");
 
-function envInt(name: string, fallback: number): number {
-  const n = Number(process.env[name]);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}

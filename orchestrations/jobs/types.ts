@@ -10,8 +10,9 @@ export const ACTIVITIES = {
   notifyDispatcher: "notifyDispatcher",
   reconcile: "jobsReconcile",
   apply: "jobsApplyDispatcherCommands",
-  startRun: "jobsStartRunCommand",
-  runStatus: "jobsRunCommandStatus",
+  startJob: "jobsHandToAgent",
+  cancelOnAgent: "jobsCancelOnAgent",
+  checkAgent: "jobsCheckAgent",
   finish: "jobsFinish",
 } as const;
 
@@ -22,8 +23,6 @@ export const ACTIVITIES = {
  * generation took and carries the rest across continueAsNew.
  */
 export const DISPATCHER_EVENT = "DispatcherEvent";
-/** The job orchestration's only external event. */
-export const CANCEL_EVENT = "Cancel";
 
 export type DispatcherEventPayload =
   | { type: "JobSubmitted"; jobId: string; gpus: number }
@@ -89,33 +88,58 @@ export type ApplyResult = {
   refill?: { from: number; jobs: { id: string; gpus: number; cancelRequested: boolean }[] };
 } | null;
 
+/** How the job orchestration watches the agent (the backstop for a VM that goes silent). */
+export type Liveness = {
+  /** The agent's heartbeat interval. */
+  heartbeatMs: number;
+  /** A running job with no heartbeat for this long is Failed "agent lost". */
+  heartbeatGraceMs: number;
+  /** A job the agent has not taken within this long is Failed "agent lost". */
+  pickupGraceMs: number;
+  /** After a cancel was sent, how long to wait for the agent's report before recording it anyway. */
+  cancelGraceMs: number;
+  /** Beyond the job's own timeout (the agent enforces it), before the control plane gives up. */
+  timeoutMarginMs: number;
+};
+
+export function livenessFor(heartbeatSeconds: number): Liveness {
+  const heartbeatMs = heartbeatSeconds * 1000;
+  return {
+    heartbeatMs,
+    heartbeatGraceMs: 4 * heartbeatMs,
+    pickupGraceMs: Math.max(120_000, 4 * heartbeatMs),
+    cancelGraceMs: Math.max(30_000, 2 * heartbeatMs),
+    timeoutMarginMs: Math.max(300_000, 4 * heartbeatMs),
+  };
+}
+
 export type JobInput = {
   instance: string;
   jobId: string;
   gpuIndices: number[];
-  /** Durable-timer polling of the run command. */
-  poll?: { initialMs: number; maxMs: number; factor: number };
+  /** Absent in histories from before the agent; the activity's settings decide then. */
+  liveness?: Liveness;
 };
-export const DEFAULT_JOB_POLL = { initialMs: 100, maxMs: 5000, factor: 1.5 };
 
-export type StartRunInput = { instance: string; jobId: string; gpuIndices: number[]; at: string };
-export type StartRunResult =
-  /** `status`: the run command read right after the PUT (absent from results recorded before it existed). */
-  | { started: true; timeoutMinutes: number; status?: RunStatusResult }
+/** The job orchestration's only external event (from the agent's reports and from cancels). */
+export const JOB_EVENT = "JobEvent";
+export type JobEventPayload =
+  /** The agent reports the end. */
+  | { type: "Exited"; outcome: JobOutcome }
+  /** Cancel: sent to the agent, which ends the job and reports; `final`: the VM is going away, record it now. */
+  | { type: "Cancel"; reason: string; final?: boolean };
+
+export type StartJobInput = { instance: string; jobId: string; gpuIndices: number[]; at: string };
+export type StartJobResult =
+  /** Handed to the agent (its queue); `heartbeatSeconds` of the agents now. */
+  | { started: true; timeoutMinutes: number; liveness: Liveness }
   /** Nothing to run: the job ended already, was canceled before it started, or cannot start. */
   | { started: false; outcome?: JobOutcome };
 
-/** `at` (orchestrator time): lets the activity record the end of a command that completed (older histories lack it). */
-export type RunStatusInput = { instance: string; jobId: string; at?: string };
-export type RunStatusResult = {
-  state: "Pending" | "Running" | "Succeeded" | "Failed" | "TimedOut" | "Canceled" | "Missing";
-  exitCode?: number;
-  startTime?: string;
-  endTime?: string;
-  message?: string;
-  /** The command completed and the activity already recorded the end (the work of `finish`). */
-  finished?: true;
-};
+export type CancelOnAgentInput = { instance: string; jobId: string; reason: string };
+
+export type CheckAgentInput = { instance: string; jobId: string };
+export type CheckAgentResult = { state: JobState | "Missing"; claimedAt?: string; heartbeatAt?: string };
 
 export type JobOutcome = {
   state: "Completed" | "Failed" | "Canceled" | "TimedOut";
@@ -125,4 +149,4 @@ export type JobOutcome = {
   error?: { code: string; message: string };
 };
 
-export type FinishInput = { instance: string; jobId: string; outcome: JobOutcome; at: string; runCommandStarted: boolean };
+export type FinishInput = { instance: string; jobId: string; outcome: JobOutcome; at: string };

@@ -13,6 +13,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { BlobServiceClient, type StoragePipelineOptions as BlobPipelineOptions } from "@azure/storage-blob";
 import { ShareServiceClient, type ShareClientOptions } from "@azure/storage-file-share";
 import { QueueServiceClient } from "@azure/storage-queue";
+import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { parseSettings } from "../settings";
 import { azureConfigFromSettings, azureTuningFromEnv, type AzureConfig } from "./config";
 import { parseConnectionString, type StorageEndpoints } from "./connectionString";
@@ -22,6 +23,8 @@ export type ArmScope = { subscriptionId: string; resourceGroup: string; location
 export type ArmClients = ArmScope & {
   compute: ComputeManagementClient;
   network: NetworkManagementClient;
+  /** Role assignments (the agent queues' data role for VM identities). */
+  authorization: AuthorizationManagementClient;
   pollIntervalMs: number;
 };
 
@@ -90,6 +93,7 @@ export function createArmClients(config: AzureConfig): ArmClients {
     pollIntervalMs: config.pollIntervalMs,
     compute: new ComputeManagementClient(credential, config.subscriptionId, common),
     network: new NetworkManagementClient(credential, config.subscriptionId, common),
+    authorization: new AuthorizationManagementClient(credential, config.subscriptionId, common),
   };
 }
 

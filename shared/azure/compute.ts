@@ -141,6 +141,12 @@ export async function getVmStatus(arm: ArmClients, name: string): Promise<VmStat
   return vm && normaliseVmStatus(vm);
 }
 
+/** The VM's system-assigned identity (its principal id), if the VM exists and has one. */
+export async function getVmPrincipalId(arm: ArmClients, name: string): Promise<string | undefined> {
+  const vm = await azureCallOr404(`read VM ${name}`, () => arm.compute.virtualMachines.get(arm.resourceGroup, name));
+  return vm?.identity?.principalId ?? undefined;
+}
+
 type VmAction = "beginStart" | "beginDeallocate" | "beginRestart" | "beginPowerOff";
 
 async function startAction(arm: ArmClients, name: string, action: VmAction, verb: string): Promise<void> {

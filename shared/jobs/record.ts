@@ -20,7 +20,11 @@ export type JobRecord = {
   distribution?: { type: string; processCount: number };
   submittedBy: string;
   submittedAt: string;
+  /** When the job was handed to the agent (Starting). */
+  claimedAt?: string;
   startedAt?: string;
+  /** The agent's last heartbeat while it runs. */
+  heartbeatAt?: string;
   endedAt?: string;
   exitCode?: number;
   error?: { code: string; message: string };

@@ -11,7 +11,7 @@ import { startCloudEmulator, type CloudEmulator, type CloudEmulatorOptions } fro
 import type { AdminState } from "../../local/cloud/admin";
 import type { ConfigPatch, RuntimeConfig } from "../../local/cloud/config";
 import { readLocalSettings } from "../../local/host/settings";
-import { freePort, stopChild } from "../../local/shared/azurite";
+import { DEV_ACCOUNT, DEV_KEY, freePort, stopChild } from "../../local/shared/azurite";
 import { startTestAzurite, type AzuriteProcess } from "./azurite";
 import { eventually, REPO_ROOT, startHost, type TestHost } from "./host";
 
@@ -63,11 +63,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       dataDir, port: 0, token: merged.ARM_EMULATOR_TOKEN, subscriptionId: merged.AZURE_SUBSCRIPTION_ID,
       resourceGroup: merged.AZURE_RESOURCE_GROUP, location: merged.AZURE_LOCATION,
       allowedSubnetIds: merged.ALLOWED_SUBNET_IDS?.split(",").map((s) => s.trim()).filter(Boolean),
-      quotaPerFamily: quota, latencyProfile: "none", ...opts.cloud,
+      quotaPerFamily: quota, latencyProfile: "none",
+      queueBackend: { url: `http://127.0.0.1:${azurite.ports.queue}`, accountName: DEV_ACCOUNT, accountKey: DEV_KEY },
+      ...opts.cloud,
     });
     const account = merged.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles";
-    const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile);
-    host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host") });
+    const port = await freePort();
+    const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile, { port, queueUrl: cloud.queueUrl, identityKeyFile: cloud.identityPublicKeyFile });
+    host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host"), port });
     const baseUrl = host.baseUrl;
     const c = cloud;
     const h = host;
@@ -93,9 +96,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 }
 
 /** The host's settings: the merged ones pointed at this stack's Azurite and emulator. */
-function appSettings(merged: Record<string, string>, azurite: AzuriteProcess, cloudUrl: string, caCertFile: string): Record<string, string> {
+function appSettings(
+  merged: Record<string, string>,
+  azurite: AzuriteProcess,
+  cloudUrl: string,
+  caCertFile: string,
+  agent: { port: number; queueUrl: string; identityKeyFile: string },
+): Record<string, string> {
   return {
     ...merged,
+    // The job agents on the emulator's VMs: report to this host, take jobs through the emulator's
+    // Entra-authorized queue front; the host admits their tokens with the emulator's key.
+    JOBS_AGENT_APP_URL: `http://127.0.0.1:${agent.port}`,
+    JOBS_AGENT_QUEUE_ENDPOINT: `${agent.queueUrl}/${DEV_ACCOUNT}`,
+    LOCAL_IDENTITY_PUBLIC_KEY_FILE: agent.identityKeyFile,
     AzureWebJobsStorage: azurite.connectionString,
     ARM_ENDPOINT: cloudUrl,
     ARM_TLS_CA_FILE: caCertFile,
@@ -121,7 +135,10 @@ export async function startProcessStack(opts: { env?: Record<string, string | un
   const azurite = await startTestAzurite();
   const port = await freePort();
   const cloud = spawn(process.execPath, [path.join(REPO_ROOT, "dist", "local", "cloud", "main.js")], {
-    env: { ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_LATENCY_PROFILE: "none", ...opts.cloudEnv },
+    env: {
+      ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_QUEUE_PORT: "0", CLOUD_LATENCY_PROFILE: "none",
+      CLOUD_QUEUE_BACKEND: azurite.connectionString, ...opts.cloudEnv,
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let host: TestHost | undefined;
@@ -129,11 +146,14 @@ export async function startProcessStack(opts: { env?: Record<string, string | un
     let out = "";
     cloud.stdout!.on("data", (c: Buffer) => (out += c.toString("utf8")));
     const listening = /listening on (https:\/\/\S+) .*CA (\S+)\)/;
-    await eventually(async () => (cloud.exitCode !== null ? "exited" : out), (o) => o === "exited" || listening.test(o), 30_000, 50);
+    const front = /queues for VM identities on (https:\/\/\S+)/;
+    await eventually(async () => (cloud.exitCode !== null ? "exited" : out), (o) => o === "exited" || (listening.test(o) && front.test(o)), 30_000, 50);
     const m = listening.exec(out);
-    if (!m) throw new Error(`the cloud emulator did not start: ${out.trim()}`);
-    const settings = appSettings(merged, azurite, m[1]!, m[2]!);
-    host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host") });
+    const q = front.exec(out);
+    if (!m || !q) throw new Error(`the cloud emulator did not start: ${out.trim()}`);
+    const hostPort = await freePort();
+    const settings = appSettings(merged, azurite, m[1]!, m[2]!, { port: hostPort, queueUrl: q[1]!, identityKeyFile: path.join(dataDir, "cloud", "identity", "public.pem") });
+    host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host"), port: hostPort });
     const h = host;
     return {
       baseUrl: h.baseUrl, dataDir, host: h, azurite, settings, cloudPid: cloud.pid!,

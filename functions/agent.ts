@@ -1,0 +1,113 @@
+// The job agent's side of the API (agent/): the agent file cloud-init downloads, and the
+// reports an agent sends about a job (started / heartbeat / exited). A report is accepted only
+// from the managed identity of the VM of the instance that owns the job (App Service
+// Authentication passes the token's `xms_mirid`); anything else is 403 and logged.
+import fs from "node:fs";
+import path from "node:path";
+import { app } from "@azure/functions";
+import * as df from "durable-functions";
+import { blobSasUrl } from "../shared/azure/blobs";
+import { AppError, ForbiddenError, NotFoundError, PreconditionFailedError } from "../shared/errors";
+import { orchestrationIds } from "../shared/ids";
+import { isTerminalJobState } from "../shared/instances/states";
+import { callerResourceId, instanceVmResourceId } from "../shared/jobs/agent";
+import { agentSettingsOf } from "../shared/jobs/agentConfig";
+import { agentReport, toJobOutcome } from "../shared/jobs/agentReport";
+import { JOB_LOGS_CONTAINER, jobLogBlobs, type JobRecord } from "../shared/jobs/record";
+import { parseWith } from "../shared/validation";
+import { durablePort } from "../orchestrations/jobs/durablePort";
+import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
+import { apiRoute } from "./http/api";
+import { jobStores } from "./jobSubmission";
+import { getClients, getSettings } from "./runtime";
+
+/** The bundled agent (npm run build writes it next to the app). */
+const AGENT_FILE = path.join(__dirname, "..", "agent", "agent.bundle.js");
+/** Log URLs outlive the job's timeout by this much (the agent ships the tail after the end). */
+const LOG_SAS_MARGIN_MINUTES = 15;
+
+app.http("agentFile", {
+  route: "agent/agent.js",
+  methods: ["GET"],
+  // Public: the same file for every VM, no secret in it.
+  authLevel: "anonymous",
+  handler: async () => {
+    try {
+      return { status: 200, body: await fs.promises.readFile(AGENT_FILE), headers: { "Content-Type": "text/javascript; charset=utf-8" } };
+    } catch {
+      return { status: 404, jsonBody: { error: { code: "NotFound", message: "The agent is not built (npm run build)." } } };
+    }
+  },
+});
+
+apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], extraInputs: [df.input.durableClient()] }, async ({ ctx, req, params, body }) => {
+  const parsed = parseWith(agentReport, body);
+  if (!parsed.ok) throw parsed.error;
+  const report = parsed.value;
+  const got = await jobStores().jobs.get(params.id!);
+  if (!got) throw NotFoundError.resource("Job", params.id!);
+  const settings = getSettings();
+  const expected = instanceVmResourceId(settings.subscriptionId, settings.resourceGroup, got.record.instance);
+  const caller = callerResourceId(req.headers.get("x-ms-client-principal"));
+  if (!caller || caller.toLowerCase() !== expected.toLowerCase()) {
+    ctx.warn(`agent report refused: job ${got.record.id} of instance ${got.record.instance} reported by ${caller ?? "a caller without a managed identity"}`);
+    throw new ForbiddenError("Only the agent of the instance that owns this job may report on it.");
+  }
+  switch (report.kind) {
+    case "started":
+      return { status: 200, body: await started(got.record, got.etag) };
+    case "heartbeat":
+      return { status: 200, body: await heartbeat(got.record, got.etag) };
+    case "exited": {
+      const times = { ...(got.record.startedAt ? { startTime: got.record.startedAt } : {}), endTime: new Date().toISOString() };
+      const event: JobEventPayload = { type: "Exited", outcome: toJobOutcome(report.outcome, times) };
+      await durablePort(df.getClient(ctx)).raise(orchestrationIds.job(got.record.id), JOB_EVENT, event);
+      return { status: 202, body: { accepted: true } };
+    }
+  }
+});
+
+/**
+ * Starting → Running, once: the answer carries what the job needs (command, environment with
+ * the user's variables, write-only log URLs). A second "started" for the same job is refused
+ * (409), so a job is never handed out twice.
+ */
+async function started(job: JobRecord, etag: string) {
+  if (job.cancelRequestedAt && !isTerminalJobState(job.state)) throw new AppError("JobCanceled", `Job '${job.id}' was canceled.`, 409);
+  if (job.state !== "Starting") throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}; it cannot start.`, 409);
+  const now = new Date().toISOString();
+  try {
+    await jobStores().jobs.update({ ...job, state: "Running", startedAt: now, heartbeatAt: now }, etag);
+  } catch (err) {
+    // Someone else changed it (a cancel, or a concurrent "started"): the agent must not run it.
+    if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
+    throw err;
+  }
+  const storage = getClients().storage;
+  const minutes = job.timeoutMinutes + LOG_SAS_MARGIN_MINUTES;
+  const [stdout, stderr] = await Promise.all([
+    blobSasUrl(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stdout(job.id), { permissions: "racw", expiresInMinutes: minutes }),
+    blobSasUrl(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stderr(job.id), { permissions: "racw", expiresInMinutes: minutes }),
+  ]);
+  return {
+    command: job.command,
+    // Platform values first; the user's variables may override them, as before.
+    env: { JOB_ID: job.id, CUDA_VISIBLE_DEVICES: (job.gpuIndices ?? []).join(","), ...(job.variables ?? {}) },
+    timeoutMinutes: job.timeoutMinutes,
+    logs: { stdout, stderr },
+  };
+}
+
+/** Records the heartbeat (coarsely); answers `cancel` when the job should not run any more. */
+async function heartbeat(job: JobRecord, etag: string): Promise<{ cancel?: string }> {
+  if (isTerminalJobState(job.state)) return { cancel: `the job is ${job.state}` };
+  if (job.state !== "Running") return {};
+  const now = Date.now();
+  const heartbeatMs = agentSettingsOf(getSettings(), getClients()).heartbeatSeconds * 1000;
+  if (!job.heartbeatAt || now - Date.parse(job.heartbeatAt) >= heartbeatMs / 2) {
+    await jobStores().jobs.update({ ...job, heartbeatAt: new Date(now).toISOString() }, etag).catch((err: unknown) => {
+      if (!(err instanceof PreconditionFailedError)) throw err; // changed meanwhile: the next heartbeat writes
+    });
+  }
+  return {};
+}
