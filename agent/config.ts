@@ -43,6 +43,6 @@ export function readConfig(env: NodeJS.ProcessEnv): AgentConfig {
     share: root + (env.CI_SHARE || SHARE_MOUNT_POINT),
     stateDir: path.join(root || "/", env.CI_AGENT_STATE_DIR || "/var/lib/ci-agent"),
     heartbeatMs: positive("CI_AGENT_HEARTBEAT_SECONDS", 30) * 1000,
-    idlePollMs: positive("CI_AGENT_IDLE_POLL_MS", 1000),
+    idlePollMs: positive("CI_AGENT_IDLE_POLL_MS", 500),
   };
 }

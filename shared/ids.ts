@@ -41,7 +41,6 @@ export const armNames = {
   /** Linux host name: RFC 1123 label, no trailing hyphen. */
   computerName: (name: string) => instanceKey(name).replace(/-+$/, "").slice(0, 63),
   /** Run commands are named after what they run, so a retried PUT targets the same one. */
-  jobRunCommand: (jobId: string) => `job-${jobId}`,
   setupRunCommand: (kind: "creation" | "startup", operationId: string) => `setup-${kind}-${operationId}`,
 } as const;
 

@@ -1,5 +1,6 @@
-// The jobs activities against Azurite and the cloud emulator: the start is PUT once even when an
-// attempt's result was lost, and a poll that finds the command completed records the job's end.
+// The jobs activities against Azurite: a job is claimed once and handed to the instance's agent
+// queue (again after a lost result: the agent runs a job id once), cancels go the same way, and
+// the end is recorded once.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,11 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createArmClients, createFilesClients, createStorageClients, type AzureClients } from "../../shared/azure/clients";
 import { getVmStatus, startCreateOrUpdateVm } from "../../shared/azure/compute";
 import { ensureNic, ensureNsg } from "../../shared/azure/network";
-import { getRunCommand } from "../../shared/azure/runCommands";
 import { armNames } from "../../shared/ids";
 import { instanceRecords, type InstanceRecord } from "../../shared/instances/record";
 import { jobRecords, type JobRecord } from "../../shared/jobs/record";
-import { TokenBucket } from "../../shared/jobs/tokenBucket";
+import { agentQueueName, agentSettings } from "../../shared/jobs/agent";
 import { createJobActivities, type JobActivities } from "../../orchestrations/jobs/activities";
 import type { OrchestrationPort } from "../../orchestrations/jobs/dispatcherClient";
 import { startCloudEmulator, type CloudEmulator } from "../../local/cloud/emulator";
@@ -52,7 +52,9 @@ beforeAll(async () => {
       return "raised";
     },
   };
-  activities = createJobActivities({ clients, workspace: "ws-test", jobsPerCoreDefault: 2, orchestrations: port, armWrites: new TokenBucket({ capacity: 100, refillPerSecond: 100 }) });
+  activities = createJobActivities({ clients, workspace: "ws-test", jobsPerCoreDefault: 2, orchestrations: port,
+    agent: agentSettings({ JOBS_AGENT_APP_URL: "http://127.0.0.1:1", JOBS_AGENT_APP_AUDIENCE: "api://test" }, { queueEndpoint: "http://127.0.0.1:1/acct", accountName: "acct", subscriptionId: SUB, resourceGroup: RG }),
+  });
 
   const { publicKey } = generateKeyPairSync("ed25519");
   const key = sshpk.parseKey(publicKey.export({ type: "spki", format: "pem" }).toString(), "pem").toString("ssh");
@@ -83,72 +85,60 @@ async function queuedJob(id: string, command: string): Promise<void> {
   await jobRecords(clients.storage).create(job);
 }
 
-const vm = armNames.vm(INSTANCE);
-const runOf = (id: string) => getRunCommand(clients.arm, vm, armNames.jobRunCommand(id));
 const recordOf = async (id: string) => (await jobRecords(clients.storage).getInInstance(INSTANCE, id))?.record;
 
-async function untilEnded(id: string) {
-  for (let i = 0; i < 200; i++) {
-    const s = await runOf(id);
-    if (s && s.state !== "Pending" && s.state !== "Running") return s;
-    await sleep(25);
-  }
-  throw new Error(`run command of ${id} did not end`);
+const queue = () => clients.storage.queues.getQueueClient(agentQueueName(INSTANCE));
+async function messages(): Promise<unknown[]> {
+  const got = await queue().receiveMessages({ numberOfMessages: 32, visibilityTimeout: 1 });
+  return got.receivedMessageItems.map((m) => JSON.parse(m.messageText) as unknown);
 }
 
-describe("jobsStartRunCommand", () => {
-  it("puts the run command once: an attempt after a lost result finds it and does not run the script again", async () => {
-    const marker = path.join(dataDir, "once1.runs");
-    await queuedJob("once1", `echo ran >> ${marker}`);
-    const first = await activities.startRun({ instance: INSTANCE, jobId: "once1", gpuIndices: [], at: new Date().toISOString() });
+describe("jobsHandToAgent", () => {
+  it("claims the job once (Starting, when) and puts a run message on the instance's own queue", async () => {
+    await queuedJob("once1", "true");
+    const at = new Date().toISOString();
+    const first = await activities.startJob({ instance: INSTANCE, jobId: "once1", gpuIndices: [0], at });
     expect(first).toMatchObject({ started: true, timeoutMinutes: 5 });
-    expect((await recordOf("once1"))?.state).toBe("Starting");
-    const ended = await untilEnded("once1");
-    expect(ended.state).toBe("Succeeded");
-    // The engine lost the first result (crash) and runs the activity again, a while later: a
-    // second PUT would carry fresh SAS URLs (a changed body), which ARM runs again.
+    expect(await recordOf("once1")).toMatchObject({ state: "Starting", claimedAt: at, gpuIndices: [0] });
+    expect(await messages()).toEqual([{ type: "run", jobId: "once1" }]);
+    // The engine lost the result and runs the activity again: the message goes again (the agent
+    // runs a job id once), the claim does not change.
     await sleep(1100);
-    const again = await activities.startRun({ instance: INSTANCE, jobId: "once1", gpuIndices: [], at: new Date().toISOString() });
-    expect(again).toMatchObject({ started: true, status: { state: "Succeeded" } });
-    const after = await untilEnded("once1");
-    expect(after.startTime).toBe(ended.startTime); // the same run, not a second one
-    expect(fs.readFileSync(marker, "utf8")).toBe("ran\n");
+    const again = await activities.startJob({ instance: INSTANCE, jobId: "once1", gpuIndices: [0], at: new Date().toISOString() });
+    expect(again).toMatchObject({ started: true });
+    expect((await recordOf("once1"))?.claimedAt).toBe(at);
+    expect((await messages()).filter((m) => (m as { jobId: string }).jobId === "once1").length).toBeGreaterThanOrEqual(1);
   });
 
-  it("a record left Starting without a run command (crash before the PUT) is started", async () => {
-    await queuedJob("half1", "true");
+  it("a job whose cancel was requested while queued is not handed over", async () => {
+    await queuedJob("cxl1", "true");
     const jobs = jobRecords(clients.storage);
-    const cur = (await jobs.getInInstance(INSTANCE, "half1"))!;
-    await jobs.update({ ...cur.record, state: "Starting" }, cur.etag);
-    expect(await activities.startRun({ instance: INSTANCE, jobId: "half1", gpuIndices: [], at: new Date().toISOString() })).toMatchObject({ started: true });
-    expect((await untilEnded("half1")).state).toBe("Succeeded");
+    const cur = (await jobs.getInInstance(INSTANCE, "cxl1"))!;
+    await jobs.update({ ...cur.record, cancelRequestedAt: new Date().toISOString() }, cur.etag);
+    await queue().clearMessages();
+    expect(await activities.startJob({ instance: INSTANCE, jobId: "cxl1", gpuIndices: [], at: new Date().toISOString() })).toEqual({ started: false });
+    expect((await recordOf("cxl1"))?.state).toBe("Queued");
+    expect(await messages()).toEqual([]);
+  });
+
+  it("cancelOnAgent puts a cancel message with the reason; checkAgent reads what the backstop needs", async () => {
+    await queue().clearMessages();
+    await activities.cancelOnAgent({ instance: INSTANCE, jobId: "once1", reason: "canceled by request" });
+    expect(await messages()).toEqual([{ type: "cancel", jobId: "once1", reason: "canceled by request" }]);
+    expect(await activities.checkAgent({ instance: INSTANCE, jobId: "once1" })).toMatchObject({ state: "Starting", claimedAt: expect.any(String) });
+    expect(await activities.checkAgent({ instance: INSTANCE, jobId: "nope" })).toEqual({ state: "Missing" });
   });
 });
 
-describe("jobsRunCommandStatus", () => {
-  it("records the end of a completed command, deletes it and tells the dispatcher", async () => {
+describe("jobsFinish", () => {
+  it("records the end once and tells the dispatcher", async () => {
     await queuedJob("done1", "echo out");
-    await activities.startRun({ instance: INSTANCE, jobId: "done1", gpuIndices: [], at: new Date().toISOString() });
-    await untilEnded("done1");
     const at = new Date().toISOString();
-    const status = await activities.runStatus({ instance: INSTANCE, jobId: "done1", at });
-    expect(status).toMatchObject({ state: "Succeeded", exitCode: 0, finished: true });
-    expect(await recordOf("done1")).toMatchObject({ state: "Completed", exitCode: 0 });
-    expect((await recordOf("done1"))?.startedAt).toBeDefined();
-    for (let i = 0; i < 100 && (await runOf("done1")); i++) await sleep(25);
-    expect(await runOf("done1")).toBeUndefined();
-    expect(raised.filter((r) => (r.data as { jobId?: string }).jobId === "done1")).toEqual([
+    await activities.finish({ instance: INSTANCE, jobId: "done1", outcome: { state: "Completed", exitCode: 0, startTime: at, endTime: at }, at });
+    await activities.finish({ instance: INSTANCE, jobId: "done1", outcome: { state: "Failed", exitCode: 1 }, at });
+    expect(await recordOf("done1")).toMatchObject({ state: "Completed", exitCode: 0, startedAt: at, endedAt: at });
+    expect(raised.filter((r) => (r.data as { jobId?: string }).jobId === "done1")[0]).toEqual(
       expect.objectContaining({ data: { type: "JobFinished", jobId: "done1", state: "Completed" } }),
-    ]);
-  });
-
-  it("leaves a failed command to the orchestrator (a cancel may still win over it)", async () => {
-    await queuedJob("fail1", "exit 4");
-    await activities.startRun({ instance: INSTANCE, jobId: "fail1", gpuIndices: [], at: new Date().toISOString() });
-    await untilEnded("fail1");
-    const status = await activities.runStatus({ instance: INSTANCE, jobId: "fail1", at: new Date().toISOString() });
-    expect(status).toMatchObject({ state: "Failed", exitCode: 4 });
-    expect(status.finished).toBeUndefined();
-    expect((await recordOf("fail1"))?.state).not.toBe("Failed");
+    );
   });
 });

@@ -46,6 +46,11 @@ export function markedCommand(sleepSeconds: number, dir = "marks"): string {
   return `mkdir -p ${dir}; date +%s%N > ${dir}/$JOB_ID.start; sleep ${sleepSeconds}; date +%s%N > ${dir}/$JOB_ID.end`;
 }
 
+/** Like markedCommand, but after its start mark the job waits (at most 20 s) until `n` jobs have started. */
+export function barrierCommand(n: number, sleepSeconds: number, dir: string): string {
+  return `mkdir -p ${dir}; date +%s%N > ${dir}/$JOB_ID.start; for _ in $(seq 1 200); do [ $(ls ${dir} | grep -c start) -ge ${n} ] && break; sleep 0.1; done; sleep ${sleepSeconds}; date +%s%N > ${dir}/$JOB_ID.end`;
+}
+
 export function readMarks(dir: string): { id: string; start: number; end: number }[] {
   if (!fs.existsSync(dir)) return [];
   const ids = new Set(fs.readdirSync(dir).map((f) => f.replace(/\.(start|end)$/, "")));
@@ -54,6 +59,22 @@ export function readMarks(dir: string): { id: string; start: number; end: number
     start: Number(fs.readFileSync(path.join(dir, `${id}.start`), "utf8")) / 1e6,
     end: fs.existsSync(path.join(dir, `${id}.end`)) ? Number(fs.readFileSync(path.join(dir, `${id}.end`), "utf8")) / 1e6 : Infinity,
   }));
+}
+
+/** Pids of live processes whose environment names this job (JOB_ID): the job's processes. */
+export function jobProcesses(jobId: string): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = fs.readFileSync(`/proc/${entry}/environ`, "latin1");
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (env.split("\0").includes(`JOB_ID=${jobId}`) && !/\) Z /.test(stat)) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 /** Most intervals open at one instant. */

@@ -1,12 +1,12 @@
 // The jobs orchestrators replayed with stubbed activities (jobsHarness.ts): the dispatcher
 // drives the pure dispatcher from external events, keeps the cap, carries its state and any
-// unprocessed events across continueAsNew, and cancels on stop; the job orchestration polls
-// with backoff, and ends Completed / Canceled / TimedOut / Failed exactly once.
+// unprocessed events across continueAsNew, and cancels on stop; the job orchestration hands the
+// job to the agent and ends it exactly once: as reported, canceled, or "agent lost" (backstop).
 import { describe, expect, test } from "vitest";
 import type { DispatcherCommand } from "../../shared/jobs/dispatcher";
 import { dispatcherOrchestrator } from "../../orchestrations/jobs/dispatcherOrchestrator";
 import { jobOrchestrator } from "../../orchestrations/jobs/jobOrchestrator";
-import { ACTIVITIES, CANCEL_EVENT, DISPATCHER_EVENT, type ApplyInput, type ReconcileInput, type FinishInput, type ReconcileResult, type RunStatusResult } from "../../orchestrations/jobs/types";
+import { ACTIVITIES, DISPATCHER_EVENT, JOB_EVENT, type ApplyInput, type ReconcileInput, type FinishInput, type ReconcileResult } from "../../orchestrations/jobs/types";
 import { Replay } from "./jobsHarness";
 
 const A = ACTIVITIES;
@@ -225,113 +225,126 @@ describe("jobDispatcher", () => {
   });
 });
 
-function job(statuses: RunStatusResult[], start: unknown = { started: true, timeoutMinutes: 5 }) {
-  let n = 0;
-  return new Replay(jobOrchestrator, { instance: "ci-1", jobId: "j1", gpuIndices: [], poll: { initialMs: 100, maxMs: 1000, factor: 2 } }, {
-    [A.startRun]: () => {
+const LIVE = { heartbeatMs: 1000, heartbeatGraceMs: 4000, pickupGraceMs: 5000, cancelGraceMs: 3000, timeoutMarginMs: 10_000 };
+
+/** The job orchestration with stubbed activities; `record` is what checkAgent reads (the report route writes it). */
+function job(start: unknown = { started: true, timeoutMinutes: 5, liveness: LIVE }) {
+  const record: { state: string; claimedAt?: string; heartbeatAt?: string } = { state: "Starting", claimedAt: "2025-01-06T08:00:00.000Z" };
+  const r = new Replay(jobOrchestrator, { instance: "ci-1", jobId: "j1", gpuIndices: [], liveness: LIVE }, {
+    [A.startJob]: () => {
       if (start instanceof Error) throw start;
       return start;
     },
-    [A.runStatus]: () => statuses[Math.min(n++, statuses.length - 1)],
+    [A.cancelOnAgent]: () => null,
+    [A.checkAgent]: () => ({ ...record }),
     [A.finish]: () => null,
   });
+  return { r, record };
 }
 const finishOf = (r: Replay) => r.callsTo(A.finish) as FinishInput[];
+const exited = (outcome: Record<string, unknown>) => ({ type: "Exited", outcome });
 
 describe("runJob", () => {
-  test("polls with growing timers until the run command ends; Completed with exit code and times", async () => {
-    const r = job([{ state: "Pending" }, { state: "Running", startTime: "2025-01-06T08:00:01.000Z" }, { state: "Running" }, { state: "Succeeded", exitCode: 0, startTime: "2025-01-06T08:00:01.000Z", endTime: "2025-01-06T08:00:02.000Z" }]);
-    await r.settle(true);
+  test("hands the job to the agent and records the end it reports, once", async () => {
+    const { r, record } = job();
+    await r.settle(false);
+    expect(r.callsTo(A.startJob)).toHaveLength(1);
+    Object.assign(record, { state: "Running", heartbeatAt: "2025-01-06T08:00:00.000Z" });
+    r.raise(JOB_EVENT, exited({ state: "Completed", exitCode: 0, startTime: "2025-01-06T08:00:00.100Z", endTime: "2025-01-06T08:00:00.500Z" }));
+    r.raise(JOB_EVENT, exited({ state: "Failed", exitCode: 9 })); // a repeated or late report changes nothing
+    await r.settle(false);
     expect(r.finished?.status).toBe("Completed");
     expect(finishOf(r)).toHaveLength(1);
-    expect(finishOf(r)[0]!.outcome).toEqual({ state: "Completed", exitCode: 0, startTime: "2025-01-06T08:00:01.000Z", endTime: "2025-01-06T08:00:02.000Z" });
-    expect(r.callsTo(A.runStatus)).toHaveLength(4);
-    // 100, 200, 400, 800 ms: backoff, not a fixed poll.
-    expect(r.now - Date.parse("2025-01-06T08:00:00Z")).toBeGreaterThanOrEqual(1500);
+    expect(finishOf(r)[0]!.outcome).toEqual({ state: "Completed", exitCode: 0, startTime: "2025-01-06T08:00:00.100Z", endTime: "2025-01-06T08:00:00.500Z" });
   });
 
-  test("a completion the status activity already recorded is not finished twice", async () => {
-    const r = job([{ state: "Running" }, { state: "Succeeded", exitCode: 0, endTime: "2025-01-06T08:00:02.000Z", finished: true }]);
-    await r.settle(true);
-    expect(r.finished?.status).toBe("Completed");
-    expect(r.finished?.output).toMatchObject({ state: "Completed", exitCode: 0 });
-    expect(finishOf(r)).toHaveLength(0);
-    // Every poll carries orchestrator time, so the activity can date the end deterministically.
-    expect((r.callsTo(A.runStatus) as { at?: string }[]).every((c) => typeof c.at === "string")).toBe(true);
-  });
-
-  test("a failing command is Failed with its exit code", async () => {
-    const r = job([{ state: "Failed", exitCode: 3 }]);
-    await r.settle(true);
+  test("a reported failure keeps its exit code", async () => {
+    const { r } = job();
+    await r.settle(false);
+    r.raise(JOB_EVENT, exited({ state: "Failed", exitCode: 3, error: { code: "JobFailed", message: "the command exited with code 3" } }));
+    await r.settle(false);
     expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Failed", exitCode: 3, error: { code: "JobFailed" } });
   });
 
-  test("a Cancel event ends it Canceled with the reason, and the run command is deleted", async () => {
-    const r = job([{ state: "Running" }]);
-    await r.settle(true, 6);
-    r.raise(CANCEL_EVENT, { reason: "instance stopped" });
+  test("a cancel is sent to the agent, and the end it reports is recorded Canceled with the reason", async () => {
+    const { r, record } = job();
+    await r.settle(false);
+    Object.assign(record, { state: "Running", heartbeatAt: "2025-01-06T08:00:00.000Z" });
+    r.raise(JOB_EVENT, { type: "Cancel", reason: "canceled by request" });
+    await r.settle(false);
+    expect(r.callsTo(A.cancelOnAgent)).toEqual([{ instance: "ci-1", jobId: "j1", reason: "canceled by request" }]);
+    expect(finishOf(r)).toHaveLength(0); // waits for the agent: the slot stays taken until the process is gone
+    r.raise(JOB_EVENT, exited({ state: "Failed", exitCode: 143 }));
     await r.settle(false);
     expect(finishOf(r)).toHaveLength(1);
-    expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Canceled", error: { message: "instance stopped" } }, runCommandStarted: true });
+    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Canceled", exitCode: 143, error: { code: "Canceled", message: "canceled by request" } });
   });
 
-  test("a Cancel raised while a status poll runs (after a cancel wait lost to the timer) is not lost", async () => {
-    const r = job([{ state: "Running" }]);
-    await r.settle(true, 6); // a few polls: cancel waits have lost to timers
+  test("a cancel the agent never answers is recorded after the grace period", async () => {
+    const { r, record } = job();
+    await r.settle(false);
+    Object.assign(record, { state: "Running", heartbeatAt: "2025-01-06T08:00:00.000Z" });
+    r.raise(JOB_EVENT, { type: "Cancel", reason: "canceled by request" });
+    await r.settle(true);
+    expect(finishOf(r)).toHaveLength(1);
+    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Canceled", error: { message: "canceled by request" } });
+  });
+
+  test("a stop's final cancel ends it at once with the stop's reason (the VM goes away with the job)", async () => {
+    const { r } = job();
+    await r.settle(false);
+    r.raise(JOB_EVENT, { type: "Cancel", reason: "instance stopped", final: true });
+    await r.settle(false);
+    expect(r.callsTo(A.cancelOnAgent)).toHaveLength(0);
+    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Canceled", error: { message: "instance stopped" } });
+  });
+
+  test("an agent that stops sending heartbeats: Failed 'agent lost'", async () => {
+    const { r, record } = job();
+    Object.assign(record, { state: "Running", heartbeatAt: "2025-01-06T08:00:00.000Z" });
+    await r.settle(true);
+    expect(finishOf(r)).toHaveLength(1);
+    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Failed", error: { code: "AgentLost" } });
+    expect(finishOf(r)[0]!.outcome.error!.message).toContain("heartbeat");
+  });
+
+  test("a job the agent never takes: Failed 'agent lost'", async () => {
+    const { r } = job();
+    await r.settle(true);
+    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Failed", error: { code: "AgentLost" } });
+    expect(finishOf(r)[0]!.outcome.error!.message).toContain("did not take");
+  });
+
+  test("an event raised while the backstop check runs is not lost", async () => {
+    const { r, record } = job();
+    Object.assign(record, { state: "Running", heartbeatAt: "2025-01-06T08:00:00.000Z" });
+    await r.settle(false);
     r.holdActivities = true;
-    r.timers.sort((a, b) => Date.parse(a.fireAt) - Date.parse(b.fireAt));
     const t = r.timers.shift()!;
+    r.now = Math.max(r.now, Date.parse(t.fireAt));
     r.inbox.push({ kind: "timerFired", exec: t.exec, id: t.id, fireAt: t.fireAt });
-    await r.episode(); // the timer fired: the status activity is running now
+    await r.episode(); // the timer fired: the check activity is running now
     expect(r.heldResults).toHaveLength(1);
-    r.raise(CANCEL_EVENT, { reason: "canceled by request" });
+    r.raise(JOB_EVENT, exited({ state: "Completed", exitCode: 0 }));
     await r.episode();
     r.holdActivities = false;
     r.release();
     await r.settle(false);
     expect(finishOf(r)).toHaveLength(1);
+    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Completed" });
+  });
+
+  test("a job canceled or ended before it started is finished without going to the agent", async () => {
+    const { r } = job({ started: false });
+    await r.settle(true);
+    expect(r.callsTo(A.checkAgent)).toHaveLength(0);
     expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Canceled" } });
   });
 
-  test("a stop's Cancel arriving while the status poll reads the command it killed: Canceled with the stop's reason", async () => {
-    // The stop deallocates the VM right after raising the cancel; the poll in flight sees the kill (Failed).
-    const statuses: RunStatusResult[] = [{ state: "Running" }];
-    const r = job(statuses);
-    await r.settle(true, 6);
-    r.holdActivities = true;
-    r.timers.sort((a, b) => Date.parse(a.fireAt) - Date.parse(b.fireAt));
-    statuses[0] = { state: "Failed", message: "The VM was deallocated while the script was running." };
-    const t = r.timers.shift()!;
-    r.inbox.push({ kind: "timerFired", exec: t.exec, id: t.id, fireAt: t.fireAt });
-    await r.episode(); // the status activity is running now (its answer: killed)
-    expect(r.heldResults).toHaveLength(1);
-    r.raise(CANCEL_EVENT, { reason: "instance stopped" });
-    await r.episode();
-    r.holdActivities = false;
-    r.release();
-    await r.settle(false);
-    expect(finishOf(r)).toHaveLength(1);
-    expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Canceled", error: { message: "instance stopped" } }, runCommandStarted: true });
-  });
-
-  test("runs past timeoutMinutes → TimedOut", async () => {
-    const r = job([{ state: "Running" }], { started: true, timeoutMinutes: 1 });
+  test("a hand-over that keeps failing ends Failed (never stuck)", async () => {
+    const { r } = job(new Error("storage is down"));
     await r.settle(true);
-    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "TimedOut", error: { code: "TimedOut" } });
-    expect(r.now - Date.parse("2025-01-06T08:00:00Z")).toBeGreaterThanOrEqual(60_000);
-  });
-
-  test("a job canceled or ended before it started is finished without running", async () => {
-    const r = job([], { started: false });
-    await r.settle(true);
-    expect(r.callsTo(A.runStatus)).toHaveLength(0);
-    expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Canceled" }, runCommandStarted: false });
-  });
-
-  test("a start that keeps failing ends Failed (never stuck), and still cleans up a run command it may have made", async () => {
-    const r = job([], new Error("ARM is down"));
-    await r.settle(true);
-    expect(r.callsTo(A.startRun).length).toBeGreaterThan(1); // retried with backoff
-    expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Failed", error: { code: "StartFailed" } }, runCommandStarted: true });
+    expect(r.callsTo(A.startJob).length).toBeGreaterThan(1); // retried with backoff
+    expect(finishOf(r)[0]).toMatchObject({ outcome: { state: "Failed", error: { code: "StartFailed" } } });
   });
 });
