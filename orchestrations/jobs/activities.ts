@@ -43,6 +43,8 @@ export type JobActivityDeps = {
 const ETAG_RETRIES = 20;
 /** Instance states that end running jobs, with the reason their records get. */
 const STOP_REASONS: Record<string, string> = { Stopping: "instance stopped", Deleting: "instance deleted" };
+/** The dispatcher cancels running jobs with these reasons when the instance stops or goes. */
+const FINAL_REASONS = new Set(Object.values(STOP_REASONS));
 /** Activity is coarse: a lastActivityAt younger than this is not rewritten. */
 const ACTIVITY_GRANULARITY_MS = 30_000;
 
@@ -124,17 +126,18 @@ export function createJobActivities(deps: JobActivityDeps) {
 
   return {
     async notifyDispatcher(input: NotifyDispatcherInput): Promise<null> {
+      // The dispatcher hears of a stop first: the slots the canceled jobs free below must not
+      // start queued jobs on a VM that is going away (their JobFinished comes after this event).
+      await raiseToDispatcher(deps.orchestrations, deps.workspace, input.instance, { type: "InstanceStateChanged", state: input.state });
       const reason = STOP_REASONS[input.state];
       if (reason) {
         // The caller deallocates or deletes the VM as soon as this returns, which kills the
-        // commands: the cancel must be with each job's orchestration before that, not after a
-        // trip through the dispatcher (whose CancelJob follows and is then a no-op).
+        // jobs: each job's orchestration records its job now (final), not after a trip through
+        // the dispatcher (whose CancelJob follows and is then a no-op).
         const live = (await Promise.all((["Starting", "Running"] as const).map((state) => jobs.listAll(input.instance, { state })))).flat();
-        // The VM goes away with its jobs: each orchestration records its job now (final).
         const event: JobEventPayload = { type: "Cancel", reason, final: true };
         await Promise.all(live.map(({ record: j }) => deps.orchestrations.raise(orchestrationIds.job(j.id), JOB_EVENT, event)));
       }
-      await raiseToDispatcher(deps.orchestrations, deps.workspace, input.instance, { type: "InstanceStateChanged", state: input.state });
       return null;
     },
 
@@ -196,8 +199,9 @@ export function createJobActivities(deps: JobActivityDeps) {
             return;
           }
           case "CancelJob":
-            // "instance stopped" comes here too, after notifyDispatcher raised it final (then a no-op).
-            await deps.orchestrations.raise(orchestrationIds.job(c.jobId), JOB_EVENT, { type: "Cancel", reason: c.reason } satisfies JobEventPayload);
+            // A stop's or delete's cancel is final (the VM goes away with the job; no report will come).
+            const final = FINAL_REASONS.has(c.reason);
+            await deps.orchestrations.raise(orchestrationIds.job(c.jobId), JOB_EVENT, { type: "Cancel", reason: c.reason, ...(final ? { final } : {}) } satisfies JobEventPayload);
             return;
           case "MarkCanceled":
             await updateJob(input.instance, c.jobId, (r) =>

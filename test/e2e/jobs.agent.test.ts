@@ -1,0 +1,115 @@
+// The job agent's failure behaviour end to end (real agent processes on the emulator's VMs,
+// the real app in the local host): a kill -9 of the agent mid-job, a queue message delivered
+// twice, a report forged with another instance's identity, and a VM stop with running and
+// queued jobs. A job ends exactly once with its real exit code, or Failed with a reason;
+// never lost, never run twice.
+import fs from "node:fs";
+import path from "node:path";
+import { QueueClient } from "@azure/storage-queue";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { agentQueueName } from "../../shared/jobs/agent";
+import { eventually, startStack, type Stack } from "../support/stack";
+import { getJob, runningInstance, submit, userDir, waitJob } from "./jobs.support";
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ env: { JOBS_AGENT_HEARTBEAT_SECONDS: "2" } });
+  await Promise.all([runningInstance(stack, "ag-a"), runningInstance(stack, "ag-b")]);
+}, 180_000);
+afterAll(() => stack?.stop());
+
+/** Live processes (not zombies) whose environment has `name=value`, with their environment. */
+function processesWith(name: string, value: string): { pid: number; env: Map<string, string> }[] {
+  const out: { pid: number; env: Map<string, string> }[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const raw = fs.readFileSync(`/proc/${entry}/environ`, "latin1").split("\0");
+      const env = new Map(raw.filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as [string, string]));
+      if (env.get(name) === value && !/\) Z /.test(fs.readFileSync(`/proc/${entry}/stat`, "utf8"))) out.push({ pid: Number(entry), env });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The agent process of an instance's VM (the service, not a job it started). */
+function agentOf(instance: string): { pid: number; env: Map<string, string> } {
+  const agents = processesWith("CI_NAME", instance).filter((p) => p.env.has("CI_AGENT_QUEUE_URL"));
+  if (agents.length !== 1) throw new Error(`expected one agent for ${instance}, found ${agents.length}`);
+  return agents[0]!;
+}
+
+describe("agent", () => {
+  it("kill -9 of the agent mid-job: the job keeps running, is adopted by the restarted agent and ends once with its real exit code", async () => {
+    const job = await submit(stack, "ag-a", { name: "survivor", command: "mkdir -p k9; echo $JOB_ID >> k9/$JOB_ID; for _ in $(seq 1 100); do [ -f k9/go ] && break; sleep 0.1; done; exit 7" });
+    await waitJob(stack, job.id, ["Running"]);
+    const before = agentOf("ag-a");
+    process.kill(before.pid, "SIGKILL");
+    // systemd's Restart=always (the emulator honours it) brings a new agent; the job runs on meanwhile.
+    const after = await eventually(async () => processesWith("CI_NAME", "ag-a").filter((p) => p.env.has("CI_AGENT_QUEUE_URL")), (ps) => ps.length === 1 && ps[0]!.pid !== before.pid, 30_000, 100);
+    expect(after[0]!.pid).not.toBe(before.pid);
+    expect((await getJob(stack, job.id)).state).toBe("Running");
+    fs.writeFileSync(path.join(userDir(stack), "k9", "go"), "");
+    const ended = await waitJob(stack, job.id);
+    expect(ended).toMatchObject({ state: "Failed", exitCode: 7 });
+    expect(fs.readFileSync(path.join(userDir(stack), "k9", job.id), "utf8")).toBe(`${job.id}\n`);
+  }, 90_000);
+
+  it("a queue message delivered twice runs the job once", async () => {
+    const job = await submit(stack, "ag-a", { name: "twice", command: "mkdir -p twice; echo $JOB_ID >> twice/$JOB_ID" });
+    expect((await waitJob(stack, job.id)).state).toBe("Completed");
+    // At-least-once delivery: the same run message again (as after a lost delete).
+    const queue = new QueueClient(stack.azurite.connectionString, agentQueueName("ag-a"));
+    await queue.sendMessage(JSON.stringify({ type: "run", jobId: job.id }));
+    await eventually(async () => (await queue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length, (n) => n === 0, 30_000, 200);
+    const again = await getJob(stack, job.id);
+    expect(again.state).toBe("Completed");
+    expect(again.endedAt).toBe((await getJob(stack, job.id)).endedAt);
+    expect(fs.readFileSync(path.join(userDir(stack), "twice", job.id), "utf8")).toBe(`${job.id}\n`);
+  }, 60_000);
+
+  it("a report forged with another instance's VM identity is refused (403) and changes nothing", async () => {
+    const job = await submit(stack, "ag-a", { name: "victim", command: "for _ in $(seq 1 300); do [ -f victim-go ] && break; sleep 0.1; done" });
+    await waitJob(stack, job.id, ["Running"]);
+    // A process on ag-b's VM asks its own IMDS for a token for the app, as the agent does.
+    const imds = agentOf("ag-b").env.get("AZURE_POD_IDENTITY_AUTHORITY_HOST")!;
+    const audience = stack.settings.JOBS_AGENT_APP_AUDIENCE!;
+    const tok = await fetch(`${imds}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(audience)}`, { headers: { Metadata: "true" } });
+    expect(tok.status).toBe(200);
+    const { access_token } = (await tok.json()) as { access_token: string };
+    for (const report of [{ kind: "exited", outcome: { state: "Completed", exitCode: 0 } }, { kind: "started" }, { kind: "heartbeat" }]) {
+      const res = await fetch(`${stack.baseUrl}/api/agent/jobs/${job.id}/reports`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" },
+        body: JSON.stringify(report),
+      });
+      expect(res.status).toBe(403);
+    }
+    expect(stack.host.output()).toContain(`agent report refused: job ${job.id} of instance ag-a`);
+    // A user's token is no VM identity either.
+    const asUser = await stack.api("POST", `/api/agent/jobs/${job.id}/reports`, { as: "alice", body: { kind: "exited", outcome: { state: "Completed" } } });
+    expect(asUser.status).toBe(403);
+    expect((await getJob(stack, job.id)).state).toBe("Running");
+    fs.writeFileSync(path.join(userDir(stack), "victim-go"), "");
+    expect((await waitJob(stack, job.id)).state).toBe("Completed");
+  }, 60_000);
+
+  it("a VM stop with running and queued jobs: the running ones Canceled 'instance stopped', the queued one runs after the start", async () => {
+    // Standard_D2s_v5 → cap 4: four hold the slots, the fifth waits.
+    const running = await Promise.all(Array.from({ length: 4 }, (_, i) => submit(stack, "ag-b", { name: `hold-${i}`, command: "sleep 300" })));
+    const queued = await submit(stack, "ag-b", { name: "after-start", command: "echo ran-after-start" });
+    await Promise.all(running.map((j) => waitJob(stack, j.id, ["Running"])));
+    expect((await getJob(stack, queued.id)).state).toBe("Queued");
+    expect((await stack.api("POST", "/api/instances/ag-b/stop", { as: "alice" })).status).toBe(202);
+    for (const j of running) expect(await waitJob(stack, j.id)).toMatchObject({ state: "Canceled", error: { message: "instance stopped" } });
+    await eventually(async () => (await stack.api<{ state: string }>("GET", "/api/instances/ag-b", { as: "alice" })).body.state, (s) => s === "Stopped", 60_000, 250);
+    // The VM is gone with every process of it.
+    expect(processesWith("CI_NAME", "ag-b")).toEqual([]);
+    expect((await getJob(stack, queued.id)).state).toBe("Queued");
+    expect((await stack.api("POST", "/api/instances/ag-b/start", { as: "alice" })).status).toBe(202);
+    expect((await waitJob(stack, queued.id, ["Completed", "Failed", "Canceled", "TimedOut"], 90_000)).state).toBe("Completed");
+    expect((await stack.api("GET", `/api/jobs/${queued.id}/logs`, { as: "alice" })).text).toBe("ran-after-start\n");
+  }, 180_000);
+});
