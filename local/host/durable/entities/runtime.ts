@@ -97,10 +97,7 @@ export class EntityRuntime {
     const next = prev.then(async () => {
       for (let attempt = 0; ; attempt++) {
         try {
-          for (const e of entries) {
-            if (e.to.startsWith("@")) await this.receive(e.to, e.rowKey, e.msg as EntityMessage);
-            else await this.o.toOrchestration(e.to, e.rowKey, e.msg);
-          }
+          for (const e of entries) await this.deliverOne(partition, e);
           await this.o.store.deleteRow(partition, rowKey);
           return;
         } catch (err) {
@@ -114,6 +111,22 @@ export class EntityRuntime {
     void next.finally(() => {
       if (this.chains.get(partition) === next) this.chains.delete(partition);
     });
+  }
+
+  private async deliverOne(from: string, e: OutboxEntry): Promise<void> {
+    try {
+      if (e.to.startsWith("@")) await this.receive(e.to, e.rowKey, e.msg as EntityMessage);
+      else await this.o.toOrchestration(e.to, e.rowKey, e.msg);
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      const msg = e.msg as { kind?: string; name?: string };
+      if ((status !== 400 && status !== 413) || e.to.startsWith("@") || msg.kind !== "event") throw err;
+      // A reply storage refuses for good (too large for a message row): the caller gets an error instead of waiting forever.
+      const message = `the reply of '${from}' could not be delivered: ${(err as Error).message.split("\n")[0]}`;
+      this.o.log("error", `durable: ${message}`);
+      const input = JSON.stringify({ result: JSON.stringify(message), exceptionType: "Error" } satisfies ResponseMessage);
+      await this.o.toOrchestration(e.to, e.rowKey, { ...msg, input });
+    }
   }
 
   // ---------- loading and persisting ----------
@@ -218,21 +231,23 @@ export class EntityRuntime {
       }
       ops.push(r);
     }
-    const out: OutboxEntry[] = [];
     const now = new Date().toISOString();
+    const before = { exists: rec.exists, state: rec.state };
+    const replies: OutboxEntry[] = [];
+    const signals: OutboxEntry[] = [];
+    const lockOut: OutboxEntry[] = [];
     if (ops.length) {
       const result = await this.execute(rec, ops);
       rec.exists = result.entityExists;
       rec.state = result.entityExists ? result.entityState : undefined;
       ops.forEach((r, i) => {
-        if (r.signal || !r.parent) return;
         const res = result.results[i];
         const response: ResponseMessage = { result: res?.result ?? null, ...(res?.isError ? { exceptionType: "Error" } : {}) };
-        out.push(this.responseTo(r, response));
+        if (!r.signal && r.parent) replies.push(this.responseTo(r, response));
       });
       for (const s of result.signals) {
         const req: RequestMessage = { op: s.name, signal: true, id: randomUUID(), parent: rec.id, ...(s.input !== undefined ? { input: s.input } : {}) };
-        out.push({ to: schedulerId(s.target), rowKey: this.o.store.newKey("M"), msg: { kind: "op", req } satisfies EntityMessage });
+        signals.push({ to: schedulerId(s.target), rowKey: this.o.store.newKey("M"), msg: { kind: "op", req } satisfies EntityMessage });
       }
       this.stats.operations += ops.length;
     }
@@ -241,12 +256,30 @@ export class EntityRuntime {
       rec.lockedBy = lockRequest.parent;
       const pos = (lockRequest.pos ?? 0) + 1;
       const set = lockRequest.lockset!;
-      if (pos < set.length) out.push({ to: schedulerId(set[pos]!), rowKey: this.o.store.newKey("M"), msg: { kind: "op", req: { ...lockRequest, pos } } satisfies EntityMessage });
-      else out.push(this.responseTo(lockRequest, { result: "Lock Acquisition Completed" }));
+      if (pos < set.length) lockOut.push({ to: schedulerId(set[pos]!), rowKey: this.o.store.newKey("M"), msg: { kind: "op", req: { ...lockRequest, pos } } satisfies EntityMessage });
+      else lockOut.push(this.responseTo(lockRequest, { result: "Lock Acquisition Completed" }));
     }
     if (ops.length || lockRequest || !l.rec.lastModifiedTime) rec.lastModifiedTime = now;
-    const outbox = out.length ? { rowKey: this.o.store.newKey("O"), entries: out } : undefined;
-    await this.o.store.commitBatch(rec, taken.map((m) => m.rowKey), outbox);
+    const consumed = taken.map((m) => m.rowKey);
+    const commit = async (entries: OutboxEntry[]) => {
+      const outbox = entries.length ? { rowKey: this.o.store.newKey("O"), entries } : undefined;
+      await this.o.store.commitBatch(rec, consumed, outbox);
+      return outbox;
+    };
+    let outbox: Awaited<ReturnType<typeof commit>>;
+    try {
+      outbox = await commit([...replies, ...signals, ...lockOut]);
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (!ops.length || (status !== 400 && status !== 413)) throw err;
+      // Storage refuses the batch for good (a state or reply too large for a Table row): the
+      // operations fail, the state stays as it was, nothing they signalled is sent; no retry loop.
+      const message = `the entity '${rec.id}' could not persist this batch: ${(err as Error).message.split("\n")[0]}`;
+      this.o.log("error", `durable: ${message}`);
+      Object.assign(rec, before);
+      const failed = ops.filter((r) => !r.signal && r.parent).map((r) => this.responseTo(r, { result: JSON.stringify(message), exceptionType: "Error" }));
+      outbox = await commit([...failed, ...lockOut]);
+    }
     this.stats.batches++;
     l.rec = rec;
     l.inbox.splice(0, taken.length);

@@ -105,7 +105,7 @@ export class EntityStore {
       for (const e of next.value) {
         const key = String(e.rowKey);
         if (key === "E") out.record = EntityStore.record(e);
-        else if (key.startsWith("M")) out.messages.push({ rowKey: key, msg: JSON.parse(String(e.Data)) as EntityMessage });
+        else if (key.startsWith("M")) out.messages.push({ rowKey: key, msg: JSON.parse(getText(e, "Data") ?? "null") as EntityMessage });
         else if (key.startsWith("O")) out.outbox.push({ rowKey: key, entries: outboxEntries(e) });
       }
       if (!next.value.continuationToken) break;
@@ -117,7 +117,13 @@ export class EntityStore {
   /** Messages of one entity in one transaction (at most 100; upserts, so a redelivery is harmless). */
   async putMessages(id: string, ms: StoredEntityMessage[]): Promise<void> {
     this.count();
-    await this.table.submitTransaction(ms.map((m) => ["upsert", { partitionKey: id, rowKey: m.rowKey, Data: JSON.stringify(m.msg) }, "Replace"] as TransactionAction));
+    await this.table.submitTransaction(
+      ms.map((m) => {
+        const e: Record<string, unknown> = { partitionKey: id, rowKey: m.rowKey };
+        putText(e, "Data", JSON.stringify(m.msg)); // an operation input may exceed one 64 KiB property
+        return ["upsert", e as Row, "Replace"] as TransactionAction;
+      }),
+    );
   }
 
   /** One batch: the entity row, what it sends, and the messages it consumed, atomically. */
