@@ -86,6 +86,20 @@ describe("clients", () => {
   });
 });
 
+describe("purge", () => {
+  it("purges an entity instance by its instance id, like an orchestration's history", async () => {
+    await signal(base, "purge-me", "add", 5);
+    await stateWhere(base, "purge-me", (v) => v?.value === 5);
+    const r = await http(base, "DELETE", `/runtime/webhooks/durabletask/instances/${encodeURIComponent("@tally@purge-me")}`);
+    expect(r).toMatchObject({ status: 200, json: { instancesDeleted: 1 } });
+    expect(await state(base, "purge-me")).toBeUndefined();
+    expect((await http(base, "DELETE", `/runtime/webhooks/durabletask/instances/${encodeURIComponent("@tally@purge-me")}`)).status).toBe(404);
+    // Purged means gone: the next signal starts from nothing.
+    await signal(base, "purge-me", "add", 1);
+    expect(await stateWhere(base, "purge-me", (v) => v?.value === 1)).toEqual({ value: 1, log: [] });
+  });
+});
+
 describe("ordering", () => {
   it("applies signals one at a time: concurrent adds all count", async () => {
     await Promise.all(Array.from({ length: 100 }, () => signal(base, "concurrent", "add", 1)));
@@ -150,6 +164,14 @@ describe("orchestrations", () => {
       [5, "release", "@tally@lock-from"],
       [6, "release", "@tally@lock-to"],
     ]);
+  });
+
+  it("fail on a locking-rule violation, releasing the lock in finally", async () => {
+    const s = await waitFor(base, await start(base, "NestedLock", "lock-nested"));
+    expect(s.runtimeStatus).toBe("Failed");
+    expect(String(s.output)).toContain("Cannot acquire more locks when already holding some locks.");
+    await signal(base, "lock-nested", "add", 2);
+    expect((await stateWhere(base, "lock-nested", (v) => v?.value === 2))!.value).toBe(2);
   });
 
   it("release the locks of an orchestration that ends inside its critical section", async () => {

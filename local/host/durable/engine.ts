@@ -218,6 +218,7 @@ export class DurableEngine {
   }
 
   async purge(instanceId: string): Promise<boolean> {
+    if (instanceId.startsWith("@") && this.entities) return this.entities.purge(instanceId);
     const l = this.live.get(instanceId);
     const row = l ? toRow(l.state) : await this.o.store.readInstance(instanceId);
     if (!row) return false;

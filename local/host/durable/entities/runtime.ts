@@ -25,7 +25,7 @@ export type EntityRuntimeOptions = {
   log(level: "information" | "warning" | "error", message: string): void;
 };
 
-type Live = { rec: EntityRecord; inbox: StoredEntityMessage[]; running: boolean; queued: boolean };
+type Live = { rec: EntityRecord; inbox: StoredEntityMessage[]; running: boolean; queued: boolean; purged?: boolean };
 
 /** Messages read per batch: with the entity row and the outbox row, one transaction holds 100 operations. */
 const MAX_MESSAGES = 98;
@@ -79,6 +79,20 @@ export class EntityRuntime {
     const l = this.live.get(id);
     if (l) return l.rec.lastModifiedTime ? l.rec : undefined;
     return this.o.store.read(id);
+  }
+
+  /**
+   * Purges an entity instance ("@name@key"): its state, queued requests and pending messages,
+   * as purging an entity's instance history does on Azure. False if there was nothing.
+   */
+  async purge(id: string): Promise<boolean> {
+    const l = await this.get(id);
+    l.purged = true; // no further batch; the one running (if any) finishes first
+    while (l.running) await sleep(10);
+    const existed = l.rec.lastModifiedTime !== "" || l.inbox.length > 0;
+    this.live.delete(id);
+    const n = await this.o.store.deleteAll(id);
+    return existed || n > 0;
   }
 
   /** Accepts a message for an entity (idempotent per row key): persisted, then queued. */
@@ -182,7 +196,7 @@ export class EntityRuntime {
   // ---------- batches ----------
 
   private kick(l: Live): void {
-    if (this.stopped || l.running || l.queued) return;
+    if (this.stopped || l.running || l.queued || l.purged) return;
     if (l.inbox.length === 0 && !mayDequeue(l.rec)) return;
     l.queued = true;
     this.ready.push(l);

@@ -144,6 +144,16 @@ export class EntityStore {
     }
   }
 
+  /** Deletes every row of an entity partition except undelivered outbox rows; returns how many. */
+  async deleteAll(id: string): Promise<number> {
+    const keys = (await this.scan(`PartitionKey eq ${odata(id)}`, ["RowKey"])).map((e) => String(e.rowKey)).filter((k) => !k.startsWith("O"));
+    for (let i = 0; i < keys.length; i += 100) {
+      this.count();
+      await this.table.submitTransaction(keys.slice(i, i + 100).map((k) => ["delete", { partitionKey: id, rowKey: k }] as TransactionAction));
+    }
+    return keys.length;
+  }
+
   /** Every row matching a filter, across partitions (start-up scans). */
   async scan(filter: string, select?: string[]): Promise<Record<string, unknown>[]> {
     const rows: Record<string, unknown>[] = [];
