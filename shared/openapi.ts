@@ -3,6 +3,7 @@ import { errorBody } from "./schemas/common";
 import { createInstanceBody, instanceList, instanceResponse, instanceState, patchInstanceBody } from "./schemas/instance";
 import { jobList, jobQueueMessage, jobResponse, jobState, jobSubmissionBody } from "./schemas/job";
 import { operationResponse } from "./schemas/operation";
+import { agentReport } from "./jobs/agentReport";
 import { healthResponse, sizesResponse } from "./schemas/sizes";
 
 // The OpenAPI 3.1 document, generated from the same zod schemas that validate requests
@@ -207,6 +208,29 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
       },
       "/api/jobs/{id}/cancel": {
         post: { operationId: "cancelJob", parameters: [idParam("Job")], responses: { "202": { description: "Cancellation accepted.", content: json("Job") }, ...errors, "404": error("No such job.") } },
+      },
+      "/api/agent/agent.js": {
+        get: {
+          operationId: "getAgent",
+          summary: "The job agent (one file) that cloud-init installs on every VM. Public.",
+          security: [],
+          responses: { "200": { description: "The agent.", content: { "text/javascript": { schema: { type: "string" } } } }, "404": error("Not built.") },
+        },
+      },
+      "/api/agent/jobs/{id}/reports": {
+        post: {
+          operationId: "reportJob",
+          summary: "A VM's agent reports on a job: started (answer: what to run, once), heartbeat, exited. Only the managed identity of the VM of the instance that owns the job may call it.",
+          parameters: [idParam("Job")],
+          requestBody: { required: true, content: { "application/json": { schema: inline(agentReport) } } },
+          responses: {
+            "200": { description: "started: {command, env, timeoutMinutes, logs}; heartbeat: {cancel?}.", content: { "application/json": { schema: { type: "object" } } } },
+            "202": { description: "exited: the end is being recorded.", content: { "application/json": { schema: { type: "object" } } } },
+            ...errors,
+            "404": error("No such job."),
+            "409": error("started: the job is not Starting (JobNotStartable) or was canceled (JobCanceled); it must not run."),
+          },
+        },
       },
       "/api/sizes": {
         get: { operationId: "listSizes", responses: { "200": { description: "Allowed VM sizes and quota use per family.", content: json("Sizes") }, ...errors } },

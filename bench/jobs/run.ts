@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     res.e10.push(await episodeMillis(10));
     res.e10k.push(await episodeMillis(10_000));
     // The emulator's write throttle off and the app's ARM budget raised: the numbers are ours, not the throttle's.
-    const stack = await startProcessStack({ env: { JOBS_ARM_WRITE_BURST: "1000", JOBS_ARM_WRITES_PER_SECOND: "1000" }, cloudEnv: { CLOUD_WRITE_THROTTLE: "off" } });
+    const stack = await startProcessStack({ cloudEnv: { CLOUD_WRITE_THROTTLE: "off" } });
     try {
       await instance(stack, `lat-${run}`, "Standard_NC24ads_A100_v4");
       res.single.push(await singleLatency(stack, `lat-${run}`));
