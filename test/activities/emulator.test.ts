@@ -6,6 +6,7 @@ import path from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import sshpk from "sshpk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createArmClients, createFilesClients, type ArmClients, type FilesClients } from "../../shared/azure/clients";
 import {
   getVmStatus, listVmSkus, listVmUsages, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startVm,
@@ -53,7 +54,7 @@ beforeAll(async () => {
   arm = createArmClients(config);
   files = createFilesClients(config);
   azurite = await startTestAzurite();
-  storage = createStorageClients(testAzureConfig({ storageConnectionString: azurite.connectionString }));
+  storage = createStorageClients(testAzureConfig({ storage: connectionStringStorage(azurite.connectionString) }));
 });
 
 afterAll(async () => {

@@ -6,6 +6,7 @@ import path from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import sshpk from "sshpk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createArmClients, createFilesClients, createStorageClients, type AzureClients } from "../../shared/azure/clients";
 import { getVmStatus, startCreateOrUpdateVm } from "../../shared/azure/compute";
 import { ensureNic, ensureNsg } from "../../shared/azure/network";
@@ -41,7 +42,7 @@ beforeAll(async () => {
   azurite = await startTestAzurite();
   const config = testAzureConfig({
     subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, armEmulatorToken: emu.token, armTlsCaFile: emu.caCertFile,
-    filesAccount: "wsjobacts", filesEndpoint: `${emu.url}/files/wsjobacts`, pollIntervalMs: 20, storageConnectionString: azurite.connectionString,
+    filesAccount: "wsjobacts", filesEndpoint: `${emu.url}/files/wsjobacts`, pollIntervalMs: 20, storage: connectionStringStorage(azurite.connectionString),
   });
   clients = { config, arm: createArmClients(config), files: createFilesClients(config), storage: createStorageClients(config) };
   const port: OrchestrationPort = {

@@ -7,6 +7,7 @@ import { durableApi, clientUrls } from "./api";
 import { DurableEngine } from "./engine";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
 import { TaskHubStore } from "./store";
+import { hostStorage, type HostStorage } from "../storageClients";
 
 export type DurableExtension = HostExtension & { engine(): DurableEngine };
 
@@ -44,14 +45,19 @@ export function createDurableExtension(): DurableExtension {
       const dt = ctx.hostJson.extensions?.durableTask ?? {};
       hubName = dt.hubName ?? "TestHubName";
       baseUrl = () => ctx.baseUrl();
-      const conn = ctx.env.AzureWebJobsStorage;
-      if (!conn) throw new Error("durable: the app setting AzureWebJobsStorage is not set (the task hub lives in Table storage)");
+      // The task hub lives in Table storage of AzureWebJobsStorage, connection string or identity-based.
+      let storage: HostStorage;
+      try {
+        storage = hostStorage(ctx.env);
+      } catch (err) {
+        throw new Error(`durable: ${(err as Error).message} (the task hub lives in Table storage)`);
+      }
       // The library rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (func sets it too).
       if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = new URL(ctx.baseUrl()).host;
       const maxShort = typeof dt.maximumShortTimerDuration === "string" ? dt.maximumShortTimerDuration : DEFAULT_MAX_SHORT_TIMER;
       const interval = typeof dt.longRunningTimerIntervalDuration === "string" ? dt.longRunningTimerIntervalDuration : DEFAULT_LONG_TIMER_INTERVAL;
       engine = new DurableEngine({
-        store: new TaskHubStore(conn, hubTableName(hubName)),
+        store: new TaskHubStore(storage, hubTableName(hubName)),
         hubName,
         maxActivities: dt.maxConcurrentActivityFunctions ?? 10,
         maxOrchestrators: dt.maxConcurrentOrchestratorFunctions ?? 10,
