@@ -67,6 +67,9 @@ export function createArmClients(config: AzureConfig): ArmClients {
   // exponentially on other 5xx and network errors; we only bound how long it keeps trying.
   const common = {
     endpoint: config.armEndpoint,
+    // The token's audience is ARM's, wherever the endpoint is: the SDKs would otherwise derive
+    // the scope from a custom endpoint, and ARM (and the emulator) refuse that audience.
+    credentialScopes: ["https://management.azure.com/.default"],
     tlsOptions: tlsOptions(config),
     retryOptions: { maxRetries: config.maxRetries, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 },
   };

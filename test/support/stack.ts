@@ -4,6 +4,7 @@
 // Settings come from local.settings.example.json (forced, so a developer's local.settings.json
 // cannot change test behaviour), overridden by `env`.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -60,13 +61,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const merged = { ...base, ...stripUndefined(opts.env ?? {}) };
     const quota = merged.QUOTA_VCPUS_PER_FAMILY ? (JSON.parse(merged.QUOTA_VCPUS_PER_FAMILY) as Record<string, number>) : undefined;
     cloud = await startCloudEmulator({
-      dataDir, port: 0, token: merged.ARM_EMULATOR_TOKEN, subscriptionId: merged.AZURE_SUBSCRIPTION_ID,
+      dataDir, port: 0, subscriptionId: merged.AZURE_SUBSCRIPTION_ID,
+      identity: { appClientId: merged.AZURE_CLIENT_ID, workspaceStorageAccount: merged.WORKSPACE_STORAGE_ACCOUNT },
       resourceGroup: merged.AZURE_RESOURCE_GROUP, location: merged.AZURE_LOCATION,
       allowedSubnetIds: merged.ALLOWED_SUBNET_IDS?.split(",").map((s) => s.trim()).filter(Boolean),
       quotaPerFamily: quota, latencyProfile: "none", ...opts.cloud,
     });
     const account = merged.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles";
-    const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile);
+    const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile, cloud.identity);
     host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host") });
     const baseUrl = host.baseUrl;
     const c = cloud;
@@ -93,9 +95,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 }
 
 /** The host's settings: the merged ones pointed at this stack's Azurite and emulator. */
-function appSettings(merged: Record<string, string>, azurite: AzuriteProcess, cloudUrl: string, caCertFile: string): Record<string, string> {
+function appSettings(merged: Record<string, string>, azurite: AzuriteProcess, cloudUrl: string, caCertFile: string, identity: { endpoint: string; header: string }): Record<string, string> {
   return {
     ...merged,
+    // The managed-identity endpoint the platform gives a Function App; the emulator serves it.
+    IDENTITY_ENDPOINT: identity.endpoint,
+    IDENTITY_HEADER: identity.header,
     AzureWebJobsStorage: azurite.connectionString,
     ARM_ENDPOINT: cloudUrl,
     ARM_TLS_CA_FILE: caCertFile,
@@ -120,19 +125,20 @@ export async function startProcessStack(opts: { env?: Record<string, string | un
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
   const azurite = await startTestAzurite();
   const port = await freePort();
+  const identityHeader = randomBytes(24).toString("base64url");
   const cloud = spawn(process.execPath, [path.join(REPO_ROOT, "dist", "local", "cloud", "main.js")], {
-    env: { ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_LATENCY_PROFILE: "none", ...opts.cloudEnv },
+    env: { ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_IDENTITY_HEADER: identityHeader, CLOUD_LATENCY_PROFILE: "none", ...opts.cloudEnv },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let host: TestHost | undefined;
   try {
     let out = "";
     cloud.stdout!.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    const listening = /listening on (https:\/\/\S+) .*CA (\S+)\)/;
+    const listening = /listening on (https:\/\/\S+) .*CA (\S+)\)\n.*managed-identity endpoint (\S+) /;
     await eventually(async () => (cloud.exitCode !== null ? "exited" : out), (o) => o === "exited" || listening.test(o), 30_000, 50);
     const m = listening.exec(out);
     if (!m) throw new Error(`the cloud emulator did not start: ${out.trim()}`);
-    const settings = appSettings(merged, azurite, m[1]!, m[2]!);
+    const settings = appSettings(merged, azurite, m[1]!, m[2]!, { endpoint: m[3]!, header: identityHeader });
     host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host") });
     const h = host;
     return {
