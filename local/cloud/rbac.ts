@@ -41,8 +41,8 @@ export class Rbac {
   }
 
   /** Grants `principalId` exactly the assignments of infra/roles.json, at this deployment's scopes. */
-  assignTemplateRoles(principalId: string, scopes: TemplateScopes): void {
-    for (const a of ROLES.assignments) {
+  assignTemplateRoles(principalId: string, scopes: TemplateScopes, omit: string[] = []): void {
+    for (const a of ROLES.assignments.filter((x) => !omit.includes(x.name))) {
       const roleDefinitionId = a.builtInRoleId ?? customRoleId(a.role ?? "");
       for (const scope of scopes[a.scope]) this.assign({ principalId, roleDefinitionId, scope, ...(a.condition ? { condition: a.condition } : {}) });
     }

@@ -20,6 +20,8 @@ export type IdentityOptions = {
   appClientId?: string;
   /** The workspace Files account the app's file role is scoped to (WORKSPACE_STORAGE_ACCOUNT). */
   workspaceStorageAccount?: string;
+  /** Assignments of infra/roles.json (by name) to leave out: tests prove each one is needed. */
+  omitAssignments?: string[];
   /** 0 (default) picks a free port. */
   port?: number;
   /** The IDENTITY_HEADER secret; default: random per start. */
@@ -52,7 +54,7 @@ export class IdentityService {
     this.app = { kind: "userAssignedIdentity", clientId, principalId: stableGuid(`principal:${clientId}`), name: "id-compute-local" };
     this.operator = OPERATOR;
     this.header = opts.header ?? randomBytes(24).toString("base64url");
-    this.rbac.assignTemplateRoles(this.app.principalId, scopes);
+    this.rbac.assignTemplateRoles(this.app.principalId, scopes, opts.omitAssignments ?? []);
     // Owner grants no data actions (as in Azure), so the operator also holds file data access.
     for (const roleDefinitionId of ["8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "69566ab7-960f-475b-8e7c-b3118f30c6bd"]) {
       this.rbac.assign({ principalId: this.operator.principalId, roleDefinitionId, scope: scopes.subscription[0]! });
