@@ -1,8 +1,11 @@
 // `npm start`: Azurite, then the cloud emulator (once it is built), then the local Functions
 // host, each as its own supervised process on 127.0.0.1, with data under DATA_DIR (.data).
 // Env: PORT (7071), DATA_DIR, LOCAL_SETTINGS, AZURITE_BLOB_PORT / AZURITE_QUEUE_PORT /
-// AZURITE_TABLE_PORT (10000-10002), CLOUD_PORT (10443).
+// AZURITE_TABLE_PORT (10000-10002), CLOUD_PORT (10443), CLOUD_IDENTITY_PORT (10444: the emulator's
+// managed-identity endpoint, handed to the host as IDENTITY_ENDPOINT + IDENTITY_HEADER like
+// Azure hands them to a Function App).
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -13,7 +16,7 @@ import { ChildOutput } from "./shared/childOutput";
 import { Supervisor } from "./shared/supervisor";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
-const DEFAULT_PORTS = { PORT: 7071, AZURITE_BLOB_PORT: 10000, AZURITE_QUEUE_PORT: 10001, AZURITE_TABLE_PORT: 10002, CLOUD_PORT: 10443 };
+const DEFAULT_PORTS = { PORT: 7071, AZURITE_BLOB_PORT: 10000, AZURITE_QUEUE_PORT: 10001, AZURITE_TABLE_PORT: 10002, CLOUD_PORT: 10443, CLOUD_IDENTITY_PORT: 10444 };
 type PortName = keyof typeof DEFAULT_PORTS;
 
 /** A problem the user fixes by configuration: printed as one line, exit code 1. */
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
   const cloudMain = path.join(REPO_ROOT, "dist", "local", "cloud", "main.js");
   const withCloud = fs.existsSync(cloudMain);
 
-  const needed: PortName[] = ["PORT", "AZURITE_BLOB_PORT", "AZURITE_QUEUE_PORT", "AZURITE_TABLE_PORT", ...(withCloud ? ["CLOUD_PORT" as const] : [])];
+  const needed: PortName[] = ["PORT", "AZURITE_BLOB_PORT", "AZURITE_QUEUE_PORT", "AZURITE_TABLE_PORT", ...(withCloud ? ["CLOUD_PORT" as const, "CLOUD_IDENTITY_PORT" as const] : [])];
   for (const name of needed) {
     if (!(await portFree(ports[name]))) {
       throw new StartError(`port ${ports[name]} (${name}) is already in use on 127.0.0.1: stop what uses it or set ${name} to another port`);
@@ -108,6 +111,12 @@ async function main(): Promise<void> {
   if (ports.CLOUD_PORT !== DEFAULT_PORTS.CLOUD_PORT) {
     hostEnv.ARM_ENDPOINT = `https://127.0.0.1:${ports.CLOUD_PORT}`;
     hostEnv.WORKSPACE_FILES_ENDPOINT = `https://127.0.0.1:${ports.CLOUD_PORT}/files/${settings.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles"}`;
+  }
+  // A fresh secret per start: only the host may ask the emulator for the app's tokens.
+  const identityHeader = randomBytes(24).toString("base64url");
+  if (withCloud) {
+    hostEnv.IDENTITY_ENDPOINT = `http://127.0.0.1:${ports.CLOUD_IDENTITY_PORT}/msi/token`;
+    hostEnv.IDENTITY_HEADER = identityHeader;
   }
   if (env.ARM_TLS_CA_FILE === undefined && dataDir !== path.join(REPO_ROOT, ".data")) {
     hostEnv.ARM_TLS_CA_FILE = path.join(dataDir, "cloud", "tls", "cert.pem");
@@ -153,8 +162,11 @@ async function main(): Promise<void> {
     });
     say(`Azurite on ports ${azurite.blob}/${azurite.queue}/${azurite.table}, data in ${path.join(dataDir, "azurite")}`);
     if (withCloud) {
-      // The emulator's queue front for VM identities passes allowed requests on to this Azurite.
-      const cloudEnv = { ...env, CLOUD_PORT: String(ports.CLOUD_PORT), DATA_DIR: dataDir, CLOUD_QUEUE_BACKEND: connectionStringFor(azurite) };
+      const cloudEnv = {
+        ...env, CLOUD_PORT: String(ports.CLOUD_PORT), CLOUD_IDENTITY_PORT: String(ports.CLOUD_IDENTITY_PORT), CLOUD_IDENTITY_HEADER: identityHeader, DATA_DIR: dataDir,
+        // The emulator's queue front for VM identities passes allowed requests on to this Azurite.
+        CLOUD_QUEUE_BACKEND: connectionStringFor(azurite),
+      };
       await supervisor.add(nodeService("cloud", cloudMain, cloudEnv, /listening/i, outputs));
     } else {
       say("cloud emulator not built (dist/local/cloud/main.js missing): starting without it");

@@ -5,14 +5,13 @@ import type { Operations } from "./lro";
 import type { Quota } from "./skus";
 import type { Store } from "./store";
 import type { Sandbox } from "./sandbox";
-import type { Imds } from "./imds";
+import type { IdentityService } from "./identity/service";
 
 export type ResolvedOptions = {
   dataDir: string;
   cloudDir: string;
   host: string;
   port: number;
-  token: string;
   subscriptionId: string;
   resourceGroup: string;
   location: string;
@@ -27,8 +26,8 @@ export type Ctx = {
   store: Store;
   ops: Operations;
   sandbox: Sandbox;
-  /** Per-VM managed-identity endpoints. */
-  imds: Imds;
+  /** The local Entra ID: token issuer, role assignments, managed-identity endpoints (VMs' IMDS too). */
+  identity: IdentityService;
   config: RuntimeConfig;
   log: (line: string) => void;
   /** Run commands whose process is pending or running, by record key. */

@@ -1,5 +1,6 @@
 // startCloudEmulator: the HTTPS server in front of ARM, Azure Files and the admin surface,
-// with bearer-token auth, fault injection, the write throttle and persisted state.
+// with Entra ID tokens and RBAC (identity/, rbac.ts), fault injection, the write throttle and persisted state.
+import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
@@ -19,8 +20,8 @@ import { Sandbox } from "./sandbox";
 import type { Quota } from "./skus";
 import { Store } from "./store";
 import { ensureCertificate } from "./tls";
-import { ensureIdentityKeys } from "./identity";
-import { Imds } from "./imds";
+import { authenticateRequest, authorizeRequest, templateScopes } from "./identity/hooks";
+import { IdentityService, type IdentityOptions } from "./identity/service";
 import { startQueueFront, type QueueBackend } from "./storageQueues";
 import { bootVm } from "./vmInit";
 import { killMarked, VM_MARKER_ENV } from "./sandbox";
@@ -30,7 +31,8 @@ export type CloudEmulatorOptions = {
   dataDir?: string;
   /** 0 picks a free port. Default 10443. */
   port?: number;
-  token?: string;
+  /** The local Entra ID: tenant, the app identity's client id, the managed-identity endpoint's port and secret. */
+  identity?: IdentityOptions;
   subscriptionId?: string;
   resourceGroup?: string;
   location?: string;
@@ -55,12 +57,27 @@ export type CloudEmulator = {
   port: number;
   caCertPem: string;
   caCertFile: string;
+  /** An ARM token of the operator (Owner on the subscription, like whoever ran `azd up`): for tests and admin. */
   token: string;
   /** Queue service URL (path style, https) for VM identities: `${queueUrl}/<account>/<queue>`. */
   queueUrl: string;
-  /** PEM public key that verifies the managed-identity tokens this emulator issues. */
+  /** PEM public key that verifies the tokens this emulator issues (for the local host's App Service Authentication). */
   identityPublicKeyFile: string;
-  tenantId: string;
+  /** The operator's token for Files (audience https://storage.azure.com). */
+  storageToken: string;
+  identity: {
+    /** IDENTITY_ENDPOINT / IDENTITY_HEADER for the Functions host (App Service managed-identity protocol). */
+    endpoint: string;
+    header: string;
+    tenantId: string;
+    /** The app's user-assigned identity (AZURE_CLIENT_ID) and its object id. */
+    appClientId: string;
+    appPrincipalId: string;
+    /** AZURE_POD_IDENTITY_AUTHORITY_HOST for processes in VM `vmName` (IMDS protocol, system-assigned identity). */
+    imdsAuthorityHost(vmName: string): string;
+    /** Signs a token directly (tests: other identities, audiences, lifetimes, tenants). */
+    issue(req: { principalId: string; clientId?: string; audience: string; lifetimeSeconds?: number; notBefore?: number; tenantId?: string }): string;
+  };
   dataDir: string;
   subscriptionId: string;
   resourceGroup: string;
@@ -74,11 +91,9 @@ export type CloudEmulator = {
 
 export const DEFAULTS = {
   port: 10443,
-  token: "local-emulator-token",
   subscriptionId: "00000000-0000-0000-0000-000000000001",
   resourceGroup: "rg-compute-local",
   location: "westeurope",
-  tenantId: "00000000-0000-0000-0000-0000000000e1",
   queuePort: 10444,
 };
 
@@ -90,20 +105,24 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   const resourceGroup = options.resourceGroup ?? DEFAULTS.resourceGroup;
   const location = (options.location ?? DEFAULTS.location).toLowerCase();
   const opts: ResolvedOptions = {
-    dataDir, cloudDir, host: "127.0.0.1", port: options.port ?? DEFAULTS.port, token: options.token ?? DEFAULTS.token,
+    dataDir, cloudDir, host: "127.0.0.1", port: options.port ?? DEFAULTS.port,
     subscriptionId, resourceGroup, location, quota,
     allowedSubnetIds: options.allowedSubnetIds ?? [`/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/virtualNetworks/vnet-local/subnets/default`],
     caCertFile: "",
   };
   const tls = await ensureCertificate(cloudDir);
   opts.caCertFile = tls.certFile;
-  const keys = ensureIdentityKeys(cloudDir, DEFAULTS.tenantId);
   const store = new Store(cloudDir);
+  const identity = new IdentityService(cloudDir, options.identity ?? {}, templateScopes(opts, options.identity?.workspaceStorageAccount), (vmName) => {
+    const vm = Object.values(store.state.vms).find((v) => String(v.body.name).toLowerCase() === vmName.toLowerCase());
+    const principal = (vm?.body.identity as JsonObject | undefined)?.principalId;
+    return vm && typeof principal === "string" ? { principalId: principal, resourceId: vm.id } : undefined;
+  });
+  await identity.start();
   const ctx: Ctx = {
-    opts, store,
+    opts, store, identity,
     ops: new Operations(store, location, subscriptionId),
     sandbox: new Sandbox(cloudDir),
-    imds: new Imds(keys),
     config: applyPatch(defaultConfig(options.latencyProfile ?? "realistic"), options.config ?? {}),
     log: options.log ?? (() => undefined),
     runs: new Map(),
@@ -120,7 +139,10 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   const running = Object.values(store.state.vms).filter((vm) => vm.powerState === "running");
   killMarked(VM_MARKER_ENV, new Set(running.map((vm) => ctx.sandbox.vmDir(String(vm.body.name)))));
   for (const vm of running) await bootVm(ctx, vm).catch((err: Error) => ctx.log(`vm ${String(vm.body.name)}: boot failed: ${err.message}`));
-  const queueFront = await startQueueFront(ctx, keys, tls, options.queueBackend, options.queuePort ?? 0);
+  const queueFront = await startQueueFront(ctx, tls, options.queueBackend, options.queuePort ?? 0);
+  // The host (App Service Authentication's stand-in) verifies VM identities' tokens with this.
+  const publicKeyFile = path.join(cloudDir, "identity", "public.pem");
+  fs.writeFileSync(publicKeyFile, identity.issuer.key.publicKey.export({ type: "spki", format: "pem" }));
 
   const buckets = new TokenBuckets();
   const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, (req, res) => {
@@ -131,17 +153,33 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (err) {
+    await identity.stop();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   opts.port = port;
   const url = `https://127.0.0.1:${port}`;
 
   return {
-    url, port, caCertPem: tls.cert, caCertFile: tls.certFile, token: opts.token, dataDir,
-    queueUrl: queueFront.url, identityPublicKeyFile: keys.publicKeyFile, tenantId: keys.tenantId, subscriptionId, resourceGroup, location,
+    url, port, caCertPem: tls.cert, caCertFile: tls.certFile, dataDir, subscriptionId, resourceGroup, location,
+    queueUrl: queueFront.url, identityPublicKeyFile: publicKeyFile,
+    token: identity.issuer.issue({ principal: identity.operator, audience: "https://management.azure.com" }).token,
+    storageToken: identity.issuer.issue({ principal: identity.operator, audience: "https://storage.azure.com" }).token,
+    identity: {
+      endpoint: identity.endpoint, header: identity.header, tenantId: identity.issuer.tenantId,
+      appClientId: identity.app.clientId, appPrincipalId: identity.app.principalId,
+      imdsAuthorityHost: (vmName) => identity.imdsAuthorityHost(vmName),
+      issue: (r) => identity.issuer.issue({
+        principal: { kind: "userAssignedIdentity", principalId: r.principalId, clientId: r.clientId ?? r.principalId, name: "test" },
+        audience: r.audience, lifetimeSeconds: r.lifetimeSeconds, notBefore: r.notBefore, tenantId: r.tenantId,
+      }).token,
+    },
     getConfig: () => ctx.config,
     setConfig: (patch) => setConfig(ctx, patch),
     getState: () => adminState(ctx),
@@ -151,12 +189,12 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
       ctx.ops.stop();
       for (const run of ctx.runs.values()) run.interrupt("Failed", "The emulator stopped while the script was running.");
       ctx.sandbox.stopAll();
-      ctx.imds.stopAll();
       queueFront.close();
       const deadline = Date.now() + 3000;
       while (ctx.runs.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await identity.stop();
       store.flush();
     },
   };
@@ -167,14 +205,10 @@ async function handle(ctx: Ctx, buckets: TokenBuckets, req: IncomingMessage, res
   const method = (req.method ?? "GET").toUpperCase();
   if (url.pathname === "/health" && method === "GET") return sendJson(res, 200, { status: "ok", service: "cloud-emulator" });
 
-  const auth = req.headers.authorization;
-  if (!auth || !/^Bearer\s+/i.test(auth)) {
-    return sendArmError(res, new ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."));
-  }
-  if (auth.replace(/^Bearer\s+/i, "") !== ctx.opts.token) {
-    return sendArmError(res, new ArmError(401, "InvalidAuthenticationToken", "The access token is invalid."));
-  }
+  const caller = authenticateRequest(ctx, req, res, url);
+  if (!caller) return;
   const raw = ["PUT", "POST", "PATCH"].includes(method) && !url.pathname.startsWith("/files/") ? await readBody(req) : Buffer.alloc(0);
+  if (!authorizeRequest(ctx, caller, req, res, method, url, raw)) return;
 
   if (url.pathname.startsWith("/admin/")) {
     const [status, body] = handleAdmin(ctx, method, url.pathname, raw);

@@ -9,7 +9,8 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, generateAccountSASQueryParameters, StorageSharedKeyCredential } from "@azure/storage-queue";
 import type { Ctx } from "./context";
-import { verifyToken, type IdentityKeys } from "./identity";
+import { ArmError } from "./http";
+import { STORAGE_AUDIENCES } from "./identity/issuer";
 import { allowedQueueAction } from "./roleAssignments";
 
 export type QueueBackend = { url: string; accountName: string; accountKey: string };
@@ -35,7 +36,7 @@ export function dataActionOf(method: string, pathParts: string[], query: URLSear
   return undefined;
 }
 
-export async function startQueueFront(ctx: Ctx, keys: IdentityKeys, tls: { cert: string; key: string }, backend: QueueBackend | undefined, port = 0): Promise<{ url: string; close(): void }> {
+export async function startQueueFront(ctx: Ctx, tls: { cert: string; key: string }, backend: QueueBackend | undefined, port = 0): Promise<{ url: string; close(): void }> {
   let sas: { query: string; until: number } | undefined;
   const sasQuery = (b: QueueBackend): string => {
     if (!sas || sas.until < Date.now() + 600_000) {
@@ -61,16 +62,20 @@ export async function startQueueFront(ctx: Ctx, keys: IdentityKeys, tls: { cert:
     };
     const url = new URL(req.url ?? "/", "https://127.0.0.1");
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-    const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
-    const challenge = { "www-authenticate": `Bearer authorization_uri=https://login.microsoftonline.com/${keys.tenantId}/oauth2/authorize resource_id=${STORAGE_AUDIENCE}` };
-    if (!auth) return fail(401, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.", challenge);
-    const verified = verifyToken(keys.publicKeyPem, auth, STORAGE_AUDIENCE);
-    if ("error" in verified) return fail(401, "InvalidAuthenticationInfo", `Server failed to authenticate the request: ${verified.error}.`, challenge);
-    const claims = verified.claims;
+    const challenge = { "www-authenticate": `Bearer authorization_uri=https://login.microsoftonline.com/${ctx.identity.issuer.tenantId}/oauth2/authorize resource_id=${STORAGE_AUDIENCE}` };
+    if (!/^Bearer\s+\S+$/i.test(req.headers.authorization ?? "")) {
+      return fail(401, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.", challenge);
+    }
+    let caller: { principalId: string };
+    try {
+      caller = ctx.identity.issuer.authenticate(req.headers.authorization, STORAGE_AUDIENCES);
+    } catch (err) {
+      return fail(401, "InvalidAuthenticationInfo", `Server failed to authenticate the request: ${err instanceof ArmError ? err.message : "invalid token"}`, challenge);
+    }
     const [account, queue] = parts;
     const action = account && queue ? dataActionOf(req.method ?? "GET", parts, url.searchParams) : undefined;
     const queueId = `/subscriptions/${ctx.opts.subscriptionId}/resourceGroups/${ctx.opts.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${account}/queueServices/default/queues/${queue}`;
-    if (!action || !allowedQueueAction(ctx, claims.oid, queueId, action)) {
+    if (!action || !allowedQueueAction(ctx, caller.principalId, queueId, action)) {
       return fail(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission.");
     }
     if (!backend || account !== backend.accountName) return fail(404, "ResourceNotFound", "The specified resource does not exist.");

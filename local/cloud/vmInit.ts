@@ -3,8 +3,8 @@
 // cloud-init's per-instance modules), then the systemd services enabled with
 // `systemctl enable --now <unit>` in runcmd, on every boot, restarted per `Restart=`.
 // Services are real processes in the VM's sandbox (killed with the VM on deallocate / power off /
-// restart / delete) and reach the VM's IMDS (its managed identity) through
-// AZURE_POD_IDENTITY_AUTHORITY_HOST. Paths in the cloud-init are VM paths: files land under the
+// restart / delete) and reach the VM's IMDS (its managed identity, served by identity/service.ts)
+// through AZURE_POD_IDENTITY_AUTHORITY_HOST. Paths in the cloud-init are VM paths: files land under the
 // VM's root, runcmd scripts see VM_ROOT (as run commands do), and an ExecStart argument naming
 // a file that exists under the VM's root is given that file.
 import fs from "node:fs";
@@ -98,8 +98,7 @@ export async function bootVm(ctx: Ctx, vm: VmRecord): Promise<void> {
   const text = vm.cloudInit ?? "";
   const user = String(obj(obj(vm.body.properties)?.osProfile)?.adminUsername ?? "azureuser");
   const home = ctx.sandbox.homeDir(name, user);
-  const principal = () => str(obj(ctx.store.state.vms[vmKey]?.body.identity)?.principalId);
-  const imdsUrl = await ctx.imds.start(vmKey, { principalId: principal, resourceId: vm.id });
+  const imdsUrl = ctx.identity.imdsAuthorityHost(name);
   const env: Record<string, string> = {
     ...baseEnv(ctx, vm, home, user),
     HOME: "/root",
@@ -131,11 +130,10 @@ export async function bootVm(ctx: Ctx, vm: VmRecord): Promise<void> {
   for (const unitName of vm.enabledUnits ?? []) startService(ctx, vm, unitName, env, generation);
 }
 
-/** The VM is going down: its IMDS goes with it; its services are not restarted. */
-export function haltVm(ctx: Ctx, vm: VmRecord): void {
+/** The VM is going down: its services are not restarted. */
+export function haltVm(_ctx: Ctx, vm: VmRecord): void {
   const vmKey = key(vm.id);
   boots.set(vmKey, (boots.get(vmKey) ?? 0) + 1);
-  ctx.imds.stop(vmKey);
 }
 
 function inVm(root: string, p: string): string | undefined {

@@ -1,11 +1,12 @@
 // The provider layer (shared/azure) against local/cloud through the same client factory the
-// app uses: endpoint, static token and the emulator CA from configuration only.
+// app uses: endpoint, the app's managed identity and the emulator CA from configuration only.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import sshpk from "sshpk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createArmClients, createFilesClients, type ArmClients, type FilesClients } from "../../shared/azure/clients";
 import {
   getVmStatus, listVmSkus, listVmUsages, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startVm,
@@ -21,7 +22,8 @@ import { startCloudEmulator, type CloudEmulator } from "../../local/cloud/emulat
 import { createStorageClients, type StorageClients } from "../../shared/azure/clients";
 import { blobSasUrl, ensureContainer, readBlobText } from "../../shared/azure/blobs";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
-import { testAzureConfig } from "./support";
+import { testAzureConfig, useEmulatorIdentity } from "./support";
+import type { IdentityChoice } from "../../shared/azure/credential";
 
 const SUB = "00000000-0000-0000-0000-0000000000ab";
 const RG = "rg-activities";
@@ -33,18 +35,20 @@ let files: FilesClients;
 let dataDir: string;
 let azurite: AzuriteProcess;
 let storage: StorageClients;
+let identity: IdentityChoice;
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "activities-cloud-"));
   emu = await startCloudEmulator({
     dataDir, port: 0, subscriptionId: SUB, resourceGroup: RG, location: "westeurope", allowedSubnetIds: [SUBNET],
-    latencyProfile: "none", token: "activities-token",
+    latencyProfile: "none", identity: { workspaceStorageAccount: "wsactivities" },
   });
+  identity = useEmulatorIdentity(emu);
   const config = testAzureConfig({
     subscriptionId: SUB,
     resourceGroup: RG,
     armEndpoint: emu.url,
-    armEmulatorToken: emu.token,
+    identity,
     armTlsCaFile: emu.caCertFile,
     filesAccount: "wsactivities",
     filesEndpoint: `${emu.url}/files/wsactivities`,
@@ -53,7 +57,7 @@ beforeAll(async () => {
   arm = createArmClients(config);
   files = createFilesClients(config);
   azurite = await startTestAzurite();
-  storage = createStorageClients(testAzureConfig({ storageConnectionString: azurite.connectionString }));
+  storage = createStorageClients(testAzureConfig({ storage: connectionStringStorage(azurite.connectionString) }));
 });
 
 afterAll(async () => {
@@ -91,14 +95,14 @@ async function network(name: string) {
 }
 
 describe("clients", () => {
-  it("reach the emulator only with its token and its CA (no global TLS switch)", async () => {
+  it("reach the emulator only as the app's identity and with its CA (no global TLS switch)", async () => {
     const base = { subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, maxRetries: 0 };
-    const wrongToken = createArmClients(testAzureConfig({ ...base, armEmulatorToken: "nope", armTlsCaFile: emu.caCertFile }));
-    const denied = await getNsg(wrongToken, "x").catch((e: unknown) => e);
-    expect(denied).toBeInstanceOf(CloudError);
-    expect((denied as CloudError).retryable).toBe(false);
-    expect((denied as CloudError).message).not.toContain("nope");
-    const untrusted = createArmClients(testAzureConfig({ ...base, armEmulatorToken: emu.token }));
+    // An identity the platform does not give this app: no token, so nothing reaches ARM.
+    const stranger = createArmClients(testAzureConfig({ ...base, identity: { kind: "managedIdentity", clientId: "0f0f0f0f-0000-4000-8000-000000000001" }, armTlsCaFile: emu.caCertFile }));
+    const denied = await getNsg(stranger, "x").catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(Error);
+    expect((denied as CloudError).retryable ?? false).toBe(false);
+    const untrusted = createArmClients(testAzureConfig({ ...base, identity }));
     const tls = await getNsg(untrusted, "x").catch((e: unknown) => e);
     expect(tls).toMatchObject({ code: "TlsError", retryable: false });
   });
@@ -107,7 +111,7 @@ describe("clients", () => {
 describe("transient failures", () => {
   it("surface as retryable errors after the SDK's own retries", async () => {
     const quick = createArmClients(
-      testAzureConfig({ subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, armEmulatorToken: emu.token, armTlsCaFile: emu.caCertFile, maxRetries: 1 }),
+      testAzureConfig({ subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, identity, armTlsCaFile: emu.caCertFile, maxRetries: 1 }),
     );
     try {
       emu.setConfig({ faults: { rate500: 1 } });

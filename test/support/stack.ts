@@ -4,6 +4,7 @@
 // Settings come from local.settings.example.json (forced, so a developer's local.settings.json
 // cannot change test behaviour), overridden by `env`.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -60,7 +61,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const merged = { ...base, ...stripUndefined(opts.env ?? {}) };
     const quota = merged.QUOTA_VCPUS_PER_FAMILY ? (JSON.parse(merged.QUOTA_VCPUS_PER_FAMILY) as Record<string, number>) : undefined;
     cloud = await startCloudEmulator({
-      dataDir, port: 0, token: merged.ARM_EMULATOR_TOKEN, subscriptionId: merged.AZURE_SUBSCRIPTION_ID,
+      dataDir, port: 0, subscriptionId: merged.AZURE_SUBSCRIPTION_ID,
+      identity: { appClientId: merged.AZURE_CLIENT_ID, workspaceStorageAccount: merged.WORKSPACE_STORAGE_ACCOUNT },
       resourceGroup: merged.AZURE_RESOURCE_GROUP, location: merged.AZURE_LOCATION,
       allowedSubnetIds: merged.ALLOWED_SUBNET_IDS?.split(",").map((s) => s.trim()).filter(Boolean),
       quotaPerFamily: quota, latencyProfile: "none",
@@ -69,7 +71,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
     const account = merged.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles";
     const port = await freePort();
-    const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile, { port, queueUrl: cloud.queueUrl, identityKeyFile: cloud.identityPublicKeyFile });
+    const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile, cloud.identity, { port, queueUrl: cloud.queueUrl, identityKeyFile: cloud.identityPublicKeyFile });
     host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host"), port });
     const baseUrl = host.baseUrl;
     const c = cloud;
@@ -101,10 +103,14 @@ function appSettings(
   azurite: AzuriteProcess,
   cloudUrl: string,
   caCertFile: string,
+  identity: { endpoint: string; header: string },
   agent: { port: number; queueUrl: string; identityKeyFile: string },
 ): Record<string, string> {
   return {
     ...merged,
+    // The managed-identity endpoint the platform gives a Function App; the emulator serves it.
+    IDENTITY_ENDPOINT: identity.endpoint,
+    IDENTITY_HEADER: identity.header,
     // The job agents on the emulator's VMs: report to this host, take jobs through the emulator's
     // Entra-authorized queue front; the host admits their tokens with the emulator's key.
     JOBS_AGENT_APP_URL: `http://127.0.0.1:${agent.port}`,
@@ -134,10 +140,11 @@ export async function startProcessStack(opts: { env?: Record<string, string | un
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
   const azurite = await startTestAzurite();
   const port = await freePort();
+  const identityHeader = randomBytes(24).toString("base64url");
   const cloud = spawn(process.execPath, [path.join(REPO_ROOT, "dist", "local", "cloud", "main.js")], {
     env: {
-      ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_QUEUE_PORT: "0", CLOUD_LATENCY_PROFILE: "none",
-      CLOUD_QUEUE_BACKEND: azurite.connectionString, ...opts.cloudEnv,
+      ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_IDENTITY_HEADER: identityHeader, CLOUD_QUEUE_PORT: "0",
+      CLOUD_LATENCY_PROFILE: "none", CLOUD_QUEUE_BACKEND: azurite.connectionString, ...opts.cloudEnv,
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -145,14 +152,16 @@ export async function startProcessStack(opts: { env?: Record<string, string | un
   try {
     let out = "";
     cloud.stdout!.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    const listening = /listening on (https:\/\/\S+) .*CA (\S+)\)/;
+    const listening = /listening on (https:\/\/\S+) .*CA (\S+)\)\n.*managed-identity endpoint (\S+) /;
     const front = /queues for VM identities on (https:\/\/\S+)/;
     await eventually(async () => (cloud.exitCode !== null ? "exited" : out), (o) => o === "exited" || (listening.test(o) && front.test(o)), 30_000, 50);
     const m = listening.exec(out);
     const q = front.exec(out);
     if (!m || !q) throw new Error(`the cloud emulator did not start: ${out.trim()}`);
     const hostPort = await freePort();
-    const settings = appSettings(merged, azurite, m[1]!, m[2]!, { port: hostPort, queueUrl: q[1]!, identityKeyFile: path.join(dataDir, "cloud", "identity", "public.pem") });
+    const settings = appSettings(merged, azurite, m[1]!, m[2]!, { endpoint: m[3]!, header: identityHeader }, {
+      port: hostPort, queueUrl: q[1]!, identityKeyFile: path.join(dataDir, "cloud", "identity", "public.pem"),
+    });
     host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host"), port: hostPort });
     const h = host;
     return {

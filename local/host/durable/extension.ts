@@ -10,6 +10,7 @@ import { EntityStore } from "./entities/store";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
 import { TaskHubStore } from "./store";
 import type { InstanceMessage } from "./types";
+import { hostStorage, type HostStorage } from "../storageClients";
 
 export type DurableExtension = HostExtension & { engine(): DurableEngine };
 
@@ -47,13 +48,18 @@ export function createDurableExtension(): DurableExtension {
       const dt = ctx.hostJson.extensions?.durableTask ?? {};
       hubName = dt.hubName ?? "TestHubName";
       baseUrl = () => ctx.baseUrl();
-      const conn = ctx.env.AzureWebJobsStorage;
-      if (!conn) throw new Error("durable: the app setting AzureWebJobsStorage is not set (the task hub lives in Table storage)");
+      // The task hub lives in Table storage of AzureWebJobsStorage, connection string or identity-based.
+      let storage: HostStorage;
+      try {
+        storage = hostStorage(ctx.env);
+      } catch (err) {
+        throw new Error(`durable: ${(err as Error).message} (the task hub lives in Table storage)`);
+      }
       // The library rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (func sets it too).
       if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = new URL(ctx.baseUrl()).host;
       const maxShort = typeof dt.maximumShortTimerDuration === "string" ? dt.maximumShortTimerDuration : DEFAULT_MAX_SHORT_TIMER;
       const interval = typeof dt.longRunningTimerIntervalDuration === "string" ? dt.longRunningTimerIntervalDuration : DEFAULT_LONG_TIMER_INTERVAL;
-      const store = new TaskHubStore(conn, hubTableName(hubName));
+      const store = new TaskHubStore(storage, hubTableName(hubName));
       // Entity functions by lower-cased name (entity names are case-insensitive, like function names).
       const findEntity = (name: string) =>
         [...ctx.core.functions.values()].find((f) => f.trigger.type.toLowerCase() === "entitytrigger" && f.name.toLowerCase() === name);

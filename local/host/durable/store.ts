@@ -72,10 +72,16 @@ export class TaskHubStore {
   roundTrips = 0;
   private msgSeq = 0;
 
-  constructor(connectionString: string, readonly tableName: string) {
-    const opts = { allowInsecureConnection: true, retryOptions: { maxRetries: 2 } };
-    this.table = TableClient.fromConnectionString(connectionString, tableName, opts);
-    this.service = TableServiceClient.fromConnectionString(connectionString, opts);
+  /** `connection`: a storage connection string, or the table clients of any storage connection (storageClients.ts). */
+  constructor(connection: string | { table(name: string): TableClient; tableService: TableServiceClient }, readonly tableName: string) {
+    if (typeof connection === "string") {
+      const opts = { allowInsecureConnection: true, retryOptions: { maxRetries: 2 } };
+      this.table = TableClient.fromConnectionString(connection, tableName, opts);
+      this.service = TableServiceClient.fromConnectionString(connection, opts);
+    } else {
+      this.table = connection.table(tableName);
+      this.service = connection.tableService;
+    }
   }
 
   async init(): Promise<void> {
