@@ -1,7 +1,7 @@
 // `npm start`: Azurite, then the cloud emulator (once it is built), then the local Functions
 // host, each as its own supervised process on 127.0.0.1, with data under DATA_DIR (.data).
 // Env: PORT (7071), DATA_DIR, LOCAL_SETTINGS, AZURITE_BLOB_PORT / AZURITE_QUEUE_PORT /
-// AZURITE_TABLE_PORT (10000-10002), CLOUD_PORT (10443), CLOUD_IDENTITY_PORT (10444: the emulator's
+// AZURITE_TABLE_PORT (10000-10002), CLOUD_PORT (10443), CLOUD_QUEUE_PORT (10445: its queues for VM identities), CLOUD_IDENTITY_PORT (10444: the emulator's
 // managed-identity endpoint, handed to the host as IDENTITY_ENDPOINT + IDENTITY_HEADER like
 // Azure hands them to a Function App).
 import { spawn, type ChildProcess } from "node:child_process";
@@ -16,7 +16,7 @@ import { ChildOutput } from "./shared/childOutput";
 import { Supervisor } from "./shared/supervisor";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
-const DEFAULT_PORTS = { PORT: 7071, AZURITE_BLOB_PORT: 10000, AZURITE_QUEUE_PORT: 10001, AZURITE_TABLE_PORT: 10002, CLOUD_PORT: 10443, CLOUD_IDENTITY_PORT: 10444 };
+const DEFAULT_PORTS = { PORT: 7071, AZURITE_BLOB_PORT: 10000, AZURITE_QUEUE_PORT: 10001, AZURITE_TABLE_PORT: 10002, CLOUD_PORT: 10443, CLOUD_IDENTITY_PORT: 10444, CLOUD_QUEUE_PORT: 10445 };
 type PortName = keyof typeof DEFAULT_PORTS;
 
 /** A problem the user fixes by configuration: printed as one line, exit code 1. */
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const cloudMain = path.join(REPO_ROOT, "dist", "local", "cloud", "main.js");
   const withCloud = fs.existsSync(cloudMain);
 
-  const needed: PortName[] = ["PORT", "AZURITE_BLOB_PORT", "AZURITE_QUEUE_PORT", "AZURITE_TABLE_PORT", ...(withCloud ? ["CLOUD_PORT" as const, "CLOUD_IDENTITY_PORT" as const] : [])];
+  const needed: PortName[] = ["PORT", "AZURITE_BLOB_PORT", "AZURITE_QUEUE_PORT", "AZURITE_TABLE_PORT", ...(withCloud ? ["CLOUD_PORT" as const, "CLOUD_IDENTITY_PORT" as const, "CLOUD_QUEUE_PORT" as const] : [])];
   for (const name of needed) {
     if (!(await portFree(ports[name]))) {
       throw new StartError(`port ${ports[name]} (${name}) is already in use on 127.0.0.1: stop what uses it or set ${name} to another port`);
@@ -125,6 +125,7 @@ async function main(): Promise<void> {
     hostEnv.LOCAL_IDENTITY_PUBLIC_KEY_FILE = path.join(dataDir, "cloud", "identity", "public.pem");
   }
   if (ports.PORT !== 7071) hostEnv.JOBS_AGENT_APP_URL = `http://127.0.0.1:${ports.PORT}`;
+  if (ports.CLOUD_QUEUE_PORT !== DEFAULT_PORTS.CLOUD_QUEUE_PORT) hostEnv.JOBS_AGENT_QUEUE_ENDPOINT = `https://127.0.0.1:${ports.CLOUD_QUEUE_PORT}/devstoreaccount1`;
 
   const outputs = new Map<string, ChildOutput>();
   let exiting = false;
@@ -166,6 +167,7 @@ async function main(): Promise<void> {
         ...env, CLOUD_PORT: String(ports.CLOUD_PORT), CLOUD_IDENTITY_PORT: String(ports.CLOUD_IDENTITY_PORT), CLOUD_IDENTITY_HEADER: identityHeader, DATA_DIR: dataDir,
         // The emulator's queue front for VM identities passes allowed requests on to this Azurite.
         CLOUD_QUEUE_BACKEND: connectionStringFor(azurite),
+        CLOUD_QUEUE_PORT: String(ports.CLOUD_QUEUE_PORT),
       };
       await supervisor.add(nodeService("cloud", cloudMain, cloudEnv, /listening/i, outputs));
     } else {

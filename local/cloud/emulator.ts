@@ -46,7 +46,7 @@ export type CloudEmulatorOptions = {
   config?: ConfigPatch;
   /** Azurite's queue service, for the Entra-authorized queue front VMs use (absent: the front answers 404). */
   queueBackend?: QueueBackend;
-  /** Port of the queue front; 0 picks a free one. Default 10444. */
+  /** Port of the queue front; 0 picks a free one. Default 10445. */
   queuePort?: number;
   /** Log sink; default: none. main.ts passes console.log. */
   log?: (line: string) => void;
@@ -94,7 +94,7 @@ export const DEFAULTS = {
   subscriptionId: "00000000-0000-0000-0000-000000000001",
   resourceGroup: "rg-compute-local",
   location: "westeurope",
-  queuePort: 10444,
+  queuePort: 10445,
 };
 
 export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Promise<CloudEmulator> {
