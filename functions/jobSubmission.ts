@@ -1,7 +1,7 @@
 // Job submission shared by the HTTP route and the queue trigger: authorize against the
-// instance, honour the idempotency key, write the Queued record, tell the dispatcher.
-// Every step is repeatable: a retried submission finds its record and raises again (the
-// dispatcher ignores duplicates), so a crash between steps loses nothing.
+// instance, honour the idempotency key, write the Queued record, start the job's orchestration.
+// Every step is repeatable: a retried submission finds its record and starts it again (an active
+// orchestration of that id is left as it is; the queue ignores duplicates).
 import { ConflictError, NotFoundError } from "../shared/errors";
 import { newId } from "../shared/ids";
 import type { InstanceRecord } from "../shared/instances/record";
@@ -11,10 +11,12 @@ import { assertAuthorized, type Principal } from "../shared/rbac";
 import type { JobSubmissionBody } from "../shared/schemas/job";
 import { createIdempotencyStore } from "../shared/store/idempotency";
 import type { Stored } from "../shared/store/recordTable";
-import { raiseToDispatcher, type OrchestrationPort } from "../orchestrations/jobs/dispatcherClient";
+import type { OrchestrationPort } from "../orchestrations/jobs/durablePort";
+import { ORCHESTRATIONS, type JobInput } from "../orchestrations/jobs/types";
+import { orchestrationIds } from "../shared/ids";
 import { recordActivity } from "./instanceActivity";
 import { instanceStores } from "./instanceStores";
-import { getClients, getSettings } from "./runtime";
+import { getClients } from "./runtime";
 
 export type IdempotentJob = { jobId: string; instance: string };
 
@@ -85,7 +87,8 @@ export async function submitJob(port: OrchestrationPort, s: Submission, now = ne
     first = false;
   }
   if (!isTerminalJobState(job.state)) {
-    await raiseToDispatcher(port, getSettings().workspaceName, job.instance, { type: "JobSubmitted", jobId: job.id, gpus: job.gpus });
+    // The job's orchestration queues it on the instance's job-queue entity (a repeat finds it running).
+    await port.start(ORCHESTRATIONS.job, orchestrationIds.job(job.id), { instance: job.instance, jobId: job.id, gpus: job.gpus } satisfies JobInput);
   }
   await recordActivity(job.instance, now, inst).catch(() => undefined); // activity is advisory; never fail a submission on it
   return { job, first };

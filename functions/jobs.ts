@@ -8,13 +8,14 @@ import { readBlobText } from "../shared/azure/blobs";
 import { assertAuthorized, type Principal } from "../shared/rbac";
 import { jobSubmissionBody } from "../shared/schemas/job";
 import { parseWith } from "../shared/validation";
-import { raiseToDispatcher } from "../orchestrations/jobs/dispatcherClient";
+import { orchestrationIds } from "../shared/ids";
+import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
 import { durablePort } from "../orchestrations/jobs/durablePort";
 import { apiRoute, idempotencyKey } from "./http/api";
 import { recordActivity } from "./instanceActivity";
 import { instanceStores } from "./instanceStores";
 import { instanceFor, jobStores, submitJob } from "./jobSubmission";
-import { getClients, getSettings } from "./runtime";
+import { getClients } from "./runtime";
 
 const client = [df.input.durableClient()];
 
@@ -96,10 +97,11 @@ apiRoute("cancelJob", { route: "jobs/{id}/cancel", methods: ["POST"], extraInput
   const now = new Date();
   let job: JobRecord = got.record;
   if (!job.cancelRequestedAt) {
-    // Recorded first, so the dispatcher's reconcile finds it even if the event below is lost.
+    // Recorded first: the start of a job that was just handed a slot sees it and does not run it.
     job = (await jobStores().jobs.update({ ...job, cancelRequestedAt: now.toISOString() }, got.etag)).record;
   }
-  await raiseToDispatcher(durablePort(df.getClient(ctx)), getSettings().workspaceName, job.instance, { type: "CancelJob", jobId: job.id });
+  // The job's orchestration takes it from here: off the queue, or to the agent if it runs.
+  await durablePort(df.getClient(ctx)).raise(orchestrationIds.job(job.id), JOB_EVENT, { type: "Cancel", reason: "canceled by request" } satisfies JobEventPayload);
   await recordActivity(job.instance, now).catch(() => undefined);
   return { status: 202, body: toJobResponse(job), headers: { Location: `/api/jobs/${job.id}` } };
 });

@@ -1,11 +1,11 @@
 // Jobs benchmark (bench/README.md "Jobs"): the whole stack (Azurite, cloud emulator with
 // latency "none", the app in the local host) driven over HTTP like a client.
 //   1. submit→start latency: one job at a time (median of 20), then 100 concurrent submissions to one instance with free slots
-//      (Standard_NC24ads_A100_v4 × jobsPerCore 16 = cap 384); start = the run command's process
-//      start time reported by the emulator (the job's startedAt); submit = just before the POST.
+//      (Standard_NC24ads_A100_v4 × jobsPerCore 16 = cap 384); start = the agent's
+//      "started" report (the job's startedAt); submit = just before the POST.
 //   2. sustained jobs/s: trivial jobs (`true`) over 10 instances, first submit → last terminal.
-//   3. dispatcher step time: the pure dispatcher step at queue depth 10 vs 10,000, and one
-//      dispatcher episode (library replay + our orchestrator) carrying that state.
+//   3. queue step time: the pure dispatcher step at queue depth 10 vs 10,000, and one operation
+//      of the job-queue entity carrying that state (state JSON in, step, JSON out).
 //   4. where the CPU goes: per job, the host, Azurite, the emulator and the job processes (from
 //      /proc during part 2), and the CPU of one storage round trip (client + Azurite).
 // The stack is laid out like `npm start` (Azurite, emulator, host: one process each).
@@ -13,11 +13,8 @@
 import os from "node:os";
 import { TableClient } from "@azure/data-tables";
 import { initialState, step, type DispatcherState } from "../../shared/jobs/dispatcher";
-import { dispatcherOrchestrator } from "../../orchestrations/jobs/dispatcherOrchestrator";
-import { ACTIVITIES, DISPATCHER_EVENT } from "../../orchestrations/jobs/types";
 import { eventually, startProcessStack, type ProcessStack as Stack } from "../../test/support/stack";
 import { cpuMeter, type CpuSample } from "./cpu";
-import { Replay } from "../../test/orchestrations/jobsHarness";
 
 type Job = { id: string; state: string; startedAt?: string; endedAt?: string };
 
@@ -133,18 +130,22 @@ function pureStepMicros(depth: number): number {
   return Number(process.hrtime.bigint() - t0) / 1000 / (2 * n);
 }
 
-async function episodeMillis(depth: number): Promise<number> {
-  const r = new Replay(dispatcherOrchestrator, { instance: "b", state: loaded(depth), generation: 1, eventsPerGeneration: 1_000_000 }, { [ACTIVITIES.apply]: () => null, [ACTIVITIES.reconcile]: () => ({ exists: false }) });
-  await r.settle();
+/**
+ * One operation of the job-queue entity carrying that state, as the durable runtime runs it:
+ * the state read back from its JSON, the step, the state written as JSON again.
+ */
+function entityOpMillis(depth: number): number {
+  let json = JSON.stringify({ s: loaded(depth) });
   const times: number[] = [];
-  for (let i = 0; i < 40; i++) {
-    r.raise(DISPATCHER_EVENT, { type: "JobFinished", jobId: `j${i}`, state: "Completed" });
+  for (let i = 0; i < 200; i++) {
     const t0 = performance.now();
-    await r.episode(); // the event, its step, the apply activity scheduled
-    await r.episode(); // the activity result
-    times.push((performance.now() - t0) / 2);
+    const state = JSON.parse(json) as { s: DispatcherState };
+    step(state.s, { type: "JobFinished", jobId: `j${i}` });
+    step(state.s, { type: "JobSubmitted", jobId: `k${i}`, gpus: 0 });
+    json = JSON.stringify(state);
+    times.push(performance.now() - t0);
   }
-  return median(times.slice(10)); // the first ones warm up
+  return median(times.slice(20)); // the first ones warm up
 }
 
 async function main(): Promise<void> {
@@ -155,8 +156,8 @@ async function main(): Promise<void> {
   for (let run = 0; run < runs; run++) {
     res.s10.push(pureStepMicros(10));
     res.s10k.push(pureStepMicros(10_000));
-    res.e10.push(await episodeMillis(10));
-    res.e10k.push(await episodeMillis(10_000));
+    res.e10.push(entityOpMillis(10));
+    res.e10k.push(entityOpMillis(10_000));
     // The emulator's write throttle off and the app's ARM budget raised: the numbers are ours, not the throttle's.
     const stack = await startProcessStack({ cloudEnv: { CLOUD_WRITE_THROTTLE: "off" } });
     try {
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
     const c = cpus.at(-1)!;
     console.log(
       `run ${run + 1}: single ${res.single.at(-1)} ms, p50 ${res.p50.at(-1)} ms, p99 ${res.p99.at(-1)} ms, ${res.jps.at(-1)!.toFixed(1)} jobs/s, step ${res.s10.at(-1)!.toFixed(2)}/${res.s10k.at(-1)!.toFixed(2)} µs, ` +
-        `episode ${res.e10.at(-1)!.toFixed(2)}/${res.e10k.at(-1)!.toFixed(2)} ms, CPU ms/job host ${c.host.toFixed(1)} azurite ${c.azurite.toFixed(1)} ` +
+        `entity op ${res.e10.at(-1)!.toFixed(2)}/${res.e10k.at(-1)!.toFixed(2)} ms, CPU ms/job host ${c.host.toFixed(1)} azurite ${c.azurite.toFixed(1)} ` +
         `emulator ${c.cloud.toFixed(1)} job processes ${c.jobProcesses.toFixed(1)} driver ${c.driver.toFixed(1)}, storage call ${res.call.at(-1)!.toFixed(2)} ms`,
     );
   }
@@ -187,7 +188,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       singleMs: median(res.single), p50ms: median(res.p50), p99ms: median(res.p99), jobsPerSecond: +median(res.jps).toFixed(1),
       stepMicros10: +median(res.s10).toFixed(2), stepMicros10k: +median(res.s10k).toFixed(2),
-      episodeMs10: +median(res.e10).toFixed(2), episodeMs10k: +median(res.e10k).toFixed(2),
+      entityOpMs10: +median(res.e10).toFixed(2), entityOpMs10k: +median(res.e10k).toFixed(2),
       cpuMsPerJob: { host: cpu("host"), azurite: cpu("azurite"), emulator: cpu("cloud"), jobProcesses: cpu("jobProcesses"), driver: cpu("driver") },
       storageCallCpuMs: +median(res.call).toFixed(2),
     }),

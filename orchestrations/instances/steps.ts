@@ -5,6 +5,9 @@ import * as df from "durable-functions";
 import type { OrchestrationContext, Task } from "durable-functions";
 import type { InstanceActivities } from "./activities";
 import type { Outcome } from "./outcome";
+import type { DispatcherEvent } from "../../shared/jobs/dispatcher";
+import { changeQueue } from "../jobs/queueDriver";
+import { ACTIVITIES as JOB_ACTIVITIES, type QueueConfigResult } from "../jobs/types";
 import { ACTIVITIES, type LifecycleInput, type PollOptions, type ProgressInput, type ScriptKind, type VmStatusResult } from "./types";
 
 type Name = keyof InstanceActivities;
@@ -142,11 +145,24 @@ export function* runScript(ctx: OrchestrationContext, input: LifecycleInput, kin
   }
 }
 
-/** Phase2 contract: the jobs workflow's activity. Best effort: a lifecycle step never fails on it. */
+const RUNNING_STATES = new Set(["Running", "JobRunning"]);
+
+/**
+ * Tells the instance's job queue (the jobs workflow's entity) where the instance is going: its
+ * size and jobs per core again (they may have changed), whether jobs may start, and on delete
+ * that queued jobs are canceled; then, on a stop or delete, the running jobs' final cancels.
+ * Best effort: a lifecycle step never fails on it.
+ */
 export function* notifyDispatcher(ctx: OrchestrationContext, instance: string, state: string): Gen<void> {
   try {
+    const cfg = (yield ctx.df.callActivityWithRetry(JOB_ACTIVITIES.queueConfig, retryOptions(500, 3), { instance })) as QueueConfigResult;
+    if (cfg.exists) {
+      const events: DispatcherEvent[] = [{ type: "Configure", config: cfg.config }, { type: "InstanceState", running: RUNNING_STATES.has(state) }];
+      if (state === "Deleting") events.push({ type: "CancelQueued" });
+      yield* changeQueue(ctx, instance, events);
+    }
     yield ctx.df.callActivityWithRetry(ACTIVITIES.notifyDispatcher, retryOptions(500, 3), { instance, state });
   } catch {
-    // The dispatcher re-reads the instance record on its next event.
+    // Jobs are told again on the next state change.
   }
 }

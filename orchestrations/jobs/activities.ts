@@ -8,15 +8,14 @@ import { orchestrationIds } from "../../shared/ids";
 import { sendToAgent, type AgentSettings } from "../../shared/jobs/agent";
 import { instanceRecords, type InstanceRecord } from "../../shared/instances/record";
 import { isTerminalJobState, type JobState } from "../../shared/instances/states";
-import { windowSize, type DispatcherCommand } from "../../shared/jobs/dispatcher";
-import { createSpillStore, type SpillRow } from "../../shared/jobs/spillStore";
+import type { DispatcherCommand } from "../../shared/jobs/dispatcher";
+import { createSpillStore } from "../../shared/jobs/spillStore";
 import { JOB_LOGS_CONTAINER, jobRecords, type JobRecord } from "../../shared/jobs/record";
 import type { Stored } from "../../shared/store/recordTable";
-import { raiseToDispatcher, type OrchestrationPort } from "./dispatcherClient";
+import type { OrchestrationPort } from "./durablePort";
 import {
   JOB_EVENT,
   livenessFor,
-  ORCHESTRATIONS,
   type ApplyInput,
   type ApplyResult,
   type CancelOnAgentInput,
@@ -24,10 +23,9 @@ import {
   type CheckAgentResult,
   type FinishInput,
   type JobEventPayload,
-  type JobInput,
   type NotifyDispatcherInput,
-  type ReconcileInput,
-  type ReconcileResult,
+  type QueueConfigInput,
+  type QueueConfigResult,
   type StartJobInput,
   type StartJobResult,
 } from "./types";
@@ -104,15 +102,11 @@ export function createJobActivities(deps: JobActivityDeps) {
     return container;
   };
 
-  async function finishJob(instance: string, jobId: string, state: JobState): Promise<void> {
-    await raiseToDispatcher(deps.orchestrations, deps.workspace, instance, { type: "JobFinished", jobId, state });
-  }
-
-  /** Records a job's end and tells the dispatcher. */
+  /** Records a job's end (once: a terminal record is left as it is); the orchestration then frees its slot. */
   async function finish(input: FinishInput): Promise<null> {
     const o = input.outcome;
     // Record first: once terminal, a replayed start sees it and never runs the job again.
-    const rec = await updateJob(input.instance, input.jobId, (r) => {
+    await updateJob(input.instance, input.jobId, (r) => {
       if (isTerminalJobState(r.state)) return undefined;
       const next: JobRecord = { ...r, state: o.state, endedAt: o.endTime ?? input.at };
       if (o.startTime) next.startedAt = o.startTime;
@@ -120,65 +114,34 @@ export function createJobActivities(deps: JobActivityDeps) {
       if (o.error) next.error = o.error;
       return next;
     });
-    await finishJob(input.instance, input.jobId, rec?.state ?? o.state);
     return null;
   }
 
   return {
+    /**
+     * A stop or delete (after the queue entity heard of it, so the slots freed here start
+     * nothing): the VM goes away with its jobs, so each running job's orchestration records its
+     * job now (final), not after a trip through the queue (whose CancelJob follows, a no-op then).
+     */
     async notifyDispatcher(input: NotifyDispatcherInput): Promise<null> {
-      // The dispatcher hears of a stop first: the slots the canceled jobs free below must not
-      // start queued jobs on a VM that is going away (their JobFinished comes after this event).
-      await raiseToDispatcher(deps.orchestrations, deps.workspace, input.instance, { type: "InstanceStateChanged", state: input.state });
       const reason = STOP_REASONS[input.state];
-      if (reason) {
-        // The caller deallocates or deletes the VM as soon as this returns, which kills the
-        // jobs: each job's orchestration records its job now (final), not after a trip through
-        // the dispatcher (whose CancelJob follows and is then a no-op).
-        const live = (await Promise.all((["Starting", "Running"] as const).map((state) => jobs.listAll(input.instance, { state })))).flat();
-        const event: JobEventPayload = { type: "Cancel", reason, final: true };
-        await Promise.all(live.map(({ record: j }) => deps.orchestrations.raise(orchestrationIds.job(j.id), JOB_EVENT, event)));
-      }
+      if (!reason) return null;
+      const live = (await Promise.all((["Starting", "Running"] as const).map((state) => jobs.listAll(input.instance, { state })))).flat();
+      const event: JobEventPayload = { type: "Cancel", reason, final: true };
+      await Promise.all(live.map(({ record: j }) => deps.orchestrations.raise(orchestrationIds.job(j.id), JOB_EVENT, event)));
       return null;
     },
 
-    async reconcile(input: ReconcileInput): Promise<ReconcileResult> {
-      // O(queue) reads, but only every few generations; the RESULT stays bounded (the window),
-      // because it lands in the dispatcher's history. Queued jobs the dispatcher neither holds
-      // nor has spilled (their JobSubmitted was lost) go behind the spilled ones.
+    /** What a new queue entity starts from: the instance's size, jobs per core and whether it runs. */
+    async queueConfig(input: QueueConfigInput): Promise<QueueConfigResult> {
       const inst = await instances.get(input.instance);
       if (!inst) return { exists: false };
       const r = inst.record;
-      const config = { vCpus: r.vCpus, gpus: r.gpus, jobsPerCore: r.jobsPerCore || deps.jobsPerCoreDefault };
-      const [live, rows] = await Promise.all([
-        Promise.all((["Queued", "Starting", "Running"] as const).map((state) => jobs.listAll(r.name, { state }))).then((x) => x.flat()),
-        spill.all(r.name),
-      ]);
-      live.sort((a, b) => a.record.submittedAt.localeCompare(b.record.submittedAt) || a.record.id.localeCompare(b.record.id));
-      const held = new Set(input.queued ?? []);
-      const running = new Set(input.running ?? []);
-      const spilled = new Set(rows.map((x) => x.jobId));
-      let room = rows.length ? 0 : windowSize(config) - held.size;
-      let next = Math.max(input.next ?? 0, ...rows.map((x) => x.seq + 1));
-      const from = rows.length ? Math.min(...rows.map((x) => x.seq)) : next;
-      const out: JobRecord[] = [];
-      const toSpill: SpillRow[] = [];
-      for (const { record: j } of live) {
-        if (j.state !== "Queued" || running.has(j.id)) out.push(j);
-        else if (held.has(j.id)) {
-          if (j.cancelRequestedAt) out.push(j);
-        } else if (!spilled.has(j.id)) {
-          if (room > 0) room--, out.push(j);
-          else toSpill.push({ seq: next++, jobId: j.id, gpus: j.gpus });
-        }
-      }
-      await spill.put(r.name, toSpill);
       return {
         exists: true,
-        config,
+        config: { vCpus: r.vCpus, gpus: r.gpus, jobsPerCore: r.jobsPerCore || deps.jobsPerCoreDefault },
         running: r.state === "Running" || r.state === "JobRunning",
         deleting: r.state === "Deleting",
-        jobs: out.map((j) => ({ id: j.id, gpus: j.gpus, state: j.state, cancelRequested: j.cancelRequestedAt !== undefined })),
-        spill: { from, next },
       };
     },
 
@@ -193,11 +156,10 @@ export function createJobActivities(deps: JobActivityDeps) {
       for (const c of input.commands) starts.push(applyOne(c));
       async function applyOne(c: DispatcherCommand): Promise<void> {
         switch (c.type) {
-          case "StartJob": {
-            const job: JobInput = { instance: input.instance, jobId: c.jobId, gpuIndices: c.gpuIndices, liveness };
-            await deps.orchestrations.start(ORCHESTRATIONS.job, orchestrationIds.job(c.jobId), job);
+          case "StartJob":
+            // The job's orchestration waits for its slot.
+            await deps.orchestrations.raise(orchestrationIds.job(c.jobId), JOB_EVENT, { type: "Start", gpuIndices: c.gpuIndices } satisfies JobEventPayload);
             return;
-          }
           case "CancelJob":
             // A stop's or delete's cancel is final (the VM goes away with the job; no report will come).
             const final = FINAL_REASONS.has(c.reason);
@@ -209,11 +171,13 @@ export function createJobActivities(deps: JobActivityDeps) {
                 ? { ...r, state: "Canceled", endedAt: at, error: { code: "Canceled", message: "the job was canceled before it started" } }
                 : undefined,
             );
+            await dropped(c.jobId);
             return;
           case "FailJob":
             await updateJob(input.instance, c.jobId, (r) =>
               isTerminalJobState(r.state) ? undefined : { ...r, state: "Failed", endedAt: at, error: { code: "JobCannotRun", message: c.reason } },
             );
+            await dropped(c.jobId);
             return;
           case "SetBusy":
             busy = c.busy;
@@ -225,16 +189,21 @@ export function createJobActivities(deps: JobActivityDeps) {
             return;
         }
       }
+      /** The job's orchestration waits for a slot that will not come: it ends (the record says why). */
+      async function dropped(jobId: string): Promise<void> {
+        await deps.orchestrations.raise(orchestrationIds.job(jobId), JOB_EVENT, { type: "Dropped" } satisfies JobEventPayload);
+      }
       async function cancelSpilled(from: number, until: number): Promise<void> {
         const rows = await spill.read(input.instance, from, until, Number.MAX_SAFE_INTEGER);
         await Promise.all(
-          rows.map((row) =>
-            updateJob(input.instance, row.jobId, (r) =>
+          rows.map(async (row) => {
+            await updateJob(input.instance, row.jobId, (r) =>
               r.state === "Queued"
                 ? { ...r, state: "Canceled", endedAt: at, error: { code: "Canceled", message: "the job was canceled before it started" } }
                 : undefined,
-            ),
-          ),
+            );
+            await dropped(row.jobId);
+          }),
         );
         await spill.remove(input.instance, rows.map((r) => r.seq));
       }

@@ -10,14 +10,14 @@ import {
   type CancelOnAgentInput,
   type CheckAgentInput,
   type CheckAgentResult,
-  type ReconcileInput,
-  type ReconcileResult,
+  type QueueConfigInput,
+  type QueueConfigResult,
   type StartJobInput,
   type StartJobResult,
 } from "./types";
 
 type Calls = {
-  [ACTIVITIES.reconcile]: [ReconcileInput, ReconcileResult];
+  [ACTIVITIES.queueConfig]: [QueueConfigInput, QueueConfigResult];
   [ACTIVITIES.apply]: [ApplyInput, ApplyResult];
   [ACTIVITIES.startJob]: [StartJobInput, StartJobResult];
   [ACTIVITIES.cancelOnAgent]: [CancelOnAgentInput, null];

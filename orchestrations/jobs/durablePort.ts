@@ -2,7 +2,17 @@
 // jobs activities, which get a client binding). Maps the client's HTTP-status errors to the
 // port's answers: 404 → none/ended, 409 on start → exists.
 import type { DurableClient } from "durable-functions";
-import type { OrchestrationPort, OrchestrationStatus } from "./dispatcherClient";
+
+export type OrchestrationStatus = "none" | "active" | "ended";
+
+/** How triggers and activities reach orchestrations without knowing durable-functions. */
+export interface OrchestrationPort {
+  status(instanceId: string): Promise<OrchestrationStatus>;
+  /** Starts unless an active one has this id ("exists"). An ended one is started afresh. */
+  start(name: string, instanceId: string, input: unknown): Promise<"started" | "exists">;
+  /** Raises an event; "ended" when the orchestration is not active (the event went nowhere). */
+  raise(instanceId: string, eventName: string, data: unknown): Promise<"raised" | "ended">;
+}
 
 const ACTIVE = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
 

@@ -1,20 +1,47 @@
-// One job: hand it to the instance's agent (a message on the instance's queue; no ARM call),
-// then wait for the agent's report of its end, for a cancel, or for the backstop: the agent
-// applies the job's timeout and cancels itself, but a VM that goes silent (no heartbeat, job
-// never taken, no end after timeout + margin) ends the job Failed "agent lost". The end is
-// recorded once, by `finish`, which also frees the slot.
+// One job: queue it (the instance's job-queue entity decides when a slot is free and raises
+// Start), hand it to the instance's agent (a message on the instance's queue; no ARM call), then
+// wait for the agent's report of its end, for a cancel, or for the backstop: the agent applies
+// the job's timeout and cancels itself, but a VM that goes silent (no heartbeat, job never
+// taken, no end after timeout + margin) ends the job Failed "agent lost". The end is recorded
+// once, by `finish`; then the queue frees the slot.
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { call, type ResultOf } from "./calls";
 import { EventInbox } from "./eventInbox";
+import { changeQueue } from "./queueDriver";
 import { ACTIVITIES, JOB_EVENT, type JobEventPayload, type JobInput, type JobOutcome } from "./types";
 
 export const jobOrchestrator: OrchestrationHandler = function* (ctx: OrchestrationContext) {
   const input = ctx.df.getInput<JobInput>();
   const now = () => ctx.df.currentUtcDateTime.getTime();
   const at = () => ctx.df.currentUtcDateTime.toISOString();
+  // A wait that lost to a timer stays open and takes the next event: EventInbox holds and collects them all.
+  const inbox = new EventInbox(ctx, JOB_EVENT);
+
+  // Queued until the queue entity grants a slot (and GPUs), or drops the job (canceled, cannot run).
+  let gpuIndices = input.gpuIndices;
+  if (!gpuIndices) {
+    yield* changeQueue(ctx, input.instance, [{ type: "JobSubmitted", jobId: input.jobId, gpus: input.gpus ?? 0 }]);
+    let asked = false;
+    while (!gpuIndices) {
+      yield inbox.any(1);
+      for (const raw of inbox.collect()) {
+        const ev = raw as JobEventPayload | undefined;
+        if (!ev || gpuIndices) continue;
+        if (ev.type === "Start") gpuIndices = ev.gpuIndices;
+        else if (ev.type === "Dropped") return { state: "Dropped" }; // its record was written by whoever dropped it
+        else if (ev.type === "Cancel" && !asked) {
+          // The queue cancels it if it is still queued (and drops it), or it has started: then the
+          // start sees the cancel request on the record.
+          asked = true;
+          yield* changeQueue(ctx, input.instance, [{ type: "CancelRequested", jobId: input.jobId }]);
+        }
+      }
+    }
+  }
+
   let started: ResultOf<typeof ACTIVITIES.startJob>;
   try {
-    started = (yield call(ctx, ACTIVITIES.startJob, { instance: input.instance, jobId: input.jobId, gpuIndices: input.gpuIndices, at: at() })) as ResultOf<typeof ACTIVITIES.startJob>;
+    started = (yield call(ctx, ACTIVITIES.startJob, { instance: input.instance, jobId: input.jobId, gpuIndices, at: at() })) as ResultOf<typeof ACTIVITIES.startJob>;
   } catch (err) {
     started = { started: false, outcome: { state: "Failed", error: { code: "StartFailed", message: firstLine(err) } } };
   }
@@ -27,12 +54,11 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
     const deadline = now() + started.timeoutMinutes * 60_000 + live.timeoutMarginMs;
     let cancel: { reason: string; until: number } | undefined;
     let lastCheck = now();
-    // A wait that lost to a timer stays open and takes the next event: EventInbox holds and collects them all.
-    const inbox = new EventInbox(ctx, JOB_EVENT);
     while (!outcome) {
       for (const raw of inbox.collect()) {
         const ev = raw as JobEventPayload | undefined;
         if (!ev || outcome) continue;
+        if (ev.type === "Start" || ev.type === "Dropped") continue;
         if (ev.type === "Exited") {
           // The agent's own word wins, except that a cancel we asked for is recorded as such.
           outcome = cancel && ev.outcome.state !== "Completed" ? canceled(cancel.reason, ev.outcome) : ev.outcome;
@@ -71,6 +97,7 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
   }
 
   yield call(ctx, ACTIVITIES.finish, { instance: input.instance, jobId: input.jobId, outcome: outcome!, at: at() });
+  yield* changeQueue(ctx, input.instance, [{ type: "JobFinished", jobId: input.jobId }]);
   return outcome;
 };
 

@@ -5,13 +5,12 @@ import { getAzureClients } from "../../shared/azure/clients";
 import { parseSettings } from "../../shared/settings";
 import { agentSettingsOf } from "../../shared/jobs/agentConfig";
 import { createJobActivities, type JobActivities } from "./activities";
-import { dispatcherOrchestrator } from "./dispatcherOrchestrator";
-import { durablePort } from "./durablePort";
+import { durablePort, type OrchestrationPort } from "./durablePort";
 import { jobOrchestrator } from "./jobOrchestrator";
-import { ACTIVITIES, ORCHESTRATIONS } from "./types";
-import type { OrchestrationPort } from "./dispatcherClient";
+import { queueEntity } from "./queueEntity";
+import { ACTIVITIES, ORCHESTRATIONS, QUEUE_ENTITY } from "./types";
 
-df.app.orchestration(ORCHESTRATIONS.dispatcher, dispatcherOrchestrator);
+df.app.entity(QUEUE_ENTITY, queueEntity);
 df.app.orchestration(ORCHESTRATIONS.job, jobOrchestrator);
 
 // Every invocation brings a DurableClient for the same task hub; the port uses the latest one,
@@ -51,7 +50,7 @@ function register<K extends keyof JobActivities>(name: string, key: K): void {
 }
 
 register(ACTIVITIES.notifyDispatcher, "notifyDispatcher");
-register(ACTIVITIES.reconcile, "reconcile");
+register(ACTIVITIES.queueConfig, "queueConfig");
 register(ACTIVITIES.apply, "apply");
 register(ACTIVITIES.startJob, "startJob");
 register(ACTIVITIES.cancelOnAgent, "cancelOnAgent");

@@ -1,14 +1,15 @@
-// Names, inputs and results of the jobs workflows: one eternal dispatcher per instance
-// (`jobDispatcher`) and one orchestration per job (`runJob`).
-import type { DispatcherCommand, DispatcherConfig, DispatcherState } from "../../shared/jobs/dispatcher";
+// Names, inputs and results of the jobs workflow: the per-instance job-queue entity
+// (`JobQueue`), one orchestration per job (`runJob`) and their activities.
+import type { DispatcherCommand, DispatcherConfig } from "../../shared/jobs/dispatcher";
 import type { JobState } from "../../shared/instances/states";
 
-export const ORCHESTRATIONS = { dispatcher: "jobDispatcher", job: "runJob" } as const;
+export const ORCHESTRATIONS = { job: "runJob" } as const;
+export const QUEUE_ENTITY = "JobQueue";
 
 export const ACTIVITIES = {
-  /** phase2 contract: instance orchestrations call it with {instance, state}. */
+  /** The instance orchestrations' contract: {instance, state} → the jobs' final cancels on a stop or delete. */
   notifyDispatcher: "notifyDispatcher",
-  reconcile: "jobsReconcile",
+  queueConfig: "jobsQueueConfig",
   apply: "jobsApplyDispatcherCommands",
   startJob: "jobsHandToAgent",
   cancelOnAgent: "jobsCancelOnAgent",
@@ -16,61 +17,20 @@ export const ACTIVITIES = {
   finish: "jobsFinish",
 } as const;
 
-/**
- * Every dispatcher event travels under ONE external-event name with the phase2 event type in
- * the payload: the dispatcher reads it through EventInbox (all waits of one name, each yielded
- * once and collected after every resume), so the engine can tell which raised events the
- * generation took and carries the rest across continueAsNew.
- */
-export const DISPATCHER_EVENT = "DispatcherEvent";
-
-export type DispatcherEventPayload =
-  | { type: "JobSubmitted"; jobId: string; gpus: number }
-  | { type: "JobFinished"; jobId: string; state: JobState }
-  | { type: "CancelJob"; jobId: string }
-  | { type: "InstanceStateChanged"; state: string };
-
-export type DispatcherInput = {
-  instance: string;
-  state?: DispatcherState;
-  /** Commands stepped but not yet applied when the last generation continued as new. */
-  pending?: DispatcherCommand[];
-  /** Generations so far (continueAsNew count). */
-  generation?: number;
-  /** Events per generation before continueAsNew (tests lower it). */
-  eventsPerGeneration?: number;
+/** What a queue-entity operation answers: the commands to apply (entities do no I/O). */
+export type QueueAnswer = {
+  /** The entity has no state yet: the caller brings the instance's config ("init") and asks again. */
+  uninitialized?: true;
+  commands?: DispatcherCommand[];
+  counts?: { queued: number; running: number; cap: number };
+  refill?: { from: number; until: number; max: number };
+  trim?: { from: number; until: number };
 };
-
-export const DEFAULT_EVENTS_PER_GENERATION = 100;
-/** Reconcile with the job table every this many generations (and on start / state change). */
-export const RECONCILE_EVERY_GENERATIONS = 10;
 
 export type NotifyDispatcherInput = { instance: string; state: string };
 
-export type ReconcileInput = {
-  instance: string;
-  /** What the dispatcher holds (bounded: the window and the running set); absent for a new one. */
-  queued?: string[];
-  running?: string[];
-  /** The next spill sequence number. */
-  next?: number;
-};
-export type ReconcileResult =
-  | { exists: false }
-  | {
-      exists: true;
-      config: DispatcherConfig;
-      running: boolean;
-      deleting: boolean;
-      /**
-       * In submission order: every Starting/Running job and every job of `running`, the held
-       * queued jobs with a cancel request, and queued jobs the dispatcher does not know yet —
-       * as many as fit its window; the rest of those the activity spilled.
-       */
-      jobs: { id: string; gpus: number; state: JobState; cancelRequested: boolean }[];
-      /** Spill rows now in the store: [from, next). */
-      spill: { from: number; next: number };
-    };
+export type QueueConfigInput = { instance: string };
+export type QueueConfigResult = { exists: false } | { exists: true; config: DispatcherConfig; running: boolean; deleting: boolean };
 
 export type ApplyInput = {
   instance: string;
@@ -116,7 +76,10 @@ export function livenessFor(heartbeatSeconds: number): Liveness {
 export type JobInput = {
   instance: string;
   jobId: string;
-  gpuIndices: number[];
+  /** GPUs asked for: the job goes through the queue first (absent in histories from before the queue entity). */
+  gpus?: number;
+  /** Given when the slot was already granted (histories from before the queue entity). */
+  gpuIndices?: number[];
   /** Absent in histories from before the agent; the activity's settings decide then. */
   liveness?: Liveness;
 };
@@ -124,6 +87,10 @@ export type JobInput = {
 /** The job orchestration's only external event (from the agent's reports and from cancels). */
 export const JOB_EVENT = "JobEvent";
 export type JobEventPayload =
+  /** The queue granted a slot (and these GPUs). */
+  | { type: "Start"; gpuIndices: number[] }
+  /** The queue dropped the job before it started (canceled or cannot run); its record says why. */
+  | { type: "Dropped" }
   /** The agent reports the end. */
   | { type: "Exited"; outcome: JobOutcome }
   /** Cancel: sent to the agent, which ends the job and reports; `final`: the VM is going away, record it now. */

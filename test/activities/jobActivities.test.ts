@@ -16,7 +16,7 @@ import { instanceRecords, type InstanceRecord } from "../../shared/instances/rec
 import { jobRecords, type JobRecord } from "../../shared/jobs/record";
 import { agentQueueName, agentSettings } from "../../shared/jobs/agent";
 import { createJobActivities, type JobActivities } from "../../orchestrations/jobs/activities";
-import type { OrchestrationPort } from "../../orchestrations/jobs/dispatcherClient";
+import type { OrchestrationPort } from "../../orchestrations/jobs/durablePort";
 import { startCloudEmulator, type CloudEmulator } from "../../local/cloud/emulator";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
 import { testAzureConfig, useEmulatorIdentity } from "./support";
@@ -132,14 +132,29 @@ describe("jobsHandToAgent", () => {
 });
 
 describe("jobsFinish", () => {
-  it("records the end once and tells the dispatcher", async () => {
+  it("records the end once (a later finish leaves a terminal record as it is)", async () => {
     await queuedJob("done1", "echo out");
     const at = new Date().toISOString();
     await activities.finish({ instance: INSTANCE, jobId: "done1", outcome: { state: "Completed", exitCode: 0, startTime: at, endTime: at }, at });
     await activities.finish({ instance: INSTANCE, jobId: "done1", outcome: { state: "Failed", exitCode: 1 }, at });
     expect(await recordOf("done1")).toMatchObject({ state: "Completed", exitCode: 0, startedAt: at, endedAt: at });
-    expect(raised.filter((r) => (r.data as { jobId?: string }).jobId === "done1")[0]).toEqual(
-      expect.objectContaining({ data: { type: "JobFinished", jobId: "done1", state: "Completed" } }),
-    );
+  });
+});
+
+describe("jobsApplyDispatcherCommands", () => {
+  it("a granted slot is a Start event to the job's orchestration; a job canceled while queued is recorded and its orchestration told", async () => {
+    await queuedJob("q1", "true");
+    raised.length = 0;
+    await activities.apply({
+      instance: INSTANCE,
+      commands: [{ type: "StartJob", jobId: "s1", gpuIndices: [0] }, { type: "MarkCanceled", jobId: "q1" }],
+      counts: { queued: 0, running: 1, cap: 4 },
+      at: new Date().toISOString(),
+    });
+    expect(raised).toEqual(expect.arrayContaining([
+      { id: "job-s1", event: "JobEvent", data: { type: "Start", gpuIndices: [0] } },
+      { id: "job-q1", event: "JobEvent", data: { type: "Dropped" } },
+    ]));
+    expect(await recordOf("q1")).toMatchObject({ state: "Canceled", error: { code: "Canceled" } });
   });
 });

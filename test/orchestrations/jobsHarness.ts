@@ -22,7 +22,11 @@ export class Replay {
   heldResults: InstanceMessage[] = [];
   private readonly invoke: OrchestratorInvoker;
 
-  constructor(fn: OrchestrationHandler, input: unknown, private readonly stubs: Record<string, ActivityStub>) {
+  /** Entity operations the orchestration called: [operation, input]. */
+  entityCalls: [string, unknown][] = [];
+
+  /** `entityStubs`: answers of entity operations by operation name (calls are answered in the next episode). */
+  constructor(fn: OrchestrationHandler, input: unknown, private readonly stubs: Record<string, ActivityStub>, private readonly entityStubs: Record<string, ActivityStub> = {}) {
     this.invoke = libraryInvoker(fn);
     const at = new Date(this.now).toISOString();
     this.state = { instanceId: "test", name: "orchestrator", exec: "g1", status: "Pending", input: JSON.stringify(input), createdTime: at, lastUpdatedTime: at, history: [], leaves: [], nextId: 0, chunks: 0 };
@@ -36,7 +40,7 @@ export class Replay {
   async episode(): Promise<void> {
     const batch = this.inbox;
     this.inbox = [];
-    const r = await runEpisode(this.state, batch, new Date(this.now), EPISODE_CONFIG, this.invoke);
+    const r = await runEpisode(this.state, batch, new Date(this.now), { ...EPISODE_CONFIG, hasEntity: () => true }, this.invoke);
     for (const e of r.appended) e.IsPlayed = true;
     this.state = r.next;
     this.inbox.unshift(...r.held);
@@ -52,6 +56,16 @@ export class Replay {
       return;
     }
     this.timers.push(...r.decisions.timers.map((t) => ({ id: t.id, exec: t.exec, fireAt: t.fireAt })));
+    for (const send of r.decisions.entitySends) {
+      if (send.msg.kind !== "op" || send.msg.req.signal) continue;
+      const { op = "", input, id } = send.msg.req;
+      const arg: unknown = input === undefined ? undefined : JSON.parse(input);
+      this.entityCalls.push([op, arg]);
+      const stub = this.entityStubs[op];
+      const value = stub ? stub(arg) : null;
+      // The entity's answer, raised on the caller under the request id (as the engine delivers it).
+      this.inbox.push({ kind: "event", name: id, input: JSON.stringify({ result: JSON.stringify(value ?? null) }) });
+    }
     for (const a of r.decisions.activities) {
       const arg: unknown = a.input === undefined ? undefined : JSON.parse(a.input);
       this.calls.push([a.name, arg]);

@@ -65,7 +65,8 @@ export class EntityStore {
       LastModifiedTime: r.lastModifiedTime,
       QueueSize: r.queue.length,
     };
-    if (r.state !== undefined) putText(e, "State", r.state);
+    // A new entity whose operations set no state has none (null): nothing to store, as on Azure.
+    if (r.state !== undefined && r.state !== null) putText(e, "State", r.state);
     if (r.lockedBy !== undefined) e.LockedBy = r.lockedBy;
     if (r.queue.length) putText(e, "Queue", JSON.stringify(r.queue));
     return e as Row;
