@@ -37,6 +37,8 @@ var platformSettings = [
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
   // Read by the app: its identity for ARM and Files (ManagedIdentityCredential).
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
+  // Read by the app: the audience the VMs' job agents ask tokens for (one App Service Authentication accepts).
+  { name: 'JOBS_AGENT_APP_AUDIENCE', value: 'api://${authClientId}' }
 ]
 var contractSettings = [for s in items(settings): { name: s.key, value: s.value }]
 

@@ -20,19 +20,19 @@ export type AgentSettings = {
 
 /** Reads the JOBS_AGENT_* settings; every problem names its setting. */
 export function agentSettings(env: Readonly<Record<string, string | undefined>>, defaults: { queueEndpoint: string; accountName: string; subscriptionId: string; resourceGroup: string }): AgentSettings {
-  const get = (k: string) => env[k]?.trim() || undefined;
-  const appUrl = get("JOBS_AGENT_APP_URL") ?? (env.WEBSITE_HOSTNAME ? `https://${env.WEBSITE_HOSTNAME}` : undefined);
+  const raw = (k: string) => env[k]?.trim() || undefined;
+  const appUrl = raw("JOBS_AGENT_APP_URL") ?? (env.WEBSITE_HOSTNAME ? `https://${env.WEBSITE_HOSTNAME}` : undefined);
   if (!appUrl) throw new Error("setting JOBS_AGENT_APP_URL is required (the app's URL agents report to)");
-  const appAudience = get("JOBS_AGENT_APP_AUDIENCE");
+  const appAudience = raw("JOBS_AGENT_APP_AUDIENCE");
   if (!appAudience) throw new Error("setting JOBS_AGENT_APP_AUDIENCE is required (the app's application ID URI)");
-  const heartbeat = Number(get("JOBS_AGENT_HEARTBEAT_SECONDS") ?? 30);
+  const heartbeat = Number(raw("JOBS_AGENT_HEARTBEAT_SECONDS") ?? 30);
   if (!Number.isInteger(heartbeat) || heartbeat < 1 || heartbeat > 300) throw new Error("setting JOBS_AGENT_HEARTBEAT_SECONDS must be an integer in 1..300");
   return {
     appUrl: appUrl.replace(/\/+$/, ""),
     appAudience,
-    queueEndpoint: (get("JOBS_AGENT_QUEUE_ENDPOINT") ?? defaults.queueEndpoint).replace(/\/+$/, ""),
+    queueEndpoint: (raw("JOBS_AGENT_QUEUE_ENDPOINT") ?? defaults.queueEndpoint).replace(/\/+$/, ""),
     queueAccountId:
-      get("JOBS_AGENT_QUEUE_ACCOUNT_ID") ??
+      raw("JOBS_AGENT_QUEUE_ACCOUNT_ID") ??
       `/subscriptions/${defaults.subscriptionId}/resourceGroups/${defaults.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${defaults.accountName}`,
     heartbeatSeconds: heartbeat,
   };
