@@ -4,6 +4,7 @@
 import { describe, expect, test } from "vitest";
 import { deleteInstance, provisionInstance, restartInstance, startInstance, stopInstance } from "../../orchestrations/instances/orchestrator";
 import { ACTIVITIES, type ProgressInput } from "../../orchestrations/instances/types";
+import { ACTIVITIES as JOB_ACTIVITIES } from "../../orchestrations/jobs/types";
 import { runOrchestration, type Stub } from "./harness";
 
 const A = ACTIVITIES;
@@ -32,7 +33,11 @@ function happyStubs(over: Record<string, Stub> = {}): Record<string, Stub> {
     [A.scriptStatus]: () => ok(scriptPolls++ < 1 ? { state: "Running" } : { state: "Succeeded", exitCode: 0 }),
     [A.deleteScript]: () => ok(),
     [A.removeRecord]: () => ok(),
+    [A.grantAgentQueue]: () => ok(),
+    [A.revokeAgentQueue]: () => ok(),
     [A.notifyDispatcher]: () => null,
+    // No queue entity yet for this instance (its own tests are in jobs.test.ts): the jobs are told by the activity only.
+    [JOB_ACTIVITIES.queueConfig]: () => ({ exists: false }),
     ...over,
   };
 }
@@ -95,7 +100,7 @@ describe("provisionInstance", () => {
     expect(nicCalls).toBe(1);
     const seq = names(r.calls);
     expect(seq).not.toContain(A.startCreateVm);
-    expect(seq.slice(seq.indexOf(A.ensureNic) + 1)).toEqual([A.vmAction, A.vmStatus, A.deleteNetwork, A.progress]);
+    expect(seq.slice(seq.indexOf(A.ensureNic) + 1)).toEqual([A.revokeAgentQueue, A.vmAction, A.vmStatus, A.deleteNetwork, A.progress]);
     expect(r.calls.find(([n]) => n === A.vmAction)![1]).toEqual({ instance: "alice-1", action: "delete" });
     expect(progressOf(r.calls).at(-1)).toMatchObject({
       state: { op: "create", to: "CreateFailed" },
@@ -157,8 +162,9 @@ describe("stop, start, restart, delete", () => {
     }));
     expect(r.output).toBe("Stopped");
     const seq = names(r.calls);
-    expect(seq[0]).toBe(A.notifyDispatcher);
-    expect(r.calls[0]![1]).toEqual({ instance: "alice-1", state: "Stopping" });
+    // The job queue hears of the stop first (its size and state re-read), then the jobs' final cancels.
+    expect(seq.slice(0, 2)).toEqual([JOB_ACTIVITIES.queueConfig, A.notifyDispatcher]);
+    expect(r.calls[1]![1]).toEqual({ instance: "alice-1", state: "Stopping" });
     expect(r.calls.find(([n]) => n === A.vmAction)![1]).toMatchObject({ action: "deallocate" });
     expect(progressOf(r.calls).at(-1)).toMatchObject({ state: { op: "stop", to: "Stopped" }, done: { status: "Succeeded" } });
   });
@@ -203,7 +209,8 @@ describe("stop, start, restart, delete", () => {
     const r = await runOrchestration(deleteInstance, input, happyStubs({ [A.vmStatus]: () => ok(n++ < 2 ? { exists: true, provisioning: "Deleting", power: "running" } : { exists: false }) }));
     expect(r.output).toBe("Deleted");
     const seq = names(r.calls).filter((x) => x !== A.progress);
-    expect(seq).toEqual([A.notifyDispatcher, A.vmAction, A.vmStatus, A.vmStatus, A.vmStatus, A.deleteNetwork, A.removeRecord]);
+    // The VM's role on its agent queue and the queue go before the VM (the role names its identity).
+    expect(seq).toEqual([JOB_ACTIVITIES.queueConfig, A.notifyDispatcher, A.revokeAgentQueue, A.vmAction, A.vmStatus, A.vmStatus, A.vmStatus, A.deleteNetwork, A.removeRecord]);
   });
 
   test("a delete that cannot finish leaves Unusable and keeps the record", async () => {
