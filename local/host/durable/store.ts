@@ -4,6 +4,7 @@
 //   "I"                       the instance (status, input/output, parent, execution id)
 //   "H<exec>_<episode>_<part>" one episode's history events and leaf changes
 //   "M<seq>"                  a persisted message not yet applied (events, control)
+//   "O<seq>"                  messages to entities an episode sent, not yet delivered
 // Activity results and timers are not stored apart: an open TaskScheduled/TimerCreated in
 // the history is re-dispatched/re-armed after a restart (at-least-once).
 import { TableClient, TableServiceClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
@@ -178,9 +179,12 @@ export class TaskHubStore {
     chunk: Chunk | undefined,
     deleteKeys: string[],
     newMessages: StoredMessage[] = [],
+    outboxRow?: TableEntity<Record<string, unknown>>,
   ): Promise<void> {
     const ops: TransactionAction[] = [["upsert", this.instanceEntity(row), "Replace"]];
     if (chunk) for (const e of this.chunkEntities(row.instanceId, chunk)) ops.push(["upsert", e, "Replace"]);
+    // Messages to entities sent by this episode (entities/store.ts): delivered after the commit.
+    if (outboxRow) ops.push(["upsert", outboxRow, "Replace"]);
     // continueAsNew can carry more events than one transaction holds: the overflow is written
     // first. A crash in between may deliver those events twice (at-least-once), never lose them.
     const fits = Math.max(0, MAX_OPS - ops.length);
@@ -250,7 +254,7 @@ export class TaskHubStore {
         parts.set(seq, list);
       } else if (key.startsWith("M")) {
         messages.push({ rowKey: key, msg: JSON.parse(String(e.Data)) as InstanceMessage });
-      } else staleRowKeys.push(key);
+      } else if (!key.startsWith("O")) staleRowKeys.push(key); // "O": an outbox row, the entity runtime delivers it
     }
     const chunks: Chunk[] = [...parts.entries()]
       .sort((a, b) => a[0] - b[0])

@@ -149,6 +149,10 @@ export type Leaf = {
   childId?: string;
   /** Instance id of the current sub-orchestration attempt. */
   child?: string;
+  /** Entity call or lock: the request id its response event is named after. */
+  req?: string;
+  /** Lock: the request id and the entity instance ids of the critical section. */
+  lock?: { req: string; set: string[] };
 };
 
 /** Messages delivered to an orchestration instance. */
