@@ -125,6 +125,22 @@ describe("transient failures", () => {
 });
 
 describe("network", () => {
+  it("sends * and service tags in the singular rule fields, which ARM accepts (lists are refused)", async () => {
+    const denyAll: NsgRuleSpec = {
+      name: "DenyAllInbound", priority: 4096, direction: "Inbound", access: "Deny", protocol: "*",
+      sourceAddressPrefixes: ["*"], destinationPortRanges: ["*"],
+    };
+    const fromInternet: NsgRuleSpec = { ...sshRule, name: "ssh-any", priority: 1000, sourceAddressPrefixes: ["Internet"] };
+    const nsg = await ensureNsg(arm, { name: "singular-nsg", rules: [fromInternet, denyAll] });
+    expect(nsg.rules.map((r) => [r.name, r.sourceAddressPrefixes, r.destinationPortRanges])).toEqual([
+      ["ssh-any", ["Internet"], ["22"]],
+      ["DenyAllInbound", ["*"], ["*"]],
+    ]);
+    const raw = await arm.network.networkSecurityGroups.get(RG, "singular-nsg");
+    expect(raw.securityRules?.find((r) => r.name === "DenyAllInbound")).toMatchObject({ sourceAddressPrefix: "*", destinationPortRange: "*" });
+    await deleteNsg(arm, "singular-nsg");
+  });
+
   it("ensures NSG, public IP and NIC idempotently and reads the rules back", async () => {
     const nsg1 = await ensureNsg(arm, { name: "n1-nsg", rules: [sshRule], tags: { instance: "n1" } });
     const nsg2 = await ensureNsg(arm, { name: "n1-nsg", rules: [sshRule], tags: { instance: "n1" } });

@@ -1,0 +1,50 @@
+// Azure's refusals that the emulator reproduces (issue 19): each case sends what ARM refuses and
+// expects ARM's status and error code. Sources are cited where each limit is emulated.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CloudEmulator } from "../../local/cloud/emulator";
+import { armRequest, type EmulatorEndpoint } from "./clients";
+import { LOCATION, RG, SUB, startTestCloud } from "./support";
+
+let emu: CloudEmulator;
+let e: EmulatorEndpoint;
+const API = "api-version=2024-07-01";
+type ArmErr = { error: { code: string; message: string; target?: string } };
+
+beforeAll(async () => {
+  ({ emu, endpoint: e } = await startTestCloud());
+});
+afterAll(async () => emu?.stop());
+
+const nsgPath = (name: string) => `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/networkSecurityGroups/${name}?${API}`;
+const rule = (props: Record<string, unknown>) => ({
+  name: "r",
+  properties: { priority: 1000, direction: "Inbound", access: "Deny", protocol: "*", sourcePortRange: "*", destinationAddressPrefix: "*", ...props },
+});
+const putNsg = (name: string, props: Record<string, unknown>) =>
+  armRequest(e, "PUT", nsgPath(name), { location: LOCATION, properties: { securityRules: [rule(props)] } });
+
+describe("NSG rules: * and service tags only in the singular fields", () => {
+  it.each([
+    ["* in sourceAddressPrefixes", { sourceAddressPrefixes: ["*"], destinationPortRange: "*" }, "SecurityRuleParameterContainsUnsupportedValue"],
+    ["Internet in sourceAddressPrefixes", { sourceAddressPrefixes: ["10.0.0.0/8", "Internet"], destinationPortRange: "22" }, "SecurityRuleParameterContainsUnsupportedValue"],
+    ["* in destinationPortRanges", { sourceAddressPrefix: "*", destinationPortRanges: ["*"] }, "SecurityRuleInvalidPortRange"],
+    ["a misspelt tag", { sourceAddressPrefix: "Intenet", destinationPortRange: "22" }, "SecurityRuleInvalidAddressPrefix"],
+    ["a made-up regional tag", { sourceAddressPrefix: "Storage.Atlantis", destinationPortRange: "22" }, "SecurityRuleInvalidAddressPrefix"],
+  ])("refuses %s with 400 and ARM's code", async (_what, props, code) => {
+    const res = await putNsg("nsg-bad", props);
+    expect(res.status).toBe(400);
+    expect(res.json<ArmErr>().error.code).toBe(code);
+  });
+
+  it("accepts * and real tags in the singular fields and CIDRs in the lists", async () => {
+    for (const [i, props] of [
+      { sourceAddressPrefix: "*", destinationPortRange: "*" },
+      { sourceAddressPrefix: "internet", destinationPortRange: "22" },
+      { sourceAddressPrefix: "Storage.WestEurope", destinationPortRange: "443" },
+      { sourceAddressPrefixes: ["10.0.0.0/8", "192.0.2.7"], destinationPortRanges: ["22", "8000-8100"] },
+    ].entries()) {
+      const res = await putNsg(`nsg-good-${i}`, props);
+      expect([200, 201], JSON.stringify(props)).toContain(res.status);
+    }
+  });
+});
