@@ -7,7 +7,7 @@ import { decodeCustomData, isBase64 } from "./cloudInit";
 import type { OpKind } from "./config";
 import { vmId, type ArmRequest, type ArmResult, type Ctx } from "./context";
 import { ArmError, arr, canonical, invalidParameter, nowIso, obj, optBool, requireObj, requireStr, str, type JsonObject } from "./http";
-import { requireLocation } from "./network";
+import { nicReserved, requireLocation, reserveNics } from "./network";
 import { runsEnded, stopVmRuns } from "./runner";
 import { familyLimit, findSize, vcpuUsage, type VmSize } from "./skus";
 import { key, type OperationRecord, type PowerState, type VmRecord } from "./store";
@@ -22,6 +22,8 @@ export function findVm(ctx: Ctx, m: Record<string, string>, name: string): VmRec
 }
 
 export const vmName = (vm: VmRecord) => String(vm.body.name);
+export const vmNicIds = (vm: VmRecord) =>
+  (arr(obj(obj(vm.body.properties)?.networkProfile)?.networkInterfaces) ?? []).flatMap((n) => str(obj(n)?.id) ?? []);
 export const adminUser = (vm: VmRecord) => String(obj(obj(vm.body.properties)?.osProfile)?.adminUsername ?? "azureuser");
 
 function checkQuota(ctx: Ctx, size: VmSize, exceptVm?: string): void {
@@ -131,7 +133,10 @@ export function putVm(ctx: Ctx, req: ArmRequest): ArmResult {
   if (nicRefs.length === 0) throw invalidParameter("properties.networkProfile.networkInterfaces", "At least one network interface is required.");
   nicRefs.forEach((n, i) => {
     const nicId = requireStr(obj(n)?.id, `properties.networkProfile.networkInterfaces[${i}].id`);
-    if (!ctx.store.state.nics[key(nicId)]) throw new ArmError(404, "NotFound", `Resource ${nicId} not found.`, `properties.networkProfile.networkInterfaces[${i}].id`);
+    const nic = ctx.store.state.nics[key(nicId)];
+    if (!nic) throw new ArmError(404, "NotFound", `Resource ${nicId} not found.`, `properties.networkProfile.networkInterfaces[${i}].id`);
+    const reserved = nicReserved(ctx, nic, id);
+    if (reserved) throw reserved;
     const user = Object.values(ctx.store.state.vms).find((v) => key(v.id) !== key(id) &&
       (arr(obj(obj(v.body.properties)?.networkProfile)?.networkInterfaces) ?? []).some((x) => str(obj(x)?.id)?.toLowerCase() === key(nicId)));
     if (user) throw new ArmError(400, "NicInUse", `Network Interface ${nicId} is used by existing resource ${user.id}.`, `properties.networkProfile.networkInterfaces[${i}].id`);
@@ -319,6 +324,7 @@ export function registerComputeCompleters(ctx: Ctx): void {
     ctx.sandbox.remove(vmName(vm));
     for (const [k, rc] of Object.entries(ctx.store.state.runCommands)) if (key(rc.vmId) === key(vm.id)) delete ctx.store.state.runCommands[k];
     delete ctx.store.state.vms[key(op.resourceId)];
+    reserveNics(ctx, vm.id, vmNicIds(vm));
     ctx.store.save();
   });
 }

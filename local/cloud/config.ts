@@ -46,6 +46,7 @@ export const configPatchSchema = z.object({
   retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
   faults: faultsSchema.partial().optional(),
   throttle: throttleSchema.partial().optional(),
+  nicReservationSeconds: z.number().int().min(0).max(3600).optional(),
 }).strict();
 export type ConfigPatch = z.infer<typeof configPatchSchema>;
 
@@ -55,6 +56,8 @@ export type RuntimeConfig = {
   retryAfterSeconds: number;
   faults: z.infer<typeof faultsSchema>;
   throttle: z.infer<typeof throttleSchema>;
+  /** How long a NIC stays reserved after its VM was deleted or failed to create (Azure: 180 s). */
+  nicReservationSeconds: number;
 };
 
 export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
@@ -64,6 +67,10 @@ export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
     faults: { rate429: 0, rate500: 0, rateDrop: 0, retryAfterSeconds: 1, next429: 0, next500: 0, nextDrop: 0 },
     // ARM's per-subscription write bucket (Azure: ~200 burst refilled at 10/s).
     throttle: { enabled: true, burst: 200, refillPerSecond: 10 },
+    // Azure: "Nic(s) in request is reserved for another Virtual Machine for 180 seconds" (quoted
+    // in Azure/karpenter-provider-azure#92, microsoft/AzureTRE#4511). Not shortened by the
+    // "none" latency profile: tests set it explicitly.
+    nicReservationSeconds: 180,
   };
 }
 
@@ -77,6 +84,7 @@ export function applyPatch(cfg: RuntimeConfig, patch: ConfigPatch): RuntimeConfi
   if (patch.retryAfterSeconds !== undefined) next.retryAfterSeconds = patch.retryAfterSeconds;
   if (patch.faults) Object.assign(next.faults, patch.faults);
   if (patch.throttle) Object.assign(next.throttle, patch.throttle);
+  if (patch.nicReservationSeconds !== undefined) next.nicReservationSeconds = patch.nicReservationSeconds;
   return next;
 }
 

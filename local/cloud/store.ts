@@ -7,7 +7,14 @@ import type { Json, JsonObject } from "./http";
 export type PowerState = "starting" | "running" | "stopping" | "stopped" | "deallocating" | "deallocated";
 
 /** A network resource: its ARM body as GET returns it, and the canonical request it was made from. */
-export type NetRecord = { id: string; body: JsonObject; requestHash: string; pendingOpId?: string };
+export type NetRecord = {
+  id: string;
+  body: JsonObject;
+  requestHash: string;
+  pendingOpId?: string;
+  /** A NIC stays reserved for the VM that was deleted or failed to create (NicReservedForAnotherVm). */
+  reservedFor?: { vmId: string; until: number };
+};
 
 export type VmRecord = {
   id: string;

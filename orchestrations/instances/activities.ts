@@ -9,7 +9,8 @@ import { getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, s
 import { ensureDirectory, ensureShare } from "../../shared/azure/files";
 import { deleteNic, deleteNsg, deletePublicIp, ensureNic, ensureNsg, ensurePublicIp, type NsgRuleSpec } from "../../shared/azure/network";
 import { deleteRunCommand, getRunCommand, putRunCommand } from "../../shared/azure/runCommands";
-import { NotFoundError, PreconditionFailedError } from "../../shared/errors";
+import { NIC_RESERVATION_SECONDS } from "../../shared/azure/errors";
+import { CloudError, NotFoundError, PreconditionFailedError } from "../../shared/errors";
 import { ADMIN_USER_NAME, armNames, sharePaths } from "../../shared/ids";
 import type { InstanceRecord } from "../../shared/instances/record";
 import { checkTransition } from "../../shared/instances/stateMachine";
@@ -19,6 +20,7 @@ import type { InstanceStore } from "../../shared/store/instances";
 import type { OperationStore } from "../../shared/store/operations";
 import { cloudInit, MOUNT_WAIT_SECONDS, SETUP_WRAPPER } from "./cloudInit";
 import type {
+  DeleteNetworkResult,
   NetworkResult,
   OperationRecord,
   ProgressInput,
@@ -145,10 +147,22 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
       else await startDeleteVm(arm, vm);
     },
 
-    /** NIC first (it holds the NSG and IP), then IP and NSG together; absent ones are done. */
-    async deleteNetwork({ instance }: Ref): Promise<void> {
-      await deleteNic(arm, armNames.nic(instance));
+    /**
+     * NIC first (it holds the NSG and IP), then IP and NSG together; absent ones are done. A NIC
+     * still reserved for the deleted VM (Azure: ~180 s) is not an error: the answer says how long
+     * to wait before calling again, and the orchestrator waits on a durable timer.
+     */
+    async deleteNetwork({ instance }: Ref): Promise<DeleteNetworkResult> {
+      try {
+        await deleteNic(arm, armNames.nic(instance));
+      } catch (err) {
+        if (err instanceof CloudError && err.code === "NicReservedForAnotherVm") {
+          return { nicReservedSeconds: Math.ceil((err.retryAfterMs ?? NIC_RESERVATION_SECONDS * 1000) / 1000) };
+        }
+        throw err;
+      }
       await Promise.all([deletePublicIp(arm, armNames.publicIp(instance)), deleteNsg(arm, armNames.nsg(instance))]);
+      return {};
     },
 
     async startScript(input: ScriptStartInput): Promise<ScriptStarted> {

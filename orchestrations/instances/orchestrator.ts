@@ -2,7 +2,7 @@
 // transitions of its operation; triggers have already moved the record into the busy state
 // (Creating, Starting, Stopping, Restarting, Deleting) and written the operation record.
 import type { OrchestrationContext } from "durable-functions";
-import { all, call, notifyDispatcher, pollVm, progress, ROLLBACK_RETRY, runScript, StepError, task, toStepError, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
+import { all, call, deleteNetwork, notifyDispatcher, pollVm, progress, ROLLBACK_RETRY, runScript, StepError, task, toStepError, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
 import { DEFAULT_POLL, type LifecycleInput } from "./types";
 
 // Bounds for the monitor loops: Azure VM operations take minutes, rarely more than ten.
@@ -58,7 +58,7 @@ function* rollback(ctx: OrchestrationContext, input: LifecycleInput & { poll: No
   try {
     yield* call(ctx, "vmAction", { instance, action: "delete" }, ROLLBACK_RETRY);
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmGone, ROLLBACK_RETRY);
-    yield* call(ctx, "deleteNetwork", { instance }, ROLLBACK_RETRY);
+    yield* deleteNetwork(ctx, instance, ROLLBACK_RETRY);
   } catch (err) {
     const e = toStepError(err);
     outcome.error.message += ` Cleaning up also failed (${e.code}: ${e.message}); delete the instance to retry the cleanup.`;
@@ -164,7 +164,7 @@ export function* deleteInstance(ctx: OrchestrationContext): Gen<string> {
     yield* call(ctx, "vmAction", { instance, action: "delete" });
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmGone);
     yield* progress(ctx, input, { customStep: "deleteNetwork", steps: [{ name: "deleteVm", status: "Succeeded" }, { name: "deleteNetwork", status: "Running" }] });
-    yield* call(ctx, "deleteNetwork", { instance });
+    yield* deleteNetwork(ctx, instance);
   } catch (err) {
     yield* progress(ctx, input, { customStep: "failed", state: { op: "delete", to: "Unusable" }, done: failed(err) });
     return "Unusable";

@@ -112,6 +112,25 @@ export const vmDeallocated = (s: VmStatusResult): "done" | "wait" | StepError =>
   return s.power === "deallocated" ? "done" : "wait";
 };
 
+/** How many reservation windows deleteNetwork waits out before reporting the NIC as stuck. */
+const NIC_RESERVATION_ROUNDS = 4;
+
+/**
+ * Deletes NIC, public IP and NSG, waiting out a NIC reservation (Azure keeps the NIC of a deleted
+ * or failed VM reserved for ~180 s) on durable timers instead of leaking the network.
+ */
+export function* deleteNetwork(ctx: OrchestrationContext, instance: string, retry = RETRY): Gen<void> {
+  for (let round = 1; ; round++) {
+    const r = yield* call(ctx, "deleteNetwork", { instance }, retry);
+    const wait = r?.nicReservedSeconds;
+    if (!wait) return;
+    if (round >= NIC_RESERVATION_ROUNDS) {
+      throw new StepError("NicReservedForAnotherVm", `The network interface was still reserved for the deleted VM after ${round} waits of ${wait} s.`);
+    }
+    yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + wait * 1000));
+  }
+}
+
 export const vmGone = (s: VmStatusResult): "done" | "wait" | StepError => (s.exists ? "wait" : "done");
 
 /**

@@ -70,4 +70,7 @@ export type ScriptStarted = { runCommand: string; timeoutSeconds: number } | { s
 export type VmStatusResult = { exists: false } | { exists: true; provisioning: string; power: string; error?: { code: string; message: string } };
 export type VmActionInput = { instance: string; action: "start" | "deallocate" | "restart" | "delete" };
 
+/** Empty when the network is gone; otherwise the NIC is still reserved for the deleted VM for this long. */
+export type DeleteNetworkResult = { nicReservedSeconds?: number };
+
 export type NetworkResult = { nsgId?: string; publicIpId?: string; publicIp?: string; nicId?: string; privateIp?: string };

@@ -38,7 +38,7 @@ beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "activities-cloud-"));
   emu = await startCloudEmulator({
     dataDir, port: 0, subscriptionId: SUB, resourceGroup: RG, location: "westeurope", allowedSubnetIds: [SUBNET],
-    latencyProfile: "none", token: "activities-token",
+    latencyProfile: "none", token: "activities-token", config: { nicReservationSeconds: 1 },
   });
   const config = testAzureConfig({
     subscriptionId: SUB,
@@ -194,7 +194,12 @@ describe("compute", () => {
     expect(gone).toBeUndefined();
     await startDeleteVm(arm, "vm1"); // 404 = done
     await expect(startVm(arm, "vm1")).rejects.toBeInstanceOf(NotFoundError);
-    await deleteNic(arm, "vm1-nic");
+    // Azure keeps the NIC reserved for the deleted VM for a while and says how long.
+    const reserved = await deleteNic(arm, "vm1-nic").catch((e: unknown) => e);
+    expect(reserved).toMatchObject({ code: "NicReservedForAnotherVm", retryable: false, retryAfterMs: 1000 });
+    await sleep(1000);
+    await pollUntil(() => deleteNic(arm, "vm1-nic").then(() => true, () => false), (done) => done);
+    expect(await getNic(arm, "vm1-nic")).toBeUndefined();
     await deleteNsg(arm, "vm1-nsg");
   });
 

@@ -2,12 +2,13 @@
 // expects ARM's status and error code. Sources are cited where each limit is emulated.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CloudEmulator } from "../../local/cloud/emulator";
-import { armRequest, type EmulatorEndpoint } from "./clients";
-import { LOCATION, RG, SUB, startTestCloud } from "./support";
+import { armRequest, computeClient, type EmulatorEndpoint } from "./clients";
+import { createVm, LOCATION, RG, SUB, startTestCloud, vmBody, vmPath } from "./support";
 
 let emu: CloudEmulator;
 let e: EmulatorEndpoint;
 const API = "api-version=2024-07-01";
+const fast = { updateIntervalInMs: 20 };
 type ArmErr = { error: { code: string; message: string; target?: string } };
 
 beforeAll(async () => {
@@ -46,5 +47,34 @@ describe("NSG rules: * and service tags only in the singular fields", () => {
       const res = await putNsg(`nsg-good-${i}`, props);
       expect([200, 201], JSON.stringify(props)).toContain(res.status);
     }
+  });
+});
+
+describe("NIC reservation after its VM is deleted (NicReservedForAnotherVm)", () => {
+  it("refuses deleting the NIC or giving it to another VM with 400 until the window ends", async () => {
+    emu.setConfig({ nicReservationSeconds: 1 });
+    try {
+      const { nicId } = await createVm(e, "vm-resv");
+      await computeClient(e).virtualMachines.delete(RG, "vm-resv", fast);
+      const del = await armRequest(e, "DELETE", `${nicId}?${API}`);
+      expect(del.status).toBe(400);
+      expect(del.json<ArmErr>().error.code).toBe("NicReservedForAnotherVm");
+      expect(del.json<ArmErr>().error.message).toMatch(/retry after 1 seconds.*vm-resv/);
+      const other = await armRequest(e, "PUT", `${vmPath("vm-other")}?${API}`, { location: LOCATION, properties: vmBody(nicId, "Standard_D2s_v5") });
+      expect(other.status).toBe(400);
+      expect(other.json<ArmErr>().error.code).toBe("NicReservedForAnotherVm");
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 202; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = (await armRequest(e, "DELETE", `${nicId}?${API}`)).status;
+      }
+      expect(status).toBe(202);
+    } finally {
+      emu.setConfig({ nicReservationSeconds: 180 });
+    }
+  });
+
+  it("defaults to Azure's 180 s", () => {
+    expect(emu.getConfig().nicReservationSeconds).toBe(180);
   });
 });

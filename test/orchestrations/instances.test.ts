@@ -206,6 +206,40 @@ describe("stop, start, restart, delete", () => {
     expect(seq).toEqual([A.notifyDispatcher, A.vmAction, A.vmStatus, A.vmStatus, A.vmStatus, A.deleteNetwork, A.removeRecord]);
   });
 
+  test("delete waits out a NIC reservation (NicReservedForAnotherVm) on a timer and still removes the network", async () => {
+    let rounds = 0;
+    const r = await runOrchestration(deleteInstance, input, happyStubs({
+      [A.vmStatus]: () => ok({ exists: false }),
+      [A.deleteNetwork]: () => ok(rounds++ < 1 ? { nicReservedSeconds: 180 } : {}),
+    }));
+    expect(r.output).toBe("Deleted");
+    expect(names(r.calls).filter((x) => x === A.deleteNetwork)).toHaveLength(2);
+    expect(r.elapsedMs).toBeGreaterThanOrEqual(180_000);
+    expect(names(r.calls)).toContain(A.removeRecord);
+  });
+
+  test("a rollback also waits out the NIC reservation instead of leaking NIC, IP and NSG", async () => {
+    let rounds = 0;
+    const r = await runOrchestration(provisionInstance, input, happyStubs({
+      [A.vmStatus]: () => ok(rounds === 0 ? { exists: true, provisioning: "Failed", power: "unknown", error: { code: "AllocationFailed", message: "no capacity" } } : { exists: false }),
+      [A.vmAction]: () => ((rounds = 1), ok()),
+      [A.deleteNetwork]: () => ok(rounds++ < 2 ? { nicReservedSeconds: 180 } : {}),
+    }));
+    expect(r.output).toBe("CreateFailed");
+    expect(names(r.calls).filter((x) => x === A.deleteNetwork)).toHaveLength(2);
+    const done = progressOf(r.calls).at(-1)!.done!;
+    expect(done.error).toEqual({ code: "AllocationFailed", message: "no capacity" });
+  });
+
+  test("a NIC reserved longer than the waits allow leaves Unusable, with the code", async () => {
+    const r = await runOrchestration(deleteInstance, input, happyStubs({
+      [A.vmStatus]: () => ok({ exists: false }),
+      [A.deleteNetwork]: () => ok({ nicReservedSeconds: 180 }),
+    }));
+    expect(r.output).toBe("Unusable");
+    expect(progressOf(r.calls).at(-1)!.done!.error!.code).toBe("NicReservedForAnotherVm");
+  });
+
   test("a delete that cannot finish leaves Unusable and keeps the record", async () => {
     const r = await runOrchestration(deleteInstance, input, happyStubs({
       [A.vmStatus]: () => ok({ exists: false }),
