@@ -111,7 +111,7 @@ export function putVm(ctx: Ctx, req: ArmRequest): ArmResult {
     }
     throw conflict(name, pending);
   }
-  if (existing && existing.requestHash === hash) return { status: 200, body: vmView(ctx, existing, false) };
+  if (existing && existing.requestHash === hash && existing.provisioningState !== "Failed") return { status: 200, body: vmView(ctx, existing, false) };
 
   const props = requireObj(raw.properties, "properties");
   const vmSize = requireStr(requireObj(props.hardwareProfile, "properties.hardwareProfile").vmSize, "properties.hardwareProfile.vmSize");
@@ -206,8 +206,13 @@ const POWER_DISPLAY: Record<PowerState, string> = {
 export function instanceView(vm: VmRecord): JsonObject {
   const ps = vm.provisioningState;
   const failed = ps === "Failed";
+  const failure = failed ? vm.failure : undefined;
   const statuses: JsonObject[] = [
-    { code: `ProvisioningState/${ps.toLowerCase()}`, level: failed ? "Error" : "Info", displayStatus: ps === "Succeeded" ? "Provisioning succeeded" : failed ? "Provisioning failed" : ps, time: nowIso() },
+    {
+      code: `ProvisioningState/${ps.toLowerCase()}${failure ? `/${failure.code}` : ""}`, level: failed ? "Error" : "Info",
+      displayStatus: ps === "Succeeded" ? "Provisioning succeeded" : failed ? "Provisioning failed" : ps, time: nowIso(),
+      ...(failure ? { message: failure.message } : {}),
+    },
     ...(ps === "Creating" ? [] : [{ code: `PowerState/${vm.powerState}`, level: "Info", displayStatus: POWER_DISPLAY[vm.powerState] }]),
   ];
   const running = vm.powerState === "running";
@@ -243,7 +248,8 @@ export function vmAction(ctx: Ctx, req: ArmRequest, action: Action): ArmResult {
     if (pending.kind === kind) return { status: 202, headers: headers(pending) };
     throw conflict(name, pending);
   }
-  if (vm.provisioningState === "Failed" && action !== "delete") {
+  // Azure lets a failed VM be started, deallocated or deleted (the remedy for an allocation failure).
+  if (vm.provisioningState === "Failed" && (action === "restart" || action === "powerOff")) {
     throw new ArmError(409, "OperationNotAllowed", `Operation '${action}' is not allowed on VM '${name}' since the VM is in a failed state.`);
   }
   if (action === "restart" && vm.powerState !== "running") {
@@ -287,6 +293,7 @@ export function registerComputeCompleters(ctx: Ctx): void {
     const vm = ctx.store.state.vms[key(op.resourceId)];
     if (!vm) return;
     f(vm);
+    delete vm.failure;
     if (vm.pendingOp?.id === op.id) delete vm.pendingOp;
     ctx.store.save();
   };
@@ -317,6 +324,23 @@ export function registerComputeCompleters(ctx: Ctx): void {
     if (vm.powerState !== "deallocated") vm.powerState = "stopped";
     vm.provisioningState = "Succeeded";
   }));
+  // An operation that fails after it was accepted leaves the VM Failed, with the code in its
+  // instance view (ProvisioningState/failed/AllocationFailed), as Azure does.
+  const powerAfterFailure: Record<string, PowerState | undefined> = {
+    vmCreate: "deallocated", vmStart: "deallocated", vmRestart: "stopped", vmDeallocate: "stopped", vmPowerOff: "stopped",
+  };
+  for (const kind of ["vmCreate", "vmUpdate", "vmStart", "vmRestart", "vmDeallocate", "vmPowerOff", "vmDelete"]) {
+    ctx.ops.registerFailure(kind, (op, error) => {
+      const vm = ctx.store.state.vms[key(op.resourceId)];
+      if (!vm) return;
+      vm.provisioningState = "Failed";
+      vm.failure = error;
+      vm.powerState = powerAfterFailure[kind] ?? vm.powerState;
+      if (vm.pendingOp?.id === op.id) delete vm.pendingOp;
+      ctx.store.save();
+      ctx.log(`vm ${vmName(vm)}: ${kind} failed (${error.code})`);
+    });
+  }
   ctx.ops.register("vmDelete", async (op) => {
     await runsEnded(ctx, (_k, run) => run.vmKey === key(op.resourceId));
     const vm = ctx.store.state.vms[key(op.resourceId)];

@@ -33,7 +33,20 @@ const faultsSchema = z.object({
   next429: z.number().int().min(0),
   next500: z.number().int().min(0),
   nextDrop: z.number().int().min(0),
+  /** "Applied but the response was lost": the write is done, then the connection drops. */
+  rateLost: z.number().min(0).max(1),
+  nextLost: z.number().int().min(0),
 }).strict();
+/**
+ * Per-kind outcome injection: an operation accepted with 201/202 that later ends Failed (the
+ * next N of that kind, or at a random rate) with Azure's code, e.g. AllocationFailed for vmCreate.
+ */
+const outcomeSchema = z.object({
+  next: z.number().int().min(0),
+  rate: z.number().min(0).max(1),
+  code: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/),
+  message: z.string().min(1).max(2000),
+}).partial().strict();
 const throttleSchema = z.object({
   enabled: z.boolean(),
   burst: z.number().int().min(1),
@@ -47,6 +60,7 @@ export const configPatchSchema = z.object({
   faults: faultsSchema.partial().optional(),
   throttle: throttleSchema.partial().optional(),
   nicReservationSeconds: z.number().int().min(0).max(3600).optional(),
+  outcomes: z.partialRecord(z.enum(OP_KINDS), outcomeSchema).optional(),
 }).strict();
 export type ConfigPatch = z.infer<typeof configPatchSchema>;
 
@@ -58,13 +72,15 @@ export type RuntimeConfig = {
   throttle: z.infer<typeof throttleSchema>;
   /** How long a NIC stays reserved after its VM was deleted or failed to create (Azure: 180 s). */
   nicReservationSeconds: number;
+  outcomes: Partial<Record<OpKind, z.infer<typeof outcomeSchema>>>;
 };
 
 export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
   return {
     latencyMs: latencyFor(profile),
     retryAfterSeconds: profile === "none" ? 0 : 1,
-    faults: { rate429: 0, rate500: 0, rateDrop: 0, retryAfterSeconds: 1, next429: 0, next500: 0, nextDrop: 0 },
+    faults: { rate429: 0, rate500: 0, rateDrop: 0, retryAfterSeconds: 1, next429: 0, next500: 0, nextDrop: 0, rateLost: 0, nextLost: 0 },
+    outcomes: {},
     // ARM's per-subscription write bucket (Azure: ~200 burst refilled at 10/s).
     throttle: { enabled: true, burst: 200, refillPerSecond: 10 },
     // Azure: "Nic(s) in request is reserved for another Virtual Machine for 180 seconds" (quoted
@@ -85,6 +101,9 @@ export function applyPatch(cfg: RuntimeConfig, patch: ConfigPatch): RuntimeConfi
   if (patch.faults) Object.assign(next.faults, patch.faults);
   if (patch.throttle) Object.assign(next.throttle, patch.throttle);
   if (patch.nicReservationSeconds !== undefined) next.nicReservationSeconds = patch.nicReservationSeconds;
+  for (const [kind, o] of Object.entries(patch.outcomes ?? {}) as [OpKind, z.infer<typeof outcomeSchema>][]) {
+    next.outcomes[kind] = { ...next.outcomes[kind], ...o };
+  }
   return next;
 }
 

@@ -9,7 +9,7 @@ import { dispatchArm } from "./arm";
 import { registerComputeCompleters } from "./compute";
 import { defaultConfig, applyPatch, type ConfigPatch, type LatencyProfile, type RuntimeConfig } from "./config";
 import type { Ctx, ResolvedOptions } from "./context";
-import { decideFault, TokenBuckets } from "./faults";
+import { decideFault, decideLost, decideOutcome, TokenBuckets } from "./faults";
 import { handleFiles } from "./files";
 import { ArmError, readBody, sendArmError, sendJson, parseJsonObject, type JsonObject } from "./http";
 import { Operations } from "./lro";
@@ -89,6 +89,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
     runs: new Map(),
     stopped: false,
   };
+  ctx.ops.injectFailure = (op) => decideOutcome(ctx.config, op.kind);
   registerNetworkCompleters(ctx);
   registerComputeCompleters(ctx);
   registerRunCommandCompleters(ctx);
@@ -182,5 +183,10 @@ async function handle(ctx: Ctx, buckets: TokenBuckets, req: IncomingMessage, res
     method, path: url.pathname, query: url.searchParams, baseUrl: `https://${host}`,
     apiVersion: url.searchParams.get("api-version") ?? "", body: () => parseJsonObject(raw),
   });
+  if (write && decideLost(ctx.config)) {
+    // Applied, but the client never hears: it must retry idempotently.
+    req.socket.destroy();
+    return;
+  }
   sendJson(res, result.status, result.body as JsonObject | undefined, { ...throttleHeaders, ...result.headers });
 }

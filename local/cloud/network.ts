@@ -142,7 +142,9 @@ function put(ctx: Ctx, req: ArmRequest, coll: Coll, typeSeg: string, kind: OpKin
     }
     throw new ArmError(409, "AnotherOperationInProgress", `Another operation on this or dependent resource is in progress. To retry later, use the Retry-After header. Resource: ${id}.`);
   }
-  if (existing && existing.requestHash === hash) return { status: 200, body: view(ctx, coll, existing) };
+  // The same body again is a no-op, unless the last attempt failed (then ARM tries again).
+  const lastFailed = (existing?.body.properties as JsonObject | undefined)?.provisioningState === "Failed";
+  if (existing && existing.requestHash === hash && !lastFailed) return { status: 200, body: view(ctx, coll, existing) };
   const props = build(id, raw, existing);
   const body: JsonObject = {
     id, name: req.m.name, type: TYPES[coll], location, etag: etag(),
@@ -194,6 +196,18 @@ export function registerNetworkCompleters(ctx: Ctx): void {
     delete ctx.store.state[coll][key(op.resourceId)];
     ctx.store.save();
   };
+  // An injected failure leaves the resource Failed (a PUT) or still there (a DELETE).
+  const failed = (coll: Coll) => (op: { resourceId: string }) => {
+    const rec = ctx.store.state[coll][key(op.resourceId)];
+    if (!rec) return;
+    (rec.body.properties as JsonObject).provisioningState = "Failed";
+    delete rec.pendingOpId;
+    ctx.store.save();
+  };
+  for (const [coll, put, del] of [["nsgs", "nsgPut", "nsgDelete"], ["publicIps", "publicIpPut", "publicIpDelete"], ["nics", "nicPut", "nicDelete"]] as const) {
+    ctx.ops.registerFailure(put, failed(coll));
+    ctx.ops.registerFailure(del, failed(coll));
+  }
   ctx.ops.register("nsgPut", finishPut("nsgs"));
   ctx.ops.register("publicIpPut", finishPut("publicIps"));
   ctx.ops.register("nicPut", finishPut("nics"));

@@ -6,6 +6,7 @@ import { adminUser, findVm, vmName } from "./compute";
 import { vmId, type ArmRequest, type ArmResult, type Ctx } from "./context";
 import { ArmError, arr, canonical, invalidParameter, nowIso, obj, optBool, requireObj, str, type Json, type JsonObject } from "./http";
 import { requireLocation } from "./network";
+import { decideOutcome } from "./faults";
 import { runsEnded, startRun, type RunSpec } from "./runner";
 import { killOrphans } from "./sandbox";
 import { key, type RunCommandRecord, type VmRecord } from "./store";
@@ -153,6 +154,16 @@ function scheduleStart(ctx: Ctx, rc: RunCommandRecord, vm: VmRecord, spec: RunSp
     if (ctx.stopped) return;
     const current = ctx.store.state.vms[key(vm.id)];
     if (!current || current.powerState !== "running") return endPending("Failed", "The VM stopped before the script started.");
+    const injected = decideOutcome(ctx.config, "runCommandStart");
+    if (injected) {
+      // Azure: the extension never reports back; provisioning Failed, executionState Unknown.
+      ctx.runs.delete(rcKey);
+      rc.view = { ...rc.view, executionState: "Unknown", executionMessage: injected.message };
+      rc.provisioningState = "Failed";
+      ctx.ops.finish(opId, injected);
+      ctx.store.save();
+      return;
+    }
     try {
       startRun(ctx, rc, current, spec, ctx.sandbox.homeDir(vmName(current), adminUser(current)), adminUser(current), opId);
     } catch (err) {

@@ -25,6 +25,8 @@ export type VmRecord = {
   provisioningState: string;
   /** The operation that owns the VM right now; another kind of operation gets 409. */
   pendingOp?: { id: string; kind: string };
+  /** Why the last operation failed: shown as ProvisioningState/failed/<code> in the instance view. */
+  failure?: { code: string; message: string };
   /** cloud-init user data (decoded); Azure never returns it, nor do we. */
   cloudInit?: string;
 };

@@ -68,8 +68,9 @@ export async function getRunCommand(arm: ArmClients, vmName: string, name: strin
   if (!rc) return undefined;
   const iv = rc.instanceView;
   let state = STATES[(iv?.executionState ?? "").toLowerCase()] ?? "Pending";
-  // A PUT that ARM itself rejected never executes: report it as failed, not pending forever.
-  if (!iv?.executionState && rc.provisioningState?.toLowerCase() === "failed") state = "Failed";
+  // Provisioning Failed while execution never reported (executionState Unknown/Pending, or none):
+  // the extension will not report later, so this is a failure, not something to poll until the timeout.
+  if (state === "Pending" && rc.provisioningState?.toLowerCase() === "failed") state = "Failed";
   const out: RunCommandStatus = { state };
   if (iv?.exitCode !== undefined && iv.exitCode !== null) out.exitCode = iv.exitCode;
   if (iv?.output) out.output = iv.output;

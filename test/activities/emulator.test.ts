@@ -305,3 +305,29 @@ describe("files", () => {
     await expect(ensureDirectory(files, "Users/../etc")).rejects.toThrow(/invalid path segment/);
   });
 });
+
+describe("operations that fail after ARM accepted them", () => {
+  it("a VM create that ends AllocationFailed reads as Failed with Azure's code and message", async () => {
+    const { nic } = await network("vm-af");
+    emu.setConfig({ outcomes: { vmCreate: { next: 1 } } });
+    await startCreateOrUpdateVm(arm, { name: "vm-af", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] });
+    const s = await pollUntil(() => getVmStatus(arm, "vm-af"), (v) => v?.provisioningState === "Failed");
+    expect(s?.provisioningState).toBe("Failed");
+    expect(s?.error?.code).toBe("AllocationFailed");
+    expect(s?.error?.message).toMatch(/sufficient capacity/);
+    await startDeleteVm(arm, "vm-af");
+    expect(await pollUntil(() => getVmStatus(arm, "vm-af"), (v) => v === undefined)).toBeUndefined();
+  });
+
+  it("a run command whose provisioning failed with executionState Unknown reads as Failed at once, not Pending", async () => {
+    const { nic } = await network("vm-unk");
+    await startCreateOrUpdateVm(arm, { name: "vm-unk", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] });
+    await pollUntil(() => getVmStatus(arm, "vm-unk"), (s) => s?.provisioningState === "Succeeded");
+    emu.setConfig({ outcomes: { runCommandStart: { next: 1 } } });
+    await putRunCommand(arm, "vm-unk", "rc-unknown", { script: "sleep 1", timeoutInSeconds: 600 });
+    const s = await pollUntil(() => getRunCommand(arm, "vm-unk", "rc-unknown"), (v) => !!v && v.state !== "Pending");
+    expect(emu.getState().runCommands.find((r) => r.id.endsWith("/rc-unknown"))).toMatchObject({ provisioningState: "Failed", executionState: "Unknown" });
+    expect(s?.state).toBe("Failed");
+    expect(s?.executionMessage).toMatch(/did not report a result/);
+  });
+});

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CloudEmulator } from "../../local/cloud/emulator";
 import { armRequest, computeClient, type EmulatorEndpoint } from "./clients";
-import { createVm, LOCATION, RG, SUB, startTestCloud, vmBody, vmPath } from "./support";
+import { createNic, createVm, LOCATION, RG, SUB, startTestCloud, vmBody, vmPath } from "./support";
 
 let emu: CloudEmulator;
 let e: EmulatorEndpoint;
@@ -21,6 +21,12 @@ const rule = (props: Record<string, unknown>) => ({
   name: "r",
   properties: { priority: 1000, direction: "Inbound", access: "Deny", protocol: "*", sourcePortRange: "*", destinationAddressPrefix: "*", ...props },
 });
+/** A VM PUT body in ARM's wire shape (the SDK's flattened body under `properties`). */
+function armVm(nicId: string, size = "Standard_D2s_v5", keyData?: string) {
+  const { location, identity, hardwareProfile, storageProfile, osProfile, networkProfile } = vmBody(nicId, size);
+  if (keyData) osProfile.linuxConfiguration.ssh.publicKeys[0]!.keyData = keyData;
+  return { location, identity, properties: { hardwareProfile, storageProfile, osProfile, networkProfile } };
+}
 const putNsg = (name: string, props: Record<string, unknown>) =>
   armRequest(e, "PUT", nsgPath(name), { location: LOCATION, properties: { securityRules: [rule(props)] } });
 
@@ -60,7 +66,7 @@ describe("NIC reservation after its VM is deleted (NicReservedForAnotherVm)", ()
       expect(del.status).toBe(400);
       expect(del.json<ArmErr>().error.code).toBe("NicReservedForAnotherVm");
       expect(del.json<ArmErr>().error.message).toMatch(/retry after 1 seconds.*vm-resv/);
-      const other = await armRequest(e, "PUT", `${vmPath("vm-other")}?${API}`, { location: LOCATION, properties: vmBody(nicId, "Standard_D2s_v5") });
+      const other = await armRequest(e, "PUT", `${vmPath("vm-other")}?${API}`, armVm(nicId));
       expect(other.status).toBe(400);
       expect(other.json<ArmErr>().error.code).toBe("NicReservedForAnotherVm");
       let status = 0;
@@ -76,5 +82,54 @@ describe("NIC reservation after its VM is deleted (NicReservedForAnotherVm)", ()
 
   it("defaults to Azure's 180 s", () => {
     expect(emu.getConfig().nicReservationSeconds).toBe(180);
+  });
+});
+
+describe("operations that fail after they were accepted (outcome injection)", () => {
+  const opStatus = async (url: string) => {
+    for (let i = 0; i < 200; i++) {
+      const body = (await armRequest(e, "GET", url)).json<{ status: string; error?: { code: string; message: string } }>();
+      if (body.status !== "InProgress") return body;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error("operation did not finish");
+  };
+
+  it("a VM create answered 201 ends Failed with AllocationFailed, shown in the instance view; the VM can be deleted", async () => {
+    const nicId = await createNic(e, "vm-alloc");
+    emu.setConfig({ outcomes: { vmCreate: { next: 1 } } });
+    const put = await armRequest(e, "PUT", `${vmPath("vm-alloc")}?${API}`, armVm(nicId));
+    expect(put.status).toBe(201);
+    const op = await opStatus(String(put.headers["azure-asyncoperation"]));
+    expect(op.status).toBe("Failed");
+    expect(op.error?.code).toBe("AllocationFailed");
+    const iv = (await armRequest(e, "GET", `${vmPath("vm-alloc")}/instanceView?${API}`)).json<{ statuses: { code: string; message?: string }[] }>();
+    expect(iv.statuses[0]).toMatchObject({ code: "ProvisioningState/failed/AllocationFailed" });
+    expect(iv.statuses[0]!.message).toMatch(/sufficient capacity/);
+    const vm = (await armRequest(e, "GET", `${vmPath("vm-alloc")}?${API}`)).json<{ properties: { provisioningState: string } }>();
+    expect(vm.properties.provisioningState).toBe("Failed");
+    const del = await armRequest(e, "DELETE", `${vmPath("vm-alloc")}?${API}`);
+    expect(del.status).toBe(202);
+  });
+
+  it("a run command can end provisioning Failed with executionState Unknown", async () => {
+    await createVm(e, "vm-rc-unknown");
+    emu.setConfig({ outcomes: { runCommandStart: { next: 1 } } });
+    const path = `${vmPath("vm-rc-unknown")}/runCommands/rc1?${API}`;
+    const put = await armRequest(e, "PUT", path, { location: LOCATION, properties: { source: { script: "echo hi" }, asyncExecution: true } });
+    expect(put.status).toBe(201);
+    const op = await opStatus(String(put.headers["azure-asyncoperation"]));
+    expect(op).toMatchObject({ status: "Failed", error: { code: "VMExtensionProvisioningError" } });
+    const rc = (await armRequest(e, "GET", `${path}&$expand=instanceView`)).json<{ properties: { provisioningState: string; instanceView: { executionState: string } } }>();
+    expect(rc.properties.provisioningState).toBe("Failed");
+    expect(rc.properties.instanceView.executionState).toBe("Unknown");
+  });
+
+  it("'applied but the response was lost': the connection drops, yet the write happened", async () => {
+    emu.setConfig({ faults: { nextLost: 1 } });
+    const lost = await armRequest(e, "PUT", nsgPath("nsg-lost"), { location: LOCATION, properties: { securityRules: [] } }).then(() => "answered", (err: Error) => err.message);
+    expect(lost).not.toBe("answered");
+    const got = await armRequest(e, "GET", nsgPath("nsg-lost"));
+    expect(got.status).toBe(200);
   });
 });
