@@ -56,10 +56,16 @@ function validateOsProfile(os: JsonObject, name: string, creating: boolean): { u
       throw invalidParameter(`${field}.path`, `Destination path for SSH public keys is currently limited to its default value /home/${user}/.ssh/authorized_keys due to a known issue in Linux provisioning agent.`);
     }
     const data = str(obj(k)?.keyData) ?? "";
+    let parsed: sshpk.Key | undefined;
     try {
-      sshpk.parseKey(data, "ssh");
+      parsed = sshpk.parseKey(data, "ssh");
     } catch {
-      throw invalidParameter(`${field}.keyData`, `The value of parameter ${field}.keyData is invalid.`);
+      parsed = undefined;
+    }
+    // Azure takes SSH-2 RSA of at least 2048 bits and ED25519 only; ECDSA and the rest are refused
+    // (learn.microsoft.com/azure/virtual-machines/linux/create-ssh-keys-detailed#supported-ssh-key-formats).
+    if (!parsed || !((parsed.type === "rsa" && parsed.size >= 2048) || parsed.type === "ed25519")) {
+      throw invalidParameter(`${field}.keyData`, `The value of parameter ${field}.keyData is invalid.${parsed ? ` Key type ${parsed.type} (${parsed.size} bits) is not supported: use RSA (2048 bits or more) or ED25519.` : ""}`);
     }
     keys.push(data);
   });

@@ -40,7 +40,7 @@ export const sshPublicKey = z
     const result = checkSshPublicKey(value);
     if ("error" in result) ctx.addIssue({ code: "custom", message: result.error });
   })
-  .meta({ description: "OpenSSH public key: ssh-ed25519, ecdsa-sha2-* or ssh-rsa (≥ 2048 bits)." });
+  .meta({ description: "OpenSSH public key: ssh-ed25519 or ssh-rsa (≥ 2048 bits); Azure VMs take no other type (ECDSA is refused)." });
 
 export function isIanaTimeZone(tz: string): boolean {
   if (tz.length === 0 || tz.length > 64) return false;

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CloudEmulator } from "../../local/cloud/emulator";
 import { armRequest, computeClient, type EmulatorEndpoint } from "./clients";
+import { keys } from "../unit/keys";
 import { createNic, createVm, LOCATION, RG, SUB, startTestCloud, vmBody, vmPath } from "./support";
 
 let emu: CloudEmulator;
@@ -131,5 +132,25 @@ describe("operations that fail after they were accepted (outcome injection)", ()
     expect(lost).not.toBe("answered");
     const got = await armRequest(e, "GET", nsgPath("nsg-lost"));
     expect(got.status).toBe(200);
+  });
+});
+
+describe("SSH keys: RSA of 2048 bits or more and ED25519 only", () => {
+  it.each([
+    ["ECDSA", keys.ecdsa.publicKey],
+    ["RSA 1024", keys.rsa1024.publicKey],
+  ])("refuses %s keyData with 400 InvalidParameter", async (_what, key) => {
+    const nicId = await createNic(e, `vm-key-${_what.replace(/\W/g, "").toLowerCase()}`);
+    const res = await armRequest(e, "PUT", `${vmPath(`vm-key-${_what.replace(/\W/g, "").toLowerCase()}`)}?${API}`, armVm(nicId, "Standard_D2s_v5", key));
+    expect(res.status).toBe(400);
+    expect(res.json<ArmErr>().error).toMatchObject({ code: "InvalidParameter", target: "linuxConfiguration.ssh.publicKeys[0].keyData" });
+  });
+
+  it("accepts RSA 2048 and ED25519", async () => {
+    for (const [i, key] of [keys.rsa2048.publicKey, keys.ed25519.publicKey].entries()) {
+      const nicId = await createNic(e, `vm-key-ok${i}`);
+      const res = await armRequest(e, "PUT", `${vmPath(`vm-key-ok${i}`)}?${API}`, armVm(nicId, "Standard_D2s_v5", key));
+      expect(res.status, res.body).toBe(201);
+    }
   });
 });

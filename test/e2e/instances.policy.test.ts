@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { networkClient } from "../cloud/clients";
 import { sshPublicKey } from "../cloud/support";
+import { keys } from "../unit/keys";
 import { eventually, startStack, type Caller, type Stack } from "../support/stack";
 
 type Instance = { name: string; state: string; assignedUser: string; createdBy: string; ssh: { publicAccess: string; adminUserName: string; address?: string; port?: number }; [k: string]: unknown };
@@ -142,6 +143,8 @@ describe("policies", () => {
       ["1bad", { vmSize: "Standard_D2s_v5" }, "name"],
       ["alice-x", { vmSize: "Standard_M128" }, "vmSize"],
       ["alice-x", { vmSize: "Standard_D2s_v5", sshPublicAccess: "Enabled" }, "sshPublicKey"],
+      // Azure VMs take RSA ≥ 2048 and ED25519 only: an ECDSA key would fail the VM create later.
+      ["alice-x", { vmSize: "Standard_D2s_v5", sshPublicAccess: "Enabled", sshPublicKey: keys.ecdsa.publicKey }, "sshPublicKey"],
       ["alice-x", { vmSize: "Standard_D2s_v5", enablePublicIp: true }, "enablePublicIp"],
       ["alice-x", { vmSize: "Standard_D2s_v5", idleShutdownMinutes: 5 }, "idleShutdownMinutes"],
       ["alice-x", { vmSize: "Standard_D2s_v5", subnetId: "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/virtualNetworks/v/subnets/s" }, "subnetId"],
