@@ -8,7 +8,7 @@ import type { ArmClients, FilesClients } from "../../shared/azure/clients";
 import { getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm } from "../../shared/azure/compute";
 import { ensureDirectory, ensureShare } from "../../shared/azure/files";
 import { deleteNic, deleteNsg, deletePublicIp, ensureNic, ensureNsg, ensurePublicIp, type NsgRuleSpec } from "../../shared/azure/network";
-import { deleteRunCommand, getRunCommand, putRunCommand } from "../../shared/azure/runCommands";
+import { deleteRunCommand, getRunCommand, isTerminal, listRunCommandStates, putRunCommand } from "../../shared/azure/runCommands";
 import { NIC_RESERVATION_SECONDS } from "../../shared/azure/errors";
 import { CloudError, NotFoundError, PreconditionFailedError } from "../../shared/errors";
 import { ADMIN_USER_NAME, armNames, sharePaths } from "../../shared/ids";
@@ -71,6 +71,16 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
     const got = await instances.get(name);
     if (!got) throw NotFoundError.resource("Instance", name);
     return got.record;
+  }
+
+  /**
+   * Azure holds at most 25 run commands per VM, counting ones still being deleted, and a command
+   * cannot be deleted while the VM is not running: finished leftovers (a delete refused during a
+   * stop, a crash between run and delete) are removed, and waited for, before setup adds one.
+   */
+  async function removeFinishedRunCommands(vm: string, keep: string): Promise<void> {
+    const leftovers = (await listRunCommandStates(arm, vm)).filter((rc) => rc.name !== keep && isTerminal(rc.state));
+    await Promise.all(leftovers.map((rc) => deleteRunCommand(arm, vm, rc.name)));
   }
 
   return {
@@ -174,6 +184,7 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
       if (!user && !sshKey && input.kind === "startup") return { skipped: true };
       const runCommand = armNames.setupRunCommand(input.kind, input.operationId);
       const timeoutSeconds = (user?.timeoutMinutes ?? 15) * 60 + MOUNT_WAIT_SECONDS;
+      await removeFinishedRunCommands(armNames.vm(input.instance), runCommand);
       await putRunCommand(arm, armNames.vm(input.instance), runCommand, {
         script: SETUP_WRAPPER,
         parameters: {

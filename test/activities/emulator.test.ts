@@ -306,6 +306,24 @@ describe("files", () => {
   });
 });
 
+describe("run commands on a VM that is not running", () => {
+  it("a DELETE Azure refuses (409 OperationNotAllowed) resolves false and leaves the command; it goes once the VM runs", async () => {
+    const { nic } = await network("vm-off");
+    await startCreateOrUpdateVm(arm, { name: "vm-off", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] });
+    await pollUntil(() => getVmStatus(arm, "vm-off"), (s) => s?.provisioningState === "Succeeded");
+    await putRunCommand(arm, "vm-off", "left", { script: "true", timeoutInSeconds: 60 });
+    await pollUntil(() => getRunCommand(arm, "vm-off", "left"), (s) => !!s && isTerminal(s.state));
+    await startDeallocateVm(arm, "vm-off");
+    await pollUntil(() => getVmStatus(arm, "vm-off"), (s) => s?.powerState === "deallocated");
+    expect(await deleteRunCommand(arm, "vm-off", "left")).toBe(false);
+    expect(await listRunCommands(arm, "vm-off")).toEqual(["left"]);
+    await startVm(arm, "vm-off");
+    await pollUntil(() => getVmStatus(arm, "vm-off"), (s) => s?.powerState === "running" && s.provisioningState === "Succeeded");
+    expect(await deleteRunCommand(arm, "vm-off", "left")).toBe(true);
+    expect(await listRunCommands(arm, "vm-off")).toEqual([]);
+  });
+});
+
 describe("operations that fail after ARM accepted them", () => {
   it("a VM create that ends AllocationFailed reads as Failed with Azure's code and message", async () => {
     const { nic } = await network("vm-af");

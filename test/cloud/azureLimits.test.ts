@@ -154,3 +154,50 @@ describe("SSH keys: RSA of 2048 bits or more and ED25519 only", () => {
     }
   });
 });
+
+describe("run-command changes need a running VM (409 OperationNotAllowed)", () => {
+  it("refuses PUT and DELETE while the VM deallocates and once it is deallocated", async () => {
+    await createVm(e, "vm-rc-stopped");
+    const rc = (name: string) => `${vmPath("vm-rc-stopped")}/runCommands/${name}?${API}`;
+    const body = { location: LOCATION, properties: { source: { script: "echo hi" }, asyncExecution: true } };
+    expect((await armRequest(e, "PUT", rc("before"), body)).status).toBe(201);
+    emu.setConfig({ latencyMs: { vmDeallocate: 400 } });
+    try {
+      expect((await armRequest(e, "POST", `${vmPath("vm-rc-stopped")}/deallocate?${API}`)).status).toBe(202);
+      for (const res of [await armRequest(e, "PUT", rc("during"), body), await armRequest(e, "DELETE", rc("before"))]) {
+        expect(res.status).toBe(409);
+        expect(res.json<ArmErr>().error).toMatchObject({ code: "OperationNotAllowed", message: "Cannot modify extensions in the VM when the VM is not running." });
+      }
+      await computeClient(e).virtualMachines.deallocate(RG, "vm-rc-stopped", fast);
+    } finally {
+      emu.setConfig({ latencyMs: { vmDeallocate: 0 } });
+    }
+    for (const res of [await armRequest(e, "PUT", rc("after"), body), await armRequest(e, "DELETE", rc("before"))]) {
+      expect(res.status).toBe(409);
+      expect(res.json<ArmErr>().error.code).toBe("OperationNotAllowed");
+    }
+  });
+});
+
+describe("at most 25 run commands per VM, counting ones being deleted", () => {
+  it("refuses the 26th with 409 and Azure's message, also while one of the 25 is being deleted", async () => {
+    await createVm(e, "vm-rc25");
+    const rc = (name: string) => `${vmPath("vm-rc25")}/runCommands/${name}?${API}`;
+    const body = { location: LOCATION, properties: { source: { script: "true" }, asyncExecution: true } };
+    for (let i = 0; i < 25; i++) expect((await armRequest(e, "PUT", rc(`rc${i}`), body)).status).toBe(201);
+    const over = await armRequest(e, "PUT", rc("rc25"), body);
+    expect(over.status).toBe(409);
+    expect(over.json<ArmErr>().error).toMatchObject({ code: "OperationNotAllowed" });
+    expect(over.json<ArmErr>().error.message).toContain("(max=25, current=25)");
+    emu.setConfig({ latencyMs: { runCommandDelete: 300 } });
+    try {
+      expect((await armRequest(e, "DELETE", rc("rc0"))).status).toBe(202);
+      const whileDeleting = await armRequest(e, "PUT", rc("rc25"), body);
+      expect(whileDeleting.status).toBe(409);
+      await computeClient(e).virtualMachineRunCommands.beginDeleteAndWait(RG, "vm-rc25", "rc0", fast);
+    } finally {
+      emu.setConfig({ latencyMs: { runCommandDelete: 0 } });
+    }
+    expect((await armRequest(e, "PUT", rc("rc25"), body)).status).toBe(201);
+  });
+});

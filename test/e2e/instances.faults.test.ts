@@ -3,6 +3,7 @@
 // left over; and no create body — whatever it is — yields a 5xx or leaves a record behind.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { computeClient } from "../cloud/clients";
 import { eventually, startStack, type Stack } from "../support/stack";
 
 type Instance = { name: string; state: string; lastOperation?: { id: string; status: string; error?: { code: string; message: string } } };
@@ -108,6 +109,26 @@ describe("failures", () => {
     } finally {
       stack.setCloudConfig({ outcomes: { runCommandStart: { next: 0 } } });
     }
+  });
+
+  test("a VM already holding Azure's 25 run commands (finished leftovers) still gets its startup step: setup removes them first", async () => {
+    const put = await stack.api("PUT", "/api/instances/rc-full", { as: "admin", body: { vmSize: "Standard_D2s_v5", assignedUser: "alice", setupScripts: { startup: { inline: "true", timeoutMinutes: 5 } } } });
+    expect(put.status, put.text).toBe(201);
+    expect((await settled("rc-full")).state).toBe("Running");
+    const compute = computeClient({ url: stack.cloud.url, token: stack.cloud.token, caCertPem: stack.cloud.caCertPem, subscriptionId: stack.cloud.subscriptionId });
+    const rg = stack.cloud.resourceGroup;
+    const vm = "ci-rc-full-vm";
+    for (let i = 0; i < 25; i++) {
+      await compute.virtualMachineRunCommands.beginCreateOrUpdateAndWait(rg, vm, `leftover-${i}`, { location: stack.cloud.location, source: { script: "true" } }, { updateIntervalInMs: 20 });
+    }
+    const restart = await stack.api<{ id: string }>("POST", "/api/instances/rc-full/restart", { as: "admin" });
+    expect(restart.status, restart.text).toBe(202);
+    const done = await eventually(() => get("rc-full"), (r) => r.body.lastOperation?.id === restart.body.id && r.body.lastOperation.status !== "Running", 60_000, 100);
+    expect(done.body.lastOperation, JSON.stringify(done.body.lastOperation)).toMatchObject({ status: "Succeeded" });
+    expect(done.body.state).toBe("Running");
+    const names: string[] = [];
+    for await (const rc of compute.virtualMachineRunCommands.listByVirtualMachine(rg, vm)) names.push(rc.name!);
+    expect(names.filter((n) => n.startsWith("leftover-"))).toEqual([]);
   });
 
   test("property: no create body yields a 5xx, and a refused one leaves no record", async () => {
