@@ -36,6 +36,18 @@ function checkQuota(ctx: Ctx, size: VmSize, exceptVm?: string): void {
   if (usage.total + size.vCPUs > ctx.opts.quota.regional) throw fail("Total Regional Cores", ctx.opts.quota.regional, usage.total);
 }
 
+/** A size restricted for the subscription (in the location, or in the requested zone) is 409 SkuNotAvailable. */
+function checkSkuRestriction(ctx: Ctx, size: VmSize, zones: string[] | undefined): void {
+  const r = Object.entries(ctx.config.skuRestrictions).find(([k]) => k.toLowerCase() === size.name.toLowerCase())?.[1];
+  if (!r) return;
+  const zoneHit = r.type === "Zone" && (zones ?? []).some((z) => (r.zones ?? ["1"]).some((rz) => rz === z));
+  if (r.type === "Location" || zoneHit) {
+    throw new ArmError(409, "SkuNotAvailable",
+      `The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: ${size.name}' is currently not available in location '${ctx.opts.location}'${zoneHit ? ` zones '${zones!.join(",")}'` : ""} for subscription '${ctx.opts.subscriptionId}' (${r.reasonCode}). Please try another size or deploy to a different location or zones. See https://aka.ms/azureskunotavailable for details.`,
+      "properties.hardwareProfile.vmSize");
+  }
+}
+
 function validateOsProfile(os: JsonObject, name: string, creating: boolean): { user: string; keys: string[] } {
   const user = requireStr(os.adminUsername, "properties.osProfile.adminUsername");
   if (RESERVED_USERS.includes(user.toLowerCase()) || !/^[a-z_][a-z0-9_.-]{0,63}$/i.test(user)) {
@@ -125,6 +137,7 @@ export function putVm(ctx: Ctx, req: ArmRequest): ArmResult {
   if (!size) {
     throw new ArmError(409, "SkuNotAvailable", `The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: ${vmSize}' is currently not available in location '${ctx.opts.location}'. Please try another size or deploy to a different location or zones. See https://aka.ms/azureskunotavailable for details.`, "properties.hardwareProfile.vmSize");
   }
+  checkSkuRestriction(ctx, size, arr(raw.zones)?.map(String));
   const os = requireObj(props.osProfile ?? obj(existing?.body.properties)?.osProfile, "properties.osProfile");
   const { user, keys } = validateOsProfile(os, name, !existing);
   if (existing) {

@@ -41,6 +41,11 @@ const faultsSchema = z.object({
  * Per-kind outcome injection: an operation accepted with 201/202 that later ends Failed (the
  * next N of that kind, or at a random rate) with Azure's code, e.g. AllocationFailed for vmCreate.
  */
+const restrictionSchema = z.object({
+  type: z.enum(["Location", "Zone"]),
+  reasonCode: z.enum(["NotAvailableForSubscription", "QuotaId"]),
+  zones: z.array(z.enum(["1", "2", "3"])).min(1).optional(),
+}).strict();
 const outcomeSchema = z.object({
   next: z.number().int().min(0),
   rate: z.number().min(0).max(1),
@@ -61,6 +66,8 @@ export const configPatchSchema = z.object({
   throttle: throttleSchema.partial().optional(),
   nicReservationSeconds: z.number().int().min(0).max(3600).optional(),
   outcomes: z.partialRecord(z.enum(OP_KINDS), outcomeSchema).optional(),
+  /** Size name → its restriction for this subscription (null lifts it). */
+  skuRestrictions: z.record(z.string(), restrictionSchema.nullable()).optional(),
 }).strict();
 export type ConfigPatch = z.infer<typeof configPatchSchema>;
 
@@ -73,6 +80,7 @@ export type RuntimeConfig = {
   /** How long a NIC stays reserved after its VM was deleted or failed to create (Azure: 180 s). */
   nicReservationSeconds: number;
   outcomes: Partial<Record<OpKind, z.infer<typeof outcomeSchema>>>;
+  skuRestrictions: Record<string, z.infer<typeof restrictionSchema>>;
 };
 
 export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
@@ -81,6 +89,8 @@ export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
     retryAfterSeconds: profile === "none" ? 0 : 1,
     faults: { rate429: 0, rate500: 0, rateDrop: 0, retryAfterSeconds: 1, next429: 0, next500: 0, nextDrop: 0, rateLost: 0, nextLost: 0 },
     outcomes: {},
+    // As on a typical subscription: the 8-GPU ND size needs an approval first.
+    skuRestrictions: { Standard_ND96asr_v4: { type: "Location", reasonCode: "NotAvailableForSubscription" } },
     // ARM's per-subscription write bucket (Azure: ~200 burst refilled at 10/s).
     throttle: { enabled: true, burst: 200, refillPerSecond: 10 },
     // Azure: "Nic(s) in request is reserved for another Virtual Machine for 180 seconds" (quoted
@@ -101,6 +111,10 @@ export function applyPatch(cfg: RuntimeConfig, patch: ConfigPatch): RuntimeConfi
   if (patch.faults) Object.assign(next.faults, patch.faults);
   if (patch.throttle) Object.assign(next.throttle, patch.throttle);
   if (patch.nicReservationSeconds !== undefined) next.nicReservationSeconds = patch.nicReservationSeconds;
+  for (const [size, r] of Object.entries(patch.skuRestrictions ?? {})) {
+    if (r) next.skuRestrictions[size] = r;
+    else delete next.skuRestrictions[size];
+  }
   for (const [kind, o] of Object.entries(patch.outcomes ?? {}) as [OpKind, z.infer<typeof outcomeSchema>][]) {
     next.outcomes[kind] = { ...next.outcomes[kind], ...o };
   }

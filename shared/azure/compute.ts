@@ -170,6 +170,8 @@ export type VmSku = {
   memoryGb: number;
   /** False when the subscription cannot use the size in this location. */
   available: boolean;
+  /** Why not (ARM's reasonCode: NotAvailableForSubscription, QuotaId). */
+  restriction?: string;
 };
 
 export async function listVmSkus(arm: ArmClients): Promise<VmSku[]> {
@@ -178,9 +180,9 @@ export async function listVmSkus(arm: ArmClients): Promise<VmSku[]> {
     for await (const sku of arm.compute.resourceSkus.list({ filter: `location eq '${arm.location}'` })) {
       if (sku.resourceType !== "virtualMachines" || !sku.name) continue;
       const cap = (n: string) => Number(sku.capabilities?.find((c) => c.name === n)?.value ?? 0) || 0;
-      const restricted = (sku.restrictions ?? []).some(
-        (r) => r.type === "Location" && r.reasonCode === "NotAvailableForSubscription",
-      );
+      // A Location restriction (any reason) means this subscription cannot deploy the size here;
+      // a Zone one only rules out some zones, and the app does not pin zones.
+      const restricted = (sku.restrictions ?? []).find((r) => r.type === "Location");
       out.push({
         name: sku.name,
         family: sku.family ?? "",
@@ -188,6 +190,7 @@ export async function listVmSkus(arm: ArmClients): Promise<VmSku[]> {
         gpus: cap("GPUs"),
         memoryGb: cap("MemoryGB"),
         available: !restricted,
+        ...(restricted ? { restriction: restricted.reasonCode ?? "Restricted" } : {}),
       });
     }
     return out;

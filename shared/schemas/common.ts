@@ -23,7 +23,7 @@ export const userId = z
 export const vmSizeName = z
   .string()
   .regex(/^[A-Za-z0-9_]{1,64}$/, { error: "must be a VM size name such as Standard_D4s_v5" })
-  .meta({ example: "Standard_NC6s_v3" });
+  .meta({ example: "Standard_NC4as_T4_v3" });
 
 export const subnetId = z
   .string()

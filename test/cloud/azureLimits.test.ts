@@ -201,3 +201,31 @@ describe("at most 25 run commands per VM, counting ones being deleted", () => {
     expect((await armRequest(e, "PUT", rc("rc25"), body)).status).toBe(201);
   });
 });
+
+describe("SKUs: per-size restrictions, no retired sizes", () => {
+  type Sku = { name: string; resourceType: string; restrictions: { type: string; reasonCode: string; restrictionInfo: { zones?: string[] } }[] };
+  const skus = async () => (await armRequest(e, "GET", `/subscriptions/${SUB}/providers/Microsoft.Compute/skus?${API}`)).json<{ value: Sku[] }>().value;
+
+  it("lists restrictions, has no NCv3 (retired 2025-09-30), and refuses a restricted size with 409 SkuNotAvailable", async () => {
+    emu.setConfig({ skuRestrictions: { Standard_D4s_v5: { type: "Location", reasonCode: "NotAvailableForSubscription" }, Standard_E4s_v5: { type: "Zone", reasonCode: "NotAvailableForSubscription", zones: ["2"] } } });
+    try {
+      const list = await skus();
+      expect(list.filter((s) => /_v3$/.test(s.name) && s.name.startsWith("Standard_NC") && !s.name.includes("T4"))).toEqual([]);
+      expect(list.find((s) => s.name === "Standard_D4s_v5")!.restrictions).toMatchObject([{ type: "Location", reasonCode: "NotAvailableForSubscription" }]);
+      expect(list.find((s) => s.name === "Standard_E4s_v5")!.restrictions[0]!.restrictionInfo.zones).toEqual(["2"]);
+      expect(list.find((s) => s.name === "Standard_ND96asr_v4")!.restrictions).toHaveLength(1); // the default
+      const nicId = await createNic(e, "vm-restricted");
+      const res = await armRequest(e, "PUT", `${vmPath("vm-restricted")}?${API}`, armVm(nicId, "Standard_D4s_v5"));
+      expect(res.status).toBe(409);
+      expect(res.json<ArmErr>().error.code).toBe("SkuNotAvailable");
+      const zonal = await armRequest(e, "PUT", `${vmPath("vm-restricted")}?${API}`, { ...armVm(nicId, "Standard_E4s_v5"), zones: ["2"] });
+      expect(zonal.status).toBe(409);
+      expect(zonal.json<ArmErr>().error.code).toBe("SkuNotAvailable");
+      const retired = await armRequest(e, "PUT", `${vmPath("vm-restricted")}?${API}`, armVm(nicId, "Standard_NC6s_v3"));
+      expect(retired.json<ArmErr>().error.code).toBe("SkuNotAvailable");
+      expect((await armRequest(e, "PUT", `${vmPath("vm-restricted")}?${API}`, { ...armVm(nicId, "Standard_E4s_v5"), zones: ["1"] })).status).toBe(201);
+    } finally {
+      emu.setConfig({ skuRestrictions: { Standard_D4s_v5: null, Standard_E4s_v5: null } });
+    }
+  });
+});

@@ -49,7 +49,7 @@ describe("create instance: valid bodies", () => {
     const r = validateCreateInstance(
       "Alice-gpu",
       {
-        vmSize: "standard_nc6s_v3",
+        vmSize: "standard_nc4as_t4_v3",
         assignedUser: "alice",
         description: "…",
         sshPublicAccess: "Disabled",
@@ -65,7 +65,7 @@ describe("create instance: valid bodies", () => {
     );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.value.vmSize).toBe("Standard_NC6s_v3");
+    expect(r.value.vmSize).toBe("Standard_NC4as_T4_v3");
     expect(r.value.subnetId).toBe(SUBNET2);
     expect(r.value.setupScripts?.startup?.timeoutMinutes).toBe(15);
   });
