@@ -52,10 +52,17 @@ const outcomeSchema = z.object({
   code: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/),
   message: z.string().min(1).max(2000),
 }).partial().strict();
+/** ARM's buckets per subscription and principal (burst/refill of writes, reads, deletes) and Compute's per-VM ones. */
 const throttleSchema = z.object({
   enabled: z.boolean(),
   burst: z.number().int().min(1),
   refillPerSecond: z.number().positive(),
+  readBurst: z.number().int().min(1),
+  readRefillPerSecond: z.number().positive(),
+  deleteBurst: z.number().int().min(1),
+  deleteRefillPerSecond: z.number().positive(),
+  /** Compute's per-VM and per-subscription buckets (Azure's published numbers). */
+  compute: z.boolean(),
 }).strict();
 
 export const configPatchSchema = z.object({
@@ -91,8 +98,9 @@ export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
     outcomes: {},
     // As on a typical subscription: the 8-GPU ND size needs an approval first.
     skuRestrictions: { Standard_ND96asr_v4: { type: "Location", reasonCode: "NotAvailableForSubscription" } },
-    // ARM's per-subscription write bucket (Azure: ~200 burst refilled at 10/s).
-    throttle: { enabled: true, burst: 200, refillPerSecond: 10 },
+    // ARM's buckets (see throttle.ts). Compute's per-VM buckets count per minute of wall clock, which
+    // the "none" profile compresses, so they are on only in the realistic profile (tests turn them on).
+    throttle: { enabled: true, burst: 200, refillPerSecond: 10, readBurst: 250, readRefillPerSecond: 25, deleteBurst: 200, deleteRefillPerSecond: 10, compute: profile === "realistic" },
     // Azure: "Nic(s) in request is reserved for another Virtual Machine for 180 seconds" (quoted
     // in Azure/karpenter-provider-azure#92, microsoft/AzureTRE#4511). Not shortened by the
     // "none" latency profile: tests set it explicitly.

@@ -22,6 +22,7 @@ import { createStorageClients, type StorageClients } from "../../shared/azure/cl
 import { blobSasUrl, ensureContainer, readBlobText } from "../../shared/azure/blobs";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
 import { testAzureConfig } from "./support";
+import { armRequest } from "../cloud/clients";
 
 const SUB = "00000000-0000-0000-0000-0000000000ab";
 const RG = "rg-activities";
@@ -303,6 +304,26 @@ describe("files", () => {
     expect(await readFile(files, "Users/alice/missing.txt")).toBeUndefined();
     expect(await listDirectory(files, "Users/nobody")).toBeUndefined();
     await expect(ensureDirectory(files, "Users/../etc")).rejects.toThrow(/invalid path segment/);
+  });
+});
+
+describe("throttling", () => {
+  it("a read refused by Compute's per-VM bucket (429 + Retry-After) is waited out by the client, not failed", async () => {
+    const { nic } = await network("vm-thr");
+    await startCreateOrUpdateVm(arm, { name: "vm-thr", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] });
+    await pollUntil(() => getVmStatus(arm, "vm-thr"), (s) => s?.provisioningState === "Succeeded");
+    const endpoint = { url: emu.url, token: emu.token, caCertPem: emu.caCertPem, subscriptionId: SUB };
+    const vmUrl = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/vm-thr?api-version=2024-07-01`;
+    emu.setConfig({ throttle: { compute: true } });
+    try {
+      let last = 0;
+      for (let i = 0; i < 60 && last !== 429; i++) last = (await armRequest(endpoint, "GET", vmUrl)).status;
+      expect(last).toBe(429); // the VM's bucket is empty now
+      const s = await getVmStatus(arm, "vm-thr");
+      expect(s?.provisioningState).toBe("Succeeded");
+    } finally {
+      emu.setConfig({ throttle: { compute: false } });
+    }
   });
 });
 

@@ -229,3 +229,46 @@ describe("SKUs: per-size restrictions, no retired sizes", () => {
     }
   });
 });
+
+describe("throttling: ARM buckets per subscription and principal, Compute buckets per VM", () => {
+  it("Compute's per-VM LowCostGet bucket (36, 12/min) refuses with 429 OperationNotAllowed and Retry-After; other VMs are unaffected", async () => {
+    await Promise.all([createVm(e, "vm-thr-a"), createVm(e, "vm-thr-b")]);
+    emu.setConfig({ throttle: { compute: true } });
+    try {
+      let refused: Awaited<ReturnType<typeof armRequest>> | undefined;
+      let first: Awaited<ReturnType<typeof armRequest>> | undefined;
+      for (let i = 0; i < 45 && !refused; i++) {
+        const r = await armRequest(e, "GET", `${vmPath("vm-thr-a")}?${API}`);
+        first ??= r;
+        if (r.status === 429) refused = r;
+      }
+      expect(String(first!.headers["x-ms-ratelimit-remaining-resource"])).toMatch(/^Microsoft\.Compute\/LowCostGetVM1Min;35,/);
+      expect(refused?.json<ArmErr>().error).toMatchObject({ code: "OperationNotAllowed", target: "LowCostGet" });
+      expect(Number(refused?.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+      expect((await armRequest(e, "GET", `${vmPath("vm-thr-b")}?${API}`)).status).toBe(200);
+    } finally {
+      emu.setConfig({ throttle: { compute: false } });
+    }
+  });
+
+  it("reports the remaining reads/writes/deletes on every answer and refuses reads beyond the read bucket", async () => {
+    const get = await armRequest(e, "GET", nsgPath("nsg-good-0"));
+    expect(Number(get.headers["x-ms-ratelimit-remaining-subscription-reads"])).toBeGreaterThan(0);
+    const del = await armRequest(e, "DELETE", nsgPath("nsg-none"));
+    expect(Number(del.headers["x-ms-ratelimit-remaining-subscription-deletes"])).toBeGreaterThan(0);
+    emu.setConfig({ throttle: { readBurst: 2, readRefillPerSecond: 0.5 } });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 4; i++) codes.push((await armRequest(e, "GET", nsgPath("nsg-good-0"))).status);
+      expect(codes).toContain(429);
+      const refused = await armRequest(e, "GET", nsgPath("nsg-good-0"));
+      expect(refused.status).toBe(429);
+      expect(refused.json<ArmErr>().error.code).toBe("SubscriptionRequestsThrottled");
+      expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+      // Writes have their own bucket.
+      expect((await armRequest(e, "PUT", nsgPath("nsg-write-ok"), { location: LOCATION, properties: {} })).status).toBe(201);
+    } finally {
+      emu.setConfig({ throttle: { readBurst: 250, readRefillPerSecond: 25 } });
+    }
+  });
+});

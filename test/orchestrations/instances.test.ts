@@ -4,6 +4,7 @@
 import { describe, expect, test } from "vitest";
 import { deleteInstance, provisionInstance, restartInstance, startInstance, stopInstance } from "../../orchestrations/instances/orchestrator";
 import { ACTIVITIES, type ProgressInput } from "../../orchestrations/instances/types";
+import { COMPUTE_LIMITS } from "../../local/cloud/throttle";
 import { runOrchestration, type Stub } from "./harness";
 
 const A = ACTIVITIES;
@@ -146,6 +147,40 @@ describe("provisionInstance", () => {
     expect(r.output).toBe("SetupFailed");
     expect(names(r.calls)).toContain(A.deleteScript);
     expect(progressOf(r.calls).at(-1)!.done!.error!.code).toBe("SetupScriptTimedOut");
+  });
+});
+
+describe("polling budget", () => {
+  test("with the default poll settings, a slow create and a long setup script stay within Compute's per-VM read bucket", async () => {
+    // Both VM reads and run-command reads count against the VM's LowCostGet bucket (throttle.ts).
+    const { burst, perMinute } = COMPUTE_LIMITS.LowCostGet.vm;
+    const reads: number[] = [];
+    let vmReadyAt: number | undefined;
+    let scriptEndsAt: number | undefined;
+    const { poll: _poll, ...defaults } = input;
+    const r = await runOrchestration(provisionInstance, defaults, happyStubs({
+      [A.vmStatus]: (_i, _a, now) => {
+        reads.push(now);
+        vmReadyAt ??= now + 12 * 60_000; // a 12-minute allocation
+        return ok(now < vmReadyAt ? { exists: true, provisioning: "Creating", power: "starting" } : { exists: true, provisioning: "Succeeded", power: "running" });
+      },
+      [A.startScript]: (i) => ok((i as { kind: string }).kind === "creation" ? { runCommand: "setup-creation-op1", timeoutSeconds: 7200 } : { skipped: true }),
+      [A.scriptStatus]: (_i, _a, now) => {
+        reads.push(now);
+        scriptEndsAt ??= now + 40 * 60_000; // a 40-minute setup script
+        return ok(now < scriptEndsAt ? { state: "Running" } : { state: "Succeeded", exitCode: 0 });
+      },
+    }));
+    expect(r.output).toBe("Running");
+    let tokens = burst;
+    let at = reads[0]!;
+    for (const t of reads) {
+      tokens = Math.min(burst, tokens + ((t - at) / 60_000) * perMinute);
+      at = t;
+      expect(tokens, `read at +${Math.round((t - reads[0]!) / 1000)} s`).toBeGreaterThanOrEqual(1);
+      tokens -= 1;
+    }
+    expect(reads.length).toBeGreaterThan(100);
   });
 });
 
