@@ -275,31 +275,39 @@ export function vmAction(ctx: Ctx, req: ArmRequest, action: Action): ArmResult {
     throw new ArmError(409, "OperationNotAllowed", `Operation 'restart' is not allowed on VM '${name}' since the VM is ${vm.powerState === "deallocated" ? "deallocated" : "not running"}.`);
   }
   if (action === "start" && vm.powerState === "deallocated") checkQuota(ctx, findSize(vm.size)!, key(id));
-  // The immediate part of the transition; the completer finishes it after the latency.
-  switch (action) {
-    case "start":
-      if (vm.powerState !== "running") vm.powerState = "starting";
-      break;
-    case "deallocate":
-      stopVmRuns(ctx, vm, "The VM was deallocated while the script was running.");
-      if (vm.powerState !== "deallocated") vm.powerState = "deallocating";
-      break;
-    case "powerOff":
-      stopVmRuns(ctx, vm, "The VM was powered off while the script was running.");
-      if (vm.powerState !== "deallocated" && vm.powerState !== "stopped") vm.powerState = "stopping";
-      break;
-    case "restart":
-      stopVmRuns(ctx, vm, "The VM was restarted while the script was running.");
-      vm.powerState = "starting";
-      break;
-    case "delete":
-      stopVmRuns(ctx, vm, "The VM was deleted while the script was running.");
-      vm.provisioningState = "Deleting";
-      break;
-  }
-  if (action !== "delete") vm.provisioningState = "Updating";
+  // Processes stop at once; the visible state moves only after `stateLagMs` (Azure: a GET right
+  // after the POST can still show the old state, so clients must poll the operation), and the
+  // completer finishes the transition after the operation's latency.
+  if (action !== "start") stopVmRuns(ctx, vm, `The VM was ${{ deallocate: "deallocated", powerOff: "powered off", restart: "restarted", delete: "deleted" }[action]} while the script was running.`);
   const op = ctx.ops.begin(kind, "Microsoft.Compute", id, ctx.config.latencyMs[kind]);
   vm.pendingOp = { id: op.id, kind };
+  const transition = () => {
+    switch (action) {
+      case "start":
+        if (vm.powerState !== "running") vm.powerState = "starting";
+        break;
+      case "deallocate":
+        if (vm.powerState !== "deallocated") vm.powerState = "deallocating";
+        break;
+      case "powerOff":
+        if (vm.powerState !== "deallocated" && vm.powerState !== "stopped") vm.powerState = "stopping";
+        break;
+      case "restart":
+        vm.powerState = "starting";
+        break;
+      case "delete":
+        vm.provisioningState = "Deleting";
+        break;
+    }
+    if (action !== "delete") vm.provisioningState = "Updating";
+  };
+  if (ctx.config.stateLagMs > 0) {
+    setTimeout(() => {
+      if (vm.pendingOp?.id !== op.id || ctx.ops.get(op.id)?.status !== "InProgress") return;
+      transition();
+      ctx.store.save();
+    }, Math.min(ctx.config.stateLagMs, ctx.config.latencyMs[kind])).unref();
+  } else transition();
   ctx.store.save();
   ctx.log(`vm ${name}: ${action}`);
   return { status: 202, headers: headers(op) };

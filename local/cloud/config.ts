@@ -72,6 +72,7 @@ export const configPatchSchema = z.object({
   faults: faultsSchema.partial().optional(),
   throttle: throttleSchema.partial().optional(),
   nicReservationSeconds: z.number().int().min(0).max(3600).optional(),
+  stateLagMs: z.number().int().min(0).max(60_000).optional(),
   outcomes: z.partialRecord(z.enum(OP_KINDS), outcomeSchema).optional(),
   /** Size name → its restriction for this subscription (null lifts it). */
   skuRestrictions: z.record(z.string(), restrictionSchema.nullable()).optional(),
@@ -86,6 +87,8 @@ export type RuntimeConfig = {
   throttle: z.infer<typeof throttleSchema>;
   /** How long a NIC stays reserved after its VM was deleted or failed to create (Azure: 180 s). */
   nicReservationSeconds: number;
+  /** How long a VM still shows its old state after an accepted action (realistic: 1 s, none: 0). */
+  stateLagMs: number;
   outcomes: Partial<Record<OpKind, z.infer<typeof outcomeSchema>>>;
   skuRestrictions: Record<string, z.infer<typeof restrictionSchema>>;
 };
@@ -105,6 +108,7 @@ export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
     // in Azure/karpenter-provider-azure#92, microsoft/AzureTRE#4511). Not shortened by the
     // "none" latency profile: tests set it explicitly.
     nicReservationSeconds: 180,
+    stateLagMs: profile === "realistic" ? 1000 : 0,
   };
 }
 
@@ -119,6 +123,7 @@ export function applyPatch(cfg: RuntimeConfig, patch: ConfigPatch): RuntimeConfi
   if (patch.faults) Object.assign(next.faults, patch.faults);
   if (patch.throttle) Object.assign(next.throttle, patch.throttle);
   if (patch.nicReservationSeconds !== undefined) next.nicReservationSeconds = patch.nicReservationSeconds;
+  if (patch.stateLagMs !== undefined) next.stateLagMs = patch.stateLagMs;
   for (const [size, r] of Object.entries(patch.skuRestrictions ?? {})) {
     if (r) next.skuRestrictions[size] = r;
     else delete next.skuRestrictions[size];

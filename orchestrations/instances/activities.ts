@@ -5,7 +5,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import sshpk from "sshpk";
 import type { ArmClients, FilesClients } from "../../shared/azure/clients";
-import { getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm } from "../../shared/azure/compute";
+import { getOperationStatus, getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm, type OperationStatus } from "../../shared/azure/compute";
 import { ensureDirectory, ensureShare } from "../../shared/azure/files";
 import { deleteNic, deleteNsg, deletePublicIp, ensureNic, ensureNsg, ensurePublicIp, type NsgRuleSpec } from "../../shared/azure/network";
 import { deleteRunCommand, getRunCommand, isTerminal, listRunCommandStates, putRunCommand } from "../../shared/azure/runCommands";
@@ -29,6 +29,7 @@ import type {
   ScriptStartInput,
   ScriptStatus,
   VmActionInput,
+  VmActionResult,
   VmStatusResult,
 } from "./types";
 
@@ -149,12 +150,17 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
       return { exists: true, provisioning: s.provisioningState, power: s.powerState, ...(s.error ? { error: s.error } : {}) };
     },
 
-    async vmAction({ instance, action }: VmActionInput): Promise<void> {
+    /** Starts the action; answers its operation's URL (Azure-AsyncOperation) to poll, if ARM gave one. */
+    async vmAction({ instance, action }: VmActionInput): Promise<VmActionResult> {
       const vm = armNames.vm(instance);
-      if (action === "start") await startVm(arm, vm);
-      else if (action === "deallocate") await startDeallocateVm(arm, vm);
-      else if (action === "restart") await startRestartVm(arm, vm);
-      else await startDeleteVm(arm, vm);
+      const start = { start: startVm, deallocate: startDeallocateVm, restart: startRestartVm, delete: startDeleteVm }[action];
+      const operationUrl = await start(arm, vm);
+      return operationUrl ? { operationUrl } : {};
+    },
+
+    /** The status of an ARM operation; `gone` when ARM no longer has it (the VM's state then says). */
+    async vmOperation({ operationUrl }: { operationUrl: string }): Promise<OperationStatus | { status: "Gone" }> {
+      return (await getOperationStatus(arm, operationUrl)) ?? { status: "Gone" };
     },
 
     /**

@@ -8,7 +8,7 @@ import sshpk from "sshpk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createArmClients, createFilesClients, type ArmClients, type FilesClients } from "../../shared/azure/clients";
 import {
-  getVmStatus, listVmSkus, listVmUsages, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startVm,
+  getOperationStatus, getVmStatus, listVmSkus, listVmUsages, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startVm,
   type VmStatus,
 } from "../../shared/azure/compute";
 import { ensureDirectory, ensureShare, listDirectory, readFile, writeFile } from "../../shared/azure/files";
@@ -183,7 +183,10 @@ describe("compute", () => {
     const ready = await pollUntil(() => getVmStatus(arm, "vm1"), (s) => s?.provisioningState === "Succeeded");
     expect(ready).toMatchObject({ provisioningState: "Succeeded", powerState: "running", vmSize: "Standard_D2s_v5" });
 
-    await startDeallocateVm(arm, "vm1");
+    const deallocation = await startDeallocateVm(arm, "vm1");
+    expect(deallocation).toMatch(/\/providers\/Microsoft\.Compute\/locations\/westeurope\/operations\//);
+    const op = await pollUntil(() => getOperationStatus(arm, deallocation!), (o) => o?.status !== "InProgress");
+    expect(op).toEqual({ status: "Succeeded" });
     const stopped = await pollUntil(() => getVmStatus(arm, "vm1"), (s) => s?.powerState === "deallocated");
     expect(stopped?.powerState).toBe("deallocated");
     await startVm(arm, "vm1");

@@ -272,3 +272,20 @@ describe("throttling: ARM buckets per subscription and principal, Compute bucket
     }
   });
 });
+
+describe("VM state moves through the operation", () => {
+  it("right after a restart is accepted, the VM still looks running; the operation says InProgress", async () => {
+    await createVm(e, "vm-lag");
+    emu.setConfig({ stateLagMs: 400, latencyMs: { vmRestart: 800 } });
+    try {
+      const post = await armRequest(e, "POST", `${vmPath("vm-lag")}/restart?${API}`);
+      expect(post.status).toBe(202);
+      const iv = (await armRequest(e, "GET", `${vmPath("vm-lag")}/instanceView?${API}`)).json<{ statuses: { code: string }[] }>();
+      expect(iv.statuses.map((s) => s.code)).toEqual(["ProvisioningState/succeeded", "PowerState/running"]);
+      const op = (await armRequest(e, "GET", String(post.headers["azure-asyncoperation"]))).json<{ status: string }>();
+      expect(op.status).toBe("InProgress");
+    } finally {
+      emu.setConfig({ stateLagMs: 0, latencyMs: { vmRestart: 0 } });
+    }
+  });
+});

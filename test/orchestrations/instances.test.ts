@@ -227,6 +227,31 @@ describe("stop, start, restart, delete", () => {
     expect(r.output).toBe("Stopped");
   });
 
+  test("restart polls the ARM operation, not the VM (which still looks running right after the POST)", async () => {
+    let opPolls = 0;
+    const r = await runOrchestration(restartInstance, input, happyStubs({
+      [A.vmAction]: () => ok({ operationUrl: "https://arm/operations/op-1" }),
+      [A.vmOperation]: () => ok(opPolls++ < 2 ? { status: "InProgress" } : { status: "Succeeded" }),
+      [A.vmStatus]: () => ok({ exists: true, provisioning: "Succeeded", power: "running" }),
+    }));
+    expect(r.output).toBe("Running");
+    const seq = names(r.calls);
+    expect(seq.filter((n) => n === A.vmOperation)).toHaveLength(3);
+    expect(seq.indexOf(A.vmStatus)).toBeGreaterThan(seq.lastIndexOf(A.vmOperation));
+    expect(r.calls.find(([n]) => n === A.vmOperation)![1]).toEqual({ operationUrl: "https://arm/operations/op-1" });
+  });
+
+  test("a restart whose operation ends Failed leaves Unknown with Azure's code and message", async () => {
+    const r = await runOrchestration(restartInstance, input, happyStubs({
+      [A.vmAction]: () => ok({ operationUrl: "https://arm/operations/op-2" }),
+      [A.vmOperation]: () => ok({ status: "Failed", error: { code: "OperationPreempted", message: "preempted by a more recent operation" } }),
+      [A.vmStatus]: () => ok({ exists: true, provisioning: "Succeeded", power: "running" }),
+    }));
+    expect(r.output).toBe("Unknown");
+    expect(progressOf(r.calls).at(-1)!.done!.error).toEqual({ code: "OperationPreempted", message: "preempted by a more recent operation" });
+    expect(names(r.calls)).not.toContain(A.vmStatus);
+  });
+
   test("restart: restart VM, SettingUp, Running", async () => {
     const r = await runOrchestration(restartInstance, input, happyStubs({ [A.vmStatus]: vm(1) }));
     expect(r.output).toBe("Running");
