@@ -69,7 +69,17 @@ export type OperationRecord = {
   error?: { code: string; message: string };
 };
 
-export type ShareRecord = { account: string; name: string; quotaGiB: number; created: string; metadata: Record<string, string> };
+export type PosixAttributes = { owner: string; group: string; mode: string };
+export type ShareRecord = {
+  account: string;
+  name: string;
+  quotaGiB: number;
+  created: string;
+  metadata: Record<string, string>;
+  /** NFS shares carry owner, group and mode per path (relative, "" = root); SMB ones do not. */
+  protocol?: "SMB" | "NFS";
+  posix?: Record<string, PosixAttributes>;
+};
 
 export type State = {
   version: 1;

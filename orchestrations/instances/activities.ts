@@ -55,6 +55,8 @@ export async function withEtagRetry<T>(fn: () => Promise<T>, attempts = 20): Pro
   }
 }
 
+const AZUREUSER_UID = "1000";
+
 function tagsOf(settings: InstanceActivityDeps["settings"], rec: InstanceRecord): Record<string, string> {
   return { "ci-workspace": settings.workspaceName, "ci-instance": rec.name, "ci-user": rec.assignedUser };
 }
@@ -124,7 +126,8 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
     async ensureShareFolders({ instance }: Ref): Promise<void> {
       const rec = await record(instance);
       await ensureShare(files, settings.workspaceFiles.shareQuotaGb);
-      await ensureDirectory(files, sharePaths.userFolder(rec.assignedUser));
+      // The user works as azureuser (uid/gid 1000, the first user of the Ubuntu image) on the NFS mount.
+      await ensureDirectory(files, sharePaths.userFolder(rec.assignedUser), { owner: AZUREUSER_UID, group: AZUREUSER_UID, mode: "0755" });
       await ensureDirectory(files, sharePaths.logsFolder(instance));
     },
 

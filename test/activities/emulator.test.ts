@@ -287,6 +287,17 @@ describe("run commands", () => {
 });
 
 describe("files", () => {
+  it("creates the workspace share as NFS and the user's folder owned by azureuser (uid 1000), others root-owned", async () => {
+    await ensureShare(files, 100);
+    await ensureDirectory(files, "Users/nfs-user", { owner: "1000", group: "1000", mode: "0755" });
+    const share = files.service.getShareClient(files.shareName);
+    expect((await share.getProperties()).protocols).toMatchObject({ nfsEnabled: true });
+    const user = await share.getDirectoryClient("Users/nfs-user").getProperties();
+    expect(user.posixProperties).toMatchObject({ owner: "1000", group: "1000" });
+    expect(user.posixProperties?.fileMode?.owner).toMatchObject({ read: true, write: true, execute: true });
+    expect((await share.getDirectoryClient("Users").getProperties()).posixProperties).toMatchObject({ owner: "0" });
+  });
+
   it("ensures the share and nested folders idempotently and round-trips a small file", async () => {
     await ensureShare(files, 100);
     await ensureShare(files, 100);

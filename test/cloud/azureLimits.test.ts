@@ -289,3 +289,21 @@ describe("VM state moves through the operation", () => {
     }
   });
 });
+
+describe("Azure Files on an NFS share", () => {
+  it("needs x-ms-version 2025-05-05 or later, and keeps owner, group and mode per directory", async () => {
+    const h = { "x-ms-file-request-intent": "backup" };
+    const create = await armRequest(e, "PUT", "/files/wsnfs/work?restype=share", undefined, { "x-ms-enabled-protocols": "NFS", "x-ms-version": "2025-05-05" });
+    expect(create.status).toBe(201);
+    const old = await armRequest(e, "PUT", "/files/wsnfs/work/Users?restype=directory", undefined, { ...h, "x-ms-version": "2024-11-04" });
+    expect(old.status).toBe(400);
+    expect(old.headers["x-ms-error-code"]).toBe("FileShareProtocolMismatch");
+    const v = { ...h, "x-ms-version": "2025-05-05" };
+    expect((await armRequest(e, "PUT", "/files/wsnfs/work/Users?restype=directory", undefined, v)).status).toBe(201);
+    expect((await armRequest(e, "PUT", "/files/wsnfs/work/Users/alice?restype=directory", undefined, { ...v, "x-ms-owner": "1000", "x-ms-group": "1000", "x-ms-mode": "0750" })).status).toBe(201);
+    const alice = await armRequest(e, "HEAD", "/files/wsnfs/work/Users/alice?restype=directory", undefined, v);
+    expect([alice.headers["x-ms-owner"], alice.headers["x-ms-group"], alice.headers["x-ms-mode"]]).toEqual(["1000", "1000", "0750"]);
+    const users = await armRequest(e, "HEAD", "/files/wsnfs/work/Users?restype=directory", undefined, v);
+    expect([users.headers["x-ms-owner"], users.headers["x-ms-mode"]]).toEqual(["0", "0755"]);
+  });
+});
