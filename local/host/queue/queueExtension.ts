@@ -39,6 +39,7 @@ export function queueExtension(): HostExtension {
 
   return {
     name: "queue",
+    triggerTypes: ["queuetrigger"],
     outputHandlers: { queue: deliver },
     async start(ctx) {
       const settings = queueSettings(ctx.hostJson);

@@ -17,6 +17,7 @@ export function timerExtension(): HostExtension {
   const runners: TimerRunner[] = [];
   return {
     name: "timer",
+    triggerTypes: ["timertrigger"],
     async start(ctx) {
       const timers = [...ctx.core.functions.values()].filter((f) => f.trigger.type.toLowerCase() === "timertrigger");
       if (timers.length === 0) return;
