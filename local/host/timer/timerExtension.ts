@@ -10,6 +10,7 @@ import type { RegisteredFunction } from "../functionsCore";
 import { resolveSettingExpression } from "../settings";
 import { blobService } from "../storageClients";
 import { BlobScheduleMonitor, DEFAULT_TIME, HOSTS_CONTAINER, type ScheduleStatus } from "./scheduleMonitor";
+import { retryPolicy, runWithRetries, type RetryPolicy } from "../retryPolicy";
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -56,6 +57,9 @@ class TimerRunner {
   readonly #timerName: string;
   readonly #monitor: BlobScheduleMonitor | undefined;
   readonly #runOnStartup: boolean;
+  readonly #retry: RetryPolicy | undefined;
+  /** Wakes a retry delay early when the timer stops. */
+  #wakeRetry: (() => void) | undefined;
   #status: ScheduleStatus | null = null;
   #timeout: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -78,6 +82,7 @@ class TimerRunner {
       throw new Error(`Timer "${fn.name}": invalid schedule "${schedule}": ${(err as Error).message}`);
     }
     this.#runOnStartup = fn.trigger.runOnStartup === true;
+    this.#retry = retryPolicy(fn.name, fn.metadata.retryOptions);
     // The real host monitors schedules of a minute or longer by default; an explicit
     // useMonitor wins (tests use it on fast schedules to observe isPastDue).
     const useMonitor = typeof fn.trigger.useMonitor === "boolean" ? fn.trigger.useMonitor : this.#intervalMs() >= 60_000;
@@ -148,12 +153,33 @@ class TimerRunner {
       ScheduleStatus: this.#monitor ? this.#status : null,
       IsPastDue: isPastDue,
     };
-    try {
-      await this.#ctx.invoke(this.#fn, { data: { json: JSON.stringify(input) } });
-      this.#ctx.log("information", `Executed 'Functions.${this.#fn.name}' (Succeeded${isPastDue ? ", past due" : ""})`);
-    } catch (err) {
-      this.#ctx.log("error", `Executed 'Functions.${this.#fn.name}' (Failed): ${(err as Error)?.stack ?? String(err)}`);
-    }
+    // A retry policy re-runs a failed occurrence after its delay; the next occurrence waits for the last attempt.
+    await runWithRetries(
+      this.#retry,
+      async (retryContext) => {
+        await this.#ctx.invoke(this.#fn, { data: { json: JSON.stringify(input) }, retryContext });
+        this.#ctx.log("information", `Executed 'Functions.${this.#fn.name}' (Succeeded${isPastDue ? ", past due" : ""}${retryContext ? `, retry ${retryContext.retryCount}` : ""})`);
+      },
+      {
+        stopped: () => this.#stopped,
+        sleep: (ms) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(done, ms);
+            const self = this;
+            function done() {
+              clearTimeout(t);
+              self.#wakeRetry = undefined;
+              resolve();
+            }
+            this.#wakeRetry = done;
+          }),
+        onFailure: (err, retryCount, willRetry) =>
+          this.#ctx.log(
+            "error",
+            `Executed 'Functions.${this.#fn.name}' (Failed${this.#retry ? `, retry ${retryCount} of ${this.#retry.maxRetryCount}` : ""}${willRetry ? ", will retry" : ""}): ${(err as Error)?.stack ?? String(err)}`,
+          ),
+      },
+    ).catch(() => undefined); // already logged; a failed occurrence does not stop the schedule
     if (!this.#monitor) return;
     const now = new Date();
     const base = invocationTime > now ? invocationTime : now;
@@ -172,6 +198,7 @@ class TimerRunner {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timeout);
+    this.#wakeRetry?.();
     // Give a run in progress a moment to finish; after that it is abandoned with the process.
     if (this.#running) await Promise.race([this.#running, new Promise((r) => setTimeout(r, 5000).unref())]);
   }
