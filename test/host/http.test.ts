@@ -84,6 +84,21 @@ describe("routes", () => {
   });
 });
 
+describe("what the Functions host does before the worker", () => {
+  it("joins repeated query keys with a comma", async () => {
+    const r = await json("/api/query-echo?a=1&b=x&a=2");
+    expect(r.body).toEqual({ query: { a: "1,2", b: "x" }, all: ["1,2"] });
+  });
+
+  it("writes cookies with lower-case attributes and path=/ by default", async () => {
+    const res = await get("/api/cookies");
+    expect(res.headers.getSetCookie()).toEqual([
+      "plain=v; max-age=120; path=/",
+      "scoped=a%20b; path=/api; secure; samesite=strict; httponly",
+    ]);
+  });
+});
+
 describe("auth levels", () => {
   const keys = () => JSON.parse(fs.readFileSync(path.join(host.dataDir, "host", "keys.json"), "utf8")) as { functionKey: string; masterKey: string };
 
