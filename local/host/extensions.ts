@@ -41,6 +41,8 @@ export type InputProvider = (
   fn: RegisteredFunction,
   bindingName: string,
   binding: RpcBindingInfo,
+  /** What triggered this invocation, for binding expressions such as `{name}`. */
+  trigger: TriggerInvocation,
 ) => Promise<RpcTypedData> | RpcTypedData;
 
 export type OutputHandler = (
@@ -49,6 +51,7 @@ export type OutputHandler = (
   bindingName: string,
   binding: RpcBindingInfo,
   data: RpcTypedData,
+  trigger: TriggerInvocation,
 ) => Promise<void>;
 
 /** Returns true when it handled the request. */
@@ -110,7 +113,7 @@ export function createHostContext(opts: HostContextOptions): HostContext {
         if (binding.direction !== "in" || name === fn.trigger.name) continue;
         const provider = findByType(opts.extensions, "inputProviders", bindingType(binding));
         if (!provider) throw new Error(`Function "${fn.name}": no extension supplies input bindings of type "${binding.type}".`);
-        inputData.push({ name, data: await provider(ctx, fn, name, binding) });
+        inputData.push({ name, data: await provider(ctx, fn, name, binding, trigger) });
       }
       const { invocationId, response, httpOutputSet } = await invokeFunction(opts.core, fn, {
         inputData,
@@ -131,7 +134,7 @@ export function createHostContext(opts: HostContextOptions): HostContext {
         if (type === "http" || data === null || data === undefined) continue;
         const handler = findByType(opts.extensions, "outputHandlers", type);
         if (!handler) throw new Error(`Function "${fn.name}": no extension delivers output bindings of type "${binding.type}".`);
-        await handler(ctx, fn, name, binding, data);
+        await handler(ctx, fn, name, binding, data, trigger);
       }
       return { invocationId, returnValue: response.returnValue, outputs, httpOutputSet };
     },

@@ -2,12 +2,11 @@
 // UTC (or WEBSITE_TIME_ZONE), `%SETTING%` schedules, runOnStartup, and a schedule monitor
 // in blob storage so that a restart after a missed occurrence fires once with isPastDue.
 // A timer never overlaps itself: the next occurrence is computed after the run finishes.
-import fs from "node:fs";
-import path from "node:path";
 import { Cron } from "croner";
 import type { HostContext, HostExtension } from "../extensions";
 import type { RegisteredFunction } from "../functionsCore";
 import { resolveSettingExpression } from "../settings";
+import { hostId } from "../hostId";
 import { blobService } from "../storageClients";
 import { BlobScheduleMonitor, DEFAULT_TIME, HOSTS_CONTAINER, type ScheduleStatus } from "./scheduleMonitor";
 import { retryPolicy, runWithRetries, type RetryPolicy } from "../retryPolicy";
@@ -35,19 +34,6 @@ export function timerExtension(): HostExtension {
       await Promise.all(runners.map((r) => r.stop()));
     },
   };
-}
-
-/** The real host derives its id from the site name; locally: the setting, else the app's package name. */
-function hostId(ctx: HostContext): string {
-  const explicit = ctx.env.AzureFunctionsWebHost__hostid ?? ctx.env.AzureFunctionsWebHost__hostId;
-  if (explicit) return explicit;
-  let name = path.basename(ctx.appDir);
-  try {
-    name = (JSON.parse(fs.readFileSync(path.join(ctx.appDir, "package.json"), "utf8")) as { name?: string }).name ?? name;
-  } catch {
-    /* fall back to the folder name */
-  }
-  return name.toLowerCase().replace(/[^a-z0-9-]/g, "").slice(0, 32) || "localhost";
 }
 
 class TimerRunner {
