@@ -88,9 +88,12 @@ describe("table bindings", () => {
     expect(await (await fetch(`${host!.baseUrl}/api/things/none`)).json()).toEqual([]);
   });
 
-  it("fails the invocation for an entity without PartitionKey/RowKey", async () => {
-    const w = await fetch(`${host!.baseUrl}/api/things`, { method: "POST", body: JSON.stringify({ Size: 1 }) });
-    expect(w.status).toBe(500);
+  it("writes a single entity, and fails the invocation for one without PartitionKey/RowKey", async () => {
+    const ok = await fetch(`${host!.baseUrl}/api/things`, { method: "POST", body: JSON.stringify({ PartitionKey: "p3", RowKey: "d", Size: 4 }) });
+    expect(ok.status).toBe(201);
+    expect(await (await fetch(`${host!.baseUrl}/api/things/p3/d`)).json()).toEqual({ PartitionKey: "p3", RowKey: "d", Size: 4 });
+    const bad = await fetch(`${host!.baseUrl}/api/things`, { method: "POST", body: JSON.stringify({ Size: 1 }) });
+    expect(bad.status).toBe(500);
   });
 });
 

@@ -41,8 +41,10 @@ export function streamToFunction(req: http.IncomingMessage, res: http.ServerResp
     const proxyReq = http.request(new URL(req.url ?? "/", s.proxyUri), { method: req.method, headers, agent });
 
     let answered = false;
+    let abandoned = false;
     /** Answers the client from the host itself, when the function's response will not come. */
     const answer = (status: number, code: string, message: string, errorId?: string) => {
+      abandoned = true;
       proxyReq.destroy();
       if (answered) return;
       answered = true;
@@ -60,12 +62,15 @@ export function streamToFunction(req: http.IncomingMessage, res: http.ServerResp
       pipeline(proxyRes, res, () => undefined);
     });
     proxyReq.on("error", (err) => {
+      if (abandoned) return; // we destroyed it ourselves
       if (!answered) s.log("error", `Forwarding the request of ${s.functionName} to the worker failed: ${err.message}`);
       answer(502, "BadGateway", "The function's worker did not answer.");
     });
     // A client that goes away takes the forwarded request with it (the function sees its body end in an error).
     res.once("close", () => {
-      if (!res.writableFinished) proxyReq.destroy();
+      if (res.writableFinished) return;
+      abandoned = true;
+      proxyReq.destroy();
     });
 
     // Not `pipeline`: on an error it would destroy the client's socket before the 413 reaches it.
