@@ -98,13 +98,19 @@ describe("table bindings", () => {
 });
 
 describe("bindings the host does not serve", () => {
+  /** The start-up error; a host that starts anyway is stopped, and the test fails. */
+  const startupError = async (extra: Record<string, string> = {}): Promise<string> => {
+    const started = await startHost({ appDir: UNSERVED, env: { ...env(), ...extra } }).then((h) => h, (e: Error) => e);
+    if (started instanceof Error) return started.message;
+    await started.stop();
+    throw new Error("the host started");
+  };
+
   it("refuses to start, naming the function and the binding type", async () => {
-    await expect(startHost({ appDir: UNSERVED, env: env() })).rejects.toThrow(
-      /host: function "sendsToBus": the local host does not serve output bindings of type "serviceBus"/,
-    );
+    expect(await startupError()).toMatch(/host: function "sendsToBus": the local host does not serve output bindings of type "serviceBus"/);
   });
 
   it("refuses a blob trigger with source EventGrid", async () => {
-    await expect(startHost({ appDir: UNSERVED, env: { ...env(), FIXTURE_KIND: "eventgrid" } })).rejects.toThrow(/function "fromEventGrid": blob triggers with source "EventGrid"/);
+    expect(await startupError({ FIXTURE_KIND: "eventgrid" })).toMatch(/function "fromEventGrid": blob triggers with source "EventGrid"/);
   });
 });
