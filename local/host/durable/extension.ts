@@ -34,6 +34,7 @@ export function createDurableExtension(): DurableExtension {
   });
   return {
     name: "durable",
+    triggerTypes: ["orchestrationtrigger", "activitytrigger", "entitytrigger"],
     inputProviders: {
       durableclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName)) }),
       orchestrationclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName)) }),
