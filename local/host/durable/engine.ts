@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { RegisteredFunction, RpcTypedData } from "../functionsCore";
 import { parseOrchestratorError, isOrchestratorState } from "./actions";
 import { runEpisode, type ActivityWork, type ChildWork, type EpisodeConfig, type EpisodeResult, type OrchestratorCall, type TimerWork } from "./episode";
+import { isRefusedWrite, MAX_REFUSED_ATTEMPTS, persistRetryDelay, unpersistableFailure } from "./persistFailure";
 import { chunkRowPrefix, TaskHubStore, type InstanceRow, type StoredMessage } from "./store";
 import { isTerminal, type FailureDetails, type HistoryEvent, type InstanceMessage, type InstanceState, type Leaf, type RuntimeStatus } from "./types";
 
@@ -29,6 +30,8 @@ type Live = {
   inbox: (InstanceMessage & { rowKey?: string })[];
   running: boolean;
   queued: boolean;
+  /** Failed attempts to store the current episode (see persistFailure.ts). */
+  persistFailures?: number;
 };
 
 export class EngineError extends Error {
@@ -199,7 +202,7 @@ export class DurableEngine {
       throw new EngineError(409, "InstanceActive", `The orchestration '${instanceId}' is ${row.status}; terminate it before purging its history.`);
     }
     this.live.delete(instanceId);
-    await this.o.store.deleteWhere(instanceId, () => true);
+    await this.o.store.purge(instanceId);
     return true;
   }
 
@@ -330,11 +333,16 @@ export class DurableEngine {
         : { exec: prev.exec, seq: prev.chunks, events: result.appended, leafPatch: result.leafPatch, nextId: next.nextId };
       await this.o.store.commitEpisode(toRow(next), chunk, consumedKeys, newMessages);
     } catch (err) {
-      this.o.log("error", `durable: could not persist an episode of '${prev.instanceId}', retrying: ${(err as Error).message}`);
+      const failures = (l.persistFailures ?? 0) + 1;
+      l.persistFailures = failures;
+      if (isRefusedWrite(err) && failures >= MAX_REFUSED_ATTEMPTS) return this.failUnpersistable(l, batch, err);
+      const delay = persistRetryDelay(failures);
+      this.o.log("error", `durable: could not persist an episode of '${prev.instanceId}' (attempt ${failures}), retrying in ${delay} ms: ${errorMessage(err)}`);
       l.inbox.unshift(...batch);
-      await sleep(500);
+      await sleep(delay);
       return;
     }
+    l.persistFailures = 0;
     this.stats.episodes++;
     for (const e of result.appended) e.IsPlayed = true;
     l.state = next;
@@ -354,6 +362,28 @@ export class DurableEngine {
       if (next.parent) this.notifyParent(next, result.finished);
       if (l.inbox.length === 0) this.live.delete(prev.instanceId);
     }
+  }
+
+  /** Stores a failed execution in place of an episode storage keeps refusing. */
+  private async failUnpersistable(l: Live, batch: Live["inbox"], err: unknown): Promise<void> {
+    const prev = l.state;
+    const f = unpersistableFailure(prev, err, new Date());
+    const keys = batch.flatMap((m) => (m.rowKey ? [m.rowKey] : []));
+    try {
+      await this.o.store.commitEpisode(toRow(f.next), { exec: prev.exec, seq: prev.chunks, events: f.events, leafPatch: [], nextId: prev.nextId }, keys);
+    } catch (again) {
+      const delay = persistRetryDelay(l.persistFailures ?? 1);
+      this.o.log("error", `durable: could not store the failure of '${prev.instanceId}', retrying in ${delay} ms: ${errorMessage(again)}`);
+      l.inbox.unshift(...batch);
+      await sleep(delay);
+      return;
+    }
+    this.o.log("error", `durable: orchestration '${prev.instanceId}' failed: ${f.failure.ErrorMessage}`);
+    l.persistFailures = 0;
+    l.state = f.next;
+    this.clearTimers(prev.instanceId);
+    if (f.next.parent) this.notifyParent(f.next, { status: "Failed", output: f.output, failure: f.failure });
+    if (l.inbox.length === 0) this.live.delete(prev.instanceId);
   }
 
   private async callOrchestrator(name: string, payload: unknown): Promise<OrchestratorCall> {

@@ -12,6 +12,7 @@
 // code, so we append them before the other new events: their ids come first, then the
 // new leaves in order.
 import { flattenActions, processedInputText, rawInputText } from "./actions";
+import { customStatusSizeError } from "./payloads";
 import {
   ActionType,
   ActionTypeName,
@@ -361,7 +362,9 @@ async function runEpisodeOnce(
   };
   const call = await invoke(state.name, payload);
   const out = call.state;
-  const customStatus = out?.customStatus === undefined ? state.customStatus : JSON.stringify(out.customStatus);
+  let customStatus = out?.customStatus === undefined ? state.customStatus : JSON.stringify(out.customStatus);
+  const customStatusError = out?.customStatus === undefined ? undefined : customStatusSizeError(customStatus ?? "null");
+  if (customStatusError) customStatus = state.customStatus;
 
   const fail = (message: string, failure?: FailureDetails) => {
     const output = JSON.stringify(`Orchestrator function '${state.name}' failed: ${message}`);
@@ -375,6 +378,8 @@ async function runEpisodeOnce(
       failure: details,
     });
   };
+
+  if (customStatusError) return fail(customStatusError);
 
   // Compare what was scheduled before with what the orchestrator yields now.
   const flat = out ? flattenActions(out.actions) : [];

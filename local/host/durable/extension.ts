@@ -6,6 +6,7 @@ import { timeSpanToMs } from "../settings";
 import { durableApi, clientUrls } from "./api";
 import { DurableEngine } from "./engine";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
+import { largeMessagesContainer } from "./payloads";
 import { TaskHubStore } from "./store";
 
 export type DurableExtension = HostExtension & { engine(): DurableEngine };
@@ -51,7 +52,7 @@ export function createDurableExtension(): DurableExtension {
       const maxShort = typeof dt.maximumShortTimerDuration === "string" ? dt.maximumShortTimerDuration : DEFAULT_MAX_SHORT_TIMER;
       const interval = typeof dt.longRunningTimerIntervalDuration === "string" ? dt.longRunningTimerIntervalDuration : DEFAULT_LONG_TIMER_INTERVAL;
       engine = new DurableEngine({
-        store: new TaskHubStore(conn, hubTableName(hubName)),
+        store: new TaskHubStore(conn, hubTableName(hubName), largeMessagesContainer(hubName)),
         hubName,
         maxActivities: dt.maxConcurrentActivityFunctions ?? 10,
         maxOrchestrators: dt.maxConcurrentOrchestratorFunctions ?? 10,
