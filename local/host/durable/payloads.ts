@@ -109,9 +109,9 @@ export class PayloadStore {
     return this.containerReady;
   }
 
-  /** Compresses and uploads `text` (once per name); returns the blob name. */
-  async put(instanceId: string, what: string, text: string): Promise<string> {
-    const c = this.client(`The ${what} of '${instanceId}' (${utf16Bytes(text)} bytes)`);
+  /** Compresses and uploads `text` (once per name); returns the blob name. `property` names it in errors. */
+  async put(instanceId: string, what: string, text: string, property: string): Promise<string> {
+    const c = this.client(`The ${property} of '${instanceId}' (${utf16Bytes(text)} bytes of UTF-16)`);
     const name = PayloadStore.nameFor(instanceId, what, text);
     if (this.known.has(name)) return name;
     await this.ensureContainer(c);

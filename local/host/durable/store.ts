@@ -116,7 +116,7 @@ export class TaskHubStore {
   private async putLarge(e: Record<string, unknown>, instanceId: string, name: string, what: string, text: string | undefined, fits = fitsInProperty): Promise<void> {
     if (text === undefined) return;
     if (fits(text)) e[name] = text;
-    else e[`${name}BlobName`] = await this.payloads.put(instanceId, what, text);
+    else e[`${name}BlobName`] = await this.payloads.put(instanceId, what, text, name === "Data" ? "history or message" : name);
   }
 
   private async getLarge(e: Record<string, unknown>, name: string): Promise<string | undefined> {
