@@ -11,7 +11,7 @@
 // long timer firing before the final time (the next sub-timer). None of them resumes user
 // code, so we append them before the other new events: their ids come first, then the
 // new leaves in order.
-import { flattenActions, processedInputText, rawInputText } from "./actions";
+import { flattenActions, processedInputText, rawInputText, withoutStackFrames } from "./actions";
 import { customStatusSizeError } from "./payloads";
 import {
   ActionType,
@@ -366,9 +366,10 @@ async function runEpisodeOnce(
   const customStatusError = out?.customStatus === undefined ? undefined : customStatusSizeError(customStatus ?? "null");
   if (customStatusError) customStatus = state.customStatus;
 
-  const fail = (message: string, failure?: FailureDetails) => {
+  const fail = (raw: string, failure?: FailureDetails) => {
+    const message = withoutStackFrames(raw);
     const output = JSON.stringify(`Orchestrator function '${state.name}' failed: ${message}`);
-    const details = failure ?? { ErrorType: "Error", ErrorMessage: message };
+    const details = failure ? { ...failure, ErrorMessage: withoutStackFrames(failure.ErrorMessage) } : { ErrorType: "Error", ErrorMessage: message };
     appended.push(...decided);
     appended.push(ev(EventType.OrchestratorCompleted, -1, at));
     appended.push(ev(EventType.ExecutionCompleted, -1, at, { OrchestrationStatus: "Failed", Result: output, FailureDetails: details }));
