@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { RegisteredFunction, RpcTypedData } from "../functionsCore";
 import { parseOrchestratorError, isOrchestratorState } from "./actions";
 import { runEpisode, type ActivityWork, type ChildWork, type EpisodeConfig, type EpisodeResult, type OrchestratorCall, type TimerWork } from "./episode";
+import { executeDurableHttp, HTTP_ACTIVITY, ManagedIdentityTokens } from "./durableHttp";
 import { isRefusedWrite, MAX_REFUSED_ATTEMPTS, persistRetryDelay, unpersistableFailure } from "./persistFailure";
 import { chunkRowPrefix, TaskHubStore, type InstanceRow, type StoredMessage } from "./store";
 import { isTerminal, type FailureDetails, type HistoryEvent, type InstanceMessage, type InstanceState, type Leaf, type RuntimeStatus } from "./types";
@@ -75,6 +76,8 @@ export class DurableEngine {
   /** Counters for the benchmark and tests. */
   readonly stats = { episodes: 0, activities: 0 };
   private idleWaiters: (() => void)[] = [];
+  /** Managed identity tokens for durable HTTP's token sources. */
+  private readonly tokens = new ManagedIdentityTokens();
 
   constructor(private readonly o: EngineOptions) {}
 
@@ -448,7 +451,14 @@ export class DurableEngine {
   private async runActivity(a: ActivityWork): Promise<void> {
     const fn = this.o.functions.get(a.name);
     let msg: InstanceMessage;
-    if (kindOf(fn) !== "activitytrigger") {
+    if (a.name === HTTP_ACTIVITY) {
+      try {
+        const res = await executeDurableHttp(a.input, this.tokens);
+        msg = { kind: "taskCompleted", exec: a.exec, id: a.id, result: JSON.stringify(res) };
+      } catch (err) {
+        msg = { kind: "taskFailed", exec: a.exec, id: a.id, reason: `Durable HTTP request failed: ${errorMessage(err)}`, details: "" };
+      }
+    } else if (kindOf(fn) !== "activitytrigger") {
       const reason = `The activity function '${a.name}' doesn't exist, is disabled, or is not an activity function.`;
       msg = { kind: "taskFailed", exec: a.exec, id: a.id, reason, details: "" };
     } else {

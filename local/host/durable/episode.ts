@@ -12,6 +12,7 @@
 // code, so we append them before the other new events: their ids come first, then the
 // new leaves in order.
 import { flattenActions, processedInputText, rawInputText, withoutStackFrames } from "./actions";
+import { DEFAULT_HTTP_ASYNC_SLEEP_MS, HTTP_ACTIVITY, httpRequestOf, nextPoll, type DurableHttpRequestWire } from "./durableHttp";
 import { customStatusSizeError } from "./payloads";
 import {
   ActionType,
@@ -34,6 +35,8 @@ export type EpisodeConfig = {
   longRunningTimerIntervalDuration: string;
   maxShortTimerMs: number;
   longTimerIntervalMs: number;
+  /** durableTask.httpSettings.defaultAsyncRequestSleepTimeMilliseconds (default 30 s). */
+  httpAsyncSleepMs?: number;
 };
 
 export type OrchestrationTriggerPayload = {
@@ -131,6 +134,7 @@ const isSub = (t: number) => t === ActionType.CallSubOrchestrator || t === Actio
 
 function leafName(a: ActionWire): string {
   if (a.actionType === ActionType.WaitForExternalEvent) return String(a.externalEventName ?? "");
+  if (a.actionType === ActionType.CallHttp) return HTTP_ACTIVITY;
   return typeof a.functionName === "string" ? a.functionName : "";
 }
 
@@ -270,6 +274,34 @@ async function runEpisodeOnce(
     const leaf = leaves[i]!;
     byId.delete(m.id);
     changed.add(i);
+    if (m.kind === "taskCompleted" && leaf.t === ActionType.CallHttp && leaf.st === "task") {
+      const poll = nextPoll(JSON.parse(leaf.in ?? "{}") as DurableHttpRequestWire, m.result, cfg.httpAsyncSleepMs ?? DEFAULT_HTTP_ASYNC_SLEEP_MS);
+      const e = ev(EventType.TaskCompleted, -1, at, { TaskScheduledId: m.id, Result: m.result ?? "null" });
+      if (poll) {
+        // A 202 to poll: the library's CallHttpWithPollingTask takes two ids now, the timer's
+        // and the next request's, without resuming user code (see the header).
+        early.push(e);
+        takesId.push(() => {
+          const timerId = nextId++;
+          leaf.next = nextId++;
+          leaf.in = JSON.stringify(poll.request);
+          startTimer(leaf, i, timerId, new Date(nowMs + poll.delayMs).toISOString());
+        });
+      } else {
+        leaf.st = "done";
+        late.push(e);
+      }
+      continue;
+    }
+    if (m.kind === "timerFired" && leaf.t === ActionType.CallHttp && leaf.st === "timer" && leaf.next !== undefined) {
+      // The poll timer fired: send the GET of the Location under the id taken at the 202.
+      late.push(ev(EventType.TimerFired, -1, at, { TimerId: m.id, FireAt: m.fireAt }));
+      const pollId = leaf.next;
+      Object.assign(leaf, { st: "task", id: pollId, fireAt: undefined, next: undefined });
+      byId.set(pollId, i);
+      schedule(leaf, pollId, at, state, decided, decisions);
+      continue;
+    }
     if (m.kind === "taskCompleted" || m.kind === "subCompleted") {
       if (leaf.st !== "task") continue;
       leaf.st = "done";
@@ -358,7 +390,7 @@ async function runEpisodeOnce(
     upperSchemaVersionNew: 2,
     longRunningTimerIntervalDuration: cfg.longRunningTimerIntervalDuration,
     maximumShortTimerDuration: cfg.maximumShortTimerDuration,
-    defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+    defaultHttpAsyncRequestSleepTimeMillseconds: cfg.httpAsyncSleepMs ?? DEFAULT_HTTP_ASYNC_SLEEP_MS,
   };
   const call = await invoke(state.name, payload);
   const out = call.state;
@@ -438,13 +470,18 @@ async function runEpisodeOnce(
       Object.assign(leaf, { st: "timer", id, fireAt });
       decided.push(ev(EventType.TimerCreated, id, at, { FireAt: fireAt }));
       decisions.timers.push({ instanceId: state.instanceId, exec: state.exec, id, fireAt });
+    } else if (t === ActionType.CallHttp) {
+      leaf.in = JSON.stringify(httpRequestOf(a));
+      const id = nextId++;
+      Object.assign(leaf, { st: "task", id });
+      schedule(leaf, id, at, state, decided, decisions);
     } else if (t === ActionType.WaitForExternalEvent) {
       leaf.st = "none";
     } else if (t === ActionType.ContinueAsNew) {
       continueAsNew = a;
     } else {
       return fail(
-        `${describe(t, leafName(a))} is not supported by the local host (durable entities and durable HTTP are not implemented).`,
+        `${describe(t, leafName(a))} is not supported by the local host (durable entities are not implemented).`,
       );
     }
     leaves.push(leaf);

@@ -4,6 +4,7 @@
 import type { HostContext, HostExtension } from "../extensions";
 import { timeSpanToMs } from "../settings";
 import { durableApi, clientUrls } from "./api";
+import { DEFAULT_HTTP_ASYNC_SLEEP_MS } from "./durableHttp";
 import { DurableEngine } from "./engine";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
 import { largeMessagesContainer } from "./payloads";
@@ -14,6 +15,12 @@ export type DurableExtension = HostExtension & { engine(): DurableEngine };
 /** Table name for a hub: letters and digits only, as Azure Tables requires. */
 export function hubTableName(hubName: string): string {
   return `DurableHub${hubName.replace(/[^A-Za-z0-9]/g, "")}`.slice(0, 63);
+}
+
+/** durableTask.httpSettings.defaultAsyncRequestSleepTimeMilliseconds: durable HTTP's poll interval without Retry-After. */
+function httpAsyncSleepMs(httpSettings: unknown): number {
+  const v = (httpSettings as { defaultAsyncRequestSleepTimeMilliseconds?: unknown } | undefined)?.defaultAsyncRequestSleepTimeMilliseconds;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : DEFAULT_HTTP_ASYNC_SLEEP_MS;
 }
 
 export function createDurableExtension(): DurableExtension {
@@ -61,6 +68,7 @@ export function createDurableExtension(): DurableExtension {
           longRunningTimerIntervalDuration: interval,
           maxShortTimerMs: timeSpanToMs(maxShort, 6 * 86_400_000),
           longTimerIntervalMs: timeSpanToMs(interval, 3 * 86_400_000),
+          httpAsyncSleepMs: httpAsyncSleepMs(dt.httpSettings),
         },
         functions: {
           get: (name) => ctx.core.functions.get(name),

@@ -149,6 +149,8 @@ export type Leaf = {
   childId?: string;
   /** Instance id of the current sub-orchestration attempt. */
   child?: string;
+  /** Durable HTTP: event id of the poll request sent when the poll timer fires. */
+  next?: number;
 };
 
 /** Messages delivered to an orchestration instance. */
