@@ -79,7 +79,7 @@ export class ManagedIdentityTokens {
   }
 }
 
-/** Not Azure's number (the extension's client has its own): a hung server must not hold an activity slot for ever. */
+/** The extension's DurableHttpClientFactory sets its HttpClient's Timeout to 240 s. */
 const REQUEST_TIMEOUT_MS = 240_000;
 
 /** Runs one DurableHttpRequest; throws (the activity fails) when it cannot be sent. */

@@ -118,15 +118,20 @@ export class PayloadStore {
     const data = await gzipAsync(Buffer.from(text, "utf8"));
     this.roundTrips++;
     await c.getBlockBlobClient(name).uploadData(data, { blobHTTPHeaders: { blobContentType: "application/json", blobContentEncoding: "gzip" } });
-    this.known.add(name);
+    this.remember(name);
     return name;
+  }
+
+  private remember(name: string): void {
+    if (this.known.size >= 10_000) this.known.clear(); // bounded: forgetting costs one upload
+    this.known.add(name);
   }
 
   async get(name: string): Promise<string> {
     const c = this.client(`The payload ${name}`);
     this.roundTrips++;
     const data = await c.getBlockBlobClient(name).downloadToBuffer();
-    this.known.add(name);
+    this.remember(name);
     return (await gunzipAsync(data)).toString("utf8");
   }
 

@@ -57,6 +57,11 @@ export function chunkRowPrefix(exec: string): string {
   return `H${exec}_`;
 }
 
+/** Blobs a row references (its `<Property>BlobName` values). */
+function blobNames(e: Record<string, unknown>): Set<string> {
+  return new Set(Object.entries(e).flatMap(([k, v]) => (k.endsWith("BlobName") && typeof v === "string" ? [v] : [])));
+}
+
 /** Approximate stored size of an entity, counted as the Table service does (UTF-16 strings). */
 function entityBytes(e: Record<string, unknown>): number {
   let n = 4;
@@ -134,9 +139,10 @@ export class TaskHubStore {
   /** After a row write: forget and delete the blobs its previous version referenced. */
   private replaceRowBlobs(e: Record<string, unknown>): void {
     const instanceId = String(e.partitionKey);
-    const now = new Set(Object.entries(e).flatMap(([k, v]) => (k.endsWith("BlobName") && typeof v === "string" ? [v] : [])));
+    const now = blobNames(e);
     const before = this.rowBlobs.get(instanceId);
-    this.rowBlobs.set(instanceId, now);
+    if (now.size) this.rowBlobs.set(instanceId, now);
+    else this.rowBlobs.delete(instanceId);
     const gone = before ? [...before].filter((n) => !now.has(n)) : [];
     if (gone.length) void this.payloads.delete(gone).catch(() => undefined);
   }
@@ -187,7 +193,8 @@ export class TaskHubStore {
 
   async rowFromEntity(e: Record<string, unknown>): Promise<InstanceRow> {
     const failure = await this.getLarge(e, "Failure");
-    this.rowBlobs.set(String(e.partitionKey), new Set(Object.entries(e).flatMap(([k, v]) => (k.endsWith("BlobName") && typeof v === "string" ? [v] : []))));
+    const names = blobNames(e);
+    if (names.size) this.rowBlobs.set(String(e.partitionKey), names);
     return {
       instanceId: String(e.partitionKey),
       name: String(e.Name),
