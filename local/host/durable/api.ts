@@ -8,7 +8,7 @@ import { EventType, EventTypeName, isTerminal, type HistoryEvent, type RuntimeSt
 
 const STATUSES: RuntimeStatus[] = ["Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Terminated", "Suspended"];
 
-export type ApiOptions = { engine: DurableEngine; hubName: string; baseUrl(): string };
+export type ApiOptions = { engine: DurableEngine; hubName: string; baseUrl(): string; log?(level: "warning", message: string): void };
 
 export function clientUrls(baseUrl: string, hubName: string) {
   const webhook = `${baseUrl}/runtime/webhooks/durabletask`;
@@ -290,6 +290,8 @@ async function route(
       // state."), which the handler's catch-all turns into this 500.
       const got = await e.getState(id);
       if (got && !isTerminal(got.row.status) && !canSuspendOrResume(action, got.row.status)) {
+        // The extension's warning (the Durable e2e tests look for it in the host's log).
+        o.log?.("warning", `${got.row.name} (${id}): Cannot ${action} orchestration instance in the ${got.row.status} state.`);
         return send(res, 500, { Message: "Something went wrong while processing your request" });
       }
     }

@@ -27,6 +27,7 @@ export function createDurableExtension(): DurableExtension {
   let engine: DurableEngine | undefined;
   let hubName = "TestHubName";
   let baseUrl = () => "http://127.0.0.1:7071";
+  let log: HostContext["log"] | undefined;
   const api = durableApi({
     get engine() {
       if (!engine) throw new Error("the durable extension has not started");
@@ -36,6 +37,7 @@ export function createDurableExtension(): DurableExtension {
       return hubName;
     },
     baseUrl: () => baseUrl(),
+    log: (level, message) => log?.(level, message),
   });
   return {
     name: "durable",
@@ -52,6 +54,7 @@ export function createDurableExtension(): DurableExtension {
       const dt = ctx.hostJson.extensions?.durableTask ?? {};
       hubName = dt.hubName ?? "TestHubName";
       baseUrl = () => ctx.baseUrl();
+      log = (level, message) => ctx.log(level, message);
       const conn = ctx.env.AzureWebJobsStorage;
       if (!conn) throw new Error("durable: the app setting AzureWebJobsStorage is not set (the task hub lives in Table storage)");
       // The library rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (func sets it too).
