@@ -165,6 +165,8 @@ describe("callHttp across a crash", () => {
       const s = await waitFor(child.baseUrl, id, undefined, 60_000);
       expect(s.runtimeStatus).toBe("Completed");
       expect((s.output as { content: string }).content).toMatch(/^done crash after 2 polls/);
+      // Logged as the extension logs it (the Durable e2e tests look for this line).
+      expect(child.output()).toContain(`Polling HTTP status at location ${remote.url}/jobs/crash`);
       // Resumed from the timer, not by sending the POST again.
       expect(remote.seen.filter((r) => r.method === "POST" && r.url.startsWith("/jobs?key=crash"))).toHaveLength(1);
     } finally {

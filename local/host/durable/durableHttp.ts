@@ -23,6 +23,8 @@ export type DurableHttpRequestWire = {
   headers?: HeaderValues | null;
   tokenSource?: { kind?: string; resource?: string } | null;
   asynchronousPatternEnabled?: boolean;
+  /** Ours: set on the GETs that poll a Location (they are logged as the extension logs them). */
+  polling?: boolean;
 };
 
 export type DurableHttpResponseWire = { statusCode: number; headers: HeaderValues; content: string | null };
@@ -64,7 +66,7 @@ export function nextPoll(request: DurableHttpRequestWire, resultJson: string | n
   const retryAfter = Number(header(res.headers, "Retry-After"));
   const delayMs = header(res.headers, "Retry-After") !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : defaultDelayMs;
   const headers = Object.fromEntries(Object.entries(request.headers ?? {}).filter(([k]) => k.toLowerCase() !== "x-functions-key"));
-  return { delayMs, request: { method: "GET", uri: new URL(location, request.uri).href, content: null, headers, tokenSource: request.tokenSource, asynchronousPatternEnabled: true } };
+  return { delayMs, request: { method: "GET", uri: new URL(location, request.uri).href, content: null, headers, tokenSource: request.tokenSource, asynchronousPatternEnabled: true, polling: true } };
 }
 
 /** Tokens of the host's managed identity, one credential per host (it caches tokens). */
@@ -83,7 +85,7 @@ export class ManagedIdentityTokens {
 const REQUEST_TIMEOUT_MS = 240_000;
 
 /** Runs one DurableHttpRequest; throws (the activity fails) when it cannot be sent. */
-export async function executeDurableHttp(input: string | undefined, tokens: ManagedIdentityTokens): Promise<DurableHttpResponseWire> {
+export async function executeDurableHttp(input: string | undefined, tokens: ManagedIdentityTokens, log?: (message: string) => void): Promise<DurableHttpResponseWire> {
   const req = JSON.parse(input ?? "{}") as DurableHttpRequestWire;
   let url: URL;
   try {
@@ -92,6 +94,8 @@ export async function executeDurableHttp(input: string | undefined, tokens: Mana
     throw new Error(`callHttp: uri "${req.uri}" is not an absolute URL`);
   }
   if (!req.method) throw new Error("callHttp: method is required");
+  // The extension's words; the query string stays out of the log (it may hold a SAS token).
+  if (req.polling) log?.(`Polling HTTP status at location ${url.origin}${url.pathname}`);
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers ?? {})) for (const one of Array.isArray(v) ? v : [v]) headers.append(k, String(one));
   if (req.tokenSource) {

@@ -453,7 +453,7 @@ export class DurableEngine {
     let msg: InstanceMessage;
     if (a.name === HTTP_ACTIVITY) {
       try {
-        const res = await executeDurableHttp(a.input, this.tokens);
+        const res = await executeDurableHttp(a.input, this.tokens, (m) => this.o.log("information", `durable: ${a.instanceId}: ${m}`));
         msg = { kind: "taskCompleted", exec: a.exec, id: a.id, result: JSON.stringify(res) };
       } catch (err) {
         msg = { kind: "taskFailed", exec: a.exec, id: a.id, reason: `Durable HTTP request failed: ${errorMessage(err)}`, details: "" };
