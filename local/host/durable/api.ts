@@ -3,6 +3,7 @@
 // /runtime/webhooks/durabletask. Both share one implementation.
 import type http from "node:http";
 import { EngineError, type DurableEngine } from "./engine";
+import { entityRoute } from "./entities/api";
 import type { InstanceRow } from "./store";
 import { EventType, EventTypeName, isTerminal, type HistoryEvent, type RuntimeStatus } from "./types";
 
@@ -236,6 +237,7 @@ async function route(
     };
     return send(res, 202, payload, { Location: String(payload.statusQueryGetUri), "Retry-After": "10" });
   }
+  if (head === "entities" && e.entities) return entityRoute(e.entities, method, parts, q, req, res, body);
   if (head !== "instances") return error(res, 404, "NotFound", `no durable task route ${method} /${parts.join("/")}`);
 
   if (!id) {

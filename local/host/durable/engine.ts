@@ -6,6 +6,8 @@
 import { randomUUID } from "node:crypto";
 import type { RegisteredFunction, RpcTypedData } from "../functionsCore";
 import { parseOrchestratorError, isOrchestratorState } from "./actions";
+import type { EntityRuntime } from "./entities/runtime";
+import { outboxRow } from "./entities/store";
 import { runEpisode, type ActivityWork, type ChildWork, type EpisodeConfig, type EpisodeResult, type OrchestratorCall, type TimerWork } from "./episode";
 import { executeDurableHttp, HTTP_ACTIVITY, ManagedIdentityTokens } from "./durableHttp";
 import { isRefusedWrite, MAX_REFUSED_ATTEMPTS, persistRetryDelay, unpersistableFailure } from "./persistFailure";
@@ -52,6 +54,8 @@ export function validateInstanceId(id: string): void {
   if (!id || id.length > 256 || INVALID_ID.test(id)) {
     throw new EngineError(400, "InvalidInstanceId", `instanceId "${id}" is invalid: 1-256 characters, none of / \\ # ? or control characters`);
   }
+  // Entity instance ids are "@name@key"; the extension's DurableClient refuses orchestrations that look like one.
+  if (id.startsWith("@")) throw new EngineError(400, "InvalidInstanceId", `instanceId "${id}" is invalid: orchestration instance ids must not start with @.`);
 }
 
 export function kindOf(fn: RegisteredFunction | undefined): string | undefined {
@@ -75,6 +79,8 @@ export class DurableEngine {
   private stopped = false;
   /** Counters for the benchmark and tests. */
   readonly stats = { episodes: 0, activities: 0 };
+  /** Durable entities (set by the extension): delivers what episodes send to entities. */
+  entities?: EntityRuntime;
   private idleWaiters: (() => void)[] = [];
   /** Managed identity tokens for durable HTTP's token sources. */
   private readonly tokens = new ManagedIdentityTokens();
@@ -169,6 +175,26 @@ export class DurableEngine {
     this.kick(l);
   }
 
+  /**
+   * A message another partition sent (an entity's response), delivered from its outbox: persisted
+   * under the sender's row key, so a second delivery of the same row is ignored. Dropped when the
+   * instance is gone or finished, as the real host drops messages for completed instances.
+   */
+  async receive(instanceId: string, rowKey: string, msg: InstanceMessage): Promise<void> {
+    let l = this.live.get(instanceId);
+    if (!l) {
+      const row = await this.o.store.readInstance(instanceId);
+      if (!row || isTerminal(row.status)) return;
+      l = this.live.get(instanceId) ?? (await this.recover(instanceId));
+      if (!l) return;
+    }
+    if (isTerminal(l.state.status) || l.inbox.some((m) => m.rowKey === rowKey)) return;
+    await this.persistMessage(instanceId, { rowKey, msg });
+    if (l.inbox.some((m) => m.rowKey === rowKey)) return;
+    l.inbox.push({ ...msg, rowKey });
+    this.kick(l);
+  }
+
   /** Group commit: messages for one instance that arrive while a write is in flight share the next transaction. */
   private readonly writing = new Map<string, { next: { m: StoredMessage; done: (e?: unknown) => void }[] }>();
   private persistMessage(instanceId: string, m: StoredMessage): Promise<void> {
@@ -198,6 +224,7 @@ export class DurableEngine {
   }
 
   async purge(instanceId: string): Promise<boolean> {
+    if (instanceId.startsWith("@") && this.entities) return this.entities.purge(instanceId);
     const l = this.live.get(instanceId);
     const row = l ? toRow(l.state) : await this.o.store.readInstance(instanceId);
     if (!row) return false;
@@ -330,11 +357,14 @@ export class DurableEngine {
         chunks: 0,
       };
     }
+    const sends = result.decisions.entitySends;
+    const es = this.entities?.store;
+    const outbox = sends.length && es ? { rowKey: es.newKey("O"), entries: sends.map((m) => ({ to: m.to, rowKey: es.newKey("M"), msg: m.msg })) } : undefined;
     try {
       const chunk = result.continueAsNew
         ? undefined
         : { exec: prev.exec, seq: prev.chunks, events: result.appended, leafPatch: result.leafPatch, nextId: next.nextId };
-      await this.o.store.commitEpisode(toRow(next), chunk, consumedKeys, newMessages);
+      await this.o.store.commitEpisode(toRow(next), chunk, consumedKeys, newMessages, outbox && outboxRow(prev.instanceId, outbox.rowKey, outbox.entries));
     } catch (err) {
       const failures = (l.persistFailures ?? 0) + 1;
       l.persistFailures = failures;
@@ -347,6 +377,7 @@ export class DurableEngine {
     }
     l.persistFailures = 0;
     this.stats.episodes++;
+    if (outbox) this.entities!.deliver(prev.instanceId, outbox.rowKey, outbox.entries);
     for (const e of result.appended) e.IsPlayed = true;
     l.state = next;
     l.inbox.unshift(...result.held);

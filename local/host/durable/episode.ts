@@ -13,6 +13,7 @@
 // new leaves in order.
 import { flattenActions, processedInputText, rawInputText, withoutStackFrames } from "./actions";
 import { DEFAULT_HTTP_ASYNC_SLEEP_MS, HTTP_ACTIVITY, httpRequestOf, nextPoll, type DurableHttpRequestWire } from "./durableHttp";
+import { entityLeafName, isEntityAction, releaseOnEnd, scheduleEntityAction, type EntitySend } from "./entities/orchestration";
 import { customStatusSizeError } from "./payloads";
 import {
   ActionType,
@@ -37,6 +38,8 @@ export type EpisodeConfig = {
   longTimerIntervalMs: number;
   /** durableTask.httpSettings.defaultAsyncRequestSleepTimeMilliseconds (default 30 s). */
   httpAsyncSleepMs?: number;
+  /** Whether an entity function of this (lower-cased) name is registered; entity actions fail without it. */
+  hasEntity?: (name: string) => boolean;
 };
 
 export type OrchestrationTriggerPayload = {
@@ -68,6 +71,8 @@ export type Decisions = {
   children: ChildWork[];
   /** Messages to deliver back to this instance at once (retry attempts after the retry timeout). */
   selfMessages: InstanceMessage[];
+  /** Messages to entities (calls, signals, locks, releases), sent through the outbox of this episode's commit. */
+  entitySends: EntitySend[];
 };
 
 export type EpisodeResult = {
@@ -135,6 +140,7 @@ const isSub = (t: number) => t === ActionType.CallSubOrchestrator || t === Actio
 function leafName(a: ActionWire): string {
   if (a.actionType === ActionType.WaitForExternalEvent) return String(a.externalEventName ?? "");
   if (a.actionType === ActionType.CallHttp) return HTTP_ACTIVITY;
+  if (isEntityAction(a.actionType)) return entityLeafName(a);
   return typeof a.functionName === "string" ? a.functionName : "";
 }
 
@@ -193,7 +199,7 @@ async function runEpisodeOnce(
   const leaves = state.leaves.map(cloneLeaf);
   const changed = new Set<number>();
   let nextId = state.nextId;
-  const decisions: Decisions = { activities: [], timers: [], children: [], selfMessages: [] };
+  const decisions: Decisions = { activities: [], timers: [], children: [], selfMessages: [], entitySends: [] };
   const consumed: InstanceMessage[] = [];
   const held: InstanceMessage[] = [];
   const appended: HistoryEvent[] = [ev(EventType.OrchestratorStarted, -1, at)];
@@ -387,7 +393,8 @@ async function runEpisodeOnce(
     isReplaying: !firstEpisode,
     parentInstanceId: state.parent?.instanceId,
     upperSchemaVersion: 2,
-    upperSchemaVersionNew: 2,
+    // V4, as the extension advertises since it understands LockEntities/ReleaseEntities (critical sections).
+    upperSchemaVersionNew: 3,
     longRunningTimerIntervalDuration: cfg.longRunningTimerIntervalDuration,
     maximumShortTimerDuration: cfg.maximumShortTimerDuration,
     defaultHttpAsyncRequestSleepTimeMillseconds: cfg.httpAsyncSleepMs ?? DEFAULT_HTTP_ASYNC_SLEEP_MS,
@@ -479,10 +486,20 @@ async function runEpisodeOnce(
       leaf.st = "none";
     } else if (t === ActionType.ContinueAsNew) {
       continueAsNew = a;
+    } else if (isEntityAction(t)) {
+      const r = scheduleEntityAction(a, leaf, {
+        instanceId: state.instanceId,
+        exec: state.exec,
+        at,
+        leaves,
+        nextId: () => nextId++,
+        hasEntity: cfg.hasEntity ?? (() => false),
+      });
+      if ("error" in r) return fail(r.error);
+      decided.push(...r.events);
+      decisions.entitySends.push(...r.sends);
     } else {
-      return fail(
-        `${describe(t, leafName(a))} is not supported by the local host (durable entities are not implemented).`,
-      );
+      return fail(`${describe(t, leafName(a))} is not supported by the local host.`);
     }
     leaves.push(leaf);
     changed.add(i);
@@ -578,6 +595,8 @@ function finish(
     decisions.timers = [];
     decisions.children = [];
     decisions.selfMessages = [];
+    // What it sent still goes out; a critical section it is still in ends with it.
+    decisions.entitySends.push(...releaseOnEnd(prev.instanceId, next.leaves));
   }
   return { next, appended, leafPatch, consumed, held, decisions, finished };
 }

@@ -6,9 +6,12 @@ import { timeSpanToMs } from "../settings";
 import { durableApi, clientUrls } from "./api";
 import { DEFAULT_HTTP_ASYNC_SLEEP_MS } from "./durableHttp";
 import { DurableEngine } from "./engine";
+import { EntityRuntime } from "./entities/runtime";
+import { EntityStore } from "./entities/store";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
 import { largeMessagesContainer } from "./payloads";
 import { TaskHubStore } from "./store";
+import type { InstanceMessage } from "./types";
 
 export type DurableExtension = HostExtension & { engine(): DurableEngine };
 
@@ -61,8 +64,12 @@ export function createDurableExtension(): DurableExtension {
       if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = new URL(ctx.baseUrl()).host;
       const maxShort = typeof dt.maximumShortTimerDuration === "string" ? dt.maximumShortTimerDuration : DEFAULT_MAX_SHORT_TIMER;
       const interval = typeof dt.longRunningTimerIntervalDuration === "string" ? dt.longRunningTimerIntervalDuration : DEFAULT_LONG_TIMER_INTERVAL;
+      const store = new TaskHubStore(conn, hubTableName(hubName), largeMessagesContainer(hubName));
+      // Entity functions by lower-cased name (entity names are case-insensitive, like function names).
+      const findEntity = (name: string) =>
+        [...ctx.core.functions.values()].find((f) => f.trigger.type.toLowerCase() === "entitytrigger" && f.name.toLowerCase() === name);
       engine = new DurableEngine({
-        store: new TaskHubStore(conn, hubTableName(hubName), largeMessagesContainer(hubName)),
+        store,
         hubName,
         maxActivities: dt.maxConcurrentActivityFunctions ?? 10,
         maxOrchestrators: dt.maxConcurrentOrchestratorFunctions ?? 10,
@@ -72,6 +79,7 @@ export function createDurableExtension(): DurableExtension {
           maxShortTimerMs: timeSpanToMs(maxShort, 6 * 86_400_000),
           longTimerIntervalMs: timeSpanToMs(interval, 3 * 86_400_000),
           httpAsyncSleepMs: httpAsyncSleepMs(dt.httpSettings),
+          hasEntity: (name) => findEntity(name.toLowerCase()) !== undefined,
         },
         functions: {
           get: (name) => ctx.core.functions.get(name),
@@ -79,9 +87,23 @@ export function createDurableExtension(): DurableExtension {
         },
         log: (level, message) => ctx.log(level, message),
       });
+      const orchestrations = engine;
+      const entities = new EntityRuntime({
+        store: new EntityStore(store.table, () => store.countTrip()),
+        findEntity,
+        invoke: async (fn, data) => (await ctx.invoke(fn, { data })).returnValue,
+        toOrchestration: (instanceId, rowKey, msg) => orchestrations.receive(instanceId, rowKey, msg as InstanceMessage),
+        maxConcurrent: dt.maxConcurrentOrchestratorFunctions ?? 10,
+        // The extension's default outside the Consumption plan is 5000; 50 keeps a batch's reply within one transaction here.
+        maxBatch: Math.min(typeof dt.maxEntityOperationBatchSize === "number" && dt.maxEntityOperationBatchSize > 0 ? dt.maxEntityOperationBatchSize : 50, 50),
+        log: (level, message) => ctx.log(level, message),
+      });
+      engine.entities = entities;
       await engine.start();
+      await entities.start();
     },
     async stop() {
+      engine?.entities?.stop();
       await engine?.stop();
     },
     async health() {

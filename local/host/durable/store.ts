@@ -4,6 +4,7 @@
 //   "I"                       the instance (status, input/output, parent, execution id)
 //   "H<exec>_<episode>_<part>" one episode's history events and leaf changes
 //   "M<seq>"                  a persisted message not yet applied (events, control)
+//   "O<seq>"                  messages to entities an episode sent, not yet delivered
 // Activity results and timers are not stored apart: an open TaskScheduled/TimerCreated in
 // the history is re-dispatched/re-armed after a restart (at-least-once).
 // Values too big for a row (inputs, outputs, history chunks, messages) live in blobs: see payloads.ts.
@@ -115,6 +116,11 @@ export class TaskHubStore {
   /** Requests sent to storage (tables and blobs). */
   get roundTrips(): number {
     return this.tableTrips + this.payloads.roundTrips;
+  }
+
+  /** Counts a table request made with `table` by another module (the entity store). */
+  countTrip(): void {
+    this.tableTrips++;
   }
 
   /** Sets `name` inline when it fits a property, else stores it in a blob and sets `<name>BlobName`. */
@@ -257,11 +263,14 @@ export class TaskHubStore {
     chunk: Chunk | undefined,
     deleteKeys: string[],
     newMessages: StoredMessage[] = [],
+    outboxRow?: TableEntity<Record<string, unknown>>,
   ): Promise<void> {
     const id = row.instanceId;
     const instance = await this.instanceEntity(row);
     const ops: TransactionAction[] = [["upsert", instance, "Replace"]];
     if (chunk) ops.push(["upsert", await this.chunkEntity(id, chunk), "Replace"]);
+    // Messages to entities sent by this episode (entities/store.ts): delivered after the commit.
+    if (outboxRow) ops.push(["upsert", outboxRow, "Replace"]);
     checkTableLimits(ops.map((o) => o[1] as Record<string, unknown>));
     // continueAsNew can carry more events than one transaction holds (100 operations, 4 MiB):
     // the overflow is written first. A crash in between may deliver those events twice
@@ -351,7 +360,7 @@ export class TaskHubStore {
       } else if (key.startsWith("M")) {
         if (typeof e.DataBlobName === "string") this.messageBlobs.set(key, e.DataBlobName);
         messages.push({ rowKey: key, msg: JSON.parse((await this.getLarge(e, "Data")) ?? "null") as InstanceMessage });
-      } else staleRowKeys.push(key);
+      } else if (!key.startsWith("O")) staleRowKeys.push(key); // "O": an outbox row, the entity runtime delivers it
     }
     const chunks: Chunk[] = [...parts.entries()]
       .sort((a, b) => a[0] - b[0])

@@ -151,6 +151,10 @@ export type Leaf = {
   child?: string;
   /** Durable HTTP: event id of the poll request sent when the poll timer fires. */
   next?: number;
+  /** Entity call or lock: the request id its response event is named after. */
+  req?: string;
+  /** Lock: the request id and the entity instance ids of the critical section. */
+  lock?: { req: string; set: string[] };
 };
 
 /** Messages delivered to an orchestration instance. */
