@@ -4,10 +4,12 @@
 import type { HostContext, HostExtension } from "../extensions";
 import { timeSpanToMs } from "../settings";
 import { durableApi, clientUrls } from "./api";
+import { DEFAULT_HTTP_ASYNC_SLEEP_MS } from "./durableHttp";
 import { DurableEngine } from "./engine";
 import { EntityRuntime } from "./entities/runtime";
 import { EntityStore } from "./entities/store";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
+import { largeMessagesContainer } from "./payloads";
 import { TaskHubStore } from "./store";
 import type { InstanceMessage } from "./types";
 
@@ -18,10 +20,17 @@ export function hubTableName(hubName: string): string {
   return `DurableHub${hubName.replace(/[^A-Za-z0-9]/g, "")}`.slice(0, 63);
 }
 
+/** durableTask.httpSettings.defaultAsyncRequestSleepTimeMilliseconds: durable HTTP's poll interval without Retry-After. */
+function httpAsyncSleepMs(httpSettings: unknown): number {
+  const v = (httpSettings as { defaultAsyncRequestSleepTimeMilliseconds?: unknown } | undefined)?.defaultAsyncRequestSleepTimeMilliseconds;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : DEFAULT_HTTP_ASYNC_SLEEP_MS;
+}
+
 export function createDurableExtension(): DurableExtension {
   let engine: DurableEngine | undefined;
   let hubName = "TestHubName";
   let baseUrl = () => "http://127.0.0.1:7071";
+  let log: HostContext["log"] | undefined;
   const api = durableApi({
     get engine() {
       if (!engine) throw new Error("the durable extension has not started");
@@ -31,6 +40,7 @@ export function createDurableExtension(): DurableExtension {
       return hubName;
     },
     baseUrl: () => baseUrl(),
+    log: (level, message) => log?.(level, message),
   });
   return {
     name: "durable",
@@ -48,13 +58,14 @@ export function createDurableExtension(): DurableExtension {
       const dt = ctx.hostJson.extensions?.durableTask ?? {};
       hubName = dt.hubName ?? "TestHubName";
       baseUrl = () => ctx.baseUrl();
+      log = (level, message) => ctx.log(level, message);
       const conn = ctx.env.AzureWebJobsStorage;
       if (!conn) throw new Error("durable: the app setting AzureWebJobsStorage is not set (the task hub lives in Table storage)");
       // The library rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (func sets it too).
       if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = new URL(ctx.baseUrl()).host;
       const maxShort = typeof dt.maximumShortTimerDuration === "string" ? dt.maximumShortTimerDuration : DEFAULT_MAX_SHORT_TIMER;
       const interval = typeof dt.longRunningTimerIntervalDuration === "string" ? dt.longRunningTimerIntervalDuration : DEFAULT_LONG_TIMER_INTERVAL;
-      const store = new TaskHubStore(conn, hubTableName(hubName));
+      const store = new TaskHubStore(conn, hubTableName(hubName), largeMessagesContainer(hubName));
       // Entity functions by lower-cased name (entity names are case-insensitive, like function names).
       const findEntity = (name: string) =>
         [...ctx.core.functions.values()].find((f) => f.trigger.type.toLowerCase() === "entitytrigger" && f.name.toLowerCase() === name);
@@ -68,6 +79,7 @@ export function createDurableExtension(): DurableExtension {
           longRunningTimerIntervalDuration: interval,
           maxShortTimerMs: timeSpanToMs(maxShort, 6 * 86_400_000),
           longTimerIntervalMs: timeSpanToMs(interval, 3 * 86_400_000),
+          httpAsyncSleepMs: httpAsyncSleepMs(dt.httpSettings),
           hasEntity: (name) => findEntity(name.toLowerCase()) !== undefined,
         },
         functions: {
@@ -78,7 +90,7 @@ export function createDurableExtension(): DurableExtension {
       });
       const orchestrations = engine;
       const entities = new EntityRuntime({
-        store: new EntityStore(store.table, () => store.roundTrips++),
+        store: new EntityStore(store.table, () => store.countTrip()),
         findEntity,
         invoke: async (fn, data) => (await ctx.invoke(fn, { data })).returnValue,
         toOrchestration: (instanceId, rowKey, msg) => orchestrations.receive(instanceId, rowKey, msg as InstanceMessage),
