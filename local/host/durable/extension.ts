@@ -1,7 +1,9 @@
 // The Durable Functions extension of the local host: the durable client input binding,
 // the management HTTP API, and the engine that runs orchestrator and activity triggers
 // from a task hub persisted in Azure Table storage (Azurite locally).
+import path from "node:path";
 import type { HostContext, HostExtension } from "../extensions";
+import { isSystemAuthorized, loadHostKeys, type HostKeys } from "../http/keys";
 import { timeSpanToMs } from "../settings";
 import { durableApi, clientUrls } from "./api";
 import { DurableEngine } from "./engine";
@@ -19,6 +21,11 @@ export function createDurableExtension(): DurableExtension {
   let engine: DurableEngine | undefined;
   let hubName = "TestHubName";
   let baseUrl = () => "http://127.0.0.1:7071";
+  let keys: HostKeys | undefined;
+  const hostKeys = () => {
+    if (!keys) throw new Error("the durable extension has not started");
+    return keys;
+  };
   const api = durableApi({
     get engine() {
       if (!engine) throw new Error("the durable extension has not started");
@@ -28,12 +35,14 @@ export function createDurableExtension(): DurableExtension {
       return hubName;
     },
     baseUrl: () => baseUrl(),
+    systemKey: () => hostKeys().systemKeys.durabletask_extension,
+    authorize: (presented) => isSystemAuthorized(hostKeys(), "durabletask_extension", presented),
   });
   return {
     name: "durable",
     inputProviders: {
-      durableclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName)) }),
-      orchestrationclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName)) }),
+      durableclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName, hostKeys().systemKeys.durabletask_extension)) }),
+      orchestrationclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName, hostKeys().systemKeys.durabletask_extension)) }),
     },
     httpRoutes: [api],
     engine() {
@@ -44,6 +53,7 @@ export function createDurableExtension(): DurableExtension {
       const dt = ctx.hostJson.extensions?.durableTask ?? {};
       hubName = dt.hubName ?? "TestHubName";
       baseUrl = () => ctx.baseUrl();
+      keys = loadHostKeys(ctx.env.DATA_DIR ?? path.join(ctx.appDir, ".data"), ctx.env);
       const conn = ctx.env.AzureWebJobsStorage;
       if (!conn) throw new Error("durable: the app setting AzureWebJobsStorage is not set (the task hub lives in Table storage)");
       // The library rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (func sets it too).
