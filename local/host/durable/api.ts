@@ -194,7 +194,7 @@ export function durableApi(o: ApiOptions): (req: http.IncomingMessage, res: http
     let presented: string | undefined;
     if (rpc) {
       const slash = rest.indexOf("/");
-      presented = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
+      presented = slash < 0 ? rest : rest.slice(0, slash); // keys are base64url: nothing to decode
       rest = slash < 0 ? "" : rest.slice(slash + 1);
     } else {
       presented = url.searchParams.get("code") ?? (req.headers["x-functions-key"] as string | undefined);

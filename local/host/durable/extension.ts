@@ -22,6 +22,8 @@ export function createDurableExtension(): DurableExtension {
   let hubName = "TestHubName";
   let baseUrl = () => "http://127.0.0.1:7071";
   let keys: HostKeys | undefined;
+  // Loaded on first need: a timer may run (and ask for a client) before this extension starts.
+  const keysOf = (ctx: HostContext) => (keys ??= loadHostKeys(ctx.env.DATA_DIR ?? path.join(ctx.appDir, ".data"), ctx.env));
   const hostKeys = () => {
     if (!keys) throw new Error("the durable extension has not started");
     return keys;
@@ -41,8 +43,8 @@ export function createDurableExtension(): DurableExtension {
   return {
     name: "durable",
     inputProviders: {
-      durableclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName, hostKeys().systemKeys.durabletask_extension)) }),
-      orchestrationclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName, hostKeys().systemKeys.durabletask_extension)) }),
+      durableclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName, keysOf(ctx).systemKeys.durabletask_extension)) }),
+      orchestrationclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName, keysOf(ctx).systemKeys.durabletask_extension)) }),
     },
     httpRoutes: [api],
     engine() {
@@ -53,7 +55,7 @@ export function createDurableExtension(): DurableExtension {
       const dt = ctx.hostJson.extensions?.durableTask ?? {};
       hubName = dt.hubName ?? "TestHubName";
       baseUrl = () => ctx.baseUrl();
-      keys = loadHostKeys(ctx.env.DATA_DIR ?? path.join(ctx.appDir, ".data"), ctx.env);
+      keysOf(ctx);
       const conn = ctx.env.AzureWebJobsStorage;
       if (!conn) throw new Error("durable: the app setting AzureWebJobsStorage is not set (the task hub lives in Table storage)");
       // The library rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (func sets it too).
