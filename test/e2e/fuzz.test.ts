@@ -30,10 +30,11 @@ type Req = { method: string; route: (t: Target) => string; target: fc.Arbitrary<
 const printable = (max: number) => fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: max });
 const freshName = fc.oneof(
   fc.stringMatching(/^[a-z][a-z0-9-]{2,12}$/).map((s) => `fz${s}`),
-  printable(30).filter((s) => s.trim() !== "" && s !== OWN && !s.includes("/") && !s.includes("?") && !s.includes("#")),
+  // Not "." or "..": fetch resolves those URL segments, so the request would name another route.
+  printable(30).filter((s) => s.trim() !== "" && s !== OWN && s !== "." && s !== ".." && !s.includes("/") && !s.includes("?") && !s.includes("#")),
 ).map((name): Target => ({ kind: "fresh", name }));
 const own = fc.constant<Target>({ kind: "own", name: OWN });
-const jobTarget = fc.oneof(fc.constant("done"), printable(30).filter((s) => !s.includes("/") && s.trim() !== "")).map((name): Target => ({ kind: "job", name }));
+const jobTarget = fc.oneof(fc.constant("done"), printable(30).filter((s) => !s.includes("/") && s.trim() !== "" && s !== "." && s !== "..")).map((name): Target => ({ kind: "job", name }));
 const inst = (suffix = "") => (t: Target) => `/api/instances/${encodeURIComponent(t.name)}${suffix}`;
 
 const ROUTES: Req[] = [
