@@ -5,6 +5,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../shared/errors"
 import { isTerminalJobState, JOB_STATES, type JobState } from "../shared/instances/states";
 import { JOB_LOGS_CONTAINER, jobLogBlobs, toJobResponse, type JobRecord } from "../shared/jobs/record";
 import { readBlobText } from "../shared/azure/blobs";
+import { sameIncarnation } from "../shared/instances/record";
 import { assertAuthorized, type Principal } from "../shared/rbac";
 import { jobSubmissionBody } from "../shared/schemas/job";
 import { parseWith } from "../shared/validation";
@@ -42,8 +43,9 @@ apiRoute("listJobs", { route: "instances/{name}/jobs", methods: ["GET"] }, async
   const pageSize = Number(req.query.get("top") ?? 100);
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw ValidationError.field("top", "must be an integer in 1..1000");
   const token = req.query.get("continuationToken") ?? undefined;
+  // Only this incarnation's jobs: the partition is the name, which an earlier instance may have had.
   const page = await jobStores().jobs.list(inst.record.name, {
-    ...(state ? { filter: { state: state as JobState } } : {}),
+    filter: { instanceId: inst.record.instanceId, ...(state ? { state: state as JobState } : {}) },
     pageSize,
     ...(token ? { continuationToken: token } : {}),
   });
@@ -55,11 +57,17 @@ apiRoute("listJobs", { route: "instances/{name}/jobs", methods: ["GET"] }, async
   return { status: 200, body: out };
 });
 
-/** The job, if the caller may do `action` on it. A job of a deleted instance stays readable by its submitter. */
+/**
+ * The job, if the caller may do `action` on it, and whether its instance still exists. Access
+ * follows the instance only while it is the same incarnation (instance id) the job was submitted
+ * to; a job whose instance was deleted — even if the name has been taken again since — stays
+ * readable by its submitter, admins and readers, and by no one else.
+ */
 async function jobFor(principal: Principal, id: string, action: "job:read" | "job:cancel") {
   const got = await jobStores().jobs.get(id);
   if (!got) throw NotFoundError.resource("Job", id);
-  const inst = await instanceStores().instances.get(got.record.instance);
+  const found = await instanceStores().instances.get(got.record.instance);
+  const inst = found && sameIncarnation(found.record, got.record) ? found : undefined;
   if (inst) {
     try {
       assertAuthorized(principal, action, { instance: { name: inst.record.name, assignedUser: inst.record.assignedUser } });
@@ -70,7 +78,7 @@ async function jobFor(principal: Principal, id: string, action: "job:read" | "jo
   } else if (!(principal.roles.includes("admin") || (action === "job:read" && principal.roles.includes("reader")) || got.record.submittedBy === principal.userId)) {
     throw NotFoundError.resource("Job", id);
   }
-  return got;
+  return { ...got, instanceLives: inst !== undefined };
 }
 
 apiRoute("getJob", { route: "jobs/{id}", methods: ["GET"] }, async ({ principal, params }) => {
@@ -99,7 +107,10 @@ apiRoute("cancelJob", { route: "jobs/{id}/cancel", methods: ["POST"], extraInput
     // Recorded first, so the dispatcher's reconcile finds it even if the event below is lost.
     job = (await jobStores().jobs.update({ ...job, cancelRequestedAt: now.toISOString() }, got.etag)).record;
   }
-  await raiseToDispatcher(durablePort(df.getClient(ctx)), getSettings().workspaceName, job.instance, { type: "CancelJob", jobId: job.id });
-  await recordActivity(job.instance, now).catch(() => undefined);
+  // A dispatcher of that name now belongs to a later instance: nothing of this job is there.
+  if (got.instanceLives) {
+    await raiseToDispatcher(durablePort(df.getClient(ctx)), getSettings().workspaceName, job.instance, { type: "CancelJob", jobId: job.id });
+    await recordActivity(job.instance, now).catch(() => undefined);
+  }
   return { status: 202, body: toJobResponse(job), headers: { Location: `/api/jobs/${job.id}` } };
 });

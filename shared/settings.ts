@@ -35,6 +35,8 @@ export interface Settings {
     endpoint: string;
     shareQuotaGb: number;
   };
+  /** CONTINUATION_TOKEN_KEY: signs list continuation tokens; unset = a random key per process. */
+  continuationTokenKey?: string;
   /** AzureWebJobsStorage: a connection string, or the account name of an identity-based connection. */
   storage: { connectionString: string } | { accountName: string };
 }
@@ -47,7 +49,7 @@ export class SettingsError extends Error {
 }
 
 export const IDLE_SHUTDOWN_MAX_MINUTES = 4320;
-const SECRET_SETTINGS = new Set(["AzureWebJobsStorage", "ARM_EMULATOR_TOKEN"]);
+const SECRET_SETTINGS = new Set(["AzureWebJobsStorage", "ARM_EMULATOR_TOKEN", "CONTINUATION_TOKEN_KEY"]);
 
 export function isSecretSetting(name: string): boolean {
   return SECRET_SETTINGS.has(name);
@@ -186,6 +188,10 @@ export function parseSettings(env: Env): Settings {
     fail("AzureWebJobsStorage", "is required (or AzureWebJobsStorage__accountName for identity-based access)");
   }
 
+  const continuationTokenKey = raw("CONTINUATION_TOKEN_KEY");
+  // Checked by length only: the value is a secret.
+  if (continuationTokenKey !== undefined && continuationTokenKey.length < 32) fail("CONTINUATION_TOKEN_KEY", "must be at least 32 characters");
+
   const settings: Settings = {
     workspaceName,
     subscriptionId,
@@ -212,6 +218,7 @@ export function parseSettings(env: Env): Settings {
       endpoint: filesEndpoint,
       shareQuotaGb: int("WORKSPACE_SHARE_QUOTA_GB", 100, 1, 102400),
     },
+    ...(continuationTokenKey !== undefined ? { continuationTokenKey } : {}),
     storage,
   };
   if (problems.length > 0) throw new SettingsError(problems);

@@ -43,7 +43,8 @@ export type LifecycleInput = {
 };
 
 /** Operation records: api.md's operation plus who may read it after the instance is gone. */
-export type OperationRecord = OperationResponse & { requestedBy: string; assignedUser: string; reason?: string };
+/** `instanceId`: the incarnation of the instance the operation acted on (InstanceRecord.instanceId). */
+export type OperationRecord = OperationResponse & { requestedBy: string; assignedUser: string; instanceId?: string; reason?: string };
 export type StepStatus = OperationStatus;
 
 export type ProgressInput = {

@@ -6,7 +6,7 @@ import { blobSasUrl, ensureContainer } from "../../shared/azure/blobs";
 import { deleteRunCommand, getRunCommand, putRunCommand, type RunCommandStatus } from "../../shared/azure/runCommands";
 import { AppError, CloudError, NotFoundError, PreconditionFailedError } from "../../shared/errors";
 import { armNames, orchestrationIds } from "../../shared/ids";
-import { instanceRecords, type InstanceRecord } from "../../shared/instances/record";
+import { instanceRecords, sameIncarnation, type InstanceRecord } from "../../shared/instances/record";
 import { isTerminalJobState, type JobState } from "../../shared/instances/states";
 import { windowSize, type DispatcherCommand } from "../../shared/jobs/dispatcher";
 import { createSpillStore, type SpillRow } from "../../shared/jobs/spillStore";
@@ -46,6 +46,12 @@ export type JobActivityDeps = {
 const ETAG_RETRIES = 20;
 /** Instance states that end running jobs, with the reason their records get. */
 const STOP_REASONS: Record<string, string> = { Stopping: "instance stopped", Deleting: "instance deleted" };
+/**
+ * The log-upload SAS (write access to the job's two blobs, stored in the run-command resource,
+ * which anyone who can read the VM can read) lives for the job's timeout plus this margin: the
+ * orchestration stops the job at its timeout and ARM's own backstop is a minute later.
+ */
+const LOG_SAS_MARGIN_MINUTES = 10;
 /** Activity is coarse: a lastActivityAt younger than this is not rewritten. */
 const ACTIVITY_GRANULARITY_MS = 30_000;
 
@@ -183,7 +189,8 @@ export function createJobActivities(deps: JobActivityDeps) {
       const r = inst.record;
       const config = { vCpus: r.vCpus, gpus: r.gpus, jobsPerCore: r.jobsPerCore || deps.jobsPerCoreDefault };
       const [live, rows] = await Promise.all([
-        Promise.all((["Queued", "Starting", "Running"] as const).map((state) => jobs.listAll(r.name, { state }))).then((x) => x.flat()),
+        // This incarnation's jobs only (the partition is the name, which an earlier instance may have had).
+        Promise.all((["Queued", "Starting", "Running"] as const).map((state) => jobs.listAll(r.name, { state, instanceId: r.instanceId }))).then((x) => x.flat()),
         spill.all(r.name),
       ]);
       live.sort((a, b) => a.record.submittedAt.localeCompare(b.record.submittedAt) || a.record.id.localeCompare(b.record.id));
@@ -308,7 +315,10 @@ export function createJobActivities(deps: JobActivityDeps) {
       const job = cur.record;
       if (isTerminalJobState(job.state)) return { started: false, outcome: { state: job.state as "Completed" } };
       if (job.cancelRequestedAt) return { started: false };
-      if (!inst) return { started: false, outcome: { state: "Failed", error: { code: "InstanceNotFound", message: "the instance no longer exists" } } };
+      // A job of a deleted instance never runs on a later instance that took its name.
+      if (!inst || !sameIncarnation(inst.record, job)) {
+        return { started: false, outcome: { state: "Failed", error: { code: "InstanceNotFound", message: "the instance no longer exists" } } };
+      }
       // Queued → Starting (with the ETag) before the PUT is what makes the PUT happen once: only
       // the attempt that made this change PUTs without looking first. A record already Starting
       // means an earlier attempt got this far and may have created the command before its result
@@ -329,7 +339,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       }
       // The run-command handler creates both append blobs through these URLs (hence "c"); until
       // the job writes, its logs read as empty.
-      const sasMinutes = job.timeoutMinutes + 60;
+      const sasMinutes = job.timeoutMinutes + LOG_SAS_MARGIN_MINUTES;
       const [outputBlobUri, errorBlobUri] = await Promise.all([
         blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, jobLogBlobs.stdout(job.id), { permissions: "racw", expiresInMinutes: sasMinutes }),
         blobSasUrl(deps.clients.storage, JOB_LOGS_CONTAINER, jobLogBlobs.stderr(job.id), { permissions: "racw", expiresInMinutes: sasMinutes }),

@@ -9,11 +9,21 @@ import { EventType, EventTypeName, isTerminal, type HistoryEvent, type RuntimeSt
 
 const STATUSES: RuntimeStatus[] = ["Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Terminated", "Suspended"];
 
-export type ApiOptions = { engine: DurableEngine; hubName: string; baseUrl(): string; log?(level: "warning", message: string): void };
+export type ApiOptions = {
+  engine: DurableEngine;
+  hubName: string;
+  baseUrl(): string;
+  /** The `durabletask_extension` system key, which the URLs given to clients carry. */
+  systemKey(): string;
+  /** True for the system key or the master key. */
+  authorize(presented: string | undefined): boolean;
+  log?(level: "warning", message: string): void;
+};
 
-export function clientUrls(baseUrl: string, hubName: string) {
+export function clientUrls(baseUrl: string, hubName: string, systemKey: string) {
   const webhook = `${baseUrl}/runtime/webhooks/durabletask`;
-  const qs = `taskHub=${hubName}&connection=Storage`;
+  // As in Azure, every webhook URL handed out carries the system key as `code`.
+  const qs = `taskHub=${hubName}&connection=Storage&code=${encodeURIComponent(systemKey)}`;
   const inst = `${webhook}/instances/INSTANCEID`;
   return {
     taskHubName: hubName,
@@ -34,7 +44,10 @@ export function clientUrls(baseUrl: string, hubName: string) {
     },
     baseUrl: webhook,
     requiredQueryStringParameters: qs,
-    rpcBaseUrl: `${baseUrl}/durabletask/`,
+    // Azure serves the client's RPC routes on a listener only the worker can reach; here they
+    // share the port with everything on the machine (jobs included), and the library drops any
+    // query string when it resolves paths against this URL, so the key is a path segment.
+    rpcBaseUrl: `${baseUrl}/durabletask/${encodeURIComponent(systemKey)}/`,
   };
 }
 
@@ -192,6 +205,20 @@ export function durableApi(o: ApiOptions): (req: http.IncomingMessage, res: http
       rest = url.pathname.slice("/runtime/webhooks/durabletask/".length);
     }
     if (rest === undefined) return false;
+    // Azure authorizes these webhooks with the system key (`code` query or x-functions-key
+    // header; the master key works too): 401 without it. RPC routes carry it as the first segment.
+    let presented: string | undefined;
+    if (rpc) {
+      const slash = rest.indexOf("/");
+      presented = slash < 0 ? rest : rest.slice(0, slash); // keys are base64url: nothing to decode
+      rest = slash < 0 ? "" : rest.slice(slash + 1);
+    } else {
+      presented = url.searchParams.get("code") ?? (req.headers["x-functions-key"] as string | undefined);
+    }
+    if (!o.authorize(presented)) {
+      error(res, 401, "Unauthorized", "The durable task API requires the system key (durabletask_extension) or the master key.");
+      return true;
+    }
     const parts = rest.split("/").map((p) => decodeURIComponent(p));
     const method = (req.method ?? "GET").toUpperCase();
     try {
@@ -216,7 +243,7 @@ async function route(
 ): Promise<void> {
   const e = o.engine;
   const [head, id, action, eventName] = parts;
-  const urls = clientUrls(origin(req, o.baseUrl()), o.hubName);
+  const urls = clientUrls(origin(req, o.baseUrl()), o.hubName, o.systemKey());
   const payloadFor = (instanceId: string) =>
     Object.fromEntries(Object.entries(urls.managementUrls).map(([k, v]) => [k, v.replace(/INSTANCEID/g, encodeURIComponent(instanceId))]));
 

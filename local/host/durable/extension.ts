@@ -1,7 +1,9 @@
 // The Durable Functions extension of the local host: the durable client input binding,
 // the management HTTP API, and the engine that runs orchestrator and activity triggers
 // from a task hub persisted in Azure Table storage (Azurite locally).
+import path from "node:path";
 import type { HostContext, HostExtension } from "../extensions";
+import { isSystemAuthorized, loadHostKeys, type HostKeys } from "../http/keys";
 import { timeSpanToMs } from "../settings";
 import { durableApi, clientUrls } from "./api";
 import { DEFAULT_HTTP_ASYNC_SLEEP_MS } from "./durableHttp";
@@ -31,6 +33,13 @@ export function createDurableExtension(): DurableExtension {
   let hubName = "TestHubName";
   let baseUrl = () => "http://127.0.0.1:7071";
   let log: HostContext["log"] | undefined;
+  let keys: HostKeys | undefined;
+  // Loaded on first need: a timer may run (and ask for a client) before this extension starts.
+  const keysOf = (ctx: HostContext) => (keys ??= loadHostKeys(ctx.env.DATA_DIR ?? path.join(ctx.appDir, ".data"), ctx.env));
+  const hostKeys = () => {
+    if (!keys) throw new Error("the durable extension has not started");
+    return keys;
+  };
   const api = durableApi({
     get engine() {
       if (!engine) throw new Error("the durable extension has not started");
@@ -41,13 +50,15 @@ export function createDurableExtension(): DurableExtension {
     },
     baseUrl: () => baseUrl(),
     log: (level, message) => log?.(level, message),
+    systemKey: () => hostKeys().systemKeys.durabletask_extension,
+    authorize: (presented) => isSystemAuthorized(hostKeys(), "durabletask_extension", presented),
   });
   return {
     name: "durable",
     triggerTypes: ["orchestrationtrigger", "activitytrigger", "entitytrigger"],
     inputProviders: {
-      durableclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName)) }),
-      orchestrationclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName)) }),
+      durableclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName, keysOf(ctx).systemKeys.durabletask_extension)) }),
+      orchestrationclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName, keysOf(ctx).systemKeys.durabletask_extension)) }),
     },
     httpRoutes: [api],
     engine() {
@@ -59,6 +70,7 @@ export function createDurableExtension(): DurableExtension {
       hubName = dt.hubName ?? "TestHubName";
       baseUrl = () => ctx.baseUrl();
       log = (level, message) => ctx.log(level, message);
+      keysOf(ctx);
       const conn = ctx.env.AzureWebJobsStorage;
       if (!conn) throw new Error("durable: the app setting AzureWebJobsStorage is not set (the task hub lives in Table storage)");
       // The library rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (func sets it too).
