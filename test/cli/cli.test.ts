@@ -16,7 +16,9 @@ type Run = { code: number; stdout: string; stderr: string };
 let stack: Stack;
 let configDir: string;
 
-function cix(args: string[], opts: { token?: string; onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
+type Hooks = { token?: string; onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void; onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void };
+
+function cix(args: string[], opts: Hooks = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, CIX_CONFIG_DIR: configDir, CIX_ENDPOINT: stack.baseUrl, CIX_TOKEN: opts.token ?? "alice-token" },
@@ -28,7 +30,10 @@ function cix(args: string[], opts: { token?: string; onStdout?: (chunk: string, 
       stdout += d.toString();
       opts.onStdout?.(d.toString(), child);
     });
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      opts.onStderr?.(d.toString(), child);
+    });
     child.on("error", reject);
     child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
@@ -157,6 +162,24 @@ describe("cix", () => {
     expect(JSON.parse(w.stdout)).toMatchObject({ id: operationId, status: "Succeeded" });
     const show = JSON.parse((await cix(["instance", "show", "cli-one"])).stdout) as { state: string };
     expect(show.state).toBe("Stopped");
+  });
+
+  it("Ctrl-C stops the waiting, not the operation, and says how to follow it", async () => {
+    let interrupted = false;
+    const r = await cix(["instance", "start", "cli-one"], {
+      onStderr: (chunk, child) => {
+        if (!interrupted && /start cli-one/.test(chunk)) {
+          interrupted = true;
+          child.kill("SIGINT");
+        }
+      },
+    });
+    expect(r.code).toBe(130);
+    const follow = /cix operation show (\S+) --wait/.exec(r.stderr);
+    expect(follow, r.stderr).not.toBeNull();
+    const w = await cix(["operation", "show", follow![1]!, "--wait", "-o", "json"]);
+    expect(w.code, w.stderr).toBe(0);
+    expect(JSON.parse((await cix(["instance", "show", "cli-one"])).stdout)).toMatchObject({ state: "Running" });
   });
 
   it("prints help for every command", async () => {
