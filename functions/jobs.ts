@@ -4,7 +4,7 @@ import * as df from "durable-functions";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
 import { isTerminalJobState, JOB_STATES, type JobState } from "../shared/instances/states";
 import { JOB_LOGS_CONTAINER, jobLogBlobs, toJobResponse, type JobRecord } from "../shared/jobs/record";
-import { readBlobText } from "../shared/azure/blobs";
+import { readBlobFrom, readBlobText } from "../shared/azure/blobs";
 import { sameIncarnation } from "../shared/instances/record";
 import { assertAuthorized, type Principal } from "../shared/rbac";
 import { jobSubmissionBody } from "../shared/schemas/job";
@@ -86,14 +86,25 @@ apiRoute("getJob", { route: "jobs/{id}", methods: ["GET"] }, async ({ principal,
   return { status: 200, body: toJobResponse(got.record), headers: { ETag: got.etag } };
 });
 
-apiRoute("getJobLogs", { route: "jobs/{id}/logs", methods: ["GET"] }, async ({ principal, params }) => {
+apiRoute("getJobLogs", { route: "jobs/{id}/logs", methods: ["GET"] }, async ({ principal, params, req }) => {
   const got = await jobFor(principal, params.id!, "job:read");
   const storage = getClients().storage;
-  const [out, err] = await Promise.all([
-    readBlobText(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stdout(got.record.id)),
-    readBlobText(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stderr(got.record.id)),
-  ]);
-  return { status: 200, body: (out ?? "") + (err ?? ""), headers: { "Content-Type": "text/plain; charset=utf-8" } };
+  const stream = req.query.get("stream");
+  if (stream === null) {
+    const [out, err] = await Promise.all([
+      readBlobText(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stdout(got.record.id)),
+      readBlobText(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stderr(got.record.id)),
+    ]);
+    return { status: 200, body: (out ?? "") + (err ?? ""), headers: { "Content-Type": "text/plain; charset=utf-8" } };
+  }
+  // One stream from a byte offset: what a follower (cix job logs --follow, the portal) polls
+  // while the job writes. Bytes, not text, so an offset never splits a character for the client.
+  if (stream !== "stdout" && stream !== "stderr") throw ValidationError.field("stream", "must be stdout or stderr");
+  const offsetText = req.query.get("offset") ?? "0";
+  const offset = Number(offsetText);
+  if (!/^\d{1,15}$/.test(offsetText) || !Number.isSafeInteger(offset)) throw ValidationError.field("offset", "must be a whole number of bytes");
+  const bytes = await readBlobFrom(storage, JOB_LOGS_CONTAINER, jobLogBlobs[stream](got.record.id), offset);
+  return { status: 200, body: bytes, headers: { "Content-Type": "text/plain; charset=utf-8" } };
 });
 
 apiRoute("cancelJob", { route: "jobs/{id}/cancel", methods: ["POST"], extraInputs: client }, async ({ ctx, principal, params }) => {

@@ -225,8 +225,22 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
       "/api/jobs/{id}/logs": {
         get: {
           operationId: "getJobLogs",
-          parameters: [idParam("Job")],
-          responses: { "200": { description: "stdout then stderr.", content: { "text/plain": { schema: { type: "string" } } } }, ...errors, "404": error("No such job.") },
+          parameters: [
+            idParam("Job"),
+            {
+              name: "stream",
+              in: "query",
+              required: false,
+              description: "One stream only (stdout or stderr), from `offset`: what a follower polls while the job writes. Without it: stdout then stderr, whole.",
+              schema: { type: "string", enum: ["stdout", "stderr"] },
+            },
+            { name: "offset", in: "query", required: false, description: "With `stream`: the first byte to return (0 by default).", schema: { type: "integer", minimum: 0 } },
+          ],
+          responses: {
+            "200": { description: "stdout then stderr; or, with `stream`, that stream's bytes from `offset` (empty when nothing new).", content: { "text/plain": { schema: { type: "string" } } } },
+            ...errors,
+            "404": error("No such job."),
+          },
         },
       },
       "/api/jobs/{id}/cancel": {

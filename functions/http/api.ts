@@ -69,7 +69,7 @@ export function errorResponse(err: unknown, ctx: InvocationContext): HttpRespons
 function toHttp(result: ApiResult): HttpResponseInit {
   const headers = { ...(result.headers ?? {}) };
   if (result.body === undefined) return { status: result.status, headers };
-  if (typeof result.body === "string") {
+  if (typeof result.body === "string" || result.body instanceof Uint8Array) {
     headers["Content-Type"] ??= "text/plain; charset=utf-8";
     return { status: result.status, body: result.body, headers };
   }
