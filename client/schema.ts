@@ -287,14 +287,14 @@ export interface components {
              * @enum {string}
              */
             sshPublicAccess?: "Enabled" | "Disabled";
-            /** @description OpenSSH public key: ssh-ed25519, ecdsa-sha2-* or ssh-rsa (≥ 2048 bits). */
+            /** @description OpenSSH public key: ssh-ed25519 or ssh-rsa (≥ 2048 bits); Azure VMs take no other type (ECDSA is refused). */
             sshPublicKey?: string;
             subnetId?: string;
             /** @default {} */
             tags?: {
                 [key: string]: string;
             };
-            /** @example Standard_NC6s_v3 */
+            /** @example Standard_NC4as_T4_v3 */
             vmSize: string;
         };
         ErrorBody: {
@@ -344,6 +344,8 @@ export interface components {
             description?: string;
             gpus: number;
             idleShutdownMinutes: number | null;
+            /** @description Immutable id of this instance; a later instance of the same name gets another. */
+            instanceId?: string;
             jobs: {
                 cap: number;
                 queued: number;
@@ -426,6 +428,8 @@ export interface components {
             gpus?: number;
             id: string;
             instance: string;
+            /** @description The instance (its instanceId) the job was submitted to. */
+            instanceId?: string;
             name: string;
             /** Format: date-time */
             startedAt?: string;
@@ -524,7 +528,7 @@ export interface components {
                 /** @example Europe/Stockholm */
                 timeZone: string;
             }[];
-            /** @description OpenSSH public key: ssh-ed25519, ecdsa-sha2-* or ssh-rsa (≥ 2048 bits). */
+            /** @description OpenSSH public key: ssh-ed25519 or ssh-rsa (≥ 2048 bits); Azure VMs take no other type (ECDSA is refused). */
             sshPublicKey?: string;
             tags?: {
                 [key: string]: string;
@@ -587,7 +591,11 @@ export interface operations {
         parameters: {
             query?: {
                 assignedUser?: string;
+                /** @description From the previous page's nextLink; opaque and signed. One that is not from this list is a 400 naming continuationToken. */
+                continuationToken?: string;
                 state?: "Creating" | "CreateFailed" | "SettingUp" | "SetupFailed" | "Running" | "JobRunning" | "Starting" | "Stopping" | "Stopped" | "Restarting" | "Deleting" | "Unusable" | "Unknown";
+                /** @description Page size. */
+                top?: number;
             };
             header?: never;
             path?: never;
@@ -732,7 +740,7 @@ export interface operations {
                     "application/json": components["schemas"]["Instance"];
                 };
             };
-            /** @description Invalid request (code InvalidRequest); details name each field. */
+            /** @description Invalid request (code InvalidRequest); details name each field. Also a body that is not JSON or is nested more than 32 levels deep (target body). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -759,7 +767,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Conflict (name taken) or QuotaExceeded. */
+            /** @description Conflict (name taken), QuotaExceeded, or SkuNotAvailable (the size is restricted for the subscription). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -770,6 +778,15 @@ export interface operations {
             };
             /** @description If-Match does not match. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB (PayloadTooLarge). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -880,7 +897,7 @@ export interface operations {
                     "application/json": components["schemas"]["Instance"];
                 };
             };
-            /** @description Invalid request (code InvalidRequest); details name each field. */
+            /** @description Invalid request (code InvalidRequest); details name each field. Also a body that is not JSON or is nested more than 32 levels deep (target body). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -927,6 +944,15 @@ export interface operations {
             };
             /** @description If-Match does not match. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB (PayloadTooLarge). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -996,7 +1022,11 @@ export interface operations {
     listJobs: {
         parameters: {
             query?: {
+                /** @description From the previous page's nextLink; opaque and signed. One that is not from this list is a 400 naming continuationToken. */
+                continuationToken?: string;
                 state?: "Queued" | "Starting" | "Running" | "Completed" | "Failed" | "Canceled" | "TimedOut";
+                /** @description Page size. */
+                top?: number;
             };
             header?: never;
             path: {
@@ -1084,7 +1114,7 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
-            /** @description Invalid request (code InvalidRequest); details name each field. */
+            /** @description Invalid request (code InvalidRequest); details name each field. Also a body that is not JSON or is nested more than 32 levels deep (target body). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1113,6 +1143,24 @@ export interface operations {
             };
             /** @description No such instance. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The instance is being deleted, or the Idempotency-Key was used for a job on another (or an earlier) instance of that name. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 256 KiB (PayloadTooLarge). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
