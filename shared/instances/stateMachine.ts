@@ -115,7 +115,3 @@ export function checkTransition(op: Operation, from: StateOrAbsent, to: StateOrA
     op,
   );
 }
-
-export function transitionsOf(op: Operation): Transition[] {
-  return TRANSITIONS.filter((x) => x.op === op);
-}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { QuotaExceededError } from "../../shared/errors";
 import { resolveNetwork } from "../../shared/policies/network";
 import { checkQuota, quotaSummary, workspaceUsage } from "../../shared/policies/quota";
-import { DENY_ALL_PRIORITY, linuxConfiguration, nsgSecurityRules, type SecurityRule } from "../../shared/policies/ssh";
+import { checkSshRequest, DENY_ALL_PRIORITY, linuxConfiguration, nsgSecurityRules, type SecurityRule } from "../../shared/policies/ssh";
 import { settingsWith, SUBNET, SUBNET2 } from "./settingsFixture";
 
 const allowSsh = (prefixes: string) => settingsWith({ ALLOW_SSH_PUBLIC_ACCESS: "true", SSH_ALLOWED_SOURCE_PREFIXES: prefixes });
@@ -36,6 +36,62 @@ describe("SSH policy → NSG rules", () => {
     const p = inboundAllows(nsgSecurityRules("Enabled", allowSsh("10.0.0.0/8,192.168.1.1")))[0]?.properties;
     expect(p?.sourceAddressPrefix).toBeUndefined();
     expect(p?.sourceAddressPrefixes).toEqual(["10.0.0.0/8", "192.168.1.1"]);
+  });
+
+  // The domain rules field by field (the ARM wire shape is shared/azure/network.ts's business).
+  const denyAll: SecurityRule = {
+    name: "DenyAllInbound",
+    properties: {
+      description: "Inbound is closed unless a rule above opens it.",
+      priority: 4096,
+      direction: "Inbound",
+      access: "Deny",
+      protocol: "*",
+      sourceAddressPrefix: "*",
+      sourcePortRange: "*",
+      destinationAddressPrefix: "*",
+      destinationPortRange: "*",
+    },
+  };
+  const sshAllow = (source: { sourceAddressPrefix: string } | { sourceAddressPrefixes: string[] }): SecurityRule => ({
+    name: "AllowSshFromAllowedPrefixes",
+    properties: {
+      description: "SSH (key-only) from SSH_ALLOWED_SOURCE_PREFIXES.",
+      priority: 1000,
+      direction: "Inbound",
+      access: "Allow",
+      protocol: "Tcp",
+      ...source,
+      sourcePortRange: "*",
+      destinationAddressPrefix: "*",
+      destinationPortRange: "22",
+    },
+  });
+
+  it("SSH disabled: the deny-all rule alone, every field", () => {
+    expect(nsgSecurityRules("Disabled", allowSsh("203.0.113.0/24"))).toEqual([denyAll]);
+    expect(nsgSecurityRules("Disabled", settingsWith({ ALLOW_SSH_PUBLIC_ACCESS: "false" }))).toEqual([denyAll]);
+  });
+
+  it.each<[string, string, Parameters<typeof sshAllow>[0]]>([
+    ["one prefix", "203.0.113.0/24", { sourceAddressPrefix: "203.0.113.0/24" }],
+    ["several prefixes", "203.0.113.0/24,198.51.100.17/32", { sourceAddressPrefixes: ["203.0.113.0/24", "198.51.100.17"] }],
+    ["Internet among prefixes", "10.0.0.0/8,Internet", { sourceAddressPrefix: "Internet" }],
+    ["* among prefixes", "10.0.0.0/8,*", { sourceAddressPrefix: "*" }],
+  ])("SSH enabled, %s: the allow rule then deny-all, every field", (_case, prefixes, source) => {
+    expect(nsgSecurityRules("Enabled", allowSsh(prefixes))).toEqual([sshAllow(source), denyAll]);
+  });
+
+  it.each<[string, ReturnType<typeof settingsWith>, string]>([
+    ["policy off", settingsWith({ ALLOW_SSH_PUBLIC_ACCESS: "false" }), "SSH public access is not allowed by the workspace policy"],
+    ["no prefixes", allowSsh(""), "the workspace policy lists no SSH source prefixes (SSH_ALLOWED_SOURCE_PREFIXES)"],
+  ])("a request for SSH is refused when the %s", (_case, settings, message) => {
+    expect(checkSshRequest("Enabled", settings)).toEqual([{ code: "SshNotAllowed", target: "sshPublicAccess", message }]);
+    expect(checkSshRequest("Disabled", settings)).toEqual([]);
+  });
+
+  it("VM login without a key lists no keys", () => {
+    expect(linuxConfiguration(undefined)).toEqual({ disablePasswordAuthentication: true, ssh: { publicKeys: [] } });
   });
 
   it("VM login is key-only", () => {
