@@ -119,6 +119,24 @@ describe("network policy", () => {
   });
 });
 
+describe("network policy messages", () => {
+  it("reports every problem once, with its code and message", () => {
+    expect(resolveNetwork({ subnetId: SUBNET, enablePublicIp: true }, { allowedSubnetIds: [], allowPublicIp: false })).toEqual({
+      errors: [
+        { code: "SubnetNotAllowed", target: "subnetId", message: "is not one of the subnets the workspace allows (ALLOWED_SUBNET_IDS)" },
+        { code: "PublicIpNotAllowed", target: "enablePublicIp", message: "public IP addresses are not allowed by the workspace network policy" },
+      ],
+    });
+    expect(resolveNetwork({}, { allowedSubnetIds: [], allowPublicIp: true })).toEqual({
+      errors: [{ code: "SubnetNotAllowed", target: "subnetId", message: "no subnet is configured for the workspace" }],
+    });
+  });
+
+  it("a public IP that is not asked for needs no permission", () => {
+    expect(resolveNetwork({ enablePublicIp: false }, { allowedSubnetIds: [SUBNET], allowPublicIp: false })).toEqual({ subnetId: SUBNET, publicIp: false });
+  });
+});
+
 describe("quota", () => {
   const limits = { standardNCSv3Family: 24, standardDSv5Family: 64 };
   const instances = [
