@@ -178,6 +178,21 @@ describe("quota", () => {
     expect(r.error.quota).toEqual(expected);
   });
 
+  it("the instance being started is left out of the usage, whatever the case of its name", () => {
+    expect(workspaceUsage(instances, "a")).toEqual({ standardNCSv3Family: 12, standardDSv5Family: 4 });
+    expect(workspaceUsage([{ state: "Running", family: "f", vCpus: 4 }], "a")).toEqual({ f: 4 });
+  });
+
+  it("a request that fits the subscription exactly passes; unnamed or other families' usages do not count", () => {
+    const base = { family: "standardDSv5Family", vCpus: 4, workspaceUsed: {}, workspaceLimits: {} };
+    expect(checkQuota({ ...base, providerUsages: [{ name: { value: "standardDSv5Family" }, currentValue: 60, limit: 64 }] }).ok).toBe(true);
+    expect(checkQuota({ ...base, providerUsages: [{ currentValue: 99, limit: 1 }, { name: { value: "otherFamily" }, currentValue: 99, limit: 1 }] }).ok).toBe(true);
+  });
+
+  it("a family listed twice is summarised once", () => {
+    expect(quotaSummary(["x", "x"], {}, {})).toEqual([{ family: "x", used: 0 }]);
+  });
+
   it("summarises use and the tighter limit per family", () => {
     expect(
       quotaSummary(["standardNCSv3Family", "standardDSv5Family", "x"], used, limits, [{ name: { value: "standardDSv5Family" }, currentValue: 1, limit: 10 }]),
