@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ForbiddenError, NotFoundError, UnauthorizedError } from "../../shared/errors";
-import { authorize, encodePrincipalHeader, listScope, parsePrincipalHeader, type Action, type Principal } from "../../shared/rbac";
+import { assertAuthorized, authorize, encodePrincipalHeader, listScope, parsePrincipalHeader, type Action, type Principal } from "../../shared/rbac";
 
 const b64 = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64");
 
@@ -94,6 +94,11 @@ describe("x-ms-client-principal parsing", () => {
     expect(parsePrincipalHeader(b64({ userId: " u ", name: "" })).name).toBe("u");
   });
 
+  it("a claim with a non-string value is not an id", () => {
+    expect(parsePrincipalHeader(b64({ userId: "u", claims: [{ typ: "oid", val: 5 }] })).userId).toBe("u");
+    expect(parsePrincipalHeader(b64({ userId: "u", roles: ["admin"], claims: [{ typ: "roles", val: ["admin"] }] })).roles).toEqual(["admin"]);
+  });
+
   it("trims the user id", () => {
     expect(parsePrincipalHeader(b64({ userId: "  alice\t" })).userId).toBe("alice");
   });
@@ -165,6 +170,19 @@ describe("authorize: instance actions", () => {
   it("a 404 for someone else's instance reads like a missing one", () => {
     const d = authorize(bob, "instance:read", { instance: alices });
     expect(!d.ok && d.error.message).toBe("Instance 'alice-1' was not found.");
+  });
+
+  it.each<[string, Principal, Action, { assignedUser?: string; instance?: typeof alices }, string]>([
+    ["no role", nobody, "instance:read", { instance: alices }, "You have no role in this workspace (admin, user or reader)."],
+    ["reader creating", reader, "instance:create", {}, "Readers cannot create instances."],
+    ["user creating for another", alice, "instance:create", { assignedUser: "bob" }, "Only an admin can create an instance for another user."],
+    ["reader writing", reader, "instance:stop", { instance: alices }, "Readers cannot change anything."],
+  ])("a 403 says why: %s", (_case, principal, action, target, message) => {
+    expect(() => assertAuthorized(principal, action, target)).toThrow(message);
+  });
+
+  it("assertAuthorized lets an allowed action through", () => {
+    expect(() => assertAuthorized(alice, "instance:stop", { instance: alices })).not.toThrow();
   });
 
   it("user+reader may read others but not change them (403, not 404)", () => {
