@@ -140,6 +140,14 @@ describe("create instance: every rule names its field", () => {
     expect(details).toEqual([expect.objectContaining({ target: "sshPublicAccess", code: "SshNotAllowed" })]);
   });
 
+  it("SSH Disabled is accepted under a workspace that allows no SSH", () => {
+    for (const env of [{ ALLOW_SSH_PUBLIC_ACCESS: "false" }, { ALLOW_SSH_PUBLIC_ACCESS: "true", SSH_ALLOWED_SOURCE_PREFIXES: "" }]) {
+      const r = validateCreateInstance("abc", { ...base, sshPublicAccess: "Disabled" }, settingsWith(env));
+      expect(r.ok, JSON.stringify(env)).toBe(true);
+      if (r.ok) expect(r.value.sshPublicAccess).toBe("Disabled");
+    }
+  });
+
   it("the idle minimum follows IDLE_SHUTDOWN_MIN_MINUTES", () => {
     const s = settingsWith({ IDLE_SHUTDOWN_MIN_MINUTES: "1" });
     expect(validateCreateInstance("abc", { ...base, idleShutdownMinutes: 1 }, s).ok).toBe(true);
