@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startCloudEmulator, type CloudEmulator, type CloudEmulatorOptions } from "../../local/cloud/emulator";
+import { ensureCertificate } from "../../local/cloud/tls";
 import type { AdminState } from "../../local/cloud/admin";
 import type { ConfigPatch, RuntimeConfig } from "../../local/cloud/config";
 import { readLocalSettings } from "../../local/host/settings";
@@ -27,6 +28,12 @@ export type StackOptions = {
   env?: Record<string, string | undefined>;
   /** Extra emulator options (quotaPerFamily, config with latencies/faults, ...). */
   cloud?: CloudEmulatorOptions;
+  /**
+   * "identity": Azurite over HTTPS with OAuth and identity-based AzureWebJobsStorage__* settings
+   * (no connection string, no key), tokens from the emulator — the storage path the app takes in
+   * Azure. Default "connectionString" (Azurite over HTTP with its well-known key).
+   */
+  storage?: "connectionString" | "identity";
 };
 
 export type ApiResponse<T = unknown> = { status: number; headers: Headers; body: T; text: string };
@@ -54,7 +61,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const settingsFile = path.join(REPO_ROOT, "local.settings.example.json");
   const base = readLocalSettings(REPO_ROOT, { LOCAL_SETTINGS: settingsFile }).Values;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
-  const azurite = await startTestAzurite();
+  const identityStorage = opts.storage === "identity";
+  // Identity-based storage needs Azurite on HTTPS, with the emulator's certificate (made first).
+  const azurite = identityStorage
+    ? await ensureCertificate(path.join(dataDir, "cloud")).then((t) => startTestAzurite({ certFile: t.certFile, keyFile: path.join(path.dirname(t.certFile), "key.pem") }))
+    : await startTestAzurite();
   let cloud: CloudEmulator | undefined;
   let host: TestHost | undefined;
   try {
@@ -69,6 +80,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
     const account = merged.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles";
     const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile, cloud.identity);
+    if (identityStorage) {
+      const base = (port: number) => `https://127.0.0.1:${port}/devstoreaccount1`;
+      Object.assign(settings, {
+        AzureWebJobsStorage: "",
+        AzureWebJobsStorage__blobServiceUri: base(azurite.ports.blob),
+        AzureWebJobsStorage__queueServiceUri: base(azurite.ports.queue),
+        AzureWebJobsStorage__tableServiceUri: base(azurite.ports.table),
+        AzureWebJobsStorage__credential: "managedidentity",
+        AzureWebJobsStorage__clientId: cloud.identity.appClientId,
+        // Trust for Azurite's (the emulator's) certificate in the host process: added to the
+        // default CAs, never a switch that turns certificate checks off.
+        NODE_EXTRA_CA_CERTS: cloud.caCertFile,
+      });
+    }
     host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host") });
     const baseUrl = host.baseUrl;
     const c = cloud;
