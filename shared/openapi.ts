@@ -140,7 +140,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
               content: json("Instance"),
             },
             ...errors,
-            "409": error("Conflict (name taken) or QuotaExceeded."),
+            "409": error("Conflict (name taken), QuotaExceeded, or SkuNotAvailable (the size is restricted for the subscription)."),
             "412": error("If-Match does not match."),
           },
         },

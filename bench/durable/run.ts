@@ -54,8 +54,10 @@ async function main(): Promise<void> {
     { metric: "External events processed by one orchestration", unit: "events/s", anchor: 50, values: [] },
     { metric: "Orchestrations started (HTTP, 16 clients)", unit: "starts/s", values: [] },
     { metric: "Storage round trips per sequential step", unit: "requests", values: [] },
+    { metric: "Entity operations on one entity (HTTP signals, 32 clients)", unit: "operations/s", anchor: 64, values: [] },
+    { metric: "Entity operations across 100 entities (same)", unit: "operations/s", values: [] },
   ];
-  const SEQ = 200, FAN = 1000, EVENTS = 300, STARTS = 300;
+  const SEQ = 200, FAN = 1000, EVENTS = 300, STARTS = 300, ENTITY_OPS = 1000;
   for (let run = 0; run < RUNS; run++) {
     // Sequential: one activity per episode.
     let rt0 = h.engine.store.roundTrips;
@@ -98,6 +100,18 @@ async function main(): Promise<void> {
     rows[4]!.values.push(STARTS / ((performance.now() - t0) / 1000));
     for (const s of started) await until(h, s);
     await h.engine.whenIdle();
+
+    // Entities: signals to one entity, then spread over 100, until the entity function has applied them all.
+    for (const [row, keys] of [[6, 1], [7, 100]] as const) {
+      const ops0 = h.engine.entities!.stats.operations;
+      t0 = performance.now();
+      await pool(Array.from({ length: ENTITY_OPS }, (_, i) => i), 32, async (i) => {
+        const r = await post(base, `/runtime/webhooks/durabletask/entities/Tally/bench-${run}-${keys}-${i % keys}?op=add`, 1);
+        if (r.status !== 202) throw new Error(`signal: ${r.status}`);
+      });
+      while (h.engine.entities!.stats.operations - ops0 < ENTITY_OPS) await new Promise((r) => setTimeout(r, 2));
+      rows[row]!.values.push(ENTITY_OPS / ((performance.now() - t0) / 1000));
+    }
   }
   await h.stop();
   await azurite.stop();

@@ -20,6 +20,7 @@ export const ACTIVITIES = {
   startCreateVm: "instanceStartCreateVm",
   vmStatus: "instanceVmStatus",
   vmAction: "instanceVmAction",
+  vmOperation: "instanceVmOperation",
   deleteNetwork: "instanceDeleteNetwork",
   startScript: "instanceStartScript",
   scriptStatus: "instanceScriptStatus",
@@ -68,6 +69,10 @@ export type ScriptStatus = { state: "Pending" | "Running" | "Succeeded" | "Faile
 export type ScriptStarted = { runCommand: string; timeoutSeconds: number } | { skipped: true };
 
 export type VmStatusResult = { exists: false } | { exists: true; provisioning: string; power: string; error?: { code: string; message: string } };
+export type VmActionResult = { operationUrl?: string };
 export type VmActionInput = { instance: string; action: "start" | "deallocate" | "restart" | "delete" };
+
+/** Empty when the network is gone; otherwise the NIC is still reserved for the deleted VM for this long. */
+export type DeleteNetworkResult = { nicReservedSeconds?: number };
 
 export type NetworkResult = { nsgId?: string; publicIpId?: string; publicIp?: string; nicId?: string; privateIp?: string };

@@ -77,6 +77,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       resourceGroup: merged.AZURE_RESOURCE_GROUP, location: merged.AZURE_LOCATION,
       allowedSubnetIds: merged.ALLOWED_SUBNET_IDS?.split(",").map((s) => s.trim()).filter(Boolean),
       quotaPerFamily: quota, latencyProfile: "none", ...opts.cloud,
+      // Azure's NIC reservation (180 s) shortened, not removed: every delete and rollback waits it out.
+      config: { nicReservationSeconds: 1, ...opts.cloud?.config },
     });
     const account = merged.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles";
     const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile, cloud.identity);
@@ -152,7 +154,7 @@ export async function startProcessStack(opts: { env?: Record<string, string | un
   const port = await freePort();
   const identityHeader = randomBytes(24).toString("base64url");
   const cloud = spawn(process.execPath, [path.join(REPO_ROOT, "dist", "local", "cloud", "main.js")], {
-    env: { ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_IDENTITY_HEADER: identityHeader, CLOUD_LATENCY_PROFILE: "none", ...opts.cloudEnv },
+    env: { ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_IDENTITY_HEADER: identityHeader, CLOUD_LATENCY_PROFILE: "none", CLOUD_NIC_RESERVATION_SECONDS: "1", ...opts.cloudEnv },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let host: TestHost | undefined;

@@ -29,7 +29,7 @@ describe("settings", () => {
     });
     expect(s.allowedVmSizes).toHaveLength(7);
     expect(s.sshAllowedSourcePrefixes.map((p) => p.prefix)).toEqual(["203.0.113.0/24", "198.51.100.17"]);
-    expect(s.quotaVcpusPerFamily.standardNCSv3Family).toBe(24);
+    expect(s.quotaVcpusPerFamily.standardNCASv3_T4Family).toBe(16);
     expect(s.storage).toMatchObject({ kind: "identity", credential: "managedidentity", endpoints: { table: "https://127.0.0.1:10002/devstoreaccount1" } });
   });
 

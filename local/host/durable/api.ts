@@ -3,12 +3,13 @@
 // /runtime/webhooks/durabletask. Both share one implementation.
 import type http from "node:http";
 import { EngineError, type DurableEngine } from "./engine";
+import { entityRoute } from "./entities/api";
 import type { InstanceRow } from "./store";
-import { EventType, EventTypeName, type HistoryEvent, type RuntimeStatus } from "./types";
+import { EventType, EventTypeName, isTerminal, type HistoryEvent, type RuntimeStatus } from "./types";
 
 const STATUSES: RuntimeStatus[] = ["Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Terminated", "Suspended"];
 
-export type ApiOptions = { engine: DurableEngine; hubName: string; baseUrl(): string };
+export type ApiOptions = { engine: DurableEngine; hubName: string; baseUrl(): string; log?(level: "warning", message: string): void };
 
 export function clientUrls(baseUrl: string, hubName: string) {
   const webhook = `${baseUrl}/runtime/webhooks/durabletask`;
@@ -111,7 +112,6 @@ export function publicHistory(events: HistoryEvent[], showOutput: boolean, showI
       case EventType.ExecutionCompleted:
         item.OrchestrationStatus = e.OrchestrationStatus;
         if (showOutput) item.Result = parseValue(e.Result as string | undefined);
-        if (e.FailureDetails) item.FailureDetails = e.FailureDetails;
         break;
       case EventType.ExecutionTerminated:
       case EventType.ExecutionSuspended:
@@ -126,6 +126,10 @@ export function publicHistory(events: HistoryEvent[], showOutput: boolean, showI
   return out;
 }
 
+/**
+ * The status payload of the extension's HttpApiHandler (StatusResponsePayload): these fields
+ * only — no failure details — and times as .NET's "s" format plus "Z" (whole seconds).
+ */
 export function statusBody(row: InstanceRow, showInput: boolean): Record<string, unknown> {
   return {
     name: row.name,
@@ -134,16 +138,27 @@ export function statusBody(row: InstanceRow, showInput: boolean): Record<string,
     input: showInput ? parseValue(row.input) : null,
     customStatus: parseValue(row.customStatus),
     output: parseValue(row.output),
-    createdTime: row.createdTime,
-    lastUpdatedTime: row.lastUpdatedTime,
-    ...(row.failure ? { failureDetails: row.failure } : {}),
+    createdTime: azureTime(row.createdTime),
+    lastUpdatedTime: azureTime(row.lastUpdatedTime),
   };
 }
 
-function statusCodeFor(s: RuntimeStatus): number {
-  if (s === "Completed") return 200;
-  if (s === "Failed" || s === "Terminated") return 400;
+/** `DateTime.ToString("s") + "Z"`: 2026-12-01T09:47:26Z. */
+export function azureTime(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : new Date(Math.floor(t / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** HttpApiHandler.HandleGetStatusRequestAsync: 202 while active; 200 once done, Failed too unless the caller asks for 500. */
+function statusCodeFor(s: RuntimeStatus, internalErrorOnFailure: boolean): number {
+  if (s === "Failed") return internalErrorOnFailure ? 500 : 200;
+  if (s === "Completed" || s === "Terminated") return 200;
   return 202;
+}
+
+/** Suspend needs Running, Pending or ContinuedAsNew; resume needs Suspended (DurableClient.IsOrchestrationSuspendable/IsOrchestrationSuspended). */
+function canSuspendOrResume(action: "suspend" | "resume", s: RuntimeStatus): boolean {
+  return action === "suspend" ? s === "Running" || s === "Pending" || s === "ContinuedAsNew" : s === "Suspended";
 }
 
 function parseFilter(q: URLSearchParams) {
@@ -208,9 +223,21 @@ async function route(
   if (head === "orchestrators" && method === "POST" && id) {
     const input = parseJsonBody(body, "input");
     const instanceId = await e.startNew(id, action || undefined, input);
-    const payload = payloadFor(instanceId);
-    return send(res, 202, payload, { Location: String(payload.statusQueryGetUri), "Retry-After": "1" });
+    const links = payloadFor(instanceId);
+    // HttpApiHandler.CreateCheckStatusResponseMessage: these links, Retry-After 10 s.
+    const payload = {
+      id: instanceId,
+      statusQueryGetUri: links.statusQueryGetUri,
+      sendEventPostUri: links.sendEventPostUri,
+      terminatePostUri: links.terminatePostUri,
+      purgeHistoryDeleteUri: links.purgeHistoryDeleteUri,
+      restartPostUri: links.restartPostUri,
+      suspendPostUri: links.suspendPostUri,
+      resumePostUri: links.resumePostUri,
+    };
+    return send(res, 202, payload, { Location: String(payload.statusQueryGetUri), "Retry-After": "10" });
   }
+  if (head === "entities" && e.entities) return entityRoute(e.entities, method, parts, q, req, res, body);
   if (head !== "instances") return error(res, 404, "NotFound", `no durable task route ${method} /${parts.join("/")}`);
 
   if (!id) {
@@ -243,7 +270,9 @@ async function route(
         b[rpc ? "history" : "historyEvents"] = h;
         if (rpc) b.historyEvents = h;
       }
-      return send(res, statusCodeFor(got.row.status), b, got.row.status === "Completed" || got.row.status === "Failed" || got.row.status === "Terminated" ? {} : { Location: payloadFor(id).statusQueryGetUri!, "Retry-After": "1" });
+      const code = statusCodeFor(got.row.status, flag(q, "returnInternalServerErrorOnFailure"));
+      // While active: Location is the request's own URL, Retry-After 5 s (HttpApiHandler).
+      return send(res, code, b, code === 202 ? { Location: `${origin(req, o.baseUrl())}${req.url ?? ""}`, "Retry-After": "5" } : {});
     }
     if (method === "DELETE") {
       const ok = await e.purge(id);
@@ -256,6 +285,17 @@ async function route(
       const input = parseJsonBody(body, "eventData");
       await e.send(id, { kind: "event", name: eventName, input: input ?? null });
       return send(res, 202);
+    }
+    if (action === "suspend" || action === "resume") {
+      // HttpApiHandler answers 404/410 itself; DurableClient then throws InvalidOperationException
+      // ("Cannot suspend the orchestration instance ... because instance is in the Suspended
+      // state."), which the handler's catch-all turns into this 500.
+      const got = await e.getState(id);
+      if (got && !isTerminal(got.row.status) && !canSuspendOrResume(action, got.row.status)) {
+        // The extension's warning (the Durable e2e tests look for it in the host's log).
+        o.log?.("warning", `${got.row.name} (${id}): Cannot ${action} orchestration instance in the ${got.row.status} state.`);
+        return send(res, 500, { Message: "Something went wrong while processing your request" });
+      }
     }
     if (action === "terminate" || action === "suspend" || action === "resume") {
       await e.send(id, { kind: action, reason });

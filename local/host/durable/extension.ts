@@ -4,10 +4,15 @@
 import type { HostContext, HostExtension } from "../extensions";
 import { timeSpanToMs } from "../settings";
 import { durableApi, clientUrls } from "./api";
+import { DEFAULT_HTTP_ASYNC_SLEEP_MS } from "./durableHttp";
 import { DurableEngine } from "./engine";
+import { EntityRuntime } from "./entities/runtime";
+import { EntityStore } from "./entities/store";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
+import { largeMessagesContainer } from "./payloads";
 import { TaskHubStore } from "./store";
 import { hostStorage, type HostStorage } from "../storageClients";
+import type { InstanceMessage } from "./types";
 
 export type DurableExtension = HostExtension & { engine(): DurableEngine };
 
@@ -16,10 +21,17 @@ export function hubTableName(hubName: string): string {
   return `DurableHub${hubName.replace(/[^A-Za-z0-9]/g, "")}`.slice(0, 63);
 }
 
+/** durableTask.httpSettings.defaultAsyncRequestSleepTimeMilliseconds: durable HTTP's poll interval without Retry-After. */
+function httpAsyncSleepMs(httpSettings: unknown): number {
+  const v = (httpSettings as { defaultAsyncRequestSleepTimeMilliseconds?: unknown } | undefined)?.defaultAsyncRequestSleepTimeMilliseconds;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : DEFAULT_HTTP_ASYNC_SLEEP_MS;
+}
+
 export function createDurableExtension(): DurableExtension {
   let engine: DurableEngine | undefined;
   let hubName = "TestHubName";
   let baseUrl = () => "http://127.0.0.1:7071";
+  let log: HostContext["log"] | undefined;
   const api = durableApi({
     get engine() {
       if (!engine) throw new Error("the durable extension has not started");
@@ -29,9 +41,11 @@ export function createDurableExtension(): DurableExtension {
       return hubName;
     },
     baseUrl: () => baseUrl(),
+    log: (level, message) => log?.(level, message),
   });
   return {
     name: "durable",
+    triggerTypes: ["orchestrationtrigger", "activitytrigger", "entitytrigger"],
     inputProviders: {
       durableclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName)) }),
       orchestrationclient: (ctx: HostContext) => ({ json: JSON.stringify(clientUrls(ctx.baseUrl(), hubName)) }),
@@ -45,6 +59,7 @@ export function createDurableExtension(): DurableExtension {
       const dt = ctx.hostJson.extensions?.durableTask ?? {};
       hubName = dt.hubName ?? "TestHubName";
       baseUrl = () => ctx.baseUrl();
+      log = (level, message) => ctx.log(level, message);
       // The task hub lives in Table storage of AzureWebJobsStorage, connection string or identity-based.
       let storage: HostStorage;
       try {
@@ -56,8 +71,12 @@ export function createDurableExtension(): DurableExtension {
       if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = new URL(ctx.baseUrl()).host;
       const maxShort = typeof dt.maximumShortTimerDuration === "string" ? dt.maximumShortTimerDuration : DEFAULT_MAX_SHORT_TIMER;
       const interval = typeof dt.longRunningTimerIntervalDuration === "string" ? dt.longRunningTimerIntervalDuration : DEFAULT_LONG_TIMER_INTERVAL;
+      const store = new TaskHubStore(storage, hubTableName(hubName), largeMessagesContainer(hubName));
+      // Entity functions by lower-cased name (entity names are case-insensitive, like function names).
+      const findEntity = (name: string) =>
+        [...ctx.core.functions.values()].find((f) => f.trigger.type.toLowerCase() === "entitytrigger" && f.name.toLowerCase() === name);
       engine = new DurableEngine({
-        store: new TaskHubStore(storage, hubTableName(hubName)),
+        store,
         hubName,
         maxActivities: dt.maxConcurrentActivityFunctions ?? 10,
         maxOrchestrators: dt.maxConcurrentOrchestratorFunctions ?? 10,
@@ -66,6 +85,8 @@ export function createDurableExtension(): DurableExtension {
           longRunningTimerIntervalDuration: interval,
           maxShortTimerMs: timeSpanToMs(maxShort, 6 * 86_400_000),
           longTimerIntervalMs: timeSpanToMs(interval, 3 * 86_400_000),
+          httpAsyncSleepMs: httpAsyncSleepMs(dt.httpSettings),
+          hasEntity: (name) => findEntity(name.toLowerCase()) !== undefined,
         },
         functions: {
           get: (name) => ctx.core.functions.get(name),
@@ -73,9 +94,23 @@ export function createDurableExtension(): DurableExtension {
         },
         log: (level, message) => ctx.log(level, message),
       });
+      const orchestrations = engine;
+      const entities = new EntityRuntime({
+        store: new EntityStore(store.table, () => store.countTrip()),
+        findEntity,
+        invoke: async (fn, data) => (await ctx.invoke(fn, { data })).returnValue,
+        toOrchestration: (instanceId, rowKey, msg) => orchestrations.receive(instanceId, rowKey, msg as InstanceMessage),
+        maxConcurrent: dt.maxConcurrentOrchestratorFunctions ?? 10,
+        // The extension's default outside the Consumption plan is 5000; 50 keeps a batch's reply within one transaction here.
+        maxBatch: Math.min(typeof dt.maxEntityOperationBatchSize === "number" && dt.maxEntityOperationBatchSize > 0 ? dt.maxEntityOperationBatchSize : 50, 50),
+        log: (level, message) => ctx.log(level, message),
+      });
+      engine.entities = entities;
       await engine.start();
+      await entities.start();
     },
     async stop() {
+      engine?.entities?.stop();
       await engine?.stop();
     },
     async health() {

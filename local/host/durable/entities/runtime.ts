@@ -1,0 +1,337 @@
+// Durable entities of the local host, processed like the Durable Functions extension's entity
+// scheduler (DurableTaskExtension.EntityMiddleware + TaskEntityShim, out-of-proc path): the
+// messages of one entity are handled one batch at a time, in arrival order; requests of the
+// orchestration holding the entity's lock go first, other requests wait while it is locked; a
+// batch is one call of the entity function with up to maxEntityOperationBatchSize operations
+// and stops at a lock request. The batch's state, the consumed messages and what it sends
+// (responses, signals, forwarded lock requests) commit in one transaction; sends are then
+// delivered from the outbox (at least once, also after a crash).
+import { randomUUID } from "node:crypto";
+import type { RegisteredFunction, RpcTypedData } from "../../functionsCore";
+import { EngineError } from "../engine";
+import { schedulerId, unknownEntityMessage, validateEntityId } from "./ids";
+import { EntityStore, outboxEntries, type StoredEntityMessage } from "./store";
+import type { EntityBatchRequest, EntityBatchResult, EntityIdWire, EntityMessage, EntityRecord, OutboxEntry, RequestMessage, ResponseMessage } from "./types";
+
+export type EntityRuntimeOptions = {
+  store: EntityStore;
+  /** The registered entity function for a (lower-cased) entity name. */
+  findEntity(name: string): RegisteredFunction | undefined;
+  invoke(fn: RegisteredFunction, data: RpcTypedData): Promise<RpcTypedData | null | undefined>;
+  /** Delivers a message row to an orchestration instance (dropped if it is gone or finished). */
+  toOrchestration(instanceId: string, rowKey: string, msg: unknown): Promise<void>;
+  maxConcurrent: number;
+  maxBatch: number;
+  log(level: "information" | "warning" | "error", message: string): void;
+};
+
+type Live = { rec: EntityRecord; inbox: StoredEntityMessage[]; running: boolean; queued: boolean; purged?: boolean };
+
+/** Messages read per batch: with the entity row and the outbox row, one transaction holds 100 operations. */
+const MAX_MESSAGES = 98;
+
+const mayDequeue = (r: EntityRecord) => r.queue.length > 0 && (r.lockedBy === undefined || r.lockedBy === r.queue[0]!.parent);
+
+export class EntityRuntime {
+  private readonly live = new Map<string, Live>();
+  private readonly loading = new Map<string, Promise<Live>>();
+  private readonly ready: Live[] = [];
+  private running = 0;
+  private stopped = false;
+  /** Deliveries of one sender run in order: a chain per sending partition. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly writing = new Map<string, { m: StoredEntityMessage; done: (e?: unknown) => void }[]>();
+  readonly stats = { batches: 0, operations: 0 };
+
+  constructor(private readonly o: EntityRuntimeOptions) {}
+
+  get store(): EntityStore {
+    return this.o.store;
+  }
+
+  /** Delivers what crashed senders left in their outboxes, then resumes entities with work left. */
+  async start(): Promise<void> {
+    const rows = await this.o.store.pendingOutbox();
+    for (const r of rows) this.deliver(String(r.partitionKey), String(r.rowKey), outboxEntries(r));
+    for (const id of await this.o.store.pendingEntities()) this.kick(await this.get(id));
+    if (rows.length) this.o.log("information", `durable: delivering ${rows.length} outbox row(s) left by the previous run`);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  hasEntity(name: string): boolean {
+    return this.o.findEntity(name.toLowerCase()) !== undefined;
+  }
+
+  /** A client's signal: refused like the extension's if the entity function is unknown; persisted before it returns. */
+  async signal(e: EntityIdWire, op: string, input: string | undefined): Promise<void> {
+    validateEntityId(e);
+    if (!this.hasEntity(e.name)) throw new EngineError(400, "UnknownEntity", unknownEntityMessage(e.name));
+    const req: RequestMessage = { op, signal: true, id: randomUUID(), ...(input !== undefined ? { input } : {}) };
+    await this.receive(schedulerId(e), this.o.store.newKey("M"), { kind: "op", req });
+  }
+
+  /** The entity's current record (state, lock), or undefined if it never existed. */
+  async read(e: EntityIdWire): Promise<EntityRecord | undefined> {
+    const id = schedulerId(e);
+    const l = this.live.get(id);
+    if (l) return l.rec.lastModifiedTime ? l.rec : undefined;
+    return this.o.store.read(id);
+  }
+
+  /**
+   * Purges an entity instance ("@name@key"): its state, queued requests and pending messages,
+   * as purging an entity's instance history does on Azure. False if there was nothing.
+   */
+  async purge(id: string): Promise<boolean> {
+    const l = await this.get(id);
+    l.purged = true; // no further batch; the one running (if any) finishes first
+    while (l.running) await sleep(10);
+    const existed = l.rec.lastModifiedTime !== "" || l.inbox.length > 0;
+    this.live.delete(id);
+    const n = await this.o.store.deleteAll(id);
+    return existed || n > 0;
+  }
+
+  /** Accepts a message for an entity (idempotent per row key): persisted, then queued. */
+  async receive(id: string, rowKey: string, msg: EntityMessage): Promise<void> {
+    const l = await this.get(id);
+    if (l.inbox.some((m) => m.rowKey === rowKey)) return;
+    await this.persist(id, { rowKey, msg });
+    if (l.inbox.some((m) => m.rowKey === rowKey)) return;
+    l.inbox.push({ rowKey, msg });
+    this.kick(l);
+  }
+
+  /** Sends the entries of a committed outbox row in order, then deletes the row. */
+  deliver(partition: string, rowKey: string, entries: OutboxEntry[]): void {
+    const prev = this.chains.get(partition) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          for (const e of entries) await this.deliverOne(partition, e);
+          await this.o.store.deleteRow(partition, rowKey);
+          return;
+        } catch (err) {
+          if (this.stopped) return;
+          this.o.log("warning", `durable: delivering messages of '${partition}' failed, retrying: ${(err as Error).message}`);
+          await sleep(Math.min(5000, 200 * 2 ** attempt));
+        }
+      }
+    });
+    this.chains.set(partition, next);
+    void next.finally(() => {
+      if (this.chains.get(partition) === next) this.chains.delete(partition);
+    });
+  }
+
+  private async deliverOne(from: string, e: OutboxEntry): Promise<void> {
+    try {
+      if (e.to.startsWith("@")) await this.receive(e.to, e.rowKey, e.msg as EntityMessage);
+      else await this.o.toOrchestration(e.to, e.rowKey, e.msg);
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      const msg = e.msg as { kind?: string; name?: string };
+      if ((status !== 400 && status !== 413) || e.to.startsWith("@") || msg.kind !== "event") throw err;
+      // A reply storage refuses for good (too large for a message row): the caller gets an error instead of waiting forever.
+      const message = `the reply of '${from}' could not be delivered: ${(err as Error).message.split("\n")[0]}`;
+      this.o.log("error", `durable: ${message}`);
+      const input = JSON.stringify({ result: JSON.stringify(message), exceptionType: "Error" } satisfies ResponseMessage);
+      await this.o.toOrchestration(e.to, e.rowKey, { ...msg, input });
+    }
+  }
+
+  // ---------- loading and persisting ----------
+
+  private get(id: string): Promise<Live> {
+    const l = this.live.get(id);
+    if (l) return Promise.resolve(l);
+    let p = this.loading.get(id);
+    if (!p) {
+      p = (async () => {
+        const loaded = await this.o.store.load(id);
+        const at = id.indexOf("@", 1);
+        const rec: EntityRecord = loaded.record ?? { id, name: id.slice(1, at), key: id.slice(at + 1), exists: false, queue: [], lastModifiedTime: "" };
+        const live: Live = { rec, inbox: loaded.messages, running: false, queued: false };
+        this.live.set(id, live);
+        for (const ob of loaded.outbox) this.deliver(id, ob.rowKey, ob.entries);
+        return live;
+      })();
+      this.loading.set(id, p);
+      void p.then(
+        () => this.loading.delete(id),
+        () => this.loading.delete(id),
+      );
+    }
+    return p;
+  }
+
+  /** Group commit: messages for one entity that arrive while a write is in flight share the next transaction. */
+  private persist(id: string, m: StoredEntityMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (e?: unknown) => (e ? reject(e) : resolve());
+      const waiting = this.writing.get(id);
+      if (waiting) {
+        waiting.push({ m, done });
+        return;
+      }
+      const next: { m: StoredEntityMessage; done: (e?: unknown) => void }[] = [];
+      this.writing.set(id, next);
+      const flush = async (batch: typeof next) => {
+        try {
+          await this.o.store.putMessages(id, batch.map((b) => b.m));
+          for (const b of batch) b.done();
+        } catch (err) {
+          for (const b of batch) b.done(err);
+        }
+        if (next.length) void flush(next.splice(0, 100));
+        else this.writing.delete(id);
+      };
+      void flush([{ m, done }]);
+    });
+  }
+
+  // ---------- batches ----------
+
+  private kick(l: Live): void {
+    if (this.stopped || l.running || l.queued || l.purged) return;
+    if (l.inbox.length === 0 && !mayDequeue(l.rec)) return;
+    l.queued = true;
+    this.ready.push(l);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.o.maxConcurrent && this.ready.length) {
+      const l = this.ready.shift()!;
+      l.queued = false;
+      l.running = true;
+      this.running++;
+      void this.runBatch(l)
+        .catch(async (err) => {
+          this.o.log("error", `durable: a batch of entity '${l.rec.id}' could not be committed, retrying: ${(err as Error).message}`);
+          await sleep(500);
+        })
+        .finally(() => {
+          l.running = false;
+          this.running--;
+          this.kick(l);
+          this.pump();
+        });
+    }
+  }
+
+  private async runBatch(l: Live): Promise<void> {
+    const taken = l.inbox.slice(0, MAX_MESSAGES);
+    const rec: EntityRecord = { ...l.rec, queue: [...l.rec.queue] };
+    // Delivery: requests of the lock holder go before everything queued; a release by the holder unlocks.
+    const holder: RequestMessage[] = [];
+    for (const { msg } of taken) {
+      if (msg.kind === "op") {
+        if (rec.lockedBy !== undefined && rec.lockedBy === msg.req.parent) holder.push(msg.req);
+        else rec.queue.push(msg.req);
+      } else if (rec.lockedBy === msg.rel.parent) rec.lockedBy = undefined;
+    }
+    rec.queue = [...holder, ...rec.queue];
+    const ops: RequestMessage[] = [];
+    let lockRequest: RequestMessage | undefined;
+    while (mayDequeue(rec) && ops.length < this.o.maxBatch) {
+      const r = rec.queue.shift()!;
+      if (r.lockset) {
+        lockRequest = r;
+        break;
+      }
+      ops.push(r);
+    }
+    const now = new Date().toISOString();
+    const before = { exists: rec.exists, state: rec.state };
+    const replies: OutboxEntry[] = [];
+    const signals: OutboxEntry[] = [];
+    const lockOut: OutboxEntry[] = [];
+    if (ops.length) {
+      const result = await this.execute(rec, ops);
+      rec.exists = result.entityExists;
+      rec.state = result.entityExists ? result.entityState : undefined;
+      ops.forEach((r, i) => {
+        const res = result.results[i];
+        const response: ResponseMessage = { result: res?.result ?? null, ...(res?.isError ? { exceptionType: "Error" } : {}) };
+        if (!r.signal && r.parent) replies.push(this.responseTo(r, response));
+      });
+      for (const s of result.signals) {
+        const req: RequestMessage = { op: s.name, signal: true, id: randomUUID(), parent: rec.id, ...(s.input !== undefined ? { input: s.input } : {}) };
+        signals.push({ to: schedulerId(s.target), rowKey: this.o.store.newKey("M"), msg: { kind: "op", req } satisfies EntityMessage });
+      }
+      this.stats.operations += ops.length;
+    }
+    if (lockRequest) {
+      // The lock is granted here; the request moves on to the next entity of the set, or the caller learns it holds them all.
+      rec.lockedBy = lockRequest.parent;
+      const pos = (lockRequest.pos ?? 0) + 1;
+      const set = lockRequest.lockset!;
+      if (pos < set.length) lockOut.push({ to: schedulerId(set[pos]!), rowKey: this.o.store.newKey("M"), msg: { kind: "op", req: { ...lockRequest, pos } } satisfies EntityMessage });
+      else lockOut.push(this.responseTo(lockRequest, { result: "Lock Acquisition Completed" }));
+    }
+    if (ops.length || lockRequest || !l.rec.lastModifiedTime) rec.lastModifiedTime = now;
+    const consumed = taken.map((m) => m.rowKey);
+    const commit = async (entries: OutboxEntry[]) => {
+      const outbox = entries.length ? { rowKey: this.o.store.newKey("O"), entries } : undefined;
+      await this.o.store.commitBatch(rec, consumed, outbox);
+      return outbox;
+    };
+    let outbox: Awaited<ReturnType<typeof commit>>;
+    try {
+      outbox = await commit([...replies, ...signals, ...lockOut]);
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (!ops.length || (status !== 400 && status !== 413)) throw err;
+      // Storage refuses the batch for good (a state or reply too large for a Table row): the
+      // operations fail, the state stays as it was, nothing they signalled is sent; no retry loop.
+      const message = `the entity '${rec.id}' could not persist this batch: ${(err as Error).message.split("\n")[0]}`;
+      this.o.log("error", `durable: ${message}`);
+      Object.assign(rec, before);
+      const failed = ops.filter((r) => !r.signal && r.parent).map((r) => this.responseTo(r, { result: JSON.stringify(message), exceptionType: "Error" }));
+      outbox = await commit([...failed, ...lockOut]);
+    }
+    this.stats.batches++;
+    l.rec = rec;
+    l.inbox.splice(0, taken.length);
+    if (outbox) this.deliver(rec.id, outbox.rowKey, outbox.entries);
+  }
+
+  private responseTo(r: RequestMessage, response: ResponseMessage): OutboxEntry {
+    return { to: r.parent!, rowKey: this.o.store.newKey("M"), msg: { kind: "event", name: r.id, input: JSON.stringify(response) } };
+  }
+
+  /** One call of the entity function for the batch; a function that is missing or crashes fails every operation of it. */
+  private async execute(rec: EntityRecord, ops: RequestMessage[]): Promise<EntityBatchResult> {
+    const failAll = (message: string): EntityBatchResult => ({
+      entityExists: rec.exists,
+      entityState: rec.state,
+      results: ops.map(() => ({ isError: true, result: JSON.stringify(message) })),
+      signals: [],
+    });
+    const fn = this.o.findEntity(rec.name);
+    if (!fn) return failAll(unknownEntityMessage(rec.name));
+    const request: EntityBatchRequest = {
+      self: { name: rec.name, key: rec.key },
+      exists: rec.exists,
+      state: rec.state ?? null,
+      batch: ops.map((r) => ({ name: r.op ?? "", input: r.input ?? null, isSignal: r.signal === true })),
+    };
+    try {
+      const rv = await this.o.invoke(fn, { json: JSON.stringify(request) });
+      const value = rv?.json ? (JSON.parse(rv.json) as EntityBatchResult) : undefined;
+      if (!value || typeof value.entityExists !== "boolean" || !Array.isArray(value.results)) {
+        return failAll(`Entity function '${rec.name}' returned an unexpected result`);
+      }
+      return { ...value, signals: value.signals ?? [] };
+    } catch (err) {
+      this.o.log("error", `durable: entity function '${rec.name}' failed: ${(err as Error).message}`);
+      return failAll(`Entity function '${rec.name}' failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
