@@ -11,7 +11,7 @@ import { EntityStore } from "./entities/store";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
 import { largeMessagesContainer } from "./payloads";
 import { TaskHubStore } from "./store";
-import { hostStorage, type HostStorage } from "../storageClients";
+import { hostStorage, storageConnection, type HostStorage } from "../storageClients";
 import type { InstanceMessage } from "./types";
 
 export type DurableExtension = HostExtension & { engine(): DurableEngine };
@@ -61,9 +61,11 @@ export function createDurableExtension(): DurableExtension {
       baseUrl = () => ctx.baseUrl();
       log = (level, message) => ctx.log(level, message);
       // The task hub lives in Table storage of AzureWebJobsStorage, connection string or identity-based.
-      let storage: HostStorage;
+      // A connection string goes to the store as is (it may name a table endpoint only).
+      let storage: string | HostStorage;
       try {
-        storage = hostStorage(ctx.env);
+        const conn = storageConnection(ctx.env, undefined);
+        storage = conn.kind === "connectionString" ? conn.connectionString : hostStorage(ctx.env);
       } catch (err) {
         throw new Error(`durable: ${(err as Error).message} (the task hub lives in Table storage)`);
       }
