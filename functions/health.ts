@@ -2,9 +2,8 @@
 // 503 {"status":"unhealthy","checks":{...}} naming what is down. Each dependency is one
 // entry of `healthChecks`, so another (e.g. the ARM endpoint) is one more entry.
 import { app, type HttpResponseInit } from "@azure/functions";
-import { BlobServiceClient } from "@azure/storage-blob";
-import { QueueServiceClient } from "@azure/storage-queue";
-import { TableServiceClient } from "@azure/data-tables";
+import { createStorageServiceClients } from "../shared/azure/clients";
+import { requireStorageConnection } from "../shared/azure/storageConnection";
 import { getClients } from "./runtime";
 
 export type HealthCheck = {
@@ -14,32 +13,30 @@ export type HealthCheck = {
 };
 
 const TIMEOUT_MS = 2000;
-// One attempt: a health probe must answer fast, not retry for a minute.
-const noRetry = { retryOptions: { maxTries: 1 } };
-
-function storageConnection(): string {
-  const cs = process.env.AzureWebJobsStorage;
-  if (!cs) throw new Error("app setting AzureWebJobsStorage is not set");
-  return cs;
+/**
+ * The app's storage exactly as the app reaches it (connection string or identity-based
+ * AzureWebJobsStorage__*), read per probe so a changed setting is seen; one attempt each:
+ * a health probe must answer fast, not retry for a minute.
+ */
+function storage() {
+  return createStorageServiceClients(requireStorageConnection(process.env), { maxRetries: 0 });
 }
 
 export const healthChecks: HealthCheck[] = [
   {
     name: "blob",
-    probe: (abortSignal) => BlobServiceClient.fromConnectionString(storageConnection(), noRetry).getProperties({ abortSignal }),
+    // Listing, not Get Service Properties: with a token that needs the control-plane action
+    // blobServices/read, which the data roles the app holds (infra/roles.json) do not grant.
+    probe: (abortSignal) => storage().blobs.listContainers({ abortSignal }).byPage({ maxPageSize: 1 }).next(),
   },
   {
     name: "queue",
-    probe: (abortSignal) => QueueServiceClient.fromConnectionString(storageConnection(), noRetry).getProperties({ abortSignal }),
+    probe: (abortSignal) => storage().queues.listQueues({ abortSignal }).byPage({ maxPageSize: 1 }).next(),
   },
   {
     name: "table",
     probe: async (abortSignal) => {
-      const client = TableServiceClient.fromConnectionString(storageConnection(), {
-        retryOptions: { maxRetries: 0 },
-        allowInsecureConnection: true,
-      });
-      const page = client.listTables({ abortSignal }).byPage({ maxPageSize: 1 });
+      const page = storage().tableService.listTables({ abortSignal }).byPage({ maxPageSize: 1 });
       await page.next();
     },
   },

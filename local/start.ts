@@ -1,19 +1,24 @@
 // `npm start`: Azurite, then the cloud emulator (once it is built), then the local Functions
 // host, each as its own supervised process on 127.0.0.1, with data under DATA_DIR (.data).
 // Env: PORT (7071), DATA_DIR, LOCAL_SETTINGS, AZURITE_BLOB_PORT / AZURITE_QUEUE_PORT /
-// AZURITE_TABLE_PORT (10000-10002), CLOUD_PORT (10443).
+// AZURITE_TABLE_PORT (10000-10002), CLOUD_PORT (10443), CLOUD_IDENTITY_PORT (10444: the emulator's
+// managed-identity endpoint, handed to the host as IDENTITY_ENDPOINT + IDENTITY_HEADER like
+// Azure hands them to a Function App).
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { applyLocalSettings } from "./host/settings";
+import { ensureCertificate } from "./cloud/tls";
+import { readStorageConnection } from "../shared/azure/storageConnection";
 import { parseLocalPrincipals } from "./host/http/principal";
 import { azuriteArgs, azuriteEntry, canConnect, connectionStringFor, type AzuritePorts } from "./shared/azurite";
 import { ChildOutput } from "./shared/childOutput";
 import { Supervisor } from "./shared/supervisor";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
-const DEFAULT_PORTS = { PORT: 7071, AZURITE_BLOB_PORT: 10000, AZURITE_QUEUE_PORT: 10001, AZURITE_TABLE_PORT: 10002, CLOUD_PORT: 10443 };
+const DEFAULT_PORTS = { PORT: 7071, AZURITE_BLOB_PORT: 10000, AZURITE_QUEUE_PORT: 10001, AZURITE_TABLE_PORT: 10002, CLOUD_PORT: 10443, CLOUD_IDENTITY_PORT: 10444 };
 type PortName = keyof typeof DEFAULT_PORTS;
 
 /** A problem the user fixes by configuration: printed as one line, exit code 1. */
@@ -53,9 +58,12 @@ function checkSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   } catch (err) {
     throw new StartError((err as Error).message);
   }
-  for (const name of ["AzureWebJobsStorage", "LOCAL_PRINCIPALS"]) {
-    if (!effective[name]) throw new StartError(`setting ${name} is missing (local.settings.json Values or the environment)`);
+  const storage = readStorageConnection(effective);
+  if (storage === undefined) {
+    throw new StartError("setting AzureWebJobsStorage is missing (local.settings.json Values or the environment): a connection string, or AzureWebJobsStorage__blobServiceUri/__queueServiceUri/__tableServiceUri for identity-based access");
   }
+  if (Array.isArray(storage)) throw new StartError(`setting ${storage[0]!.setting} ${storage[0]!.message}`);
+  if (!effective.LOCAL_PRINCIPALS) throw new StartError("setting LOCAL_PRINCIPALS is missing (local.settings.json Values or the environment)");
   try {
     parseLocalPrincipals(effective.LOCAL_PRINCIPALS);
   } catch (err) {
@@ -92,7 +100,7 @@ async function main(): Promise<void> {
   const cloudMain = path.join(REPO_ROOT, "dist", "local", "cloud", "main.js");
   const withCloud = fs.existsSync(cloudMain);
 
-  const needed: PortName[] = ["PORT", "AZURITE_BLOB_PORT", "AZURITE_QUEUE_PORT", "AZURITE_TABLE_PORT", ...(withCloud ? ["CLOUD_PORT" as const] : [])];
+  const needed: PortName[] = ["PORT", "AZURITE_BLOB_PORT", "AZURITE_QUEUE_PORT", "AZURITE_TABLE_PORT", ...(withCloud ? ["CLOUD_PORT" as const, "CLOUD_IDENTITY_PORT" as const] : [])];
   for (const name of needed) {
     if (!(await portFree(ports[name]))) {
       throw new StartError(`port ${ports[name]} (${name}) is already in use on 127.0.0.1: stop what uses it or set ${name} to another port`);
@@ -101,13 +109,33 @@ async function main(): Promise<void> {
 
   const azurite: AzuritePorts = { blob: ports.AZURITE_BLOB_PORT, queue: ports.AZURITE_QUEUE_PORT, table: ports.AZURITE_TABLE_PORT };
   const hostEnv: NodeJS.ProcessEnv = { ...env, PORT: String(ports.PORT), DATA_DIR: dataDir, APP_DIR: REPO_ROOT };
-  // The settings file names the default ports; point the app elsewhere only when they moved.
-  if (azurite.blob !== 10000 || azurite.queue !== 10001 || azurite.table !== 10002) {
+  // Identity-based storage (the example settings, as in Azure): Azurite on HTTPS with OAuth,
+  // taking the emulator's managed-identity tokens; its certificate is the emulator's.
+  const identityStorage = readStorageConnection(settings);
+  let oauth: { certFile: string; keyFile: string } | undefined;
+  if (identityStorage !== undefined && !Array.isArray(identityStorage) && identityStorage.kind === "identity") {
+    if (!withCloud) throw new StartError("identity-based storage needs the cloud emulator (the local Entra ID): run \"npm run build\"");
+    const tls = await ensureCertificate(path.join(dataDir, "cloud"));
+    oauth = { certFile: tls.certFile, keyFile: path.join(path.dirname(tls.certFile), "key.pem") };
+    const uri = (port: number) => `https://127.0.0.1:${port}/devstoreaccount1`;
+    hostEnv.AzureWebJobsStorage__blobServiceUri = uri(azurite.blob);
+    hostEnv.AzureWebJobsStorage__queueServiceUri = uri(azurite.queue);
+    hostEnv.AzureWebJobsStorage__tableServiceUri = uri(azurite.table);
+    // Adds the emulator's CA to the host's trusted ones (certificate checks stay on).
+    hostEnv.NODE_EXTRA_CA_CERTS = tls.certFile;
+  } else if (azurite.blob !== 10000 || azurite.queue !== 10001 || azurite.table !== 10002) {
+    // The settings file names the default ports; point the app elsewhere only when they moved.
     hostEnv.AzureWebJobsStorage = connectionStringFor(azurite);
   }
   if (ports.CLOUD_PORT !== DEFAULT_PORTS.CLOUD_PORT) {
     hostEnv.ARM_ENDPOINT = `https://127.0.0.1:${ports.CLOUD_PORT}`;
     hostEnv.WORKSPACE_FILES_ENDPOINT = `https://127.0.0.1:${ports.CLOUD_PORT}/files/${settings.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles"}`;
+  }
+  // A fresh secret per start: only the host may ask the emulator for the app's tokens.
+  const identityHeader = randomBytes(24).toString("base64url");
+  if (withCloud) {
+    hostEnv.IDENTITY_ENDPOINT = `http://127.0.0.1:${ports.CLOUD_IDENTITY_PORT}/msi/token`;
+    hostEnv.IDENTITY_HEADER = identityHeader;
   }
   if (env.ARM_TLS_CA_FILE === undefined && dataDir !== path.join(REPO_ROOT, ".data")) {
     hostEnv.ARM_TLS_CA_FILE = path.join(dataDir, "cloud", "tls", "cert.pem");
@@ -140,7 +168,7 @@ async function main(): Promise<void> {
     await supervisor.add({
       name: "azurite",
       spawn: () =>
-        spawn(process.execPath, [azuriteEntry(), ...azuriteArgs({ ports: azurite, location: path.join(dataDir, "azurite") })], {
+        spawn(process.execPath, [azuriteEntry(), ...azuriteArgs({ ports: azurite, location: path.join(dataDir, "azurite"), ...(oauth ? { oauth } : {}) })], {
           cwd: dataDir,
           stdio: ["ignore", "ignore", "inherit"],
           detached: true,
@@ -149,7 +177,11 @@ async function main(): Promise<void> {
     });
     say(`Azurite on ports ${azurite.blob}/${azurite.queue}/${azurite.table}, data in ${path.join(dataDir, "azurite")}`);
     if (withCloud) {
-      const cloudEnv = { ...env, CLOUD_PORT: String(ports.CLOUD_PORT), DATA_DIR: dataDir };
+      const cloudEnv = {
+        ...env, CLOUD_PORT: String(ports.CLOUD_PORT), CLOUD_IDENTITY_PORT: String(ports.CLOUD_IDENTITY_PORT), CLOUD_IDENTITY_HEADER: identityHeader, DATA_DIR: dataDir,
+        // Run-command output goes to SAS URLs on Azurite, which then speaks HTTPS with this CA.
+        ...(oauth ? { NODE_EXTRA_CA_CERTS: oauth.certFile } : {}),
+      };
       await supervisor.add(nodeService("cloud", cloudMain, cloudEnv, /listening/i, outputs));
     } else {
       say("cloud emulator not built (dist/local/cloud/main.js missing): starting without it");

@@ -1,6 +1,7 @@
 import { Cron } from "croner";
 import { parseSourcePrefix, type SourcePrefix } from "./cidr";
 import { parseSubnetId } from "./armIds";
+import { readStorageConnection, type StorageConnection } from "./azure/storageConnection";
 
 // The settings contract (api.md "Settings", local.settings.example.json), parsed once into a
 // typed object. Every problem names its setting; secret values are never echoed.
@@ -25,8 +26,6 @@ export interface Settings {
   idleShutdownMinMinutes: number;
   arm: {
     endpoint: string;
-    auth: "emulator" | "default";
-    emulatorToken?: string;
     tlsCaFile?: string;
   };
   workspaceFiles: {
@@ -37,8 +36,10 @@ export interface Settings {
   };
   /** CONTINUATION_TOKEN_KEY: signs list continuation tokens; unset = a random key per process. */
   continuationTokenKey?: string;
-  /** AzureWebJobsStorage: a connection string, or the account name of an identity-based connection. */
-  storage: { connectionString: string } | { accountName: string };
+  /** Client id of the app's user-assigned managed identity (AZURE_CLIENT_ID); absent on a developer's machine. */
+  identityClientId?: string;
+  /** AzureWebJobsStorage: a connection string, or an identity-based connection (AzureWebJobsStorage__*). */
+  storage: StorageConnection;
 }
 
 export class SettingsError extends Error {
@@ -49,7 +50,7 @@ export class SettingsError extends Error {
 }
 
 export const IDLE_SHUTDOWN_MAX_MINUTES = 4320;
-const SECRET_SETTINGS = new Set(["AzureWebJobsStorage", "ARM_EMULATOR_TOKEN", "CONTINUATION_TOKEN_KEY"]);
+const SECRET_SETTINGS = new Set(["AzureWebJobsStorage", "IDENTITY_HEADER", "CONTINUATION_TOKEN_KEY"]);
 
 export function isSecretSetting(name: string): boolean {
   return SECRET_SETTINGS.has(name);
@@ -149,14 +150,7 @@ export function parseSettings(env: Env): Settings {
     fail("AUTOSTOP_SCHEDULE", "must be a six-field NCRONTAB expression (seconds first)");
   }
 
-  const armAuthText = raw("ARM_AUTH") ?? "default";
-  const armAuth = armAuthText === "emulator" || armAuthText === "default" ? armAuthText : undefined;
-  if (!armAuth) fail("ARM_AUTH", "must be 'emulator' or 'default'");
   const armEndpoint = url("ARM_ENDPOINT", raw("ARM_ENDPOINT") ?? "https://management.azure.com", fail);
-  const emulatorToken = raw("ARM_EMULATOR_TOKEN");
-  if (armAuth === "emulator" && emulatorToken === undefined) {
-    fail("ARM_EMULATOR_TOKEN", "is required when ARM_AUTH is 'emulator'");
-  }
   const tlsCaFile = raw("ARM_TLS_CA_FILE");
 
   const storageAccount = required("WORKSPACE_STORAGE_ACCOUNT");
@@ -173,19 +167,19 @@ export function parseSettings(env: Env): Settings {
     fail,
   );
 
-  let storage: Settings["storage"] = { connectionString: "" };
-  const connectionString = raw("AzureWebJobsStorage");
-  const accountName = raw("AzureWebJobsStorage__accountName");
-  if (connectionString !== undefined) {
-    // Checked by shape only: the value is a secret and must not appear in any message.
-    if (!/(^|;)\s*(AccountName|BlobEndpoint)=/i.test(connectionString) && connectionString !== "UseDevelopmentStorage=true") {
-      fail("AzureWebJobsStorage", "is not a storage connection string");
-    }
-    storage = { connectionString };
-  } else if (accountName !== undefined) {
-    storage = { accountName };
+  const identityClientId = raw("AZURE_CLIENT_ID");
+  if (identityClientId !== undefined && !/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(identityClientId)) {
+    fail("AZURE_CLIENT_ID", "must be the managed identity's client id (a GUID)");
+  }
+
+  let storage: StorageConnection = { kind: "connectionString", name: "AzureWebJobsStorage", connectionString: "", endpoints: { blob: "", queue: "", table: "" } };
+  const storageResult = readStorageConnection(env);
+  if (storageResult === undefined) {
+    fail("AzureWebJobsStorage", "is required (a connection string, or AzureWebJobsStorage__blobServiceUri/__queueServiceUri/__tableServiceUri or __accountName for identity-based access)");
+  } else if (Array.isArray(storageResult)) {
+    for (const p of storageResult) fail(p.setting, p.message);
   } else {
-    fail("AzureWebJobsStorage", "is required (or AzureWebJobsStorage__accountName for identity-based access)");
+    storage = storageResult;
   }
 
   const continuationTokenKey = raw("CONTINUATION_TOKEN_KEY");
@@ -208,8 +202,6 @@ export function parseSettings(env: Env): Settings {
     idleShutdownMinMinutes: int("IDLE_SHUTDOWN_MIN_MINUTES", 15, 1, IDLE_SHUTDOWN_MAX_MINUTES),
     arm: {
       endpoint: armEndpoint,
-      auth: armAuth ?? "default",
-      ...(emulatorToken !== undefined ? { emulatorToken } : {}),
       ...(tlsCaFile !== undefined ? { tlsCaFile } : {}),
     },
     workspaceFiles: {
@@ -219,6 +211,7 @@ export function parseSettings(env: Env): Settings {
       shareQuotaGb: int("WORKSPACE_SHARE_QUOTA_GB", 100, 1, 102400),
     },
     ...(continuationTokenKey !== undefined ? { continuationTokenKey } : {}),
+    ...(identityClientId !== undefined ? { identityClientId } : {}),
     storage,
   };
   if (problems.length > 0) throw new SettingsError(problems);

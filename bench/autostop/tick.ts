@@ -4,6 +4,7 @@
 // Acting is a no-op recorder here: its cost is per due action (a status read + a durable
 // start), not per instance, and a tick has few of them.
 import os from "node:os";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createStorageClients, type StorageClients } from "../../shared/azure/clients";
 import { instancePages } from "../../shared/autostop/source";
 import { runAutoStopTick } from "../../shared/autostop/tick";
@@ -108,8 +109,8 @@ async function main(): Promise<void> {
   try {
     const storage = createStorageClients({
       subscriptionId: "00000000-0000-0000-0000-000000000001", resourceGroup: "rg", location: "westeurope",
-      armEndpoint: "https://127.0.0.1:1", armAuth: "emulator", filesAccount: "x", shareName: "x",
-      storageConnectionString: azurite.connectionString, maxRetries: 2, pollIntervalMs: 100,
+      armEndpoint: "https://127.0.0.1:1", identity: { kind: "developer" }, filesAccount: "x", shareName: "x",
+      storage: connectionStringStorage(azurite.connectionString), maxRetries: 2, pollIntervalMs: 100,
     });
     const now = Date.now();
     const rows: string[] = [];

@@ -24,13 +24,14 @@ async function startStack(): Promise<Stack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-instances-"));
   const azurite: AzuriteProcess = await startAzurite({ ports: { blob: await freePort(), queue: await freePort(), table: await freePort() } });
   const cloud = await startCloudEmulator({
-    dataDir, port: 0, token: values.ARM_EMULATOR_TOKEN, subscriptionId: values.AZURE_SUBSCRIPTION_ID, resourceGroup: values.AZURE_RESOURCE_GROUP,
+    dataDir, port: 0, identity: { appClientId: values.AZURE_CLIENT_ID, workspaceStorageAccount: values.WORKSPACE_STORAGE_ACCOUNT }, subscriptionId: values.AZURE_SUBSCRIPTION_ID, resourceGroup: values.AZURE_RESOURCE_GROUP,
     allowedSubnetIds: values.ALLOWED_SUBNET_IDS!.split(","), latencyProfile: "none", config: { latencyMs: LATENCY },
   });
   const port = await freePort();
   const env = {
     ...process.env, ...values, LOCAL_SETTINGS: settingsFile, PORT: String(port), DATA_DIR: path.join(dataDir, "host"), APP_DIR: ROOT,
     AzureWebJobsStorage: azurite.connectionString, ARM_ENDPOINT: cloud.url, ARM_TLS_CA_FILE: cloud.caCertFile,
+    IDENTITY_ENDPOINT: cloud.identity.endpoint, IDENTITY_HEADER: cloud.identity.header,
     WORKSPACE_FILES_ENDPOINT: `${cloud.url}/files/${values.WORKSPACE_STORAGE_ACCOUNT}`,
     // The emulator sends no Retry-After with latency profile "none"; Azure would.
     ARM_POLL_INTERVAL_MS: "50",

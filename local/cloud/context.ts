@@ -5,13 +5,13 @@ import type { Operations } from "./lro";
 import type { Quota } from "./skus";
 import type { Store } from "./store";
 import type { Sandbox } from "./sandbox";
+import type { IdentityService } from "./identity/service";
 
 export type ResolvedOptions = {
   dataDir: string;
   cloudDir: string;
   host: string;
   port: number;
-  token: string;
   subscriptionId: string;
   resourceGroup: string;
   location: string;
@@ -24,6 +24,8 @@ export type Ctx = {
   store: Store;
   ops: Operations;
   sandbox: Sandbox;
+  /** The local Entra ID: token issuer, role assignments, managed-identity endpoints. */
+  identity: IdentityService;
   config: RuntimeConfig;
   log: (line: string) => void;
   /** Run commands whose process is pending or running, by record key. */

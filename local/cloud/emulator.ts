@@ -1,5 +1,5 @@
 // startCloudEmulator: the HTTPS server in front of ARM, Azure Files and the admin surface,
-// with bearer-token auth, fault injection, the write throttle and persisted state.
+// with Entra ID tokens and RBAC (identity/, rbac.ts), fault injection, the write throttle and persisted state.
 import https from "node:https";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
@@ -20,13 +20,16 @@ import type { Quota } from "./skus";
 import { Store } from "./store";
 import { Throttle } from "./throttle";
 import { ensureCertificate } from "./tls";
+import { authenticateRequest, authorizeRequest, templateScopes } from "./identity/hooks";
+import { IdentityService, type IdentityOptions } from "./identity/service";
 
 export type CloudEmulatorOptions = {
   /** State lives under <dataDir>/cloud. Default ".data". */
   dataDir?: string;
   /** 0 picks a free port. Default 10443. */
   port?: number;
-  token?: string;
+  /** The local Entra ID: tenant, the app identity's client id, the managed-identity endpoint's port and secret. */
+  identity?: IdentityOptions;
   subscriptionId?: string;
   resourceGroup?: string;
   location?: string;
@@ -47,7 +50,23 @@ export type CloudEmulator = {
   port: number;
   caCertPem: string;
   caCertFile: string;
+  /** An ARM token of the operator (Owner on the subscription, like whoever ran `azd up`): for tests and admin. */
   token: string;
+  /** The operator's token for Files (audience https://storage.azure.com). */
+  storageToken: string;
+  identity: {
+    /** IDENTITY_ENDPOINT / IDENTITY_HEADER for the Functions host (App Service managed-identity protocol). */
+    endpoint: string;
+    header: string;
+    tenantId: string;
+    /** The app's user-assigned identity (AZURE_CLIENT_ID) and its object id. */
+    appClientId: string;
+    appPrincipalId: string;
+    /** AZURE_POD_IDENTITY_AUTHORITY_HOST for processes in VM `vmName` (IMDS protocol, system-assigned identity). */
+    imdsAuthorityHost(vmName: string): string;
+    /** Signs a token directly (tests: other identities, audiences, lifetimes, tenants). */
+    issue(req: { principalId: string; clientId?: string; audience: string; lifetimeSeconds?: number; notBefore?: number; tenantId?: string }): string;
+  };
   dataDir: string;
   subscriptionId: string;
   resourceGroup: string;
@@ -61,7 +80,6 @@ export type CloudEmulator = {
 
 export const DEFAULTS = {
   port: 10443,
-  token: "local-emulator-token",
   subscriptionId: "00000000-0000-0000-0000-000000000001",
   resourceGroup: "rg-compute-local",
   location: "westeurope",
@@ -75,14 +93,20 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   const resourceGroup = options.resourceGroup ?? DEFAULTS.resourceGroup;
   const location = (options.location ?? DEFAULTS.location).toLowerCase();
   const opts: ResolvedOptions = {
-    dataDir, cloudDir, host: "127.0.0.1", port: options.port ?? DEFAULTS.port, token: options.token ?? DEFAULTS.token,
+    dataDir, cloudDir, host: "127.0.0.1", port: options.port ?? DEFAULTS.port,
     subscriptionId, resourceGroup, location, quota,
     allowedSubnetIds: options.allowedSubnetIds ?? [`/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/virtualNetworks/vnet-local/subnets/default`],
   };
   const tls = await ensureCertificate(cloudDir);
   const store = new Store(cloudDir);
+  const identity = new IdentityService(cloudDir, options.identity ?? {}, templateScopes(opts, options.identity?.workspaceStorageAccount), (vmName) => {
+    const vm = Object.values(store.state.vms).find((v) => String(v.body.name).toLowerCase() === vmName.toLowerCase());
+    const principal = (vm?.body.identity as JsonObject | undefined)?.principalId;
+    return typeof principal === "string" ? principal : undefined;
+  });
+  await identity.start();
   const ctx: Ctx = {
-    opts, store,
+    opts, store, identity,
     ops: new Operations(store, location, subscriptionId),
     sandbox: new Sandbox(cloudDir),
     config: applyPatch(defaultConfig(options.latencyProfile ?? "realistic"), options.config ?? {}),
@@ -108,16 +132,32 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (err) {
+    await identity.stop();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   opts.port = port;
   const url = `https://127.0.0.1:${port}`;
 
   return {
-    url, port, caCertPem: tls.cert, caCertFile: tls.certFile, token: opts.token, dataDir, subscriptionId, resourceGroup, location,
+    url, port, caCertPem: tls.cert, caCertFile: tls.certFile, dataDir, subscriptionId, resourceGroup, location,
+    token: identity.issuer.issue({ principal: identity.operator, audience: "https://management.azure.com" }).token,
+    storageToken: identity.issuer.issue({ principal: identity.operator, audience: "https://storage.azure.com" }).token,
+    identity: {
+      endpoint: identity.endpoint, header: identity.header, tenantId: identity.issuer.tenantId,
+      appClientId: identity.app.clientId, appPrincipalId: identity.app.principalId,
+      imdsAuthorityHost: (vmName) => identity.imdsAuthorityHost(vmName),
+      issue: (r) => identity.issuer.issue({
+        principal: { kind: "userAssignedIdentity", principalId: r.principalId, clientId: r.clientId ?? r.principalId, name: "test" },
+        audience: r.audience, lifetimeSeconds: r.lifetimeSeconds, notBefore: r.notBefore, tenantId: r.tenantId,
+      }).token,
+    },
     getConfig: () => ctx.config,
     setConfig: (patch) => setConfig(ctx, patch),
     getState: () => adminState(ctx),
@@ -131,6 +171,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
       while (ctx.runs.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await identity.stop();
       store.flush();
     },
   };
@@ -141,14 +182,10 @@ async function handle(ctx: Ctx, throttle: Throttle, req: IncomingMessage, res: S
   const method = (req.method ?? "GET").toUpperCase();
   if (url.pathname === "/health" && method === "GET") return sendJson(res, 200, { status: "ok", service: "cloud-emulator" });
 
-  const auth = req.headers.authorization;
-  if (!auth || !/^Bearer\s+/i.test(auth)) {
-    return sendArmError(res, new ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."));
-  }
-  if (auth.replace(/^Bearer\s+/i, "") !== ctx.opts.token) {
-    return sendArmError(res, new ArmError(401, "InvalidAuthenticationToken", "The access token is invalid."));
-  }
+  const caller = authenticateRequest(ctx, req, res, url);
+  if (!caller) return;
   const raw = ["PUT", "POST", "PATCH"].includes(method) && !url.pathname.startsWith("/files/") ? await readBody(req) : Buffer.alloc(0);
+  if (!authorizeRequest(ctx, caller, req, res, method, url, raw)) return;
 
   if (url.pathname.startsWith("/admin/")) {
     const [status, body] = handleAdmin(ctx, method, url.pathname, raw);
@@ -169,7 +206,8 @@ async function handle(ctx: Ctx, throttle: Throttle, req: IncomingMessage, res: S
   if (url.pathname.startsWith("/files/")) return handleFiles(ctx, req, res, url);
 
   const write = method !== "GET" && method !== "HEAD";
-  const throttleHeaders = throttle.charge(ctx.config, { method, path: url.pathname, authorization: auth, subscriptionId: ctx.opts.subscriptionId },
+  // ARM's buckets are per principal: the token's object id (every token of one identity shares them).
+  const throttleHeaders = throttle.charge(ctx.config, { method, path: url.pathname, authorization: caller.principalId, subscriptionId: ctx.opts.subscriptionId },
     (vmPath) => Object.keys(ctx.store.state.vms).includes(vmPath.toLowerCase()));
   const host = req.headers.host ?? `127.0.0.1:${ctx.opts.port}`;
   let result: ReturnType<typeof dispatchArm>;

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   if (options.dataDir && !path.isAbsolute(options.dataDir)) options.dataDir = path.resolve(root, options.dataDir);
   const emulator = await startCloudEmulator({ ...options, log: (line) => console.log(line) });
   console.log(`cloud emulator listening on https://127.0.0.1:${emulator.port} (data ${emulator.dataDir}/cloud, CA ${emulator.caCertFile})`);
+  console.log(`managed-identity endpoint ${emulator.identity.endpoint} for client id ${emulator.identity.appClientId} (tenant ${emulator.identity.tenantId})`);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

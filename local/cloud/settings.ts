@@ -44,7 +44,13 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): CloudEmula
   return {
     dataDir: env.DATA_DIR ?? ".data",
     port: int(env, "CLOUD_PORT") ?? DEFAULTS.port,
-    token: env.ARM_EMULATOR_TOKEN || DEFAULTS.token,
+    identity: {
+      tenantId: env.CLOUD_TENANT_ID || undefined,
+      appClientId: env.AZURE_CLIENT_ID || undefined,
+      port: int(env, "CLOUD_IDENTITY_PORT"),
+      header: env.CLOUD_IDENTITY_HEADER || undefined,
+      workspaceStorageAccount: env.WORKSPACE_STORAGE_ACCOUNT || undefined,
+    },
     subscriptionId: env.AZURE_SUBSCRIPTION_ID || DEFAULTS.subscriptionId,
     resourceGroup: env.AZURE_RESOURCE_GROUP || DEFAULTS.resourceGroup,
     location: env.AZURE_LOCATION || DEFAULTS.location,

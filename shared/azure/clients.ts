@@ -1,21 +1,23 @@
-// Azure SDK clients built from settings. One code path: in Azure they use
-// DefaultAzureCredential and the public endpoints; locally the very same clients point at
-// Azurite and local/cloud (static bearer token, emulator CA trusted through the pipeline's
-// TLS options — never by turning certificate checks off).
+// Azure SDK clients built from settings. One code path: in Azure they authenticate as the
+// app's managed identity (credential.ts) against the public endpoints; locally the very same
+// clients point at Azurite and local/cloud, which issues the managed-identity tokens and
+// checks them (emulator CA trusted through the pipeline's TLS options — never by turning
+// certificate checks off).
 import fs from "node:fs";
 import path from "node:path";
 import { ComputeManagementClient } from "@azure/arm-compute";
 import { NetworkManagementClient } from "@azure/arm-network";
-import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import type { TokenCredential } from "@azure/core-auth";
 import type { TlsSettings } from "@azure/core-rest-pipeline";
-import { TableClient } from "@azure/data-tables";
-import { DefaultAzureCredential } from "@azure/identity";
+import { TableClient, TableServiceClient } from "@azure/data-tables";
 import { BlobServiceClient, type StoragePipelineOptions as BlobPipelineOptions } from "@azure/storage-blob";
 import { ShareServiceClient, type ShareClientOptions } from "@azure/storage-file-share";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { parseSettings } from "../settings";
 import { azureConfigFromSettings, azureTuningFromEnv, type AzureConfig } from "./config";
 import { parseConnectionString, type StorageEndpoints } from "./connectionString";
+import { credentialFor, managedIdentity, type IdentityChoice } from "./credential";
+import type { StorageConnection } from "./storageConnection";
 
 export type ArmScope = { subscriptionId: string; resourceGroup: string; location: string };
 
@@ -40,28 +42,13 @@ export type StorageClients = {
 
 export type AzureClients = { config: AzureConfig; arm: ArmClients; files: FilesClients; storage: StorageClients };
 
-/** A credential that always serves the configured token: the emulator checks it, Azure never sees it. */
-export function staticTokenCredential(token: string): TokenCredential {
-  return {
-    async getToken(): Promise<AccessToken> {
-      return { token, expiresOnTimestamp: Date.now() + 60 * 60 * 1000 };
-    },
-  };
-}
-
 function armCredential(config: AzureConfig): TokenCredential {
-  if (config.armAuth === "emulator") {
-    if (!config.armEmulatorToken) throw new Error("ARM_EMULATOR_TOKEN is required when ARM_AUTH=emulator");
-    return staticTokenCredential(config.armEmulatorToken);
-  }
-  return sharedDefaultCredential();
+  return credentialFor(config.identity);
 }
 
-let defaultCredential: DefaultAzureCredential | undefined;
-function sharedDefaultCredential(): DefaultAzureCredential {
-  // One instance per process so its token cache is shared by every client.
-  defaultCredential ??= new DefaultAzureCredential();
-  return defaultCredential;
+/** The identity of an identity-based storage connection, as the Functions host picks it. */
+export function storageIdentity(conn: Extract<StorageConnection, { kind: "identity" }>): IdentityChoice {
+  return conn.credential === "managedidentity" ? managedIdentity(conn.clientId) : { kind: "developer" };
 }
 
 function tlsOptions(config: AzureConfig): TlsSettings | undefined {
@@ -80,6 +67,9 @@ export function createArmClients(config: AzureConfig): ArmClients {
   // exponentially on other 5xx and network errors; we only bound how long it keeps trying.
   const common = {
     endpoint: config.armEndpoint,
+    // The token's audience is ARM's, wherever the endpoint is: the SDKs would otherwise derive
+    // the scope from a custom endpoint, and ARM (and the emulator) refuse that audience.
+    credentialScopes: ["https://management.azure.com/.default"],
     tlsOptions: tlsOptions(config),
     retryOptions: { maxRetries: config.maxRetries, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 },
   };
@@ -112,54 +102,53 @@ export function createFilesClients(config: AzureConfig): FilesClients {
   };
 }
 
-export function createStorageClients(config: AzureConfig): StorageClients {
-  const retry: BlobPipelineOptions["retryOptions"] = {
-    maxTries: config.maxRetries + 1,
-    retryDelayInMs: 500,
-    maxRetryDelayInMs: 30_000,
-  };
-  const tables = new Map<string, TableClient>();
-  if (config.storageConnectionString) {
-    const conn = config.storageConnectionString;
-    const parsed = parseConnectionString(conn);
+export type StorageServiceOptions = { maxRetries: number; tlsOptions?: TlsSettings };
+
+/** Blob, queue and table clients for one storage connection (also used by health, with no retries). */
+export function createStorageServiceClients(conn: StorageConnection, opts: StorageServiceOptions): Omit<StorageClients, "table"> & {
+  tableService: TableServiceClient;
+  table(name: string): TableClient;
+} {
+  const retry: BlobPipelineOptions["retryOptions"] = { maxTries: opts.maxRetries + 1, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 };
+  const tableRetry = { maxRetries: opts.maxRetries };
+  if (conn.kind === "connectionString") {
+    const cs = conn.connectionString;
+    const parsed = parseConnectionString(cs);
     const insecure = parsed.endpoints.table.startsWith("http://");
     return {
       endpoints: parsed.endpoints,
       sharedKey: parsed.accountKey ? { accountName: parsed.accountName, accountKey: parsed.accountKey } : undefined,
-      blobs: BlobServiceClient.fromConnectionString(conn, { retryOptions: retry }),
-      queues: QueueServiceClient.fromConnectionString(conn, { retryOptions: retry }),
-      table(name) {
-        let c = tables.get(name);
-        if (!c) {
-          c = TableClient.fromConnectionString(conn, name, {
-            allowInsecureConnection: insecure,
-            retryOptions: { maxRetries: config.maxRetries },
-          });
-          tables.set(name, c);
-        }
-        return c;
-      },
+      blobs: BlobServiceClient.fromConnectionString(cs, { retryOptions: retry }),
+      queues: QueueServiceClient.fromConnectionString(cs, { retryOptions: retry }),
+      tableService: TableServiceClient.fromConnectionString(cs, { allowInsecureConnection: insecure, retryOptions: tableRetry }),
+      table: (name) => TableClient.fromConnectionString(cs, name, { allowInsecureConnection: insecure, retryOptions: tableRetry }),
     };
   }
-  const account = config.storageAccountName;
-  if (!account) throw new Error("AzureWebJobsStorage or AzureWebJobsStorage__accountName is required");
-  const credential = sharedDefaultCredential();
-  const endpoints: StorageEndpoints = {
-    blob: `https://${account}.blob.core.windows.net`,
-    queue: `https://${account}.queue.core.windows.net`,
-    table: `https://${account}.table.core.windows.net`,
-  };
+  const credential = credentialFor(storageIdentity(conn));
+  // Storage pipelines forward tlsOptions to core-rest-pipeline (see createFilesClients).
+  const tls = opts.tlsOptions ? { tlsOptions: opts.tlsOptions } : {};
   return {
-    endpoints,
+    endpoints: conn.endpoints,
     credential,
-    blobs: new BlobServiceClient(endpoints.blob, credential, { retryOptions: retry }),
-    queues: new QueueServiceClient(endpoints.queue, credential, { retryOptions: retry }),
+    blobs: new BlobServiceClient(conn.endpoints.blob, credential, { retryOptions: retry, ...tls }),
+    queues: new QueueServiceClient(conn.endpoints.queue, credential, { retryOptions: retry, ...tls }),
+    tableService: new TableServiceClient(conn.endpoints.table, credential, { retryOptions: tableRetry, ...tls }),
+    table: (name) => new TableClient(conn.endpoints.table, name, credential, { retryOptions: tableRetry, ...tls }),
+  };
+}
+
+export function createStorageClients(config: AzureConfig): StorageClients {
+  const services = createStorageServiceClients(config.storage, { maxRetries: config.maxRetries });
+  const tables = new Map<string, TableClient>();
+  return {
+    endpoints: services.endpoints,
+    blobs: services.blobs,
+    queues: services.queues,
+    ...(services.sharedKey ? { sharedKey: services.sharedKey } : {}),
+    ...(services.credential ? { credential: services.credential } : {}),
     table(name) {
       let c = tables.get(name);
-      if (!c) {
-        c = new TableClient(endpoints.table, name, credential, { retryOptions: { maxRetries: config.maxRetries } });
-        tables.set(name, c);
-      }
+      if (!c) tables.set(name, (c = services.table(name)));
       return c;
     },
   };

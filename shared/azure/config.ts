@@ -1,8 +1,8 @@
 // What the provider layer needs to reach Azure (or Azurite + local/cloud), read from app
 // settings. Only endpoints and credentials live here; policy settings belong to the domain.
 import type { Settings } from "../settings";
-
-export type ArmAuth = "default" | "emulator";
+import { managedIdentity, type IdentityChoice } from "./credential";
+import type { StorageConnection } from "./storageConnection";
 
 export type AzureConfig = {
   subscriptionId: string;
@@ -10,19 +10,16 @@ export type AzureConfig = {
   location: string;
   /** ARM base URL; https://management.azure.com in Azure, local/cloud's URL locally. */
   armEndpoint: string;
-  armAuth: ArmAuth;
-  /** Bearer token the emulator accepts (ARM_AUTH=emulator only). */
-  armEmulatorToken?: string;
+  /** Who the app is for ARM and Files: its managed identity (AZURE_CLIENT_ID), or a developer's credential. */
+  identity: IdentityChoice;
   /** PEM file to trust for ARM and Files TLS, only when pointed at the emulator. */
   armTlsCaFile?: string;
   filesAccount: string;
   /** Files service URL; default https://<account>.file.core.windows.net. */
   filesEndpoint?: string;
   shareName: string;
-  /** AzureWebJobsStorage connection string (Azurite, or a keyed account). */
-  storageConnectionString?: string;
-  /** Identity-based storage (AzureWebJobsStorage__accountName) when there is no connection string. */
-  storageAccountName?: string;
+  /** AzureWebJobsStorage: a connection string (Azurite) or an identity-based connection. */
+  storage: StorageConnection;
   /** SDK retries for 429/5xx/network errors before an error reaches the caller. */
   maxRetries: number;
   /** How often SDK pollers re-check short ARM operations (network) unless Retry-After says otherwise. */
@@ -39,15 +36,12 @@ export function azureConfigFromSettings(
     resourceGroup: settings.resourceGroup,
     location: settings.location,
     armEndpoint: settings.arm.endpoint,
-    armAuth: settings.arm.auth,
-    armEmulatorToken: settings.arm.emulatorToken,
+    identity: settings.identityClientId !== undefined ? managedIdentity(settings.identityClientId) : { kind: "developer" },
     armTlsCaFile: settings.arm.tlsCaFile,
     filesAccount: settings.workspaceFiles.storageAccount,
     filesEndpoint: settings.workspaceFiles.endpoint,
     shareName: settings.workspaceFiles.shareName,
-    ...("connectionString" in settings.storage
-      ? { storageConnectionString: settings.storage.connectionString }
-      : { storageAccountName: settings.storage.accountName }),
+    storage: settings.storage,
     maxRetries: tuning.maxRetries ?? 4,
     // Only used when ARM sends no Retry-After (Azure always does); keeps local runs snappy.
     pollIntervalMs: tuning.pollIntervalMs ?? 250,

@@ -1,6 +1,7 @@
 // Blob helpers against Azurite: containers, account-key SAS URLs usable by a plain HTTP
 // client (what a run command on the VM does with its output URL), reading text back.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createStorageClients, type StorageClients } from "../../shared/azure/clients";
 import { blobSasUrl, deleteBlob, ensureContainer, readBlobText, writeBlobText } from "../../shared/azure/blobs";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
@@ -11,7 +12,7 @@ let storage: StorageClients;
 
 beforeAll(async () => {
   azurite = await startTestAzurite();
-  storage = createStorageClients(testAzureConfig({ storageConnectionString: azurite.connectionString }));
+  storage = createStorageClients(testAzureConfig({ storage: connectionStringStorage(azurite.connectionString) }));
 });
 afterAll(async () => {
   await azurite?.stop();

@@ -1,11 +1,12 @@
 // The provider layer (shared/azure) against local/cloud through the same client factory the
-// app uses: endpoint, static token and the emulator CA from configuration only.
+// app uses: endpoint, the app's managed identity and the emulator CA from configuration only.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import sshpk from "sshpk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createArmClients, createFilesClients, type ArmClients, type FilesClients } from "../../shared/azure/clients";
 import {
   getOperationStatus, getVmStatus, listVmSkus, listVmUsages, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startVm,
@@ -21,7 +22,8 @@ import { startCloudEmulator, type CloudEmulator } from "../../local/cloud/emulat
 import { createStorageClients, type StorageClients } from "../../shared/azure/clients";
 import { blobSasUrl, ensureContainer, readBlobText } from "../../shared/azure/blobs";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
-import { testAzureConfig } from "./support";
+import { testAzureConfig, useEmulatorIdentity } from "./support";
+import type { IdentityChoice } from "../../shared/azure/credential";
 import { armRequest } from "../cloud/clients";
 
 const SUB = "00000000-0000-0000-0000-0000000000ab";
@@ -34,18 +36,20 @@ let files: FilesClients;
 let dataDir: string;
 let azurite: AzuriteProcess;
 let storage: StorageClients;
+let identity: IdentityChoice;
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "activities-cloud-"));
   emu = await startCloudEmulator({
     dataDir, port: 0, subscriptionId: SUB, resourceGroup: RG, location: "westeurope", allowedSubnetIds: [SUBNET],
-    latencyProfile: "none", token: "activities-token", config: { nicReservationSeconds: 1 },
+    latencyProfile: "none", identity: { workspaceStorageAccount: "wsactivities" }, config: { nicReservationSeconds: 1 },
   });
+  identity = useEmulatorIdentity(emu);
   const config = testAzureConfig({
     subscriptionId: SUB,
     resourceGroup: RG,
     armEndpoint: emu.url,
-    armEmulatorToken: emu.token,
+    identity,
     armTlsCaFile: emu.caCertFile,
     filesAccount: "wsactivities",
     filesEndpoint: `${emu.url}/files/wsactivities`,
@@ -54,7 +58,7 @@ beforeAll(async () => {
   arm = createArmClients(config);
   files = createFilesClients(config);
   azurite = await startTestAzurite();
-  storage = createStorageClients(testAzureConfig({ storageConnectionString: azurite.connectionString }));
+  storage = createStorageClients(testAzureConfig({ storage: connectionStringStorage(azurite.connectionString) }));
 });
 
 afterAll(async () => {
@@ -92,14 +96,14 @@ async function network(name: string) {
 }
 
 describe("clients", () => {
-  it("reach the emulator only with its token and its CA (no global TLS switch)", async () => {
+  it("reach the emulator only as the app's identity and with its CA (no global TLS switch)", async () => {
     const base = { subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, maxRetries: 0 };
-    const wrongToken = createArmClients(testAzureConfig({ ...base, armEmulatorToken: "nope", armTlsCaFile: emu.caCertFile }));
-    const denied = await getNsg(wrongToken, "x").catch((e: unknown) => e);
-    expect(denied).toBeInstanceOf(CloudError);
-    expect((denied as CloudError).retryable).toBe(false);
-    expect((denied as CloudError).message).not.toContain("nope");
-    const untrusted = createArmClients(testAzureConfig({ ...base, armEmulatorToken: emu.token }));
+    // An identity the platform does not give this app: no token, so nothing reaches ARM.
+    const stranger = createArmClients(testAzureConfig({ ...base, identity: { kind: "managedIdentity", clientId: "0f0f0f0f-0000-4000-8000-000000000001" }, armTlsCaFile: emu.caCertFile }));
+    const denied = await getNsg(stranger, "x").catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(Error);
+    expect((denied as CloudError).retryable ?? false).toBe(false);
+    const untrusted = createArmClients(testAzureConfig({ ...base, identity }));
     const tls = await getNsg(untrusted, "x").catch((e: unknown) => e);
     expect(tls).toMatchObject({ code: "TlsError", retryable: false });
   });
@@ -108,7 +112,7 @@ describe("clients", () => {
 describe("transient failures", () => {
   it("surface as retryable errors after the SDK's own retries", async () => {
     const quick = createArmClients(
-      testAzureConfig({ subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, armEmulatorToken: emu.token, armTlsCaFile: emu.caCertFile, maxRetries: 1 }),
+      testAzureConfig({ subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, identity, armTlsCaFile: emu.caCertFile, maxRetries: 1 }),
     );
     try {
       emu.setConfig({ faults: { rate500: 1 } });
@@ -326,7 +330,7 @@ describe("throttling", () => {
     const { nic } = await network("vm-thr");
     await startCreateOrUpdateVm(arm, { name: "vm-thr", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] });
     await pollUntil(() => getVmStatus(arm, "vm-thr"), (s) => s?.provisioningState === "Succeeded");
-    const endpoint = { url: emu.url, token: emu.token, caCertPem: emu.caCertPem, subscriptionId: SUB };
+    const endpoint = { url: emu.url, token: emu.token, storageToken: emu.storageToken, caCertPem: emu.caCertPem, subscriptionId: SUB };
     const vmUrl = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/vm-thr?api-version=2024-07-01`;
     emu.setConfig({ throttle: { compute: true } });
     try {

@@ -6,6 +6,7 @@ import path from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import sshpk from "sshpk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createArmClients, createFilesClients, createStorageClients, type AzureClients } from "../../shared/azure/clients";
 import { getVmStatus, startCreateOrUpdateVm } from "../../shared/azure/compute";
 import { ensureNic, ensureNsg } from "../../shared/azure/network";
@@ -18,7 +19,7 @@ import { createJobActivities, type JobActivities } from "../../orchestrations/jo
 import type { OrchestrationPort } from "../../orchestrations/jobs/dispatcherClient";
 import { startCloudEmulator, type CloudEmulator } from "../../local/cloud/emulator";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
-import { testAzureConfig } from "./support";
+import { testAzureConfig, useEmulatorIdentity } from "./support";
 
 const SUB = "00000000-0000-0000-0000-0000000000cd";
 const RG = "rg-job-activities";
@@ -37,11 +38,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "job-activities-"));
-  emu = await startCloudEmulator({ dataDir, port: 0, subscriptionId: SUB, resourceGroup: RG, location: "westeurope", allowedSubnetIds: [SUBNET], latencyProfile: "none", token: "t" });
+  emu = await startCloudEmulator({ dataDir, port: 0, subscriptionId: SUB, resourceGroup: RG, location: "westeurope", allowedSubnetIds: [SUBNET], latencyProfile: "none", identity: { workspaceStorageAccount: "wsjobacts" } });
   azurite = await startTestAzurite();
   const config = testAzureConfig({
-    subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, armEmulatorToken: emu.token, armTlsCaFile: emu.caCertFile,
-    filesAccount: "wsjobacts", filesEndpoint: `${emu.url}/files/wsjobacts`, pollIntervalMs: 20, storageConnectionString: azurite.connectionString,
+    subscriptionId: SUB, resourceGroup: RG, armEndpoint: emu.url, identity: useEmulatorIdentity(emu), armTlsCaFile: emu.caCertFile,
+    filesAccount: "wsjobacts", filesEndpoint: `${emu.url}/files/wsjobacts`, pollIntervalMs: 20, storage: connectionStringStorage(azurite.connectionString),
   });
   clients = { config, arm: createArmClients(config), files: createFilesClients(config), storage: createStorageClients(config) };
   const port: OrchestrationPort = {

@@ -1,5 +1,6 @@
 // Record stores against a real (in-memory) Azurite: ETags, conflicts, paging, JSON fields.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createStorageClients, type StorageClients } from "../../shared/azure/clients";
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from "../../shared/errors";
 import { createIdempotencyStore } from "../../shared/store/idempotency";
@@ -30,7 +31,7 @@ const unique = (p: string) => `${p}${Date.now().toString(36)}${n++}`;
 
 beforeAll(async () => {
   azurite = await startTestAzurite();
-  storage = createStorageClients(testAzureConfig({ storageConnectionString: azurite.connectionString }));
+  storage = createStorageClients(testAzureConfig({ storage: connectionStringStorage(azurite.connectionString) }));
 });
 afterAll(async () => {
   await azurite?.stop();

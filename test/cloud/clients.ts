@@ -7,7 +7,8 @@ import { ComputeManagementClient } from "@azure/arm-compute";
 import { NetworkManagementClient } from "@azure/arm-network";
 import { ShareServiceClient, type ShareClientOptions } from "@azure/storage-file-share";
 
-export type EmulatorEndpoint = { url: string; token: string; caCertPem: string; subscriptionId: string };
+/** `token`: an ARM token; `storageToken`: one for Files (audience https://storage.azure.com), as Azure requires. */
+export type EmulatorEndpoint = { url: string; token: string; storageToken: string; caCertPem: string; subscriptionId: string };
 
 export function emulatorCredential(token: string): TokenCredential {
   return {
@@ -47,7 +48,7 @@ export function shareServiceClient(e: EmulatorEndpoint, account: string): ShareS
     tlsOptions: { ca: e.caCertPem },
     retryOptions: { maxTries: 3, retryDelayInMs: 50 },
   };
-  return new ShareServiceClient(`${e.url}/files/${account}`, emulatorCredential(e.token), options);
+  return new ShareServiceClient(`${e.url}/files/${account}`, emulatorCredential(e.storageToken), options);
 }
 
 export type HttpResult = { status: number; headers: Record<string, string | string[] | undefined>; body: string; json<T = unknown>(): T };
@@ -61,7 +62,7 @@ export async function armRequest(e: EmulatorEndpoint, method: string, path: stri
     const url = new URL(path, e.url);
     const req = https.request(url, {
       method, ca: e.caCertPem,
-      headers: { authorization: `Bearer ${e.token}`, ...(payload ? { "content-type": "application/json" } : {}), ...headers },
+      headers: { authorization: `Bearer ${path.startsWith("/files/") ? e.storageToken : e.token}`, ...(payload ? { "content-type": "application/json" } : {}), ...headers },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));

@@ -8,6 +8,8 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CloudEmulator } from "../../local/cloud/emulator";
 import { computeClient, type EmulatorEndpoint } from "./clients";
+import { TokenIssuer } from "../../local/cloud/identity/issuer";
+import { DEFAULT_TENANT_ID, OPERATOR } from "../../local/cloud/identity/service";
 import { createVm, LOCATION, RG, startTestCloud, SUB, SUBNET_ID } from "./support";
 
 const root = path.resolve(__dirname, "../..");
@@ -52,7 +54,12 @@ describe("restart", () => {
     const port = await startMain(dataDir);
     const certFile = path.join(dataDir, "cloud", "tls", "cert.pem");
     const cert = fs.readFileSync(certFile, "utf8");
-    const e: EmulatorEndpoint = { url: `https://127.0.0.1:${port}`, token: "local-emulator-token", caCertPem: cert, subscriptionId: SUB };
+    // Tokens signed with the key the emulator keeps in its data dir, for the deploying operator.
+    const issuer = new TokenIssuer(DEFAULT_TENANT_ID, path.join(dataDir, "cloud", "identity"));
+    const token = (audience: string) => issuer.issue({ principal: OPERATOR, audience }).token;
+    const e: EmulatorEndpoint = {
+      url: `https://127.0.0.1:${port}`, token: token("https://management.azure.com"), storageToken: token("https://storage.azure.com"), caCertPem: cert, subscriptionId: SUB,
+    };
     await createVm(e, "survivor");
     const c = computeClient(e);
     await c.virtualMachineRunCommands.createOrUpdate(RG, "survivor", "done", { location: LOCATION, source: { script: "echo finished" } }, { updateIntervalInMs: 20 });

@@ -25,7 +25,7 @@ export async function startTestCloud(extra: CloudEmulatorOptions = {}): Promise<
     await stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
-  return { emu, dataDir, endpoint: { url: emu.url, token: emu.token, caCertPem: emu.caCertPem, subscriptionId: SUB } };
+  return { emu, dataDir, endpoint: { url: emu.url, token: emu.token, storageToken: emu.storageToken, caCertPem: emu.caCertPem, subscriptionId: SUB } };
 }
 
 export function sshPublicKey(): string {

@@ -6,6 +6,7 @@
 import path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createStorageClients } from "../../shared/azure/clients";
 import { createOperationStore } from "../../shared/store/operations";
 import { REPO_ROOT, startHost, type TestHost } from "../support/host";
@@ -48,7 +49,7 @@ async function create(name: string, body: Record<string, unknown>): Promise<void
 async function operations(instance: string, name: string): Promise<StoredOp[]> {
   const storage = createStorageClients({
     subscriptionId: stack.settings.AZURE_SUBSCRIPTION_ID!, resourceGroup: "rg", location: "westeurope", armEndpoint: stack.cloud.url,
-    armAuth: "emulator", filesAccount: "x", shareName: "x", storageConnectionString: stack.azurite.connectionString, maxRetries: 2, pollIntervalMs: 100,
+    identity: { kind: "developer" }, filesAccount: "x", shareName: "x", storage: connectionStringStorage(stack.azurite.connectionString), maxRetries: 2, pollIntervalMs: 100,
   });
   const page = await createOperationStore<StoredOp>(storage, stack.settings.WORKSPACE_NAME!).list({ filter: { instance, name }, pageSize: 100 });
   return page.items.map((i) => i.record);

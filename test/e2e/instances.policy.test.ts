@@ -27,7 +27,7 @@ const settled = (name: string, as: Caller = "admin") =>
   eventually(() => stack.api<Instance>("GET", `/api/instances/${name}`, { as }), (r) => r.status === 200 && !["Creating", "SettingUp"].includes(r.body.state), 60_000, 100).then((r) => r.body);
 
 function endpoint() {
-  return { url: stack.cloud.url, token: stack.cloud.token, caCertPem: stack.cloud.caCertPem, subscriptionId: stack.cloud.subscriptionId };
+  return { url: stack.cloud.url, token: stack.cloud.token, storageToken: stack.cloud.storageToken, caCertPem: stack.cloud.caCertPem, subscriptionId: stack.cloud.subscriptionId };
 }
 
 describe("identity and roles", () => {

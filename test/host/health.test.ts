@@ -25,7 +25,8 @@ beforeAll(async () => {
     AzureWebJobsStorage: azurite.connectionString,
     ARM_ENDPOINT: cloud.url,
     ARM_TLS_CA_FILE: cloud.caCertFile,
-    ARM_EMULATOR_TOKEN: cloud.token,
+    IDENTITY_ENDPOINT: cloud.identity.endpoint,
+    IDENTITY_HEADER: cloud.identity.header,
     WORKSPACE_FILES_ENDPOINT: `${cloud.url}/files/wslocalfiles`,
     AZURE_SDK_MAX_RETRIES: "0",
   });

@@ -17,6 +17,7 @@ async function ports(): Promise<Record<string, string>> {
     AZURITE_QUEUE_PORT: String(await freePort()),
     AZURITE_TABLE_PORT: String(await freePort()),
     CLOUD_PORT: String(await freePort()),
+    CLOUD_IDENTITY_PORT: String(await freePort()),
     DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "start-err-")),
   };
 }

@@ -47,6 +47,7 @@ it("npm start from a fresh clone serves /api/health and stops cleanly on Ctrl-C"
     AZURITE_QUEUE_PORT: String(await freePort()),
     AZURITE_TABLE_PORT: String(await freePort()),
     CLOUD_PORT: String(await freePort()),
+    CLOUD_IDENTITY_PORT: String(await freePort()),
   };
   // Its own process group, so SIGINT reaches npm, start.js and the children as Ctrl-C does.
   child = spawn("npm", ["start"], { cwd: repo, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });

@@ -4,10 +4,12 @@
 // Settings come from local.settings.example.json (forced, so a developer's local.settings.json
 // cannot change test behaviour), overridden by `env`.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startCloudEmulator, type CloudEmulator, type CloudEmulatorOptions } from "../../local/cloud/emulator";
+import { ensureCertificate } from "../../local/cloud/tls";
 import type { AdminState } from "../../local/cloud/admin";
 import type { ConfigPatch, RuntimeConfig } from "../../local/cloud/config";
 import { readLocalSettings } from "../../local/host/settings";
@@ -26,6 +28,12 @@ export type StackOptions = {
   env?: Record<string, string | undefined>;
   /** Extra emulator options (quotaPerFamily, config with latencies/faults, ...). */
   cloud?: CloudEmulatorOptions;
+  /**
+   * "identity": Azurite over HTTPS with OAuth and identity-based AzureWebJobsStorage__* settings
+   * (no connection string, no key), tokens from the emulator — the storage path the app takes in
+   * Azure. Default "connectionString" (Azurite over HTTP with its well-known key).
+   */
+  storage?: "connectionString" | "identity";
 };
 
 export type ApiResponse<T = unknown> = { status: number; headers: Headers; body: T; text: string };
@@ -53,14 +61,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const settingsFile = path.join(REPO_ROOT, "local.settings.example.json");
   const base = readLocalSettings(REPO_ROOT, { LOCAL_SETTINGS: settingsFile }).Values;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
-  const azurite = await startTestAzurite();
+  const identityStorage = opts.storage === "identity";
+  // Identity-based storage needs Azurite on HTTPS, with the emulator's certificate (made first).
+  const azurite = identityStorage
+    ? await ensureCertificate(path.join(dataDir, "cloud")).then((t) => startTestAzurite({ certFile: t.certFile, keyFile: path.join(path.dirname(t.certFile), "key.pem") }))
+    : await startTestAzurite();
   let cloud: CloudEmulator | undefined;
   let host: TestHost | undefined;
   try {
     const merged = { ...base, ...stripUndefined(opts.env ?? {}) };
     const quota = merged.QUOTA_VCPUS_PER_FAMILY ? (JSON.parse(merged.QUOTA_VCPUS_PER_FAMILY) as Record<string, number>) : undefined;
     cloud = await startCloudEmulator({
-      dataDir, port: 0, token: merged.ARM_EMULATOR_TOKEN, subscriptionId: merged.AZURE_SUBSCRIPTION_ID,
+      dataDir, port: 0, subscriptionId: merged.AZURE_SUBSCRIPTION_ID,
+      identity: { appClientId: merged.AZURE_CLIENT_ID, workspaceStorageAccount: merged.WORKSPACE_STORAGE_ACCOUNT },
       resourceGroup: merged.AZURE_RESOURCE_GROUP, location: merged.AZURE_LOCATION,
       allowedSubnetIds: merged.ALLOWED_SUBNET_IDS?.split(",").map((s) => s.trim()).filter(Boolean),
       quotaPerFamily: quota, latencyProfile: "none", ...opts.cloud,
@@ -68,7 +81,21 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       config: { nicReservationSeconds: 1, ...opts.cloud?.config },
     });
     const account = merged.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles";
-    const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile);
+    const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile, cloud.identity);
+    if (identityStorage) {
+      const base = (port: number) => `https://127.0.0.1:${port}/devstoreaccount1`;
+      Object.assign(settings, {
+        AzureWebJobsStorage: "",
+        AzureWebJobsStorage__blobServiceUri: base(azurite.ports.blob),
+        AzureWebJobsStorage__queueServiceUri: base(azurite.ports.queue),
+        AzureWebJobsStorage__tableServiceUri: base(azurite.ports.table),
+        AzureWebJobsStorage__credential: "managedidentity",
+        AzureWebJobsStorage__clientId: cloud.identity.appClientId,
+        // Trust for Azurite's (the emulator's) certificate in the host process: added to the
+        // default CAs, never a switch that turns certificate checks off.
+        NODE_EXTRA_CA_CERTS: cloud.caCertFile,
+      });
+    }
     host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host") });
     const baseUrl = host.baseUrl;
     const c = cloud;
@@ -95,9 +122,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 }
 
 /** The host's settings: the merged ones pointed at this stack's Azurite and emulator. */
-function appSettings(merged: Record<string, string>, azurite: AzuriteProcess, cloudUrl: string, caCertFile: string): Record<string, string> {
+function appSettings(merged: Record<string, string>, azurite: AzuriteProcess, cloudUrl: string, caCertFile: string, identity: { endpoint: string; header: string }): Record<string, string> {
   return {
     ...merged,
+    // The managed-identity endpoint the platform gives a Function App; the emulator serves it.
+    IDENTITY_ENDPOINT: identity.endpoint,
+    IDENTITY_HEADER: identity.header,
     AzureWebJobsStorage: azurite.connectionString,
     ARM_ENDPOINT: cloudUrl,
     ARM_TLS_CA_FILE: caCertFile,
@@ -122,19 +152,20 @@ export async function startProcessStack(opts: { env?: Record<string, string | un
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
   const azurite = await startTestAzurite();
   const port = await freePort();
+  const identityHeader = randomBytes(24).toString("base64url");
   const cloud = spawn(process.execPath, [path.join(REPO_ROOT, "dist", "local", "cloud", "main.js")], {
-    env: { ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_LATENCY_PROFILE: "none", CLOUD_NIC_RESERVATION_SECONDS: "1", ...opts.cloudEnv },
+    env: { ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_IDENTITY_HEADER: identityHeader, CLOUD_LATENCY_PROFILE: "none", CLOUD_NIC_RESERVATION_SECONDS: "1", ...opts.cloudEnv },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let host: TestHost | undefined;
   try {
     let out = "";
     cloud.stdout!.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    const listening = /listening on (https:\/\/\S+) .*CA (\S+)\)/;
+    const listening = /listening on (https:\/\/\S+) .*CA (\S+)\)\n.*managed-identity endpoint (\S+) /;
     await eventually(async () => (cloud.exitCode !== null ? "exited" : out), (o) => o === "exited" || listening.test(o), 30_000, 50);
     const m = listening.exec(out);
     if (!m) throw new Error(`the cloud emulator did not start: ${out.trim()}`);
-    const settings = appSettings(merged, azurite, m[1]!, m[2]!);
+    const settings = appSettings(merged, azurite, m[1]!, m[2]!, { endpoint: m[3]!, header: identityHeader });
     host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host") });
     const h = host;
     return {

@@ -23,13 +23,14 @@ describe("settings", () => {
       jobsPerCoreDefault: 2,
       idleShutdownMinMinutes: 15,
       autostopSchedule: "0 */1 * * * *",
-      arm: { endpoint: "https://127.0.0.1:10443", auth: "emulator", emulatorToken: "local-emulator-token", tlsCaFile: ".data/cloud/tls/cert.pem" },
+      arm: { endpoint: "https://127.0.0.1:10443", tlsCaFile: ".data/cloud/tls/cert.pem" },
+      identityClientId: "5c1e7d2a-0b8e-4f43-9d61-0c0a5e1d7a01",
       workspaceFiles: { storageAccount: "wslocalfiles", shareName: "workspace", shareQuotaGb: 100 },
     });
     expect(s.allowedVmSizes).toHaveLength(7);
     expect(s.sshAllowedSourcePrefixes.map((p) => p.prefix)).toEqual(["203.0.113.0/24", "198.51.100.17"]);
     expect(s.quotaVcpusPerFamily.standardNCASv3_T4Family).toBe(16);
-    expect("connectionString" in s.storage).toBe(true);
+    expect(s.storage).toMatchObject({ kind: "identity", credential: "managedidentity", endpoints: { table: "https://127.0.0.1:10002/devstoreaccount1" } });
   });
 
   it("applies defaults for optional settings", () => {
@@ -39,14 +40,15 @@ describe("settings", () => {
       AUTOSTOP_SCHEDULE: undefined,
       JOBS_PER_CORE_DEFAULT: "",
       ARM_ENDPOINT: undefined,
-      ARM_AUTH: undefined,
+      AZURE_CLIENT_ID: undefined,
       SSH_ALLOWED_SOURCE_PREFIXES: undefined,
       QUOTA_VCPUS_PER_FAMILY: undefined,
     });
     expect(s.idleShutdownMinMinutes).toBe(15);
     expect(s.autostopSchedule).toBe("0 */1 * * * *");
     expect(s.jobsPerCoreDefault).toBe(2);
-    expect(s.arm).toMatchObject({ endpoint: "https://management.azure.com", auth: "default" });
+    expect(s.arm).toMatchObject({ endpoint: "https://management.azure.com" });
+    expect(s.identityClientId).toBeUndefined();
     expect(s.sshAllowedSourcePrefixes).toEqual([]);
     expect(s.quotaVcpusPerFamily).toEqual({});
   });
@@ -68,12 +70,18 @@ describe("settings", () => {
     ["autostop five fields", { AUTOSTOP_SCHEDULE: "*/1 * * * *" }, "AUTOSTOP_SCHEDULE"],
     ["idle min", { IDLE_SHUTDOWN_MIN_MINUTES: "abc" }, "IDLE_SHUTDOWN_MIN_MINUTES"],
     ["arm endpoint", { ARM_ENDPOINT: "not a url" }, "ARM_ENDPOINT"],
-    ["arm auth", { ARM_AUTH: "keys" }, "ARM_AUTH"],
-    ["emulator token missing", { ARM_EMULATOR_TOKEN: undefined }, "ARM_EMULATOR_TOKEN"],
+    ["client id", { AZURE_CLIENT_ID: "me" }, "AZURE_CLIENT_ID"],
     ["storage account", { WORKSPACE_STORAGE_ACCOUNT: "Bad_Name" }, "WORKSPACE_STORAGE_ACCOUNT"],
     ["share name", { WORKSPACE_SHARE_NAME: "A" }, "WORKSPACE_SHARE_NAME"],
     ["share quota", { WORKSPACE_SHARE_QUOTA_GB: "0" }, "WORKSPACE_SHARE_QUOTA_GB"],
-    ["storage missing", { AzureWebJobsStorage: undefined }, "AzureWebJobsStorage"],
+    [
+      "storage missing",
+      {
+        AzureWebJobsStorage: undefined, AzureWebJobsStorage__blobServiceUri: undefined, AzureWebJobsStorage__queueServiceUri: undefined,
+        AzureWebJobsStorage__tableServiceUri: undefined, AzureWebJobsStorage__credential: undefined, AzureWebJobsStorage__clientId: undefined,
+      },
+      "AzureWebJobsStorage",
+    ],
   ])("%s → names %s", (_case, overrides, setting) => {
     const { list, message } = problems(overrides);
     expect(list.map((p) => p.setting)).toContain(setting);
@@ -82,10 +90,9 @@ describe("settings", () => {
 
   it("never echoes secret values", () => {
     const secret = "AccountKey=SUPERSECRETKEY==";
-    const { message } = problems({ AzureWebJobsStorage: secret, ARM_AUTH: "bad" });
+    const { message } = problems({ AzureWebJobsStorage: secret });
     expect(message).toContain("AzureWebJobsStorage");
     expect(message).not.toContain("SUPERSECRET");
-    expect(problems({ ARM_EMULATOR_TOKEN: "tok-123", ARM_AUTH: "nope" }).message).not.toContain("tok-123");
   });
 
   it("accepts explicit any-source SSH tokens", () => {

@@ -13,6 +13,7 @@ import { EntityStore } from "./entities/store";
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
 import { largeMessagesContainer } from "./payloads";
 import { TaskHubStore } from "./store";
+import { hostStorage, storageConnection, type HostStorage } from "../storageClients";
 import type { InstanceMessage } from "./types";
 
 export type DurableExtension = HostExtension & { engine(): DurableEngine };
@@ -71,13 +72,20 @@ export function createDurableExtension(): DurableExtension {
       baseUrl = () => ctx.baseUrl();
       log = (level, message) => ctx.log(level, message);
       keysOf(ctx);
-      const conn = ctx.env.AzureWebJobsStorage;
-      if (!conn) throw new Error("durable: the app setting AzureWebJobsStorage is not set (the task hub lives in Table storage)");
+      // The task hub lives in Table storage of AzureWebJobsStorage, connection string or identity-based.
+      // A connection string goes to the store as is (it may name a table endpoint only).
+      let storage: string | HostStorage;
+      try {
+        const conn = storageConnection(ctx.env, undefined);
+        storage = conn.kind === "connectionString" ? conn.connectionString : hostStorage(ctx.env);
+      } catch (err) {
+        throw new Error(`durable: ${(err as Error).message} (the task hub lives in Table storage)`);
+      }
       // The library rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (func sets it too).
       if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = new URL(ctx.baseUrl()).host;
       const maxShort = typeof dt.maximumShortTimerDuration === "string" ? dt.maximumShortTimerDuration : DEFAULT_MAX_SHORT_TIMER;
       const interval = typeof dt.longRunningTimerIntervalDuration === "string" ? dt.longRunningTimerIntervalDuration : DEFAULT_LONG_TIMER_INTERVAL;
-      const store = new TaskHubStore(conn, hubTableName(hubName), largeMessagesContainer(hubName));
+      const store = new TaskHubStore(storage, hubTableName(hubName), largeMessagesContainer(hubName));
       // Entity functions by lower-cased name (entity names are case-insensitive, like function names).
       const findEntity = (name: string) =>
         [...ctx.core.functions.values()].find((f) => f.trigger.type.toLowerCase() === "entitytrigger" && f.name.toLowerCase() === name);

@@ -82,8 +82,9 @@ export class PayloadStore {
   /** Requests sent to blob storage (the benchmark counts them with the table's). */
   roundTrips = 0;
 
-  constructor(connectionString: string, readonly containerName: string) {
-    this.container = blobService(connectionString)?.getContainerClient(containerName);
+  /** `connection`: a connection string, or the blob service of any storage connection (identity-based too). */
+  constructor(connection: string | BlobServiceClient, readonly containerName: string) {
+    this.container = (typeof connection === "string" ? blobService(connection) : connection)?.getContainerClient(containerName);
   }
 
   /** Blob name for a value: the instance id first (purge by prefix), then what it is, then a content hash. */

@@ -8,6 +8,7 @@
 // Activity results and timers are not stored apart: an open TaskScheduled/TimerCreated in
 // the history is re-dispatched/re-armed after a restart (at-least-once).
 // Values too big for a row (inputs, outputs, history chunks, messages) live in blobs: see payloads.ts.
+import type { BlobServiceClient } from "@azure/storage-blob";
 import { TableClient, TableServiceClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
 import { fitsInMessage, fitsInProperty, PayloadStore, PersistLimitError, TABLE_LIMITS, utf16Bytes } from "./payloads";
 import type { FailureDetails, HistoryEvent, InstanceMessage, Leaf, ParentRef, RuntimeStatus } from "./types";
@@ -94,6 +95,9 @@ export function checkTableLimits(entities: Record<string, unknown>[]): void {
   if (total > TABLE_LIMITS.batchBytes) throw new PersistLimitError(`a transaction of ${total} bytes is over the Table limit of 4 MiB`);
 }
 
+/** The clients a task hub needs from a storage connection. */
+export type TaskHubStorage = { table(name: string): TableClient; tableService: TableServiceClient; blobs: BlobServiceClient };
+
 export class TaskHubStore {
   readonly table: TableClient;
   private readonly service: TableServiceClient;
@@ -106,11 +110,18 @@ export class TaskHubStore {
   /** Blobs of stored messages, by row key: deleted with the message. */
   private readonly messageBlobs = new Map<string, string>();
 
-  constructor(connectionString: string, readonly tableName: string, payloadContainer: string) {
-    const opts = { allowInsecureConnection: true, retryOptions: { maxRetries: 2 } };
-    this.table = TableClient.fromConnectionString(connectionString, tableName, opts);
-    this.service = TableServiceClient.fromConnectionString(connectionString, opts);
-    this.payloads = new PayloadStore(connectionString, payloadContainer);
+  /** `connection`: a storage connection string, or the clients of any storage connection (storageClients.ts, identity-based too). */
+  constructor(connection: string | TaskHubStorage, readonly tableName: string, payloadContainer: string) {
+    if (typeof connection === "string") {
+      const opts = { allowInsecureConnection: true, retryOptions: { maxRetries: 2 } };
+      this.table = TableClient.fromConnectionString(connection, tableName, opts);
+      this.service = TableServiceClient.fromConnectionString(connection, opts);
+      this.payloads = new PayloadStore(connection, payloadContainer);
+    } else {
+      this.table = connection.table(tableName);
+      this.service = connection.tableService;
+      this.payloads = new PayloadStore(connection.blobs, payloadContainer);
+    }
   }
 
   /** Requests sent to storage (tables and blobs). */

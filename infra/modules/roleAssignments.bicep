@@ -1,0 +1,63 @@
+// The app identity's role assignments inside the resource group, exactly as roles.json lists
+// them (the cloud emulator grants the same file locally). Subscription-scope ones are in main.bicep.
+param principalId string
+@description('roles.json custom role key → role definition resource id.')
+param customRoleIds object
+param vnetName string
+param instancesSubnetName string
+param functionStorageName string
+param workspaceStorageName string
+
+var roles = loadJsonContent('../roles.json')
+// Each assignment with its role definition id: a built-in role by its GUID, or a custom one by key.
+var assignments = map(roles.assignments, a => union(a, {
+  roleDefinitionId: a.?builtInRoleId != null ? subscriptionResourceId('Microsoft.Authorization/roleDefinitions', a.?builtInRoleId ?? '') : customRoleIds[?a.?role ?? '']
+}))
+
+resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' existing = {
+  name: vnetName
+}
+
+resource instancesSubnet 'Microsoft.Network/virtualNetworks/subnets@2024-05-01' existing = {
+  parent: vnet
+  name: instancesSubnetName
+}
+
+resource functionStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: functionStorageName
+}
+
+resource workspaceStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: workspaceStorageName
+}
+
+resource groupAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for a in filter(assignments, x => x.scope == 'instancesResourceGroup'): {
+  name: guid(resourceGroup().id, principalId, a.name)
+  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: a.roleDefinitionId }
+}]
+
+resource subnetAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for a in filter(assignments, x => x.scope == 'instancesSubnet'): {
+  name: guid(instancesSubnet.id, principalId, a.name)
+  scope: instancesSubnet
+  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: a.roleDefinitionId }
+}]
+
+resource functionStorageAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for a in filter(assignments, x => x.scope == 'functionStorage'): {
+  name: guid(functionStorage.id, principalId, a.name)
+  scope: functionStorage
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: a.roleDefinitionId
+    description: a.?description ?? ''
+    // The delegation (agentQueueDelegation) carries an ABAC condition: it can only grant the agent-queue role.
+    condition: a.?condition
+    conditionVersion: a.?conditionVersion
+  }
+}]
+
+resource workspaceStorageAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for a in filter(assignments, x => x.scope == 'workspaceStorage'): {
+  name: guid(workspaceStorage.id, principalId, a.name)
+  scope: workspaceStorage
+  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: a.roleDefinitionId }
+}]
