@@ -11,6 +11,11 @@ param storageName string
 param deploymentContainerUrl string
 param appInsightsConnectionString string
 param authClientId string
+// Signs list continuation tokens (shared/store/continuationToken.ts); one key for every instance
+// of the app, so a nextLink works on whichever instance serves it. A new key per deployment only
+// invalidates the nextLinks in flight at that moment.
+@secure()
+param continuationTokenKey string = '${newGuid()}${newGuid()}'
 @description('The app settings of the settings contract (README "Settings"); names checked against the code by test/infra.')
 param settings object
 
@@ -37,6 +42,7 @@ var platformSettings = [
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
   // Read by the app: its identity for ARM and Files (ManagedIdentityCredential).
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
+  { name: 'CONTINUATION_TOKEN_KEY', value: continuationTokenKey }
 ]
 var contractSettings = [for s in items(settings): { name: s.key, value: s.value }]
 
