@@ -9,7 +9,7 @@ import { largeMessagesContainer, PersistLimitError } from "../../local/host/dura
 import { checkTableLimits, TaskHubStore } from "../../local/host/durable/store";
 import { text } from "../fixtures/durable-extras-app/text";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
-import { http, start, status, waitFor } from "./support";
+import { http, MASTER_KEY, start, status, waitFor } from "./support";
 import nodeHttp from "node:http";
 import path from "node:path";
 
@@ -37,7 +37,7 @@ afterAll(async () => {
  */
 function postFresh(p: string, body: string): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = nodeHttp.request(`${base}${p}`, { method: "POST", agent: false, headers: { "Content-Type": "application/json" } }, (res) => {
+    const req = nodeHttp.request(`${base}${p}`, { method: "POST", agent: false, headers: { "Content-Type": "application/json", "x-functions-key": MASTER_KEY } }, (res) => {
       let text = "";
       res.on("data", (c: Buffer) => (text += c.toString("utf8")));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
