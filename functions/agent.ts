@@ -24,7 +24,7 @@ import { getClients, getSettings } from "./runtime";
 /** The bundled agent (npm run build writes it next to the app). */
 const AGENT_FILE = path.join(__dirname, "..", "agent", "agent.bundle.js");
 /** Log URLs outlive the job's timeout by this much (the agent ships the tail after the end). */
-const LOG_SAS_MARGIN_MINUTES = 15;
+const LOG_SAS_MARGIN_MINUTES = 10;
 
 app.http("agentFile", {
   route: "agent/agent.js",

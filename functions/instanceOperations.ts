@@ -69,6 +69,7 @@ export async function beginInstanceOperation(o: BeginOptions): Promise<Operation
     id: operationId,
     name: o.operation,
     instance: updated.record.name,
+    ...(updated.record.instanceId ? { instanceId: updated.record.instanceId } : {}),
     status: "Running",
     startedAt,
     steps: [],

@@ -27,6 +27,7 @@ export function toInstanceResponse(rec: InstanceRecord, now: Date, settings: { i
   const address = rec.publicIp ?? rec.privateIp;
   return {
     name: rec.name,
+    ...(rec.instanceId ? { instanceId: rec.instanceId } : {}),
     state: rec.state,
     vmSize: rec.vmSize,
     vCpus: rec.vCpus,

@@ -1,6 +1,6 @@
 // HTTP API: instances (api.md "Instances"). Triggers only: validate, authorize, check quota,
 // write the record, start the orchestration, answer. Reading is not activity.
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { HttpRequest } from "@azure/functions";
 import * as df from "durable-functions";
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from "../shared/errors";
@@ -90,6 +90,7 @@ async function create(r: ApiRequest): Promise<ApiResult> {
   const operationId = newId();
   const record: InstanceRecord = {
     name: req.name,
+    instanceId: randomUUID(),
     state: "Creating",
     vmSize: size.name,
     family: size.family,
@@ -124,7 +125,7 @@ async function create(r: ApiRequest): Promise<ApiResult> {
     return repeatOrConflict(raced, hash, r.principal);
   }
   const op: OperationRecord = {
-    id: operationId, name: "create", instance: req.name, status: "Running", startedAt: now, steps: [],
+    id: operationId, name: "create", instance: req.name, instanceId: record.instanceId, status: "Running", startedAt: now, steps: [],
     requestedBy: r.principal.userId, assignedUser,
   };
   try {
@@ -206,7 +207,9 @@ async function lifecycle(r: ApiRequest, operation: LifecycleOperation): Promise<
   const got = await loadInstance(r.principal, r.params.name, `instance:${operation}`);
   const key = r.req.method === "POST" ? idempotencyKey(r.req) : undefined;
   const { idempotency } = instanceStores();
-  const scope = `instances:${r.principal.userId}:${got.record.name.toLowerCase()}:${operation}`;
+  // Keyed by the incarnation, not the name: a key used on an earlier instance of this name
+  // must not replay that instance's operation.
+  const scope = `instances:${r.principal.userId}:${got.record.instanceId ?? got.record.name.toLowerCase()}:${operation}`;
   if (key) {
     const seen = await idempotency.get(scope, key);
     if (seen) return seen.record.result;

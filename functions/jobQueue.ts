@@ -11,6 +11,7 @@ import { app, output, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { AppError } from "../shared/errors";
 import { instanceKey } from "../shared/ids";
+import { parseJsonBody } from "../shared/jsonBody";
 import { jobQueueMessage } from "../shared/schemas/job";
 import { instanceName, userId } from "../shared/schemas/common";
 import { parseWith } from "../shared/validation";
@@ -22,23 +23,18 @@ export const JOB_QUEUE = "job-submissions";
 export const JOB_POISON_QUEUE = `${JOB_QUEUE}-poison`;
 const poison = output.storageQueue({ queueName: JOB_POISON_QUEUE, connection: "AzureWebJobsStorage" });
 
-/** Plain JSON, or base64 of JSON; undefined when it is neither. */
+/** Plain JSON, or base64 of JSON; undefined when it is neither (or breaks the JSON body limits). */
 export function decodeQueueText(text: string): unknown {
   const trimmed = text.trim();
-  if (trimmed.startsWith("{")) {
+  const parse = (json: string): unknown => {
     try {
-      return JSON.parse(trimmed) as unknown;
+      return parseJsonBody(json);
     } catch {
       return undefined;
     }
-  }
-  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) {
-    try {
-      return JSON.parse(Buffer.from(trimmed, "base64").toString("utf8")) as unknown;
-    } catch {
-      return undefined;
-    }
-  }
+  };
+  if (trimmed.startsWith("{")) return parse(trimmed);
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) return parse(Buffer.from(trimmed, "base64").toString("utf8"));
   return undefined;
 }
 
@@ -75,6 +71,7 @@ export async function handleJobMessage(message: unknown, ctx: InvocationContext)
     await recordFailedSubmission({
       jobId,
       instance: stored?.record.name ?? identity.instance,
+      ...(stored?.record.instanceId ? { instanceId: stored.record.instanceId } : {}),
       submittedBy: identity.submittedBy,
       ...(typeof rawJob.name === "string" ? { name: rawJob.name.slice(0, 128) } : {}),
       ...(typeof rawJob.command === "string" ? { command: rawJob.command.slice(0, 32 * 1024) } : {}),

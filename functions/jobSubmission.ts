@@ -4,7 +4,7 @@
 // orchestration of that id is left as it is; the queue ignores duplicates).
 import { ConflictError, NotFoundError } from "../shared/errors";
 import { newId } from "../shared/ids";
-import type { InstanceRecord } from "../shared/instances/record";
+import { sameIncarnation, type InstanceRecord } from "../shared/instances/record";
 import { isTerminalJobState } from "../shared/instances/states";
 import { jobRecords, type JobRecord } from "../shared/jobs/record";
 import { assertAuthorized, type Principal } from "../shared/rbac";
@@ -18,7 +18,8 @@ import { recordActivity } from "./instanceActivity";
 import { instanceStores } from "./instanceStores";
 import { getClients } from "./runtime";
 
-export type IdempotentJob = { jobId: string; instance: string };
+/** What a job Idempotency-Key remembers; `instanceId` is absent on keys from before incarnation ids. */
+export type IdempotentJob = { jobId: string; instance: string; instanceId?: string };
 
 let stores: { jobs: ReturnType<typeof jobRecords>; keys: ReturnType<typeof createIdempotencyStore<IdempotentJob>> } | undefined;
 export function jobStores() {
@@ -51,17 +52,22 @@ export async function submitJob(port: OrchestrationPort, s: Submission, now = ne
   let jobId = s.jobId ?? newId();
   let first = true;
   if (s.idempotencyKey) {
-    const r = await keys.remember(`jobs:${s.principal.userId}`, s.idempotencyKey, { jobId, instance: inst.record.name }, now);
+    const remembered: IdempotentJob = { jobId, instance: inst.record.name, ...(inst.record.instanceId ? { instanceId: inst.record.instanceId } : {}) };
+    const r = await keys.remember(`jobs:${s.principal.userId}`, s.idempotencyKey, remembered, now);
     jobId = r.result.jobId;
     first = r.first;
     if (!first && r.result.instance.toLowerCase() !== inst.record.name.toLowerCase()) {
       throw new ConflictError(`Idempotency-Key '${s.idempotencyKey}' was used for a job on instance '${r.result.instance}'.`, { retryable: false });
+    }
+    if (!first && !sameIncarnation(inst.record, r.result)) {
+      throw new ConflictError(`Idempotency-Key '${s.idempotencyKey}' was used for a job on an earlier instance named '${r.result.instance}'.`, { retryable: false });
     }
   }
   const record: JobRecord = {
     id: jobId,
     name: s.body.name ?? jobId,
     instance: inst.record.name,
+    ...(inst.record.instanceId ? { instanceId: inst.record.instanceId } : {}),
     state: "Queued",
     command: s.body.command,
     gpus: s.body.gpus,
@@ -98,6 +104,8 @@ export async function submitJob(port: OrchestrationPort, s: Submission, now = ne
 export async function recordFailedSubmission(p: {
   jobId: string;
   instance: string;
+  /** The incarnation of the instance when it exists (its owner then sees the failed submission). */
+  instanceId?: string;
   submittedBy: string;
   name?: string;
   command?: string;
@@ -109,6 +117,7 @@ export async function recordFailedSubmission(p: {
     id: p.jobId,
     name: p.name ?? p.jobId,
     instance: p.instance,
+    ...(p.instanceId ? { instanceId: p.instanceId } : {}),
     state: "Failed",
     command: p.command ?? "",
     gpus: 0,

@@ -4,7 +4,8 @@ import * as df from "durable-functions";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
 import { isTerminalJobState, JOB_STATES, type JobState } from "../shared/instances/states";
 import { JOB_LOGS_CONTAINER, jobLogBlobs, toJobResponse, type JobRecord } from "../shared/jobs/record";
-import { readBlobText } from "../shared/azure/blobs";
+import { readBlobFrom, readBlobText } from "../shared/azure/blobs";
+import { sameIncarnation } from "../shared/instances/record";
 import { assertAuthorized, type Principal } from "../shared/rbac";
 import { jobSubmissionBody } from "../shared/schemas/job";
 import { parseWith } from "../shared/validation";
@@ -43,8 +44,9 @@ apiRoute("listJobs", { route: "instances/{name}/jobs", methods: ["GET"] }, async
   const pageSize = Number(req.query.get("top") ?? 100);
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw ValidationError.field("top", "must be an integer in 1..1000");
   const token = req.query.get("continuationToken") ?? undefined;
+  // Only this incarnation's jobs: the partition is the name, which an earlier instance may have had.
   const page = await jobStores().jobs.list(inst.record.name, {
-    ...(state ? { filter: { state: state as JobState } } : {}),
+    filter: { instanceId: inst.record.instanceId, ...(state ? { state: state as JobState } : {}) },
     pageSize,
     ...(token ? { continuationToken: token } : {}),
   });
@@ -56,11 +58,17 @@ apiRoute("listJobs", { route: "instances/{name}/jobs", methods: ["GET"] }, async
   return { status: 200, body: out };
 });
 
-/** The job, if the caller may do `action` on it. A job of a deleted instance stays readable by its submitter. */
+/**
+ * The job, if the caller may do `action` on it, and whether its instance still exists. Access
+ * follows the instance only while it is the same incarnation (instance id) the job was submitted
+ * to; a job whose instance was deleted — even if the name has been taken again since — stays
+ * readable by its submitter, admins and readers, and by no one else.
+ */
 async function jobFor(principal: Principal, id: string, action: "job:read" | "job:cancel") {
   const got = await jobStores().jobs.get(id);
   if (!got) throw NotFoundError.resource("Job", id);
-  const inst = await instanceStores().instances.get(got.record.instance);
+  const found = await instanceStores().instances.get(got.record.instance);
+  const inst = found && sameIncarnation(found.record, got.record) ? found : undefined;
   if (inst) {
     try {
       assertAuthorized(principal, action, { instance: { name: inst.record.name, assignedUser: inst.record.assignedUser } });
@@ -71,7 +79,7 @@ async function jobFor(principal: Principal, id: string, action: "job:read" | "jo
   } else if (!(principal.roles.includes("admin") || (action === "job:read" && principal.roles.includes("reader")) || got.record.submittedBy === principal.userId)) {
     throw NotFoundError.resource("Job", id);
   }
-  return got;
+  return { ...got, instanceLives: inst !== undefined };
 }
 
 apiRoute("getJob", { route: "jobs/{id}", methods: ["GET"] }, async ({ principal, params }) => {
@@ -79,14 +87,25 @@ apiRoute("getJob", { route: "jobs/{id}", methods: ["GET"] }, async ({ principal,
   return { status: 200, body: toJobResponse(got.record), headers: { ETag: got.etag } };
 });
 
-apiRoute("getJobLogs", { route: "jobs/{id}/logs", methods: ["GET"] }, async ({ principal, params }) => {
+apiRoute("getJobLogs", { route: "jobs/{id}/logs", methods: ["GET"] }, async ({ principal, params, req }) => {
   const got = await jobFor(principal, params.id!, "job:read");
   const storage = getClients().storage;
-  const [out, err] = await Promise.all([
-    readBlobText(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stdout(got.record.id)),
-    readBlobText(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stderr(got.record.id)),
-  ]);
-  return { status: 200, body: (out ?? "") + (err ?? ""), headers: { "Content-Type": "text/plain; charset=utf-8" } };
+  const stream = req.query.get("stream");
+  if (stream === null) {
+    const [out, err] = await Promise.all([
+      readBlobText(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stdout(got.record.id)),
+      readBlobText(storage, JOB_LOGS_CONTAINER, jobLogBlobs.stderr(got.record.id)),
+    ]);
+    return { status: 200, body: (out ?? "") + (err ?? ""), headers: { "Content-Type": "text/plain; charset=utf-8" } };
+  }
+  // One stream from a byte offset: what a follower (cix job logs --follow, the portal) polls
+  // while the job writes. Bytes, not text, so an offset never splits a character for the client.
+  if (stream !== "stdout" && stream !== "stderr") throw ValidationError.field("stream", "must be stdout or stderr");
+  const offsetText = req.query.get("offset") ?? "0";
+  const offset = Number(offsetText);
+  if (!/^\d{1,15}$/.test(offsetText) || !Number.isSafeInteger(offset)) throw ValidationError.field("offset", "must be a whole number of bytes");
+  const bytes = await readBlobFrom(storage, JOB_LOGS_CONTAINER, jobLogBlobs[stream](got.record.id), offset);
+  return { status: 200, body: bytes, headers: { "Content-Type": "text/plain; charset=utf-8" } };
 });
 
 apiRoute("cancelJob", { route: "jobs/{id}/cancel", methods: ["POST"], extraInputs: client }, async ({ ctx, principal, params }) => {
@@ -102,6 +121,7 @@ apiRoute("cancelJob", { route: "jobs/{id}/cancel", methods: ["POST"], extraInput
   }
   // The job's orchestration takes it from here: off the queue, or to the agent if it runs.
   await durablePort(df.getClient(ctx)).raise(orchestrationIds.job(job.id), JOB_EVENT, { type: "Cancel", reason: "canceled by request" } satisfies JobEventPayload);
-  await recordActivity(job.instance, now).catch(() => undefined);
+  // Activity only on the instance that ran it, not a later one that took its name.
+  if (got.instanceLives) await recordActivity(job.instance, now).catch(() => undefined);
   return { status: 202, body: toJobResponse(job), headers: { Location: `/api/jobs/${job.id}` } };
 });

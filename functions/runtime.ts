@@ -3,11 +3,15 @@
 // so every trigger sees the same configuration.
 import { getAzureClients, type AzureClients } from "../shared/azure/clients";
 import { parseSettings, type Settings } from "../shared/settings";
+import { useContinuationTokenKey } from "../shared/store/continuationToken";
 
 let settings: Settings | undefined;
 
 export function getSettings(): Settings {
-  settings ??= parseSettings(process.env);
+  if (!settings) {
+    settings = parseSettings(process.env);
+    if (settings.continuationTokenKey) useContinuationTokenKey(settings.continuationTokenKey);
+  }
   return settings;
 }
 

@@ -3,7 +3,7 @@
 // are read fresh when a create or start is checked.
 import { listVmSkus, listVmUsages, type VmSku } from "../shared/azure/compute";
 import { TtlCache } from "../shared/cache";
-import { ValidationError } from "../shared/errors";
+import { AppError, ValidationError } from "../shared/errors";
 import type { InstanceRecord } from "../shared/instances/record";
 import { checkQuota, workspaceUsage, type ProviderUsage } from "../shared/policies/quota";
 import { buildSizeCatalog, findSize, type ResourceSkuLike, type SizeCatalog } from "../shared/sizes";
@@ -26,7 +26,7 @@ function asResourceSku(sku: VmSku, location: string): ResourceSkuLike {
       { name: "GPUs", value: String(sku.gpus) },
       { name: "MemoryGB", value: String(sku.memoryGb) },
     ],
-    restrictions: sku.available ? [] : [{ type: "Location", values: [location], reasonCode: "NotAvailableForSubscription" }],
+    restrictions: sku.available ? [] : [{ type: "Location", values: [location], reasonCode: sku.restriction ?? "NotAvailableForSubscription" }],
   };
 }
 
@@ -39,12 +39,21 @@ export async function getSizeCatalog(): Promise<SizeCatalog> {
   });
 }
 
-/** The catalog entry of an allowed size, or a 400 naming vmSize when the region does not offer it. */
+/**
+ * The catalog entry of an allowed size; a 409 SkuNotAvailable when Azure restricts it for this
+ * subscription (ARM would refuse the VM PUT with that code), a 400 naming vmSize when the region
+ * does not offer it at all.
+ */
 export async function sizeInfo(vmSize: string): Promise<VmSizeInfo> {
   const catalog = await getSizeCatalog();
   const info = findSize(catalog, vmSize);
   if (info) return info;
-  const why = catalog.unavailable.find((u) => u.name.toLowerCase() === vmSize.toLowerCase())?.reason ?? "not offered";
+  const entry = catalog.unavailable.find((u) => u.name.toLowerCase() === vmSize.toLowerCase());
+  if (entry?.restricted) {
+    const message = `vmSize: ${entry.name} is restricted for this subscription in ${getSettings().location} (${entry.reason}); choose another size.`;
+    throw new AppError("SkuNotAvailable", message, 409, { target: "vmSize", details: [{ code: entry.reason, target: "vmSize", message }] });
+  }
+  const why = entry?.reason ?? "not offered";
   throw ValidationError.field("vmSize", `is allowed by policy but not available in ${getSettings().location} (${why})`, "VmSizeNotAvailable");
 }
 

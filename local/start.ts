@@ -10,6 +10,8 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { applyLocalSettings } from "./host/settings";
+import { ensureCertificate } from "./cloud/tls";
+import { readStorageConnection } from "../shared/azure/storageConnection";
 import { parseLocalPrincipals } from "./host/http/principal";
 import { azuriteArgs, azuriteEntry, canConnect, connectionStringFor, type AzuritePorts } from "./shared/azurite";
 import { ChildOutput } from "./shared/childOutput";
@@ -56,9 +58,12 @@ function checkSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   } catch (err) {
     throw new StartError((err as Error).message);
   }
-  for (const name of ["AzureWebJobsStorage", "LOCAL_PRINCIPALS"]) {
-    if (!effective[name]) throw new StartError(`setting ${name} is missing (local.settings.json Values or the environment)`);
+  const storage = readStorageConnection(effective);
+  if (storage === undefined) {
+    throw new StartError("setting AzureWebJobsStorage is missing (local.settings.json Values or the environment): a connection string, or AzureWebJobsStorage__blobServiceUri/__queueServiceUri/__tableServiceUri for identity-based access");
   }
+  if (Array.isArray(storage)) throw new StartError(`setting ${storage[0]!.setting} ${storage[0]!.message}`);
+  if (!effective.LOCAL_PRINCIPALS) throw new StartError("setting LOCAL_PRINCIPALS is missing (local.settings.json Values or the environment)");
   try {
     parseLocalPrincipals(effective.LOCAL_PRINCIPALS);
   } catch (err) {
@@ -104,8 +109,22 @@ async function main(): Promise<void> {
 
   const azurite: AzuritePorts = { blob: ports.AZURITE_BLOB_PORT, queue: ports.AZURITE_QUEUE_PORT, table: ports.AZURITE_TABLE_PORT };
   const hostEnv: NodeJS.ProcessEnv = { ...env, PORT: String(ports.PORT), DATA_DIR: dataDir, APP_DIR: REPO_ROOT };
-  // The settings file names the default ports; point the app elsewhere only when they moved.
-  if (azurite.blob !== 10000 || azurite.queue !== 10001 || azurite.table !== 10002) {
+  // Identity-based storage (the example settings, as in Azure): Azurite on HTTPS with OAuth,
+  // taking the emulator's managed-identity tokens; its certificate is the emulator's.
+  const identityStorage = readStorageConnection(settings);
+  let oauth: { certFile: string; keyFile: string } | undefined;
+  if (identityStorage !== undefined && !Array.isArray(identityStorage) && identityStorage.kind === "identity") {
+    if (!withCloud) throw new StartError("identity-based storage needs the cloud emulator (the local Entra ID): run \"npm run build\"");
+    const tls = await ensureCertificate(path.join(dataDir, "cloud"));
+    oauth = { certFile: tls.certFile, keyFile: path.join(path.dirname(tls.certFile), "key.pem") };
+    const uri = (port: number) => `https://127.0.0.1:${port}/devstoreaccount1`;
+    hostEnv.AzureWebJobsStorage__blobServiceUri = uri(azurite.blob);
+    hostEnv.AzureWebJobsStorage__queueServiceUri = uri(azurite.queue);
+    hostEnv.AzureWebJobsStorage__tableServiceUri = uri(azurite.table);
+    // Adds the emulator's CA to the host's trusted ones (certificate checks stay on).
+    hostEnv.NODE_EXTRA_CA_CERTS = tls.certFile;
+  } else if (azurite.blob !== 10000 || azurite.queue !== 10001 || azurite.table !== 10002) {
+    // The settings file names the default ports; point the app elsewhere only when they moved.
     hostEnv.AzureWebJobsStorage = connectionStringFor(azurite);
   }
   if (ports.CLOUD_PORT !== DEFAULT_PORTS.CLOUD_PORT) {
@@ -154,7 +173,7 @@ async function main(): Promise<void> {
     await supervisor.add({
       name: "azurite",
       spawn: () =>
-        spawn(process.execPath, [azuriteEntry(), ...azuriteArgs({ ports: azurite, location: path.join(dataDir, "azurite") })], {
+        spawn(process.execPath, [azuriteEntry(), ...azuriteArgs({ ports: azurite, location: path.join(dataDir, "azurite"), ...(oauth ? { oauth } : {}) })], {
           cwd: dataDir,
           stdio: ["ignore", "ignore", "inherit"],
           detached: true,
@@ -168,6 +187,8 @@ async function main(): Promise<void> {
         // The emulator's queue front for VM identities passes allowed requests on to this Azurite.
         CLOUD_QUEUE_BACKEND: connectionStringFor(azurite),
         CLOUD_QUEUE_PORT: String(ports.CLOUD_QUEUE_PORT),
+        // Run-command output goes to SAS URLs on Azurite, which then speaks HTTPS with this CA.
+        ...(oauth ? { NODE_EXTRA_CA_CERTS: oauth.certFile } : {}),
       };
       await supervisor.add(nodeService("cloud", cloudMain, cloudEnv, /listening/i, outputs));
     } else {

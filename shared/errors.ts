@@ -132,6 +132,13 @@ export class PreconditionFailedError extends AppError {
   }
 }
 
+/** 413: the request body is larger than the API accepts. */
+export class PayloadTooLargeError extends AppError {
+  constructor(message: string) {
+    super("PayloadTooLarge", message, 413, { target: "body" });
+  }
+}
+
 /** A failure talking to ARM or storage. `httpStatus` is the cloud's status, not ours. */
 export class CloudError extends AppError {
   readonly httpStatus?: number;

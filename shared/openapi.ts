@@ -58,6 +58,21 @@ const errors = {
   "401": error("No valid identity (Unauthorized)."),
   "403": error("The caller's role does not allow this (Forbidden)."),
 };
+/** Every JSON body is bounded before anything else looks at it (shared/jsonBody.ts). */
+const bodyErrors = {
+  "400": error("Invalid request (code InvalidRequest); details name each field. Also a body that is not JSON or is nested more than 32 levels deep (target body)."),
+  "413": error("The body is larger than 256 KiB (PayloadTooLarge)."),
+};
+const pageParams = [
+  { name: "top", in: "query", required: false, description: "Page size.", schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
+  {
+    name: "continuationToken",
+    in: "query",
+    required: false,
+    description: "From the previous page's nextLink; opaque and signed. One that is not from this list is a 400 naming continuationToken.",
+    schema: { type: "string" },
+  },
+];
 const nameParam = {
   name: "name",
   in: "path",
@@ -123,6 +138,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
           parameters: [
             { name: "state", in: "query", required: false, schema: inline(instanceState) },
             { name: "assignedUser", in: "query", required: false, schema: { type: "string" } },
+            ...pageParams,
           ],
           responses: { "200": { description: "Instances the caller may see.", content: json("InstanceList") }, ...errors },
         },
@@ -141,7 +157,8 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
               content: json("Instance"),
             },
             ...errors,
-            "409": error("Conflict (name taken) or QuotaExceeded."),
+            ...bodyErrors,
+            "409": error("Conflict (name taken), QuotaExceeded, or SkuNotAvailable (the size is restricted for the subscription)."),
             "412": error("If-Match does not match."),
           },
         },
@@ -160,6 +177,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
           responses: {
             "200": { description: "Updated.", content: json("Instance") },
             ...errors,
+            ...bodyErrors,
             "404": error("No such instance (or not yours)."),
             "409": error("PropertyChangeNotAllowed: a field fixed after creation."),
             "412": error("If-Match does not match."),
@@ -186,14 +204,20 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
         parameters: [nameParam],
         get: {
           operationId: "listJobs",
-          parameters: [{ name: "state", in: "query", required: false, schema: inline(jobState) }],
+          parameters: [{ name: "state", in: "query", required: false, schema: inline(jobState) }, ...pageParams],
           responses: { "200": { description: "Jobs of the instance.", content: json("JobList") }, ...errors, "404": error("No such instance.") },
         },
         post: {
           operationId: "submitJob",
           parameters: [idempotencyKey],
           requestBody: { required: true, content: json("JobSubmissionBody") },
-          responses: { "202": accepted("Queued.", "Job"), ...errors, "404": error("No such instance.") },
+          responses: {
+            "202": accepted("Queued.", "Job"),
+            ...errors,
+            ...bodyErrors,
+            "404": error("No such instance."),
+            "409": error("The instance is being deleted, or the Idempotency-Key was used for a job on another (or an earlier) instance of that name."),
+          },
         },
       },
       "/api/jobs/{id}": {
@@ -202,8 +226,22 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
       "/api/jobs/{id}/logs": {
         get: {
           operationId: "getJobLogs",
-          parameters: [idParam("Job")],
-          responses: { "200": { description: "stdout then stderr.", content: { "text/plain": { schema: { type: "string" } } } }, ...errors, "404": error("No such job.") },
+          parameters: [
+            idParam("Job"),
+            {
+              name: "stream",
+              in: "query",
+              required: false,
+              description: "One stream only (stdout or stderr), from `offset`: what a follower polls while the job writes. Without it: stdout then stderr, whole.",
+              schema: { type: "string", enum: ["stdout", "stderr"] },
+            },
+            { name: "offset", in: "query", required: false, description: "With `stream`: the first byte to return (0 by default).", schema: { type: "integer", minimum: 0 } },
+          ],
+          responses: {
+            "200": { description: "stdout then stderr; or, with `stream`, that stream's bytes from `offset` (empty when nothing new).", content: { "text/plain": { schema: { type: "string" } } } },
+            ...errors,
+            "404": error("No such job."),
+          },
         },
       },
       "/api/jobs/{id}/cancel": {

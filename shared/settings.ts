@@ -34,6 +34,8 @@ export interface Settings {
     endpoint: string;
     shareQuotaGb: number;
   };
+  /** CONTINUATION_TOKEN_KEY: signs list continuation tokens; unset = a random key per process. */
+  continuationTokenKey?: string;
   /** Client id of the app's user-assigned managed identity (AZURE_CLIENT_ID); absent on a developer's machine. */
   identityClientId?: string;
   /** AzureWebJobsStorage: a connection string, or an identity-based connection (AzureWebJobsStorage__*). */
@@ -48,7 +50,7 @@ export class SettingsError extends Error {
 }
 
 export const IDLE_SHUTDOWN_MAX_MINUTES = 4320;
-const SECRET_SETTINGS = new Set(["AzureWebJobsStorage", "IDENTITY_HEADER"]);
+const SECRET_SETTINGS = new Set(["AzureWebJobsStorage", "IDENTITY_HEADER", "CONTINUATION_TOKEN_KEY"]);
 
 export function isSecretSetting(name: string): boolean {
   return SECRET_SETTINGS.has(name);
@@ -180,6 +182,10 @@ export function parseSettings(env: Env): Settings {
     storage = storageResult;
   }
 
+  const continuationTokenKey = raw("CONTINUATION_TOKEN_KEY");
+  // Checked by length only: the value is a secret.
+  if (continuationTokenKey !== undefined && continuationTokenKey.length < 32) fail("CONTINUATION_TOKEN_KEY", "must be at least 32 characters");
+
   const settings: Settings = {
     workspaceName,
     subscriptionId,
@@ -204,6 +210,7 @@ export function parseSettings(env: Env): Settings {
       endpoint: filesEndpoint,
       shareQuotaGb: int("WORKSPACE_SHARE_QUOTA_GB", 100, 1, 102400),
     },
+    ...(continuationTokenKey !== undefined ? { continuationTokenKey } : {}),
     ...(identityClientId !== undefined ? { identityClientId } : {}),
     storage,
   };

@@ -16,7 +16,7 @@ export interface ResourceSkuLike {
 export interface SizeCatalog {
   sizes: VmSizeInfo[];
   /** Allowed sizes the location does not offer (or restricts for this subscription), with why. */
-  unavailable: { name: string; reason: string }[];
+  unavailable: { name: string; reason: string; restricted?: true }[];
 }
 
 export function buildSizeCatalog(skus: Iterable<ResourceSkuLike>, allowedVmSizes: readonly string[], location: string): SizeCatalog {
@@ -50,11 +50,12 @@ export function buildSizeCatalog(skus: Iterable<ResourceSkuLike>, allowedVmSizes
     });
   }
   const sizes: VmSizeInfo[] = [];
-  const unavailable: { name: string; reason: string }[] = [];
+  const unavailable: SizeCatalog["unavailable"] = [];
   for (const name of allowedVmSizes) {
     const info = found.get(name.toLowerCase());
+    const restriction = restricted.get(name.toLowerCase());
     if (info) sizes.push(info);
-    else unavailable.push({ name, reason: restricted.get(name.toLowerCase()) ?? `not offered in ${location}` });
+    else unavailable.push(restriction ? { name, reason: restriction, restricted: true } : { name, reason: `not offered in ${location}` });
   }
   return { sizes, unavailable };
 }

@@ -1,14 +1,15 @@
 import sshpk from "sshpk";
 
-// Accept only what `azureuser` key-only login should accept: OpenSSH-format public keys of
-// ed25519, ECDSA or RSA ≥ 2048 bits. Private keys are refused loudly: pasting one into a
-// request is a leak we should not store.
+// Accept only what Azure puts on a Linux VM: OpenSSH-format public keys of ED25519 or RSA
+// ≥ 2048 bits ("Supported SSH key formats", learn.microsoft.com/azure/virtual-machines/linux/
+// create-ssh-keys-detailed; ECDSA and other types are not supported and fail the VM create).
+// Private keys are refused loudly: pasting one into a request is a leak we should not store.
 
 export const SSH_PUBLIC_KEY_MAX_LENGTH = 16 * 1024;
 const MIN_RSA_BITS = 2048;
 
 export interface SshKeyInfo {
-  type: "ed25519" | "ecdsa" | "rsa";
+  type: "ed25519" | "rsa";
   bits: number;
   fingerprint: string;
   /** "type base64 [comment]" on one line, as written to authorized_keys. */
@@ -26,12 +27,12 @@ export function checkSshPublicKey(text: string): SshKeyInfo | { error: string } 
   try {
     key = sshpk.parseKey(trimmed, "ssh");
   } catch {
-    return { error: "is not an OpenSSH public key (expected 'ssh-ed25519 AAAA… comment', ecdsa-sha2-* or ssh-rsa)" };
+    return { error: "is not an OpenSSH public key (expected 'ssh-ed25519 AAAA… comment' or ssh-rsa)" };
   }
   if (key.type === "rsa") {
     if (key.size < MIN_RSA_BITS) return { error: `RSA keys must be at least ${MIN_RSA_BITS} bits (this one has ${key.size})` };
-  } else if (key.type !== "ed25519" && key.type !== "ecdsa") {
-    return { error: `key type ${key.type} is not allowed; use ed25519, ECDSA or RSA ≥ ${MIN_RSA_BITS} bits` };
+  } else if (key.type !== "ed25519") {
+    return { error: `key type ${key.type} is not supported by Azure VMs; use ed25519 or RSA ≥ ${MIN_RSA_BITS} bits` };
   }
   return {
     type: key.type,

@@ -9,7 +9,9 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ValidationE
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, root?: string): Parsed<z.output<S>> {
   let result: ReturnType<S["safeParse"]>;
   try {
-    result = schema.safeParse(input, { error: friendlyMessage }) as ReturnType<S["safeParse"]>;
+    // reportInput: zod 4 leaves `input` out of finished issues otherwise, and issuesToDetails
+    // needs it to tell a missing field from a wrong one. The issues never leave this module.
+    result = schema.safeParse(input, { error: friendlyMessage, reportInput: true }) as ReturnType<S["safeParse"]>;
   } catch (err) {
     // A refinement must never turn bad input into a 500; report it against the whole body.
     const message = err instanceof Error ? err.message : "could not be validated";

@@ -36,8 +36,8 @@ function record(i: number, now: number): { name: string } & Record<string, unkno
   return {
     name: `inst-${i.toString().padStart(5, "0")}`,
     state,
-    vmSize: i % 10 === 0 ? "Standard_NC6s_v3" : "Standard_D4s_v5",
-    family: i % 10 === 0 ? "standardNCSv3Family" : "standardDSv5Family",
+    vmSize: i % 10 === 0 ? "Standard_NC4as_T4_v3" : "Standard_D4s_v5",
+    family: i % 10 === 0 ? "standardNCASv3_T4Family" : "standardDSv5Family",
     vCpus: i % 10 === 0 ? 6 : 4,
     gpus: i % 10 === 0 ? 1 : 0,
     memoryGb: i % 10 === 0 ? 112 : 16,

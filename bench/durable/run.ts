@@ -12,8 +12,11 @@ const RUNS = Number(process.argv[2] ?? 3);
 
 type Row = { metric: string; unit: string; anchor?: number; values: number[] };
 
+// The management API needs the master (or system) key; the in-process host reads it from here.
+process.env.LOCAL_MASTER_KEY ||= "durable-bench-master-key";
+
 async function post(base: string, p: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const r = await fetch(base + p, { method: "POST", body: body === undefined ? "" : JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+  const r = await fetch(base + p, { method: "POST", body: body === undefined ? "" : JSON.stringify(body), headers: { "Content-Type": "application/json", "x-functions-key": process.env.LOCAL_MASTER_KEY! } });
   const text = await r.text();
   return { status: r.status, json: text ? JSON.parse(text) : undefined };
 }

@@ -3,6 +3,7 @@
 // return {status, body, headers} and throw AppErrors; nothing else about HTTP leaks in.
 import { app, type FunctionInput, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { toErrorBody, ValidationError } from "../../shared/errors";
+import { assertDeclaredSize, parseJsonBody } from "../../shared/jsonBody";
 import { parsePrincipalHeader, type Principal } from "../../shared/rbac";
 
 export type ApiRequest = {
@@ -26,8 +27,6 @@ export type ApiRouteOptions = {
   /** Extra bindings, e.g. df.input.durableClient() for routes that start orchestrations. */
   extraInputs?: FunctionInput[];
 };
-
-const MAX_BODY_BYTES = 256 * 1024;
 
 /** Register an authenticated JSON API route. */
 export function apiRoute(name: string, options: ApiRouteOptions, handler: (r: ApiRequest) => Promise<ApiResult>): void {
@@ -70,7 +69,7 @@ export function errorResponse(err: unknown, ctx: InvocationContext): HttpRespons
 function toHttp(result: ApiResult): HttpResponseInit {
   const headers = { ...(result.headers ?? {}) };
   if (result.body === undefined) return { status: result.status, headers };
-  if (typeof result.body === "string") {
+  if (typeof result.body === "string" || result.body instanceof Uint8Array) {
     headers["Content-Type"] ??= "text/plain; charset=utf-8";
     return { status: result.status, body: result.body, headers };
   }
@@ -79,20 +78,15 @@ function toHttp(result: ApiResult): HttpResponseInit {
 
 async function readJsonBody(req: HttpRequest): Promise<unknown> {
   if (req.method === "GET" || req.method === "HEAD" || req.method === "DELETE") return undefined;
+  // Size and depth are checked here, once for every route, before any handler looks at the body.
+  assertDeclaredSize(req.headers.get("content-length"));
   const text = await req.text();
   if (text.length === 0) return undefined;
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
-    throw ValidationError.field("body", `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`, "BodyTooLarge");
-  }
   const type = req.headers.get("content-type") ?? "application/json";
   if (!/json/i.test(type)) {
     throw ValidationError.field("Content-Type", "The request body must be JSON (Content-Type: application/json).", "UnsupportedMediaType");
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw ValidationError.field("body", `The request body is not valid JSON: ${(err as Error).message}`, "InvalidJson");
-  }
+  return parseJsonBody(text);
 }
 
 /** `ETag` / `If-Match` helpers: ETags are quoted opaque strings from Azure Tables. */

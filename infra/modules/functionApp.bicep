@@ -11,6 +11,11 @@ param storageName string
 param deploymentContainerUrl string
 param appInsightsConnectionString string
 param authClientId string
+// Signs list continuation tokens (shared/store/continuationToken.ts); one key for every instance
+// of the app, so a nextLink works on whichever instance serves it. A new key per deployment only
+// invalidates the nextLinks in flight at that moment.
+@secure()
+param continuationTokenKey string = '${newGuid()}${newGuid()}'
 @description('The app settings of the settings contract (README "Settings"); names checked against the code by test/infra.')
 param settings object
 
@@ -39,6 +44,7 @@ var platformSettings = [
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
   // Read by the app: the audience the VMs' job agents ask tokens for (one App Service Authentication accepts).
   { name: 'JOBS_AGENT_APP_AUDIENCE', value: 'api://${authClientId}' }
+  { name: 'CONTINUATION_TOKEN_KEY', value: continuationTokenKey }
 ]
 var contractSettings = [for s in items(settings): { name: s.key, value: s.value }]
 

@@ -80,7 +80,8 @@ function listSkus(ctx: Ctx, req: ArmRequest): ArmResult {
   const loc = filter ? /location\s+eq\s+'([^']+)'/i.exec(filter)?.[1] : undefined;
   if (filter && !loc) throw new ArmError(400, "InvalidFilter", `Unsupported $filter '${filter}': only "location eq '<location>'" is supported.`);
   if (loc && loc.toLowerCase() !== ctx.opts.location.toLowerCase()) return { status: 200, body: { value: [] } };
-  return { status: 200, body: { value: [...VM_SIZES.map((s) => skuResource(s, ctx.opts.location)), ...diskSkus(ctx.opts.location)] } };
+  const restriction = (name: string) => ctx.config.skuRestrictions[name] ?? Object.entries(ctx.config.skuRestrictions).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+  return { status: 200, body: { value: [...VM_SIZES.map((s) => skuResource(s, ctx.opts.location, restriction(s.name))), ...diskSkus(ctx.opts.location)] } };
 }
 
 function listUsages(ctx: Ctx, req: ArmRequest): ArmResult {

@@ -7,7 +7,7 @@ import { decodeCustomData, isBase64 } from "./cloudInit";
 import type { OpKind } from "./config";
 import { vmId, type ArmRequest, type ArmResult, type Ctx } from "./context";
 import { ArmError, arr, canonical, invalidParameter, nowIso, obj, optBool, requireObj, requireStr, str, type JsonObject } from "./http";
-import { requireLocation } from "./network";
+import { nicReserved, requireLocation, reserveNics } from "./network";
 import { runsEnded, stopVmRuns } from "./runner";
 import { bootVm, haltVm } from "./vmInit";
 import { familyLimit, findSize, vcpuUsage, type VmSize } from "./skus";
@@ -23,6 +23,8 @@ export function findVm(ctx: Ctx, m: Record<string, string>, name: string): VmRec
 }
 
 export const vmName = (vm: VmRecord) => String(vm.body.name);
+export const vmNicIds = (vm: VmRecord) =>
+  (arr(obj(obj(vm.body.properties)?.networkProfile)?.networkInterfaces) ?? []).flatMap((n) => str(obj(n)?.id) ?? []);
 export const adminUser = (vm: VmRecord) => String(obj(obj(vm.body.properties)?.osProfile)?.adminUsername ?? "azureuser");
 
 function checkQuota(ctx: Ctx, size: VmSize, exceptVm?: string): void {
@@ -33,6 +35,18 @@ function checkQuota(ctx: Ctx, size: VmSize, exceptVm?: string): void {
     `Operation could not be completed as it results in exceeding approved ${what} quota. Additional details - Deployment Model: Resource Manager, Location: ${ctx.opts.location}, Current Limit: ${lim}, Current Usage: ${cur}, Additional Required: ${size.vCPUs}, (Minimum) New Limit Required: ${cur + size.vCPUs}. Submit a request for Quota increase at https://aka.ms/ProdportalCRP/#blade/Microsoft_Azure_Capacity/UsageAndQuota.ReactView by specifying parameters listed in the ‘Details’ section for deployment to succeed.`);
   if (current + size.vCPUs > limit) throw fail(`${size.family} Cores`, limit, current);
   if (usage.total + size.vCPUs > ctx.opts.quota.regional) throw fail("Total Regional Cores", ctx.opts.quota.regional, usage.total);
+}
+
+/** A size restricted for the subscription (in the location, or in the requested zone) is 409 SkuNotAvailable. */
+function checkSkuRestriction(ctx: Ctx, size: VmSize, zones: string[] | undefined): void {
+  const r = Object.entries(ctx.config.skuRestrictions).find(([k]) => k.toLowerCase() === size.name.toLowerCase())?.[1];
+  if (!r) return;
+  const zoneHit = r.type === "Zone" && (zones ?? []).some((z) => (r.zones ?? ["1"]).some((rz) => rz === z));
+  if (r.type === "Location" || zoneHit) {
+    throw new ArmError(409, "SkuNotAvailable",
+      `The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: ${size.name}' is currently not available in location '${ctx.opts.location}'${zoneHit ? ` zones '${zones!.join(",")}'` : ""} for subscription '${ctx.opts.subscriptionId}' (${r.reasonCode}). Please try another size or deploy to a different location or zones. See https://aka.ms/azureskunotavailable for details.`,
+      "properties.hardwareProfile.vmSize");
+  }
 }
 
 function validateOsProfile(os: JsonObject, name: string, creating: boolean): { user: string; keys: string[] } {
@@ -55,10 +69,16 @@ function validateOsProfile(os: JsonObject, name: string, creating: boolean): { u
       throw invalidParameter(`${field}.path`, `Destination path for SSH public keys is currently limited to its default value /home/${user}/.ssh/authorized_keys due to a known issue in Linux provisioning agent.`);
     }
     const data = str(obj(k)?.keyData) ?? "";
+    let parsed: sshpk.Key | undefined;
     try {
-      sshpk.parseKey(data, "ssh");
+      parsed = sshpk.parseKey(data, "ssh");
     } catch {
-      throw invalidParameter(`${field}.keyData`, `The value of parameter ${field}.keyData is invalid.`);
+      parsed = undefined;
+    }
+    // Azure takes SSH-2 RSA of at least 2048 bits and ED25519 only; ECDSA and the rest are refused
+    // (learn.microsoft.com/azure/virtual-machines/linux/create-ssh-keys-detailed#supported-ssh-key-formats).
+    if (!parsed || !((parsed.type === "rsa" && parsed.size >= 2048) || parsed.type === "ed25519")) {
+      throw invalidParameter(`${field}.keyData`, `The value of parameter ${field}.keyData is invalid.${parsed ? ` Key type ${parsed.type} (${parsed.size} bits) is not supported: use RSA (2048 bits or more) or ED25519.` : ""}`);
     }
     keys.push(data);
   });
@@ -110,7 +130,7 @@ export function putVm(ctx: Ctx, req: ArmRequest): ArmResult {
     }
     throw conflict(name, pending);
   }
-  if (existing && existing.requestHash === hash) return { status: 200, body: vmView(ctx, existing, false) };
+  if (existing && existing.requestHash === hash && existing.provisioningState !== "Failed") return { status: 200, body: vmView(ctx, existing, false) };
 
   const props = requireObj(raw.properties, "properties");
   const vmSize = requireStr(requireObj(props.hardwareProfile, "properties.hardwareProfile").vmSize, "properties.hardwareProfile.vmSize");
@@ -118,6 +138,7 @@ export function putVm(ctx: Ctx, req: ArmRequest): ArmResult {
   if (!size) {
     throw new ArmError(409, "SkuNotAvailable", `The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: ${vmSize}' is currently not available in location '${ctx.opts.location}'. Please try another size or deploy to a different location or zones. See https://aka.ms/azureskunotavailable for details.`, "properties.hardwareProfile.vmSize");
   }
+  checkSkuRestriction(ctx, size, arr(raw.zones)?.map(String));
   const os = requireObj(props.osProfile ?? obj(existing?.body.properties)?.osProfile, "properties.osProfile");
   const { user, keys } = validateOsProfile(os, name, !existing);
   if (existing) {
@@ -132,7 +153,10 @@ export function putVm(ctx: Ctx, req: ArmRequest): ArmResult {
   if (nicRefs.length === 0) throw invalidParameter("properties.networkProfile.networkInterfaces", "At least one network interface is required.");
   nicRefs.forEach((n, i) => {
     const nicId = requireStr(obj(n)?.id, `properties.networkProfile.networkInterfaces[${i}].id`);
-    if (!ctx.store.state.nics[key(nicId)]) throw new ArmError(404, "NotFound", `Resource ${nicId} not found.`, `properties.networkProfile.networkInterfaces[${i}].id`);
+    const nic = ctx.store.state.nics[key(nicId)];
+    if (!nic) throw new ArmError(404, "NotFound", `Resource ${nicId} not found.`, `properties.networkProfile.networkInterfaces[${i}].id`);
+    const reserved = nicReserved(ctx, nic, id);
+    if (reserved) throw reserved;
     const user = Object.values(ctx.store.state.vms).find((v) => key(v.id) !== key(id) &&
       (arr(obj(obj(v.body.properties)?.networkProfile)?.networkInterfaces) ?? []).some((x) => str(obj(x)?.id)?.toLowerCase() === key(nicId)));
     if (user) throw new ArmError(400, "NicInUse", `Network Interface ${nicId} is used by existing resource ${user.id}.`, `properties.networkProfile.networkInterfaces[${i}].id`);
@@ -202,8 +226,13 @@ const POWER_DISPLAY: Record<PowerState, string> = {
 export function instanceView(vm: VmRecord): JsonObject {
   const ps = vm.provisioningState;
   const failed = ps === "Failed";
+  const failure = failed ? vm.failure : undefined;
   const statuses: JsonObject[] = [
-    { code: `ProvisioningState/${ps.toLowerCase()}`, level: failed ? "Error" : "Info", displayStatus: ps === "Succeeded" ? "Provisioning succeeded" : failed ? "Provisioning failed" : ps, time: nowIso() },
+    {
+      code: `ProvisioningState/${ps.toLowerCase()}${failure ? `/${failure.code}` : ""}`, level: failed ? "Error" : "Info",
+      displayStatus: ps === "Succeeded" ? "Provisioning succeeded" : failed ? "Provisioning failed" : ps, time: nowIso(),
+      ...(failure ? { message: failure.message } : {}),
+    },
     ...(ps === "Creating" ? [] : [{ code: `PowerState/${vm.powerState}`, level: "Info", displayStatus: POWER_DISPLAY[vm.powerState] }]),
   ];
   const running = vm.powerState === "running";
@@ -239,42 +268,51 @@ export function vmAction(ctx: Ctx, req: ArmRequest, action: Action): ArmResult {
     if (pending.kind === kind) return { status: 202, headers: headers(pending) };
     throw conflict(name, pending);
   }
-  if (vm.provisioningState === "Failed" && action !== "delete") {
+  // Azure lets a failed VM be started, deallocated or deleted (the remedy for an allocation failure).
+  if (vm.provisioningState === "Failed" && (action === "restart" || action === "powerOff")) {
     throw new ArmError(409, "OperationNotAllowed", `Operation '${action}' is not allowed on VM '${name}' since the VM is in a failed state.`);
   }
   if (action === "restart" && vm.powerState !== "running") {
     throw new ArmError(409, "OperationNotAllowed", `Operation 'restart' is not allowed on VM '${name}' since the VM is ${vm.powerState === "deallocated" ? "deallocated" : "not running"}.`);
   }
   if (action === "start" && vm.powerState === "deallocated") checkQuota(ctx, findSize(vm.size)!, key(id));
-  // The immediate part of the transition; the completer finishes it after the latency.
-  switch (action) {
-    case "start":
-      if (vm.powerState !== "running") vm.powerState = "starting";
-      break;
-    case "deallocate":
-      haltVm(ctx, vm);
-      stopVmRuns(ctx, vm, "The VM was deallocated while the script was running.");
-      if (vm.powerState !== "deallocated") vm.powerState = "deallocating";
-      break;
-    case "powerOff":
-      haltVm(ctx, vm);
-      stopVmRuns(ctx, vm, "The VM was powered off while the script was running.");
-      if (vm.powerState !== "deallocated" && vm.powerState !== "stopped") vm.powerState = "stopping";
-      break;
-    case "restart":
-      haltVm(ctx, vm);
-      stopVmRuns(ctx, vm, "The VM was restarted while the script was running.");
-      vm.powerState = "starting";
-      break;
-    case "delete":
-      haltVm(ctx, vm);
-      stopVmRuns(ctx, vm, "The VM was deleted while the script was running.");
-      vm.provisioningState = "Deleting";
-      break;
+  // Processes stop at once (the VM's boot processes, the agent among them, and its runs); the
+  // visible state moves only after `stateLagMs` (Azure: a GET right after the POST can still show
+  // the old state, so clients must poll the operation), and the completer finishes the transition
+  // after the operation's latency.
+  if (action !== "start") {
+    haltVm(ctx, vm);
+    stopVmRuns(ctx, vm, `The VM was ${{ deallocate: "deallocated", powerOff: "powered off", restart: "restarted", delete: "deleted" }[action]} while the script was running.`);
   }
-  if (action !== "delete") vm.provisioningState = "Updating";
   const op = ctx.ops.begin(kind, "Microsoft.Compute", id, ctx.config.latencyMs[kind]);
   vm.pendingOp = { id: op.id, kind };
+  const transition = () => {
+    switch (action) {
+      case "start":
+        if (vm.powerState !== "running") vm.powerState = "starting";
+        break;
+      case "deallocate":
+        if (vm.powerState !== "deallocated") vm.powerState = "deallocating";
+        break;
+      case "powerOff":
+        if (vm.powerState !== "deallocated" && vm.powerState !== "stopped") vm.powerState = "stopping";
+        break;
+      case "restart":
+        vm.powerState = "starting";
+        break;
+      case "delete":
+        vm.provisioningState = "Deleting";
+        break;
+    }
+    if (action !== "delete") vm.provisioningState = "Updating";
+  };
+  if (ctx.config.stateLagMs > 0) {
+    setTimeout(() => {
+      if (vm.pendingOp?.id !== op.id || ctx.ops.get(op.id)?.status !== "InProgress") return;
+      transition();
+      ctx.store.save();
+    }, Math.min(ctx.config.stateLagMs, ctx.config.latencyMs[kind])).unref();
+  } else transition();
   ctx.store.save();
   ctx.log(`vm ${name}: ${action}`);
   return { status: 202, headers: headers(op) };
@@ -287,6 +325,7 @@ export function registerComputeCompleters(ctx: Ctx): void {
     const vm = ctx.store.state.vms[key(op.resourceId)];
     if (!vm) return;
     f(vm);
+    delete vm.failure;
     if (vm.pendingOp?.id === op.id) delete vm.pendingOp;
     ctx.store.save();
   };
@@ -319,6 +358,23 @@ export function registerComputeCompleters(ctx: Ctx): void {
     if (vm.powerState !== "deallocated") vm.powerState = "stopped";
     vm.provisioningState = "Succeeded";
   }));
+  // An operation that fails after it was accepted leaves the VM Failed, with the code in its
+  // instance view (ProvisioningState/failed/AllocationFailed), as Azure does.
+  const powerAfterFailure: Record<string, PowerState | undefined> = {
+    vmCreate: "deallocated", vmStart: "deallocated", vmRestart: "stopped", vmDeallocate: "stopped", vmPowerOff: "stopped",
+  };
+  for (const kind of ["vmCreate", "vmUpdate", "vmStart", "vmRestart", "vmDeallocate", "vmPowerOff", "vmDelete"]) {
+    ctx.ops.registerFailure(kind, (op, error) => {
+      const vm = ctx.store.state.vms[key(op.resourceId)];
+      if (!vm) return;
+      vm.provisioningState = "Failed";
+      vm.failure = error;
+      vm.powerState = powerAfterFailure[kind] ?? vm.powerState;
+      if (vm.pendingOp?.id === op.id) delete vm.pendingOp;
+      ctx.store.save();
+      ctx.log(`vm ${vmName(vm)}: ${kind} failed (${error.code})`);
+    });
+  }
   ctx.ops.register("vmDelete", async (op) => {
     await runsEnded(ctx, (_k, run) => run.vmKey === key(op.resourceId));
     const vm = ctx.store.state.vms[key(op.resourceId)];
@@ -326,6 +382,7 @@ export function registerComputeCompleters(ctx: Ctx): void {
     ctx.sandbox.remove(vmName(vm));
     for (const [k, rc] of Object.entries(ctx.store.state.runCommands)) if (key(rc.vmId) === key(vm.id)) delete ctx.store.state.runCommands[k];
     delete ctx.store.state.vms[key(op.resourceId)];
+    reserveNics(ctx, vm.id, vmNicIds(vm));
     ctx.store.save();
   });
 }

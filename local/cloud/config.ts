@@ -33,11 +33,36 @@ const faultsSchema = z.object({
   next429: z.number().int().min(0),
   next500: z.number().int().min(0),
   nextDrop: z.number().int().min(0),
+  /** "Applied but the response was lost": the write is done, then the connection drops. */
+  rateLost: z.number().min(0).max(1),
+  nextLost: z.number().int().min(0),
 }).strict();
+/**
+ * Per-kind outcome injection: an operation accepted with 201/202 that later ends Failed (the
+ * next N of that kind, or at a random rate) with Azure's code, e.g. AllocationFailed for vmCreate.
+ */
+const restrictionSchema = z.object({
+  type: z.enum(["Location", "Zone"]),
+  reasonCode: z.enum(["NotAvailableForSubscription", "QuotaId"]),
+  zones: z.array(z.enum(["1", "2", "3"])).min(1).optional(),
+}).strict();
+const outcomeSchema = z.object({
+  next: z.number().int().min(0),
+  rate: z.number().min(0).max(1),
+  code: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/),
+  message: z.string().min(1).max(2000),
+}).partial().strict();
+/** ARM's buckets per subscription and principal (burst/refill of writes, reads, deletes) and Compute's per-VM ones. */
 const throttleSchema = z.object({
   enabled: z.boolean(),
   burst: z.number().int().min(1),
   refillPerSecond: z.number().positive(),
+  readBurst: z.number().int().min(1),
+  readRefillPerSecond: z.number().positive(),
+  deleteBurst: z.number().int().min(1),
+  deleteRefillPerSecond: z.number().positive(),
+  /** Compute's per-VM and per-subscription buckets (Azure's published numbers). */
+  compute: z.boolean(),
 }).strict();
 
 export const configPatchSchema = z.object({
@@ -46,6 +71,11 @@ export const configPatchSchema = z.object({
   retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
   faults: faultsSchema.partial().optional(),
   throttle: throttleSchema.partial().optional(),
+  nicReservationSeconds: z.number().int().min(0).max(3600).optional(),
+  stateLagMs: z.number().int().min(0).max(60_000).optional(),
+  outcomes: z.partialRecord(z.enum(OP_KINDS), outcomeSchema).optional(),
+  /** Size name → its restriction for this subscription (null lifts it). */
+  skuRestrictions: z.record(z.string(), restrictionSchema.nullable()).optional(),
 }).strict();
 export type ConfigPatch = z.infer<typeof configPatchSchema>;
 
@@ -55,15 +85,30 @@ export type RuntimeConfig = {
   retryAfterSeconds: number;
   faults: z.infer<typeof faultsSchema>;
   throttle: z.infer<typeof throttleSchema>;
+  /** How long a NIC stays reserved after its VM was deleted or failed to create (Azure: 180 s). */
+  nicReservationSeconds: number;
+  /** How long a VM still shows its old state after an accepted action (realistic: 1 s, none: 0). */
+  stateLagMs: number;
+  outcomes: Partial<Record<OpKind, z.infer<typeof outcomeSchema>>>;
+  skuRestrictions: Record<string, z.infer<typeof restrictionSchema>>;
 };
 
 export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
   return {
     latencyMs: latencyFor(profile),
     retryAfterSeconds: profile === "none" ? 0 : 1,
-    faults: { rate429: 0, rate500: 0, rateDrop: 0, retryAfterSeconds: 1, next429: 0, next500: 0, nextDrop: 0 },
-    // ARM's per-subscription write bucket (Azure: ~200 burst refilled at 10/s).
-    throttle: { enabled: true, burst: 200, refillPerSecond: 10 },
+    faults: { rate429: 0, rate500: 0, rateDrop: 0, retryAfterSeconds: 1, next429: 0, next500: 0, nextDrop: 0, rateLost: 0, nextLost: 0 },
+    outcomes: {},
+    // As on a typical subscription: the 8-GPU ND size needs an approval first.
+    skuRestrictions: { Standard_ND96asr_v4: { type: "Location", reasonCode: "NotAvailableForSubscription" } },
+    // ARM's buckets (see throttle.ts). Compute's per-VM buckets count per minute of wall clock, which
+    // the "none" profile compresses, so they are on only in the realistic profile (tests turn them on).
+    throttle: { enabled: true, burst: 200, refillPerSecond: 10, readBurst: 250, readRefillPerSecond: 25, deleteBurst: 200, deleteRefillPerSecond: 10, compute: profile === "realistic" },
+    // Azure: "Nic(s) in request is reserved for another Virtual Machine for 180 seconds" (quoted
+    // in Azure/karpenter-provider-azure#92, microsoft/AzureTRE#4511). Not shortened by the
+    // "none" latency profile: tests set it explicitly.
+    nicReservationSeconds: 180,
+    stateLagMs: profile === "realistic" ? 1000 : 0,
   };
 }
 
@@ -77,6 +122,15 @@ export function applyPatch(cfg: RuntimeConfig, patch: ConfigPatch): RuntimeConfi
   if (patch.retryAfterSeconds !== undefined) next.retryAfterSeconds = patch.retryAfterSeconds;
   if (patch.faults) Object.assign(next.faults, patch.faults);
   if (patch.throttle) Object.assign(next.throttle, patch.throttle);
+  if (patch.nicReservationSeconds !== undefined) next.nicReservationSeconds = patch.nicReservationSeconds;
+  if (patch.stateLagMs !== undefined) next.stateLagMs = patch.stateLagMs;
+  for (const [size, r] of Object.entries(patch.skuRestrictions ?? {})) {
+    if (r) next.skuRestrictions[size] = r;
+    else delete next.skuRestrictions[size];
+  }
+  for (const [kind, o] of Object.entries(patch.outcomes ?? {}) as [OpKind, z.infer<typeof outcomeSchema>][]) {
+    next.outcomes[kind] = { ...next.outcomes[kind], ...o };
+  }
   return next;
 }
 

@@ -10,7 +10,7 @@ import { dispatchArm } from "./arm";
 import { registerComputeCompleters } from "./compute";
 import { defaultConfig, applyPatch, type ConfigPatch, type LatencyProfile, type RuntimeConfig } from "./config";
 import type { Ctx, ResolvedOptions } from "./context";
-import { decideFault, TokenBuckets } from "./faults";
+import { decideFault, decideLost, decideOutcome } from "./faults";
 import { handleFiles } from "./files";
 import { ArmError, readBody, sendArmError, sendJson, parseJsonObject, type JsonObject } from "./http";
 import { Operations } from "./lro";
@@ -19,6 +19,7 @@ import { recoverRunCommands, registerRunCommandCompleters } from "./runCommands"
 import { Sandbox } from "./sandbox";
 import type { Quota } from "./skus";
 import { Store } from "./store";
+import { Throttle } from "./throttle";
 import { ensureCertificate } from "./tls";
 import { authenticateRequest, authorizeRequest, templateScopes } from "./identity/hooks";
 import { IdentityService, type IdentityOptions } from "./identity/service";
@@ -128,6 +129,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
     runs: new Map(),
     stopped: false,
   };
+  ctx.ops.injectFailure = (op) => decideOutcome(ctx.config, op.kind);
   registerNetworkCompleters(ctx);
   registerComputeCompleters(ctx);
   registerRunCommandCompleters(ctx);
@@ -144,9 +146,9 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   const publicKeyFile = path.join(cloudDir, "identity", "public.pem");
   fs.writeFileSync(publicKeyFile, identity.issuer.key.publicKey.export({ type: "spki", format: "pem" }));
 
-  const buckets = new TokenBuckets();
+  const throttle = new Throttle();
   const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, (req, res) => {
-    handle(ctx, buckets, req, res).catch((err) => {
+    handle(ctx, throttle, req, res).catch((err) => {
       const e = err instanceof ArmError ? err : new ArmError(500, "InternalServerError", (err as Error).message);
       if (!(err instanceof ArmError)) ctx.log(`internal error on ${req.method} ${req.url}: ${(err as Error).stack}`);
       if (!res.headersSent) sendArmError(res, e);
@@ -200,7 +202,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   };
 }
 
-async function handle(ctx: Ctx, buckets: TokenBuckets, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(ctx: Ctx, throttle: Throttle, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "https://127.0.0.1");
   const method = (req.method ?? "GET").toUpperCase();
   if (url.pathname === "/health" && method === "GET") return sendJson(res, 200, { status: "ok", service: "cloud-emulator" });
@@ -229,20 +231,25 @@ async function handle(ctx: Ctx, buckets: TokenBuckets, req: IncomingMessage, res
   if (url.pathname.startsWith("/files/")) return handleFiles(ctx, req, res, url);
 
   const write = method !== "GET" && method !== "HEAD";
-  const throttleHeaders: Record<string, string> = {};
-  if (write && ctx.config.throttle.enabled) {
-    const t = buckets.take(ctx.opts.subscriptionId.toLowerCase(), ctx.config.throttle.burst, ctx.config.throttle.refillPerSecond);
-    if (t.waitSeconds > 0) {
-      return sendArmError(res, new ArmError(429, "SubscriptionRequestsThrottled",
-        `Number of 'write' requests for subscription '${ctx.opts.subscriptionId}' exceeded. Please try again after '${t.waitSeconds}' seconds after additional tokens are available.`,
-        undefined, { "retry-after": String(t.waitSeconds), "x-ms-ratelimit-remaining-subscription-writes": "0" }));
-    }
-    throttleHeaders["x-ms-ratelimit-remaining-subscription-writes"] = String(t.remaining);
-  }
+  // ARM's buckets are per principal: the token's object id (every token of one identity shares them).
+  const throttleHeaders = throttle.charge(ctx.config, { method, path: url.pathname, authorization: caller.principalId, subscriptionId: ctx.opts.subscriptionId },
+    (vmPath) => Object.keys(ctx.store.state.vms).includes(vmPath.toLowerCase()));
   const host = req.headers.host ?? `127.0.0.1:${ctx.opts.port}`;
-  const result = dispatchArm(ctx, {
-    method, path: url.pathname, query: url.searchParams, baseUrl: `https://${host}`,
-    apiVersion: url.searchParams.get("api-version") ?? "", body: () => parseJsonObject(raw),
-  });
+  let result: ReturnType<typeof dispatchArm>;
+  try {
+    result = dispatchArm(ctx, {
+      method, path: url.pathname, query: url.searchParams, baseUrl: `https://${host}`,
+      apiVersion: url.searchParams.get("api-version") ?? "", body: () => parseJsonObject(raw),
+    });
+  } catch (err) {
+    // ARM reports the remaining calls on refusals too.
+    if (err instanceof ArmError) return sendArmError(res, new ArmError(err.status, err.code, err.message, err.target, { ...throttleHeaders, ...err.headers }));
+    throw err;
+  }
+  if (write && decideLost(ctx.config)) {
+    // Applied, but the client never hears: it must retry idempotently.
+    req.socket.destroy();
+    return;
+  }
   sendJson(res, result.status, result.body as JsonObject | undefined, { ...throttleHeaders, ...result.headers });
 }

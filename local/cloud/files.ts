@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import type { Ctx } from "./context";
 import { readBody } from "./http";
-import { key } from "./store";
+import { key, type ShareRecord } from "./store";
 
 const API_VERSION = "2025-11-05";
 const DEFAULT_QUOTA_GIB = 102400;
@@ -33,6 +33,37 @@ function sendError(req: IncomingMessage, res: ServerResponse, e: FilesError): vo
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const etagOf = (st: fs.Stats) => `"0x${Math.floor(st.mtimeMs * 1000).toString(16).toUpperCase()}${st.size.toString(16)}"`;
 const iso7 = (d: Date) => d.toISOString().replace("Z", "0000Z");
+
+/**
+ * REST on NFS shares (learn.microsoft.com/rest/api/storageservices/create-directory and
+ * create-file, "NFS only" headers): supported from x-ms-version 2025-05-05; files and directories
+ * have an owner, group and mode (x-ms-owner, x-ms-group, x-ms-mode, default root:root, 0755 for a
+ * directory and 0644 for a file), which is what decides who may write there from the VM.
+ */
+const NFS_MIN_VERSION = "2025-05-05";
+function nfsAttributes(req: IncomingMessage, share: ShareRecord) {
+  const version = String(req.headers["x-ms-version"] ?? "");
+  if (!(version >= NFS_MIN_VERSION)) {
+    throw new FilesError(400, "FileShareProtocolMismatch", `REST on an NFS share needs x-ms-version ${NFS_MIN_VERSION} or later (got '${version || "none"}').`);
+  }
+  const header = (name: string) => req.headers[name]?.toString();
+  const mode = header("x-ms-mode");
+  if (mode !== undefined && !/^[0-7]{4}$/.test(mode)) throw new FilesError(400, "InvalidHeaderValue", `The value for one of the HTTP headers is not in the correct format: x-ms-mode '${mode}'.`);
+  for (const h of ["x-ms-owner", "x-ms-group"]) {
+    const v = header(h);
+    if (v !== undefined && !/^\d{1,10}$/.test(v)) throw new FilesError(400, "InvalidHeaderValue", `The value for one of the HTTP headers is not in the correct format: ${h} '${v}'.`);
+  }
+  const posix = (share.posix ??= {});
+  return {
+    set(rel: string, isDir: boolean): void {
+      posix[rel] = { owner: header("x-ms-owner") ?? "0", group: header("x-ms-group") ?? "0", mode: mode ?? (isDir ? "0755" : "0644") };
+    },
+    headers(rel: string, isDir: boolean): Record<string, string> {
+      const p = posix[rel] ?? { owner: "0", group: "0", mode: isDir ? "0755" : "0644" };
+      return { "x-ms-owner": p.owner, "x-ms-group": p.group, "x-ms-mode": p.mode, "x-ms-file-file-type": isDir ? "Directory" : "Regular" };
+    },
+  };
+}
 
 function statHeaders(st: fs.Stats, isDir: boolean): Record<string, string> {
   return {
@@ -103,7 +134,11 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: U
       if (share) throw new FilesError(409, "ShareAlreadyExists", "The specified share already exists.");
       const quota = Number(req.headers["x-ms-share-quota"] ?? DEFAULT_QUOTA_GIB);
       if (!Number.isInteger(quota) || quota < 1 || quota > DEFAULT_QUOTA_GIB) throw new FilesError(400, "InvalidHeaderValue", `The value for one of the HTTP headers is not in the correct format: x-ms-share-quota '${req.headers["x-ms-share-quota"]}'.`);
-      ctx.store.state.shares[shareKey] = { account: account.toLowerCase(), name: shareName, quotaGiB: quota, created: new Date().toISOString(), metadata: metadataOf(req) };
+      const protocol = String(req.headers["x-ms-enabled-protocols"] ?? "SMB").toUpperCase() === "NFS" ? "NFS" : "SMB";
+      ctx.store.state.shares[shareKey] = {
+        account: account.toLowerCase(), name: shareName, quotaGiB: quota, created: new Date().toISOString(), metadata: metadataOf(req),
+        protocol, ...(protocol === "NFS" ? { posix: { "": { owner: "0", group: "0", mode: "0755" } } } : {}),
+      };
       fs.mkdirSync(root, { recursive: true });
       ctx.store.save();
       return send(res, 201, { etag: etagOf(fs.statSync(root)), "last-modified": fs.statSync(root).mtime.toUTCString() });
@@ -114,7 +149,7 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: U
       const meta = Object.fromEntries(Object.entries(share.metadata).map(([k, v]) => [`x-ms-meta-${k}`, v]));
       return send(res, 200, {
         etag: etagOf(st), "last-modified": st.mtime.toUTCString(), "x-ms-share-quota": String(share.quotaGiB),
-        "x-ms-access-tier": "TransactionOptimized", "x-ms-enabled-protocols": "SMB", ...meta,
+        "x-ms-access-tier": share.protocol === "NFS" ? "Premium" : "TransactionOptimized", "x-ms-enabled-protocols": share.protocol ?? "SMB", ...meta,
       });
     }
     if (method === "PUT" && comp === "properties") {
@@ -142,6 +177,7 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: U
     throw new FilesError(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-file-request-intent (must be 'backup' for token authentication).");
   }
   if (!share) throw new FilesError(404, "ShareNotFound", "The specified share does not exist.");
+  const nfs = share.protocol === "NFS" ? nfsAttributes(req, share) : undefined;
   const target = resolveIn(root, rel);
   const parentExists = () => fs.statSync(path.dirname(target), { throwIfNoEntry: false })?.isDirectory() ?? false;
   const st = fs.statSync(target, { throwIfNoEntry: false });
@@ -151,10 +187,12 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: U
       if (!parentExists()) throw new FilesError(404, "ParentNotFound", "The specified parent path does not exist.");
       if (st) throw new FilesError(409, "ResourceAlreadyExists", "The specified resource already exists.");
       fs.mkdirSync(target);
-      return send(res, 201, statHeaders(fs.statSync(target), true));
+      nfs?.set(rel, true);
+      if (nfs) ctx.store.save();
+      return send(res, 201, { ...statHeaders(fs.statSync(target), true), ...nfs?.headers(rel, true) });
     }
     if (!st || !st.isDirectory()) throw new FilesError(404, "ResourceNotFound", "The specified resource does not exist.");
-    if ((method === "GET" || method === "HEAD") && !comp) return send(res, 200, statHeaders(st, true));
+    if ((method === "GET" || method === "HEAD") && !comp) return send(res, 200, { ...statHeaders(st, true), ...nfs?.headers(rel, true) });
     if (method === "GET" && comp === "list") return listDir(res, url, account, shareName, rel, target);
     if (method === "DELETE" && !comp) {
       if (rel === "") throw new FilesError(400, "InvalidResourceName", "The root directory cannot be deleted.");
@@ -173,6 +211,8 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: U
     if (!parentExists()) throw new FilesError(404, "ParentNotFound", "The specified parent path does not exist.");
     if (st?.isDirectory()) throw new FilesError(409, "ResourceTypeMismatch", "The specified resource type does not match the type of the existing resource.");
     fs.writeFileSync(target, "");
+    nfs?.set(rel, false);
+    if (nfs) ctx.store.save();
     fs.truncateSync(target, size);
     return send(res, 201, statHeaders(fs.statSync(target), false));
   }

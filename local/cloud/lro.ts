@@ -16,6 +16,9 @@ const PRUNE_EVERY = 500;
 
 export class Operations {
   private completers = new Map<string, Completer>();
+  private failers = new Map<string, (op: OperationRecord, error: { code: string; message: string }) => void>();
+  /** Decides whether an accepted operation ends Failed instead of completing (outcome injection). */
+  injectFailure: (op: OperationRecord) => { code: string; message: string } | undefined = () => undefined;
   private created = 0;
   private timers = new Set<NodeJS.Timeout>();
   private waiters = new Map<string, Array<() => void>>();
@@ -24,6 +27,11 @@ export class Operations {
 
   register(kind: string, completer: Completer): void {
     this.completers.set(kind, completer);
+  }
+
+  /** What a failed operation of `kind` leaves behind (the resource's Failed state). */
+  registerFailure(kind: string, failer: (op: OperationRecord, error: { code: string; message: string }) => void): void {
+    this.failers.set(kind, failer);
   }
 
   /** Starts an operation whose registered completer runs after `delayMs`. */
@@ -125,6 +133,12 @@ export class Operations {
     const timer = setTimeout(async () => {
       this.timers.delete(timer);
       try {
+        const injected = this.injectFailure(op);
+        if (injected) {
+          this.failers.get(op.kind)?.(op, injected);
+          this.finish(op.id, injected);
+          return;
+        }
         await completer(op);
         this.finish(op.id);
       } catch (err) {

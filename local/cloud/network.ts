@@ -142,7 +142,9 @@ function put(ctx: Ctx, req: ArmRequest, coll: Coll, typeSeg: string, kind: OpKin
     }
     throw new ArmError(409, "AnotherOperationInProgress", `Another operation on this or dependent resource is in progress. To retry later, use the Retry-After header. Resource: ${id}.`);
   }
-  if (existing && existing.requestHash === hash) return { status: 200, body: view(ctx, coll, existing) };
+  // The same body again is a no-op, unless the last attempt failed (then ARM tries again).
+  const lastFailed = (existing?.body.properties as JsonObject | undefined)?.provisioningState === "Failed";
+  if (existing && existing.requestHash === hash && !lastFailed) return { status: 200, body: view(ctx, coll, existing) };
   const props = build(id, raw, existing);
   const body: JsonObject = {
     id, name: req.m.name, type: TYPES[coll], location, etag: etag(),
@@ -194,6 +196,18 @@ export function registerNetworkCompleters(ctx: Ctx): void {
     delete ctx.store.state[coll][key(op.resourceId)];
     ctx.store.save();
   };
+  // An injected failure leaves the resource Failed (a PUT) or still there (a DELETE).
+  const failed = (coll: Coll) => (op: { resourceId: string }) => {
+    const rec = ctx.store.state[coll][key(op.resourceId)];
+    if (!rec) return;
+    (rec.body.properties as JsonObject).provisioningState = "Failed";
+    delete rec.pendingOpId;
+    ctx.store.save();
+  };
+  for (const [coll, put, del] of [["nsgs", "nsgPut", "nsgDelete"], ["publicIps", "publicIpPut", "publicIpDelete"], ["nics", "nicPut", "nicDelete"]] as const) {
+    ctx.ops.registerFailure(put, failed(coll));
+    ctx.ops.registerFailure(del, failed(coll));
+  }
   ctx.ops.register("nsgPut", finishPut("nsgs"));
   ctx.ops.register("publicIpPut", finishPut("publicIps"));
   ctx.ops.register("nicPut", finishPut("nics"));
@@ -323,8 +337,34 @@ export const getNic = (ctx: Ctx, req: ArmRequest) => get(ctx, req, "nics", "netw
 export const deleteNic = (ctx: Ctx, req: ArmRequest) =>
   del(ctx, req, "nics", "networkInterfaces", "nicDelete", (rec) => {
     const vm = vmUsingNic(ctx.store.state, rec.id);
-    return vm ? new ArmError(400, "NicInUse", `Network Interface ${rec.id} is used by existing resource ${vm}. In order to delete the network interface, it must be dissociated from the resource.`) : undefined;
+    if (vm) return new ArmError(400, "NicInUse", `Network Interface ${rec.id} is used by existing resource ${vm}. In order to delete the network interface, it must be dissociated from the resource.`);
+    return nicReserved(ctx, rec);
   });
+
+/**
+ * Azure keeps a NIC reserved for ~180 s for the VM that used it once that VM is deleted or its
+ * create failed: deleting the NIC or giving it to another VM meanwhile is 400
+ * NicReservedForAnotherVm (message quoted in Azure/karpenter-provider-azure#92,
+ * cloudfoundry/bosh-azure-cpi-release#366).
+ */
+export function reserveNics(ctx: Ctx, vmId: string, nicIds: string[]): void {
+  const seconds = ctx.config.nicReservationSeconds;
+  if (seconds <= 0) return;
+  for (const nicId of nicIds) {
+    const nic = ctx.store.state.nics[key(nicId)];
+    if (nic) nic.reservedFor = { vmId, until: Date.now() + seconds * 1000 };
+  }
+  ctx.store.save();
+}
+
+/** The refusal for a NIC still reserved for a VM other than `forVm`, if it is. */
+export function nicReserved(ctx: Ctx, nic: NetRecord, forVm?: string): ArmError | undefined {
+  const r = nic.reservedFor;
+  if (!r || r.until <= Date.now() || (forVm && key(forVm) === key(r.vmId))) return undefined;
+  const s = ctx.config.nicReservationSeconds;
+  return new ArmError(400, "NicReservedForAnotherVm",
+    `Nic(s) in request is reserved for another Virtual Machine for ${s} seconds. Please provide another nic(s) or retry after ${s} seconds. Reserved VM: ${r.vmId}`);
+}
 
 const invalidReference = (ref: string, by: string) =>
   new ArmError(400, "InvalidResourceReference", `Resource ${ref} referenced by resource ${by} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`);

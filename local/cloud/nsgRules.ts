@@ -1,27 +1,44 @@
 // Security-rule validation with the checks ARM applies: priority 100-4096 and unique per
 // direction, access/direction/protocol enums, port ranges 0-65535 or *, address prefixes.
+// `*` and service tags are accepted only in the singular fields (sourceAddressPrefix,
+// destinationPortRange, ...); in the plural lists ARM refuses them (400
+// SecurityRuleParameterContainsUnsupportedValue / SecurityRuleInvalidPortRange, as quoted in
+// hashicorp/terraform-provider-azurerm#5617 and ansible-collections/azure#639).
 import ipaddr from "ipaddr.js";
 import { ArmError, arr, obj, str, type Json, type JsonObject } from "./http";
+import { isServiceTag } from "./serviceTags";
 
 const PROTOCOLS = ["Tcp", "Udp", "Icmp", "Esp", "Ah", "*"];
-const TAGS = ["*", "VirtualNetwork", "AzureLoadBalancer", "Internet"];
 
 const bad = (code: string, field: string, message: string) => new ArmError(400, code, message, field);
 
-function portRange(v: string, field: string): void {
-  if (v === "*") return;
+type Check = (v: string, field: string, inList: boolean) => void;
+
+const invalidPort = (v: string, field: string) =>
+  bad("SecurityRuleInvalidPortRange", field, `Security rule has invalid Port range. Value provided: ${v}. Value should be an integer OR integer range with '-' delimiter. Valid range 0-65535. (${field})`);
+
+function portRange(v: string, field: string, inList: boolean): void {
+  if (v === "*") {
+    if (inList) throw invalidPort(v, field);
+    return;
+  }
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(v);
   const lo = m ? Number(m[1]) : NaN;
   const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
   if (!m || lo > 65535 || hi > 65535 || lo > hi) {
-    throw bad("SecurityRuleInvalidPortRange", field, `Security rule has invalid Port range '${v}' in ${field}. Value provided: ${v}. Value should be an integer OR integer range with '-' delimiter. Valid range 0-65535.`);
+    throw invalidPort(v, field);
   }
 }
 
-function addressPrefix(v: string, field: string): void {
-  if (TAGS.includes(v) || /^[A-Za-z][A-Za-z0-9.]*$/.test(v)) return; // service tags such as Storage.WestEurope
+function addressPrefix(v: string, field: string, inList: boolean): void {
+  if (v === "*" || isServiceTag(v)) {
+    if (!inList) return;
+    const name = field.split(".").pop()!.replace(/\[\d+\]$/, "").replace(/es$/, "");
+    throw bad("SecurityRuleParameterContainsUnsupportedValue", field,
+      `Security rule parameter ${name[0]!.toUpperCase()}${name.slice(1)} cannot specify existing VIRTUALNETWORK, INTERNET, AZURELOADBALANCER, '*' or system tags. Unsupported value used: ${v}.`);
+  }
   const ok = v.includes("/") ? safe(() => ipaddr.parseCIDR(v)) : ipaddr.isValid(v);
-  if (!ok) throw bad("SecurityRuleInvalidAddressPrefix", field, `Security rule has invalid Address prefix '${v}' in ${field}.`);
+  if (!ok) throw bad("SecurityRuleInvalidAddressPrefix", field, `Security rule has invalid Address prefix. Value provided: ${v}. (${field})`);
 }
 
 const safe = (f: () => unknown) => {
@@ -33,15 +50,15 @@ const safe = (f: () => unknown) => {
   }
 };
 
-function oneOrMany(p: JsonObject, single: string, many: string, field: string, check: (v: string, f: string) => void, required: boolean): void {
+function oneOrMany(p: JsonObject, single: string, many: string, field: string, check: Check, required: boolean): void {
   const s = str(p[single]);
   const list = arr(p[many]);
   if (s !== undefined && list && list.length) throw bad("SecurityRuleParameterContainsUnsupportedValue", `${field}.${many}`, `Security rule ${field} has both ${single} and ${many}; use one.`);
-  if (s !== undefined) return check(s, `${field}.${single}`);
+  if (s !== undefined) return check(s, `${field}.${single}`, false);
   if (list && list.length) {
     list.forEach((v, i) => {
       if (typeof v !== "string") throw bad("InvalidRequestFormat", `${field}.${many}[${i}]`, `${field}.${many}[${i}] must be a string.`);
-      check(v, `${field}.${many}[${i}]`);
+      check(v, `${field}.${many}[${i}]`, true);
     });
     return;
   }

@@ -72,8 +72,13 @@ export function scopeCovers(assigned: string, target: string): boolean {
 }
 
 // Azure's action wildcards: a star matches any run of characters ("*/read", "Microsoft.Network/*").
+const patterns = new Map<string, RegExp>();
 export function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(`^${pattern.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i");
+  let re = patterns.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i");
+    patterns.set(pattern, re);
+  }
   return re.test(action);
 }
 

@@ -6,11 +6,18 @@ import { adminUser, findVm, vmName } from "./compute";
 import { vmId, type ArmRequest, type ArmResult, type Ctx } from "./context";
 import { ArmError, arr, canonical, invalidParameter, nowIso, obj, optBool, requireObj, str, type Json, type JsonObject } from "./http";
 import { requireLocation } from "./network";
+import { decideOutcome } from "./faults";
 import { runsEnded, startRun, type RunSpec } from "./runner";
 import { killOrphans } from "./sandbox";
 import { key, type RunCommandRecord, type VmRecord } from "./store";
 
 const TYPE = "Microsoft.Compute/virtualMachines/runCommands";
+/**
+ * Managed run commands per VM. A command stays counted until its DELETE has finished. Message as
+ * quoted in MicrosoftDocs/azure-docs#117976; the error code is not quoted there (OperationNotAllowed
+ * is ARM's code for the other per-VM limits).
+ */
+export const MAX_RUN_COMMANDS_PER_VM = 25;
 /** Azure's default when timeoutInSeconds is 0 or absent: 90 minutes. */
 const DEFAULT_TIMEOUT_S = 5400;
 
@@ -95,6 +102,20 @@ function view(rc: RunCommandRecord, withInstanceView: boolean): JsonObject {
   return body;
 }
 
+/**
+ * Run commands are VM extensions: creating, changing or deleting one needs a running VM (not
+ * starting, stopping, deallocating, stopped or deallocated). Azure answers 409 OperationNotAllowed
+ * "Cannot modify extensions in the VM when the VM is not running." (quoted in
+ * hashicorp/terraform-provider-azurerm#477, microsoft/AzureTRE#2138).
+ */
+function requireRunningVm(ctx: Ctx, vm: VmRecord): void {
+  const pending = vm.pendingOp ? ctx.ops.get(vm.pendingOp.id) : undefined;
+  const leaving = pending?.status === "InProgress" && ["vmDeallocate", "vmPowerOff", "vmRestart", "vmDelete"].includes(pending.kind);
+  if (vm.powerState !== "running" || leaving) {
+    throw new ArmError(409, "OperationNotAllowed", "Cannot modify extensions in the VM when the VM is not running.");
+  }
+}
+
 const isActive = (rc: RunCommandRecord) => rc.view.executionState === "Pending" || rc.view.executionState === "Running";
 
 export function putRunCommand(ctx: Ctx, req: ArmRequest): ArmResult {
@@ -111,12 +132,17 @@ export function putRunCommand(ctx: Ctx, req: ArmRequest): ArmResult {
     throw new ArmError(409, "Conflict", `Run command '${req.m.name}' is still running on VM '${req.m.vm}'; wait for it to finish or delete it first.`);
   }
   if (existing && existing.requestHash === hash) return { status: 200, body: view(existing, false) };
+  requireRunningVm(ctx, vm);
+  if (!existing) {
+    const current = Object.values(ctx.store.state.runCommands).filter((r) => key(r.vmId) === key(vm.id)).length;
+    if (current >= MAX_RUN_COMMANDS_PER_VM) {
+      throw new ArmError(409, "OperationNotAllowed",
+        `The maximum number of managed Run commands (max=${MAX_RUN_COMMANDS_PER_VM}, current=${current}) has been exceeded. Use fewer Run commands and retry the request. To list Run commands, refer: https://aka.ms/RunCommandManaged#list-all-deployed-runcommand-resources-on-a-vm-1 and then delete a Run command: https://aka.ms/RunCommandManaged#delete-runcommand-resource-from-the-vm-1`);
+    }
+  }
   const vmPending = vm.pendingOp ? ctx.ops.get(vm.pendingOp.id) : undefined;
   if (vmPending?.status === "InProgress") {
     throw new ArmError(409, "Conflict", `The request failed due to conflict with a concurrent request: operation '${vmPending.kind}' is in progress on virtual machine '${req.m.vm}'.`);
-  }
-  if (vm.powerState !== "running") {
-    throw new ArmError(409, "OperationNotAllowed", `The operation requires the VM to be running (or set to run). VM '${req.m.vm}' is ${vm.powerState}.`);
   }
   const props = structuredClone(requireObj(raw.properties, "properties"));
   delete props.protectedParameters;
@@ -153,6 +179,16 @@ function scheduleStart(ctx: Ctx, rc: RunCommandRecord, vm: VmRecord, spec: RunSp
     if (ctx.stopped) return;
     const current = ctx.store.state.vms[key(vm.id)];
     if (!current || current.powerState !== "running") return endPending("Failed", "The VM stopped before the script started.");
+    const injected = decideOutcome(ctx.config, "runCommandStart");
+    if (injected) {
+      // Azure: the extension never reports back; provisioning Failed, executionState Unknown.
+      ctx.runs.delete(rcKey);
+      rc.view = { ...rc.view, executionState: "Unknown", executionMessage: injected.message };
+      rc.provisioningState = "Failed";
+      ctx.ops.finish(opId, injected);
+      ctx.store.save();
+      return;
+    }
     try {
       startRun(ctx, rc, current, spec, ctx.sandbox.homeDir(vmName(current), adminUser(current)), adminUser(current), opId);
     } catch (err) {
@@ -178,10 +214,13 @@ export function listRunCommands(ctx: Ctx, req: ArmRequest): ArmResult {
 }
 
 export function deleteRunCommand(ctx: Ctx, req: ArmRequest): ArmResult {
-  parentVm(ctx, req);
+  const vm = parentVm(ctx, req);
   const id = rcId(req);
   const rc = ctx.store.state.runCommands[key(id)];
   if (!rc) return { status: 204 };
+  const deleting = Object.values(ctx.store.state.operations).find((o) => o.kind === "runCommandDelete" && o.status === "InProgress" && key(o.resourceId) === key(id));
+  if (deleting) return { status: 202, headers: ctx.ops.headers(deleting, req.baseUrl, req.apiVersion, ctx.config.retryAfterSeconds, true) };
+  requireRunningVm(ctx, vm);
   ctx.runs.get(key(id))?.interrupt("Canceled", "The run command was canceled by a DELETE request.");
   const op = ctx.ops.begin("runCommandDelete", "Microsoft.Compute", id, ctx.config.latencyMs.runCommandDelete);
   return { status: 202, headers: ctx.ops.headers(op, req.baseUrl, req.apiVersion, ctx.config.retryAfterSeconds, true) };

@@ -36,6 +36,10 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): CloudEmula
   if (faults !== undefined) patch.faults = faults;
   const throttle = env.CLOUD_WRITE_THROTTLE === "off" ? { enabled: false } : json(env, "CLOUD_WRITE_THROTTLE");
   if (throttle !== undefined) patch.throttle = throttle;
+  const reservation = int(env, "CLOUD_NIC_RESERVATION_SECONDS");
+  if (reservation !== undefined) patch.nicReservationSeconds = reservation;
+  const restrictions = json(env, "CLOUD_SKU_RESTRICTIONS");
+  if (restrictions !== undefined) patch.skuRestrictions = restrictions;
   const config: ConfigPatch = parseConfigPatch(patch, "environment");
   return {
     dataDir: env.DATA_DIR ?? ".data",

@@ -23,9 +23,7 @@ export const VM_SIZES: VmSize[] = [
   S("Standard_E8s_v5", "standardESv5Family", 8, 64, 0, undefined, 16),
   S("Standard_E16s_v5", "standardESv5Family", 16, 128, 0, undefined, 32),
   S("Standard_F4s_v2", "standardFSv2Family", 4, 8),
-  S("Standard_NC6s_v3", "standardNCSv3Family", 6, 112, 1, "V100", 12),
-  S("Standard_NC12s_v3", "standardNCSv3Family", 12, 224, 2, "V100", 24),
-  S("Standard_NC24s_v3", "standardNCSv3Family", 24, 448, 4, "V100", 32),
+  // No NCv3 (V100): retired on 2025-09-30 (learn.microsoft.com/azure/virtual-machines/sizes/retirement/ncv3-series-retirement).
   S("Standard_NC4as_T4_v3", "standardNCASv3_T4Family", 4, 28, 1, "T4"),
   S("Standard_NC8as_T4_v3", "standardNCASv3_T4Family", 8, 56, 1, "T4", 16),
   S("Standard_NC16as_T4_v3", "standardNCASv3_T4Family", 16, 110, 1, "T4", 32),
@@ -33,6 +31,8 @@ export const VM_SIZES: VmSize[] = [
   S("Standard_NC24ads_A100_v4", "standardNCADSA100v4Family", 24, 220, 1, "A100", 8),
   S("Standard_NC48ads_A100_v4", "standardNCADSA100v4Family", 48, 440, 2, "A100", 16),
   S("Standard_NC96ads_A100_v4", "standardNCADSA100v4Family", 96, 880, 4, "A100", 32),
+  S("Standard_NC40ads_H100_v5", "standardNCadsH100v5Family", 40, 320, 1, "H100", 12),
+  S("Standard_NC80adis_H100_v5", "standardNCadsH100v5Family", 80, 640, 2, "H100", 24),
   S("Standard_ND96asr_v4", "standardNDASv4_A100Family", 96, 900, 8, "A100", 32),
   S("Standard_NV36ads_A10_v5", "standardNVADSA10v5Family", 36, 440, 1, "A10", 24),
 ];
@@ -43,8 +43,25 @@ export const findSize = (name: string): VmSize | undefined => byName.get(name.to
 const familyLabel = (family: string) =>
   family.replace(/^standard/, "Standard ").replace(/Family$/, " Family vCPUs");
 
+export type SkuRestriction = { type: "Location" | "Zone"; reasonCode: "NotAvailableForSubscription" | "QuotaId"; zones?: string[] };
+
+/**
+ * ARM's per-size `restrictions` (Resource Skus - List, Azure/azure-rest-api-specs
+ * compute/ResourceManager skus.json: ResourceSkuRestrictions): a Location restriction means the
+ * subscription cannot deploy the size in the location at all; a Zone one, not in those zones.
+ */
+function restrictionsOf(restriction: SkuRestriction | undefined, location: string): JsonObject[] {
+  if (!restriction) return [];
+  const zone = restriction.type === "Zone";
+  return [{
+    type: restriction.type, values: [location],
+    restrictionInfo: { locations: [location], ...(zone ? { zones: restriction.zones ?? ["1"] } : {}) },
+    reasonCode: restriction.reasonCode,
+  }];
+}
+
 /** A Microsoft.Compute/skus entry shaped like ARM's (capabilities are name/value strings). */
-export function skuResource(s: VmSize, location: string): JsonObject {
+export function skuResource(s: VmSize, location: string, restriction?: SkuRestriction): JsonObject {
   const caps: Array<[string, string]> = [
     ["MaxResourceVolumeMB", String(s.vCPUs * 16384)],
     ["OSVhdSizeMB", "1047552"],
@@ -73,7 +90,7 @@ export function skuResource(s: VmSize, location: string): JsonObject {
     locations: [location],
     locationInfo: [{ location, zones: ["1", "2", "3"], zoneDetails: [] }],
     capabilities: caps.map(([name, value]) => ({ name, value })),
-    restrictions: [],
+    restrictions: restrictionsOf(restriction, location),
   };
 }
 

@@ -8,7 +8,14 @@ import type { RoleAssignmentRecord } from "./roleAssignments";
 export type PowerState = "starting" | "running" | "stopping" | "stopped" | "deallocating" | "deallocated";
 
 /** A network resource: its ARM body as GET returns it, and the canonical request it was made from. */
-export type NetRecord = { id: string; body: JsonObject; requestHash: string; pendingOpId?: string };
+export type NetRecord = {
+  id: string;
+  body: JsonObject;
+  requestHash: string;
+  pendingOpId?: string;
+  /** A NIC stays reserved for the VM that was deleted or failed to create (NicReservedForAnotherVm). */
+  reservedFor?: { vmId: string; until: number };
+};
 
 export type VmRecord = {
   id: string;
@@ -19,6 +26,8 @@ export type VmRecord = {
   provisioningState: string;
   /** The operation that owns the VM right now; another kind of operation gets 409. */
   pendingOp?: { id: string; kind: string };
+  /** Why the last operation failed: shown as ProvisioningState/failed/<code> in the instance view. */
+  failure?: { code: string; message: string };
   /** cloud-init user data (decoded); Azure never returns it, nor do we. */
   cloudInit?: string;
   /** cloud-init's first-boot commands ran. */
@@ -65,7 +74,17 @@ export type OperationRecord = {
   error?: { code: string; message: string };
 };
 
-export type ShareRecord = { account: string; name: string; quotaGiB: number; created: string; metadata: Record<string, string> };
+export type PosixAttributes = { owner: string; group: string; mode: string };
+export type ShareRecord = {
+  account: string;
+  name: string;
+  quotaGiB: number;
+  created: string;
+  metadata: Record<string, string>;
+  /** NFS shares carry owner, group and mode per path (relative, "" = root); SMB ones do not. */
+  protocol?: "SMB" | "NFS";
+  posix?: Record<string, PosixAttributes>;
+};
 
 export type State = {
   version: 1;

@@ -5,10 +5,14 @@ import { httpExtension } from "./http/httpExtension";
 import { queueExtension } from "./queue/queueExtension";
 import { timerExtension } from "./timer/timerExtension";
 import { createDurableExtension } from "./durable/extension";
+import { blobExtension } from "./blob/blobExtension";
+import { tableExtension } from "./table/tableExtension";
 
 export const extensionFactories: HostExtensionFactory[] = [
   httpExtension,
   timerExtension,
   queueExtension,
+  blobExtension,
+  tableExtension,
   createDurableExtension,
 ];

@@ -5,7 +5,7 @@
 import type http from "node:http";
 import type { FunctionsCore, RegisteredFunction, RpcBindingInfo, RpcTypedData } from "./functionsCore";
 import type { HostJson } from "./settings";
-import { invokeFunction } from "./invoke";
+import { invokeFunction, type RetryContext } from "./invoke";
 
 export type HostContext = {
   core: FunctionsCore;
@@ -25,12 +25,15 @@ export type TriggerInvocation = {
   data: RpcTypedData;
   triggerMetadata?: Record<string, RpcTypedData>;
   invocationId?: string;
+  retryContext?: RetryContext;
 };
 
 export type InvocationOutcome = {
   invocationId: string;
   returnValue: RpcTypedData | null | undefined;
   outputs: Record<string, RpcTypedData | null | undefined>;
+  /** Whether the function set its HTTP output (see InvocationResult). */
+  httpOutputSet: boolean;
 };
 
 export type InputProvider = (
@@ -38,6 +41,8 @@ export type InputProvider = (
   fn: RegisteredFunction,
   bindingName: string,
   binding: RpcBindingInfo,
+  /** What triggered this invocation, for binding expressions such as `{name}`. */
+  trigger: TriggerInvocation,
 ) => Promise<RpcTypedData> | RpcTypedData;
 
 export type OutputHandler = (
@@ -46,6 +51,7 @@ export type OutputHandler = (
   bindingName: string,
   binding: RpcBindingInfo,
   data: RpcTypedData,
+  trigger: TriggerInvocation,
 ) => Promise<void>;
 
 /** Returns true when it handled the request. */
@@ -53,6 +59,8 @@ export type HttpRouteHandler = (req: http.IncomingMessage, res: http.ServerRespo
 
 export type HostExtension = {
   name: string;
+  /** Trigger types (lower case) this extension listens for, e.g. "queuetrigger". */
+  triggerTypes?: string[];
   /** Binding types (lower case) this extension supplies as extra inputs, e.g. "durableclient". */
   inputProviders?: Record<string, InputProvider>;
   /** Output binding types (lower case) this extension delivers, e.g. "queue". */
@@ -105,12 +113,13 @@ export function createHostContext(opts: HostContextOptions): HostContext {
         if (binding.direction !== "in" || name === fn.trigger.name) continue;
         const provider = findByType(opts.extensions, "inputProviders", bindingType(binding));
         if (!provider) throw new Error(`Function "${fn.name}": no extension supplies input bindings of type "${binding.type}".`);
-        inputData.push({ name, data: await provider(ctx, fn, name, binding) });
+        inputData.push({ name, data: await provider(ctx, fn, name, binding, trigger) });
       }
-      const { invocationId, response } = await invokeFunction(opts.core, fn, {
+      const { invocationId, response, httpOutputSet } = await invokeFunction(opts.core, fn, {
         inputData,
         triggerMetadata: trigger.triggerMetadata,
         invocationId: trigger.invocationId,
+        retryContext: trigger.retryContext,
       });
       const outputs: InvocationOutcome["outputs"] = {};
       for (const o of response.outputData ?? []) outputs[o.name] = o.data;
@@ -125,9 +134,9 @@ export function createHostContext(opts: HostContextOptions): HostContext {
         if (type === "http" || data === null || data === undefined) continue;
         const handler = findByType(opts.extensions, "outputHandlers", type);
         if (!handler) throw new Error(`Function "${fn.name}": no extension delivers output bindings of type "${binding.type}".`);
-        await handler(ctx, fn, name, binding, data);
+        await handler(ctx, fn, name, binding, data, trigger);
       }
-      return { invocationId, returnValue: response.returnValue, outputs };
+      return { invocationId, returnValue: response.returnValue, outputs, httpOutputSet };
     },
   };
   return ctx;
@@ -141,6 +150,32 @@ function findByType<K extends "inputProviders" | "outputHandlers">(
   for (const ext of extensions) {
     const found = ext[kind]?.[type];
     if (found) return found as NonNullable<HostExtension[K]>[string];
+  }
+  return undefined;
+}
+
+/**
+ * The first binding of an app that no extension serves, as one line naming the function and
+ * the binding type; undefined when every binding is served. The real host refuses to start
+ * such a function (its extension is missing); silently loading it would let a trigger never
+ * fire or an output vanish.
+ */
+export function unservedBinding(functions: Iterable<RegisteredFunction>, extensions: HostExtension[]): string | undefined {
+  const triggers = new Set(extensions.flatMap((e) => e.triggerTypes ?? []));
+  for (const fn of functions) {
+    for (const [name, b] of Object.entries(fn.metadata.bindings)) {
+      const type = bindingType(b);
+      let served: boolean;
+      if (name === fn.trigger.name) served = triggers.has(type);
+      else if (b.direction === "in") served = findByType(extensions, "inputProviders", type) !== undefined;
+      // An HTTP output answers the HTTP trigger's caller; anywhere else it has no one to go to.
+      else if (type === "http") served = bindingType(fn.trigger) === "httptrigger";
+      else served = findByType(extensions, "outputHandlers", type) !== undefined;
+      if (!served) {
+        const role = name === fn.trigger.name ? "trigger" : b.direction === "in" ? "input binding" : "output binding";
+        return `function "${fn.name}": the local host does not serve ${role}s of type "${b.type}"`;
+      }
+    }
   }
   return undefined;
 }

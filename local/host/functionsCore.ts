@@ -71,6 +71,23 @@ export type ProgrammingModel = {
   name: string;
   version: string;
   getInvocationModel(coreCtx: Record<string, unknown>): InvocationModel;
+  /** Newer libraries add their own capabilities (e.g. `HttpUri` when HTTP streaming is on). */
+  getCapabilities?(workerCapabilities: Record<string, string>): Promise<Record<string, string>>;
+};
+
+/**
+ * The capabilities the Node.js worker reports to the host at init
+ * (azure-functions-nodejs-worker, src/eventHandlers/getWorkerCapabilities.ts); the library may add to them.
+ */
+export const WORKER_CAPABILITIES: Readonly<Record<string, string>> = {
+  RawHttpBodyBytes: "true",
+  RpcHttpTriggerMetadataRemoved: "true",
+  RpcHttpBodyOnly: "true",
+  IgnoreEmptyValuedRpcHttpHeaders: "true",
+  UseNullableValueDictionaryForHttp: "true",
+  WorkerStatus: "true",
+  TypedDataCollection: "true",
+  HandlesWorkerTerminateMessage: "true",
 };
 
 export type LogSink = (level: string, category: string, message: string, functionName?: string) => void;
@@ -99,6 +116,12 @@ export class FunctionsCore {
     log: [],
   };
   programmingModel: ProgrammingModel | undefined;
+  /** What the worker and library reported after the app started (see WORKER_CAPABILITIES). */
+  capabilities: Record<string, string> = {};
+  /** Shared by every hook of the app: app start, each invocation, app terminate (the worker's appHookData). */
+  readonly appHookData: Record<string, unknown> = {};
+  /** `hookData` of the app start and app terminate hooks only (the worker's appLevelOnlyHookData). */
+  readonly appLevelHookData: Record<string, unknown> = {};
   logSink: LogSink = (level, category, message) => {
     const out = level === "error" || level === "warning" ? process.stderr : process.stdout;
     out.write(`[${category}] ${message}\n`);

@@ -4,21 +4,34 @@
 // (HTTP responses, extra inputs, durable client binding, return values) are the ones used.
 import { randomUUID } from "node:crypto";
 import type { FunctionsCore, RegisteredFunction, RpcInvocationResponse, RpcTypedData } from "./functionsCore";
+import { invocationHookContext } from "./hookContexts";
+
+/** The host's RpcRetryContext: which attempt of a retry policy this is (0 = the first run). */
+export type RetryContext = {
+  retryCount: number;
+  /** -1 means retry forever, as in host.json / `retry.maxRetryCount`. */
+  maxRetryCount: number;
+  exception?: { message?: string; stackTrace?: string; source?: string };
+};
 
 export type InvocationRequest = {
   /** Trigger and extra-input data, keyed by binding name. */
   inputData: { name: string; data: RpcTypedData }[];
   triggerMetadata?: Record<string, RpcTypedData>;
   invocationId?: string;
+  retryContext?: RetryContext;
 };
 
 export type InvocationResult = {
   invocationId: string;
   response: RpcInvocationResponse;
+  /**
+   * Whether the function gave its HTTP output binding a value. With HTTP streaming the library
+   * sends that response over its proxy (not in `response`), so the HTTP extension needs to know
+   * whether one is coming.
+   */
+  httpOutputSet: boolean;
 };
-
-/** Shared across invocations of the app, like the worker's appHookData. */
-const appHookData: Record<string, unknown> = {};
 
 export async function invokeFunction(
   core: FunctionsCore,
@@ -35,6 +48,7 @@ export async function invokeFunction(
       functionId: fn.name,
       inputData: request.inputData,
       triggerMetadata: request.triggerMetadata ?? {},
+      retryContext: request.retryContext,
     },
     metadata: fn.metadata,
     state: undefined,
@@ -45,19 +59,13 @@ export async function invokeFunction(
   const { context, inputs: initialInputs } = await invocation.getArguments();
 
   const hookData: Record<string, unknown> = {};
-  const pre: Record<string, unknown> = {
-    hookData,
-    appHookData,
-    invocationContext: context,
-    functionCallback: fn.callback,
-    inputs: initialInputs,
-  };
+  const pre = invocationHookContext(core, hookData, context, { functionCallback: fn.callback, inputs: initialInputs });
   for (const hook of core.hooks.preInvocation) await hook(pre);
   const inputs = pre.inputs as unknown[];
   const callback = pre.functionCallback as typeof fn.callback;
 
   coreCtx.state = "invocation";
-  const post: Record<string, unknown> = { hookData, appHookData, invocationContext: context, inputs, result: null, error: null };
+  const post = invocationHookContext(core, hookData, context, { inputs, result: null, error: null });
   try {
     post.result = await invocation.invokeFunction(context, inputs, callback);
   } catch (err) {
@@ -68,5 +76,15 @@ export async function invokeFunction(
   coreCtx.state = undefined;
   if (post.error) throw post.error;
   const response = await invocation.getResponse(context, post.result);
-  return { invocationId, response };
+  return { invocationId, response, httpOutputSet: httpOutputSet(fn, context, post.result) };
+}
+
+/** The library converts (and, when streaming, sends) an HTTP output only when it is not null/undefined. */
+function httpOutputSet(fn: RegisteredFunction, context: unknown, result: unknown): boolean {
+  for (const [name, b] of Object.entries(fn.metadata.bindings)) {
+    if (b.direction !== "out" || String(b.type).toLowerCase() !== "http") continue;
+    const value = name === "$return" ? result : (context as { extraOutputs?: { get(n: string): unknown } }).extraOutputs?.get(name);
+    return value !== null && value !== undefined;
+  }
+  return false;
 }

@@ -3,7 +3,8 @@
 // app-start hooks. Registrations land in the FunctionsCore installed beforehand.
 import fs from "node:fs";
 import path from "node:path";
-import type { FunctionsCore } from "./functionsCore";
+import { WORKER_CAPABILITIES, type FunctionsCore } from "./functionsCore";
+import { appStartContext, appTerminateContext } from "./hookContexts";
 
 export function resolveEntryPoints(appDir: string): string[] {
   const pkgPath = path.join(appDir, "package.json");
@@ -38,14 +39,21 @@ function expandBraces(pattern: string): string[] {
   return m[1]!.split(",").flatMap((part) => expandBraces(pattern.slice(0, m.index) + part + pattern.slice(m.index + m[0].length)));
 }
 
+/**
+ * Loads the entry points, runs the app-start hooks, then asks the library for its
+ * capabilities, as the worker answers the host's init request. With
+ * `app.setup({ enableHttpStream: true })` the library starts its HTTP proxy here and reports
+ * its address as `HttpUri`; the HTTP extension then forwards requests to it.
+ */
 export async function loadApp(core: FunctionsCore, appDir: string): Promise<void> {
   for (const file of resolveEntryPoints(appDir)) require(file);
-  const appHookData: Record<string, unknown> = {};
-  for (const hook of core.hooks.appStart) {
-    await hook({ hookData: {}, appHookData, functionAppDirectory: appDir });
-  }
+  const startCtx = appStartContext(core, appDir);
+  for (const hook of core.hooks.appStart) await hook(startCtx);
+  const base = { ...WORKER_CAPABILITIES };
+  core.capabilities = (await core.programmingModel?.getCapabilities?.(base)) ?? base;
 }
 
 export async function terminateApp(core: FunctionsCore): Promise<void> {
-  for (const hook of core.hooks.appTerminate) await hook({ hookData: {}, appHookData: {} });
+  const ctx = appTerminateContext(core);
+  for (const hook of core.hooks.appTerminate) await hook(ctx);
 }

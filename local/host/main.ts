@@ -3,7 +3,7 @@
 // Prints "Host listening on http://127.0.0.1:<port>" once every extension has started.
 import fs from "node:fs";
 import path from "node:path";
-import { createHostContext, type HostExtension } from "./extensions";
+import { createHostContext, unservedBinding, type HostExtension } from "./extensions";
 import { extensionFactories } from "./extensionList";
 import { FunctionsCore, installFunctionsCore } from "./functionsCore";
 import { loadApp, terminateApp } from "./loadApp";
@@ -57,6 +57,8 @@ async function main(): Promise<void> {
   log("information", `Loaded ${core.functions.size} function(s) from ${appDir}`);
 
   const extensions: HostExtension[] = extensionFactories.map((f) => f());
+  const unserved = unservedBinding(core.functions.values(), extensions);
+  if (unserved) throw new StartupError(unserved);
   const ctx = createHostContext({ core, appDir, hostJson, env, extensions, baseUrl: () => baseUrl, log });
 
   let stopping: Promise<void> | undefined;

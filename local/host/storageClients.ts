@@ -7,6 +7,7 @@ import type { BlobServiceClient } from "@azure/storage-blob";
 import type { QueueServiceClient } from "@azure/storage-queue";
 import { createStorageServiceClients } from "../../shared/azure/clients";
 import { connectionKey, requireStorageConnection, type StorageConnection } from "../../shared/azure/storageConnection";
+import type { TableClient } from "@azure/data-tables";
 
 export type HostStorage = ReturnType<typeof createStorageServiceClients>;
 
@@ -32,4 +33,15 @@ export function queueService(env: NodeJS.ProcessEnv, connection?: unknown): Queu
 
 export function blobService(env: NodeJS.ProcessEnv, connection?: unknown): BlobServiceClient {
   return hostStorage(env, connection).blobs;
+}
+
+const tableClients = new Map<string, TableClient>();
+
+/** A table of a binding's connection (plain http for Azurite's connection string is allowed there). */
+export function tableClient(env: NodeJS.ProcessEnv, connection: unknown, tableName: string): TableClient {
+  const conn = storageConnection(env, connection);
+  const key = `${connectionKey(conn)}\n${tableName}`;
+  let c = tableClients.get(key);
+  if (!c) tableClients.set(key, (c = hostStorage(env, connection).table(tableName)));
+  return c;
 }

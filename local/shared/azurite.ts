@@ -15,6 +15,11 @@ export type AzuriteOptions = {
   location?: string;
   /** Where Azurite's own console output goes; default: discarded. */
   stdio?: "inherit" | "ignore";
+  /**
+   * HTTPS with Entra ID tokens ("basic" OAuth: Azurite checks issuer, audience and lifetime),
+   * so clients can use identity-based connections as in Azure. PEM files of the certificate.
+   */
+  oauth?: { certFile: string; keyFile: string };
 };
 
 export type AzuriteProcess = {
@@ -43,6 +48,7 @@ export function azuriteArgs(opts: AzuriteOptions): string[] {
     "--queueHost", "127.0.0.1", "--queuePort", String(opts.ports.queue),
     "--tableHost", "127.0.0.1", "--tablePort", String(opts.ports.table),
   ];
+  if (opts.oauth) args.push("--oauth", "basic", "--cert", opts.oauth.certFile, "--key", opts.oauth.keyFile);
   if (opts.location) args.push("--location", opts.location);
   else args.push("--inMemoryPersistence");
   return args;

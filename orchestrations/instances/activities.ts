@@ -8,11 +8,12 @@ import type { ArmClients, FilesClients } from "../../shared/azure/clients";
 import type { QueueServiceClient } from "@azure/storage-queue";
 import { grantRole, revokeRole } from "../../shared/azure/roleAssignments";
 import { agentQueueResourceId, agentQueueUrl, deleteAgentQueue, ensureAgentQueue, QUEUE_MESSAGE_PROCESSOR_ROLE, roleAssignmentName, type AgentSettings } from "../../shared/jobs/agent";
-import { getVmPrincipalId, getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm } from "../../shared/azure/compute";
+import { getOperationStatus, getVmPrincipalId, getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm, type OperationStatus } from "../../shared/azure/compute";
 import { ensureDirectory, ensureShare } from "../../shared/azure/files";
 import { deleteNic, deleteNsg, deletePublicIp, ensureNic, ensureNsg, ensurePublicIp, type NsgRuleSpec } from "../../shared/azure/network";
-import { deleteRunCommand, getRunCommand, putRunCommand } from "../../shared/azure/runCommands";
-import { NotFoundError, PreconditionFailedError } from "../../shared/errors";
+import { deleteRunCommand, getRunCommand, isTerminal, listRunCommandStates, putRunCommand } from "../../shared/azure/runCommands";
+import { NIC_RESERVATION_SECONDS } from "../../shared/azure/errors";
+import { CloudError, NotFoundError, PreconditionFailedError } from "../../shared/errors";
 import { ADMIN_USER_NAME, armNames, sharePaths } from "../../shared/ids";
 import type { InstanceRecord } from "../../shared/instances/record";
 import { checkTransition } from "../../shared/instances/stateMachine";
@@ -22,6 +23,7 @@ import type { InstanceStore } from "../../shared/store/instances";
 import type { OperationStore } from "../../shared/store/operations";
 import { cloudInit, MOUNT_WAIT_SECONDS, SETUP_WRAPPER } from "./cloudInit";
 import type {
+  DeleteNetworkResult,
   NetworkResult,
   OperationRecord,
   ProgressInput,
@@ -30,6 +32,7 @@ import type {
   ScriptStartInput,
   ScriptStatus,
   VmActionInput,
+  VmActionResult,
   VmStatusResult,
 } from "./types";
 
@@ -57,6 +60,8 @@ export async function withEtagRetry<T>(fn: () => Promise<T>, attempts = 20): Pro
   }
 }
 
+const AZUREUSER_UID = "1000";
+
 function tagsOf(settings: InstanceActivityDeps["settings"], rec: InstanceRecord): Record<string, string> {
   return { "ci-workspace": settings.workspaceName, "ci-instance": rec.name, "ci-user": rec.assignedUser };
 }
@@ -74,6 +79,16 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
     const got = await instances.get(name);
     if (!got) throw NotFoundError.resource("Instance", name);
     return got.record;
+  }
+
+  /**
+   * Azure holds at most 25 run commands per VM, counting ones still being deleted, and a command
+   * cannot be deleted while the VM is not running: finished leftovers (a delete refused during a
+   * stop, a crash between run and delete) are removed, and waited for, before setup adds one.
+   */
+  async function removeFinishedRunCommands(vm: string, keep: string): Promise<void> {
+    const leftovers = (await listRunCommandStates(arm, vm)).filter((rc) => rc.name !== keep && isTerminal(rc.state));
+    await Promise.all(leftovers.map((rc) => deleteRunCommand(arm, vm, rc.name)));
   }
 
   return {
@@ -116,7 +131,8 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
     async ensureShareFolders({ instance }: Ref): Promise<void> {
       const rec = await record(instance);
       await ensureShare(files, settings.workspaceFiles.shareQuotaGb);
-      await ensureDirectory(files, sharePaths.userFolder(rec.assignedUser));
+      // The user works as azureuser (uid/gid 1000, the first user of the Ubuntu image) on the NFS mount.
+      await ensureDirectory(files, sharePaths.userFolder(rec.assignedUser), { owner: AZUREUSER_UID, group: AZUREUSER_UID, mode: "0755" });
       await ensureDirectory(files, sharePaths.logsFolder(instance));
     },
 
@@ -170,18 +186,35 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
       return { exists: true, provisioning: s.provisioningState, power: s.powerState, ...(s.error ? { error: s.error } : {}) };
     },
 
-    async vmAction({ instance, action }: VmActionInput): Promise<void> {
+    /** Starts the action; answers its operation's URL (Azure-AsyncOperation) to poll, if ARM gave one. */
+    async vmAction({ instance, action }: VmActionInput): Promise<VmActionResult> {
       const vm = armNames.vm(instance);
-      if (action === "start") await startVm(arm, vm);
-      else if (action === "deallocate") await startDeallocateVm(arm, vm);
-      else if (action === "restart") await startRestartVm(arm, vm);
-      else await startDeleteVm(arm, vm);
+      const start = { start: startVm, deallocate: startDeallocateVm, restart: startRestartVm, delete: startDeleteVm }[action];
+      const operationUrl = await start(arm, vm);
+      return operationUrl ? { operationUrl } : {};
     },
 
-    /** NIC first (it holds the NSG and IP), then IP and NSG together; absent ones are done. */
-    async deleteNetwork({ instance }: Ref): Promise<void> {
-      await deleteNic(arm, armNames.nic(instance));
+    /** The status of an ARM operation; `gone` when ARM no longer has it (the VM's state then says). */
+    async vmOperation({ operationUrl }: { operationUrl: string }): Promise<OperationStatus | { status: "Gone" }> {
+      return (await getOperationStatus(arm, operationUrl)) ?? { status: "Gone" };
+    },
+
+    /**
+     * NIC first (it holds the NSG and IP), then IP and NSG together; absent ones are done. A NIC
+     * still reserved for the deleted VM (Azure: ~180 s) is not an error: the answer says how long
+     * to wait before calling again, and the orchestrator waits on a durable timer.
+     */
+    async deleteNetwork({ instance }: Ref): Promise<DeleteNetworkResult> {
+      try {
+        await deleteNic(arm, armNames.nic(instance));
+      } catch (err) {
+        if (err instanceof CloudError && err.code === "NicReservedForAnotherVm") {
+          return { nicReservedSeconds: Math.ceil((err.retryAfterMs ?? NIC_RESERVATION_SECONDS * 1000) / 1000) };
+        }
+        throw err;
+      }
       await Promise.all([deletePublicIp(arm, armNames.publicIp(instance)), deleteNsg(arm, armNames.nsg(instance))]);
+      return {};
     },
 
     async startScript(input: ScriptStartInput): Promise<ScriptStarted> {
@@ -193,6 +226,7 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
       if (!user && !sshKey && input.kind === "startup") return { skipped: true };
       const runCommand = armNames.setupRunCommand(input.kind, input.operationId);
       const timeoutSeconds = (user?.timeoutMinutes ?? 15) * 60 + MOUNT_WAIT_SECONDS;
+      await removeFinishedRunCommands(armNames.vm(input.instance), runCommand);
       await putRunCommand(arm, armNames.vm(input.instance), runCommand, {
         script: SETUP_WRAPPER,
         parameters: {

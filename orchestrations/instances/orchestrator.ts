@@ -2,7 +2,7 @@
 // transitions of its operation; triggers have already moved the record into the busy state
 // (Creating, Starting, Stopping, Restarting, Deleting) and written the operation record.
 import type { OrchestrationContext } from "durable-functions";
-import { all, call, notifyDispatcher, pollVm, progress, ROLLBACK_RETRY, runScript, StepError, task, toStepError, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
+import { all, call, deleteNetwork, notifyDispatcher, vmActionDone, pollVm, progress, ROLLBACK_RETRY, runScript, StepError, task, toStepError, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
 import { DEFAULT_POLL, type LifecycleInput } from "./types";
 
 // Bounds for the monitor loops: Azure VM operations take minutes, rarely more than ten.
@@ -58,9 +58,9 @@ function* rollback(ctx: OrchestrationContext, input: LifecycleInput & { poll: No
   ctx.df.setCustomStatus({ step: "rollback", operationId: input.operationId });
   try {
     yield* call(ctx, "revokeAgentQueue", { instance }, ROLLBACK_RETRY);
-    yield* call(ctx, "vmAction", { instance, action: "delete" }, ROLLBACK_RETRY);
+    yield* vmActionDone(ctx, instance, "delete", input.poll, VM_TIMEOUT_MS, ROLLBACK_RETRY);
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmGone, ROLLBACK_RETRY);
-    yield* call(ctx, "deleteNetwork", { instance }, ROLLBACK_RETRY);
+    yield* deleteNetwork(ctx, instance, ROLLBACK_RETRY);
   } catch (err) {
     const e = toStepError(err);
     outcome.error.message += ` Cleaning up also failed (${e.code}: ${e.message}); delete the instance to retry the cleanup.`;
@@ -102,7 +102,7 @@ export function* startInstance(ctx: OrchestrationContext): Gen<string> {
   const input = inputOf(ctx);
   try {
     yield* progress(ctx, input, { customStep: "startVm", steps: [{ name: "startVm", status: "Running" }] });
-    yield* call(ctx, "vmAction", { instance: input.instance, action: "start" });
+    yield* vmActionDone(ctx, input.instance, "start", input.poll, VM_TIMEOUT_MS);
     yield* pollVm(ctx, input.instance, input.poll, VM_TIMEOUT_MS, vmRunning);
   } catch (err) {
     yield* progress(ctx, input, { customStep: "failed", steps: [{ name: "startVm", status: "Failed" }], state: { op: "start", to: "Stopped" }, done: failed(err) });
@@ -120,7 +120,7 @@ export function* restartInstance(ctx: OrchestrationContext): Gen<string> {
   const input = inputOf(ctx);
   try {
     yield* progress(ctx, input, { customStep: "restartVm", steps: [{ name: "restartVm", status: "Running" }] });
-    yield* call(ctx, "vmAction", { instance: input.instance, action: "restart" });
+    yield* vmActionDone(ctx, input.instance, "restart", input.poll, VM_TIMEOUT_MS);
     yield* pollVm(ctx, input.instance, input.poll, VM_TIMEOUT_MS, vmRunning);
   } catch (err) {
     yield* progress(ctx, input, { customStep: "failed", steps: [{ name: "restartVm", status: "Failed" }], state: { op: "restart", to: "Unknown" }, done: failed(err) });
@@ -140,7 +140,7 @@ export function* stopInstance(ctx: OrchestrationContext): Gen<string> {
   yield* notifyDispatcher(ctx, input.instance, "Stopping");
   try {
     yield* progress(ctx, input, { customStep: "deallocateVm", steps: [{ name: "deallocateVm", status: "Running" }] });
-    yield* call(ctx, "vmAction", { instance: input.instance, action: "deallocate" });
+    yield* vmActionDone(ctx, input.instance, "deallocate", input.poll, VM_TIMEOUT_MS);
     yield* pollVm(ctx, input.instance, input.poll, VM_TIMEOUT_MS, vmDeallocated);
   } catch (err) {
     yield* progress(ctx, input, { customStep: "failed", steps: [{ name: "deallocateVm", status: "Failed" }], state: { op: "stop", to: "Unknown" }, done: failed(err) });
@@ -164,10 +164,10 @@ export function* deleteInstance(ctx: OrchestrationContext): Gen<string> {
   try {
     yield* progress(ctx, input, { customStep: "deleteVm", steps: [{ name: "deleteVm", status: "Running" }] });
     yield* call(ctx, "revokeAgentQueue", { instance });
-    yield* call(ctx, "vmAction", { instance, action: "delete" });
+    yield* vmActionDone(ctx, instance, "delete", input.poll, VM_TIMEOUT_MS);
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmGone);
     yield* progress(ctx, input, { customStep: "deleteNetwork", steps: [{ name: "deleteVm", status: "Succeeded" }, { name: "deleteNetwork", status: "Running" }] });
-    yield* call(ctx, "deleteNetwork", { instance });
+    yield* deleteNetwork(ctx, instance);
   } catch (err) {
     yield* progress(ctx, input, { customStep: "failed", state: { op: "delete", to: "Unusable" }, done: failed(err) });
     return "Unusable";

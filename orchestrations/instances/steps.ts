@@ -8,7 +8,7 @@ import type { Outcome } from "./outcome";
 import type { DispatcherEvent } from "../../shared/jobs/dispatcher";
 import { changeQueue } from "../jobs/queueDriver";
 import { ACTIVITIES as JOB_ACTIVITIES, type QueueConfigResult } from "../jobs/types";
-import { ACTIVITIES, type LifecycleInput, type PollOptions, type ProgressInput, type ScriptKind, type VmStatusResult } from "./types";
+import { ACTIVITIES, type LifecycleInput, type PollOptions, type ProgressInput, type ScriptKind, type VmActionInput, type VmStatusResult } from "./types";
 
 type Name = keyof InstanceActivities;
 type In<K extends Name> = Parameters<InstanceActivities[K]>[0];
@@ -114,6 +114,50 @@ export const vmDeallocated = (s: VmStatusResult): "done" | "wait" | StepError =>
   if (s.provisioning === "Failed") return new StepError(s.error?.code ?? "VmProvisioningFailed", s.error?.message ?? "VM operation failed.");
   return s.power === "deallocated" ? "done" : "wait";
 };
+
+/**
+ * Starts a VM action and waits for its ARM operation (Azure-AsyncOperation), not the VM: right
+ * after the POST the VM can still show its old state (a restart looks "running" before it began).
+ * A failed operation is the step's failure, with Azure's code and message.
+ */
+export function* vmActionDone(ctx: OrchestrationContext, instance: string, action: VmActionInput["action"], poll: PollOptions, timeoutMs: number, retry = RETRY): Gen<void> {
+  const started = yield* call(ctx, "vmAction", { instance, action }, retry);
+  const url = started?.operationUrl;
+  if (!url) return;
+  const deadline = ctx.df.currentUtcDateTime.getTime() + timeoutMs;
+  let delay = poll.initialMs;
+  for (;;) {
+    const op = yield* call(ctx, "vmOperation", { operationUrl: url }, retry);
+    if (op.status === "Succeeded" || op.status === "Gone") return;
+    if (op.status === "Failed" || op.status === "Canceled") {
+      const error = "error" in op ? op.error : undefined;
+      throw new StepError(error?.code ?? `Operation${op.status}`, error?.message ?? `The VM ${action} operation ended ${op.status}.`);
+    }
+    const now = ctx.df.currentUtcDateTime.getTime();
+    if (now >= deadline) throw new StepError("OperationTimedOut", `The VM ${action} operation did not finish within ${Math.round(timeoutMs / 1000)} s.`);
+    yield ctx.df.createTimer(new Date(now + delay));
+    delay = Math.min(Math.round(delay * poll.factor), poll.maxMs);
+  }
+}
+
+/** How many reservation windows deleteNetwork waits out before reporting the NIC as stuck. */
+const NIC_RESERVATION_ROUNDS = 4;
+
+/**
+ * Deletes NIC, public IP and NSG, waiting out a NIC reservation (Azure keeps the NIC of a deleted
+ * or failed VM reserved for ~180 s) on durable timers instead of leaking the network.
+ */
+export function* deleteNetwork(ctx: OrchestrationContext, instance: string, retry = RETRY): Gen<void> {
+  for (let round = 1; ; round++) {
+    const r = yield* call(ctx, "deleteNetwork", { instance }, retry);
+    const wait = r?.nicReservedSeconds;
+    if (!wait) return;
+    if (round >= NIC_RESERVATION_ROUNDS) {
+      throw new StepError("NicReservedForAnotherVm", `The network interface was still reserved for the deleted VM after ${round} waits of ${wait} s.`);
+    }
+    yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + wait * 1000));
+  }
+}
 
 export const vmGone = (s: VmStatusResult): "done" | "wait" | StepError => (s.exists ? "wait" : "done");
 

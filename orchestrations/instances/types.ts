@@ -22,6 +22,7 @@ export const ACTIVITIES = {
   grantAgentQueue: "instanceGrantAgentQueue",
   revokeAgentQueue: "instanceRevokeAgentQueue",
   vmAction: "instanceVmAction",
+  vmOperation: "instanceVmOperation",
   deleteNetwork: "instanceDeleteNetwork",
   startScript: "instanceStartScript",
   scriptStatus: "instanceScriptStatus",
@@ -44,7 +45,8 @@ export type LifecycleInput = {
 };
 
 /** Operation records: api.md's operation plus who may read it after the instance is gone. */
-export type OperationRecord = OperationResponse & { requestedBy: string; assignedUser: string; reason?: string };
+/** `instanceId`: the incarnation of the instance the operation acted on (InstanceRecord.instanceId). */
+export type OperationRecord = OperationResponse & { requestedBy: string; assignedUser: string; instanceId?: string; reason?: string };
 export type StepStatus = OperationStatus;
 
 export type ProgressInput = {
@@ -70,6 +72,10 @@ export type ScriptStatus = { state: "Pending" | "Running" | "Succeeded" | "Faile
 export type ScriptStarted = { runCommand: string; timeoutSeconds: number } | { skipped: true };
 
 export type VmStatusResult = { exists: false } | { exists: true; provisioning: string; power: string; error?: { code: string; message: string } };
+export type VmActionResult = { operationUrl?: string };
 export type VmActionInput = { instance: string; action: "start" | "deallocate" | "restart" | "delete" };
+
+/** Empty when the network is gone; otherwise the NIC is still reserved for the deleted VM for this long. */
+export type DeleteNetworkResult = { nicReservedSeconds?: number };
 
 export type NetworkResult = { nsgId?: string; publicIpId?: string; publicIp?: string; nicId?: string; privateIp?: string };

@@ -6,7 +6,7 @@ import { ensureContainer } from "../../shared/azure/blobs";
 import { AppError, CloudError, NotFoundError, PreconditionFailedError } from "../../shared/errors";
 import { orchestrationIds } from "../../shared/ids";
 import { sendToAgent, type AgentSettings } from "../../shared/jobs/agent";
-import { instanceRecords, type InstanceRecord } from "../../shared/instances/record";
+import { instanceRecords, sameIncarnation, type InstanceRecord } from "../../shared/instances/record";
 import { isTerminalJobState, type JobState } from "../../shared/instances/states";
 import type { DispatcherCommand } from "../../shared/jobs/dispatcher";
 import { createSpillStore } from "../../shared/jobs/spillStore";
@@ -251,7 +251,10 @@ export function createJobActivities(deps: JobActivityDeps) {
       const job = cur.record;
       if (isTerminalJobState(job.state)) return { started: false, outcome: { state: job.state as "Completed" } };
       if (job.cancelRequestedAt && job.state === "Queued") return { started: false };
-      if (!inst) return { started: false, outcome: { state: "Failed", error: { code: "InstanceNotFound", message: "the instance no longer exists" } } };
+      // A job of a deleted instance never runs on a later instance that took its name.
+      if (!inst || !sameIncarnation(inst.record, job)) {
+        return { started: false, outcome: { state: "Failed", error: { code: "InstanceNotFound", message: "the instance no longer exists" } } };
+      }
       const [rec] = await Promise.all([
         updateJob(input.instance, input.jobId, (r) =>
           r.state === "Queued" && !r.cancelRequestedAt ? { ...r, state: "Starting", gpuIndices: input.gpuIndices, claimedAt: input.at } : undefined,

@@ -65,7 +65,8 @@ export function planTick(records: readonly AutoStopRecord[], times: TickTimes, s
 }
 
 // .NET's default(DateTime): what the host reports as scheduleStatus.last before the first run.
-const NEVER = Date.UTC(1, 0, 1);
+// (Not Date.UTC(1, 0, 1): Date.UTC reads years 0–99 as 1900–1999.)
+const NEVER = Date.parse("0001-01-01T00:00:00Z");
 
 /**
  * The previous tick from the timer's input. `scheduleStatus.last` is the last occurrence the

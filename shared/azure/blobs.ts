@@ -9,7 +9,7 @@ import {
   type UserDelegationKey,
 } from "@azure/storage-blob";
 import type { StorageClients } from "./clients";
-import { azureCall, azureCallOr404 } from "./errors";
+import { azureCall, azureCallOr404, statusOf } from "./errors";
 
 export async function ensureContainer(storage: StorageClients, container: string): Promise<void> {
   await azureCall(`create blob container ${container}`, () => storage.blobs.getContainerClient(container).createIfNotExists());
@@ -68,6 +68,22 @@ export async function readBlobText(storage: StorageClients, container: string, b
     storage.blobs.getContainerClient(container).getBlobClient(blob).downloadToBuffer(),
   );
   return buf?.toString("utf8");
+}
+
+/**
+ * The blob's bytes from `offset` on (a log read while it grows), or an empty buffer when the
+ * blob is shorter than that, or absent: a follower polls this without a size check first.
+ */
+export async function readBlobFrom(storage: StorageClients, container: string, blob: string, offset: number): Promise<Buffer> {
+  const client = storage.blobs.getContainerClient(container).getBlobClient(blob);
+  try {
+    const buf = await azureCallOr404(`read blob ${container}/${blob}`, () => client.downloadToBuffer(offset));
+    return buf ?? Buffer.alloc(0);
+  } catch (err) {
+    // 416 InvalidRange: nothing written past `offset` yet.
+    if (statusOf(err) === 416) return Buffer.alloc(0);
+    throw err;
+  }
 }
 
 export async function deleteBlob(storage: StorageClients, container: string, blob: string): Promise<void> {

@@ -2,7 +2,8 @@
 // accepted the request); orchestrators poll getVmStatus with durable timers instead of
 // holding an activity open for minutes. PUT/DELETE are idempotent; delete treats 404 as done.
 import type { VirtualMachine } from "@azure/arm-compute";
-import { NotFoundError } from "../errors";
+import { createPipelineRequest } from "@azure/core-rest-pipeline";
+import { CloudError, isRetryableStatus, NotFoundError } from "../errors";
 import type { ArmClients } from "./clients";
 import { azureCall, azureCallOr404, statusOf, translateAzureError } from "./errors";
 
@@ -149,13 +150,47 @@ export async function getVmPrincipalId(arm: ArmClients, name: string): Promise<s
 
 type VmAction = "beginStart" | "beginDeallocate" | "beginRestart" | "beginPowerOff";
 
-async function startAction(arm: ArmClients, name: string, action: VmAction, verb: string): Promise<void> {
+/**
+ * The Azure-AsyncOperation URL of an accepted LRO. A VM's own state lags its operation (a GET
+ * right after a restart can still say "running"), so callers poll this URL for the outcome
+ * (learn.microsoft.com/azure/azure-resource-manager/management/async-operations).
+ */
+export type OperationUrl = string | undefined;
+
+const captureOperation = () => {
+  let url: OperationUrl;
+  return {
+    onResponse: (raw: { status: number; headers: { get(name: string): string | undefined } }) => {
+      if (raw.status === 201 || raw.status === 202) url ??= raw.headers.get("azure-asyncoperation") ?? undefined;
+    },
+    url: () => url,
+  };
+};
+
+async function startAction(arm: ArmClients, name: string, action: VmAction, verb: string): Promise<OperationUrl> {
+  const op = captureOperation();
   try {
-    await arm.compute.virtualMachines[action](arm.resourceGroup, name);
+    await arm.compute.virtualMachines[action](arm.resourceGroup, name, { onResponse: op.onResponse });
+    return op.url();
   } catch (err) {
     if (statusOf(err) === 404) throw NotFoundError.resource("VM", name);
     throw translateAzureError(err, `${verb} VM ${name}`);
   }
+}
+
+export type OperationStatus = { status: "InProgress" | "Succeeded" | "Failed" | "Canceled"; error?: { code: string; message: string } };
+
+/** Reads an operation-status resource (Azure-AsyncOperation); undefined when it is gone (404). */
+export async function getOperationStatus(arm: ArmClients, url: string): Promise<OperationStatus | undefined> {
+  // The network client is a classic ServiceClient: its pipeline carries the ARM token, TLS and retries.
+  const res = await azureCall("read operation status", () => arm.network.sendRequest(createPipelineRequest({ url, method: "GET" })));
+  if (res.status === 404) return undefined;
+  if (res.status >= 400) {
+    throw new CloudError(`Http${res.status}`, `read operation status failed: HTTP ${res.status}`, { httpStatus: res.status, retryable: isRetryableStatus(res.status) });
+  }
+  const body = JSON.parse(res.bodyAsText ?? "{}") as { status?: string; error?: { code?: string; message?: string } };
+  const status = (["InProgress", "Succeeded", "Failed", "Canceled"] as const).find((s) => s.toLowerCase() === (body.status ?? "").toLowerCase()) ?? "InProgress";
+  return { status, ...(body.error?.code ? { error: { code: body.error.code, message: body.error.message ?? body.error.code } } : {}) };
 }
 
 export const startVm = (arm: ArmClients, name: string) => startAction(arm, name, "beginStart", "start");
@@ -163,9 +198,11 @@ export const startDeallocateVm = (arm: ArmClients, name: string) => startAction(
 export const startRestartVm = (arm: ArmClients, name: string) => startAction(arm, name, "beginRestart", "restart");
 export const startPowerOffVm = (arm: ArmClients, name: string) => startAction(arm, name, "beginPowerOff", "power off");
 
-/** Starts deleting the VM (and its OS disk); a VM that is already gone is success. */
-export async function startDeleteVm(arm: ArmClients, name: string): Promise<void> {
-  await azureCallOr404(`delete VM ${name}`, () => arm.compute.virtualMachines.beginDelete(arm.resourceGroup, name));
+/** Starts deleting the VM (and its OS disk); a VM that is already gone is success (no operation). */
+export async function startDeleteVm(arm: ArmClients, name: string): Promise<OperationUrl> {
+  const op = captureOperation();
+  await azureCallOr404(`delete VM ${name}`, () => arm.compute.virtualMachines.beginDelete(arm.resourceGroup, name, { onResponse: op.onResponse }));
+  return op.url();
 }
 
 export type VmSku = {
@@ -176,6 +213,8 @@ export type VmSku = {
   memoryGb: number;
   /** False when the subscription cannot use the size in this location. */
   available: boolean;
+  /** Why not (ARM's reasonCode: NotAvailableForSubscription, QuotaId). */
+  restriction?: string;
 };
 
 export async function listVmSkus(arm: ArmClients): Promise<VmSku[]> {
@@ -184,9 +223,9 @@ export async function listVmSkus(arm: ArmClients): Promise<VmSku[]> {
     for await (const sku of arm.compute.resourceSkus.list({ filter: `location eq '${arm.location}'` })) {
       if (sku.resourceType !== "virtualMachines" || !sku.name) continue;
       const cap = (n: string) => Number(sku.capabilities?.find((c) => c.name === n)?.value ?? 0) || 0;
-      const restricted = (sku.restrictions ?? []).some(
-        (r) => r.type === "Location" && r.reasonCode === "NotAvailableForSubscription",
-      );
+      // A Location restriction (any reason) means this subscription cannot deploy the size here;
+      // a Zone one only rules out some zones, and the app does not pin zones.
+      const restricted = (sku.restrictions ?? []).find((r) => r.type === "Location");
       out.push({
         name: sku.name,
         family: sku.family ?? "",
@@ -194,6 +233,7 @@ export async function listVmSkus(arm: ArmClients): Promise<VmSku[]> {
         gpus: cap("GPUs"),
         memoryGb: cap("MemoryGB"),
         available: !restricted,
+        ...(restricted ? { restriction: restricted.reasonCode ?? "Restricted" } : {}),
       });
     }
     return out;

@@ -94,6 +94,9 @@ function parseQuota(message: string): { family: string; used: number; limit: num
 // core-lro reports a failed long-running operation as a plain Error: "...has failed. <Code>. <message>".
 const LRO_FAILED = /^The long-running operation has failed(?:\. ([A-Za-z0-9_.]+)\. ?(.*))?/s;
 
+/** Azure keeps a NIC reserved this long for a VM that was deleted or failed to create. */
+export const NIC_RESERVATION_SECONDS = 180;
+
 const QUOTA_CODES = new Set(["OperationNotAllowed", "QuotaExceeded"]);
 const NON_RETRYABLE_CODES = new Set([
   "SkuNotAvailable", "InvalidParameter", "InvalidRequestFormat", "InvalidResourceReference",
@@ -140,6 +143,11 @@ export function translateAzureError(err: unknown, what: string): Error {
     const q = parseQuota(cloudMessage);
     if (q) return new QuotaExceededError({ ...q, scope: "subscription" });
     return new CloudError("QuotaExceeded", message, { httpStatus: status, retryable: false, target: "vmSize" });
+  }
+  if (code === "NicReservedForAnotherVm") {
+    // Not retryable right away: Azure names the wait ("retry after 180 seconds"); callers wait it out.
+    const seconds = Number(/retry after (\d+) seconds/i.exec(cloudMessage)?.[1] ?? NIC_RESERVATION_SECONDS);
+    return new CloudError(code, message, { httpStatus: status, retryable: false, retryAfterMs: seconds * 1000 });
   }
   if (code && NON_RETRYABLE_CODES.has(code)) {
     return new CloudError(code, message, { httpStatus: status, retryable: false, target: armErrorTarget(rest) });

@@ -1,6 +1,6 @@
 // The workspace file share (Azure Files, OAuth with the "backup" file request intent).
 // Creating things is idempotent (createIfNotExists). Users' files are never deleted here.
-import type { ShareClient } from "@azure/storage-file-share";
+import { parseOctalFileMode, type ShareClient } from "@azure/storage-file-share";
 import type { FilesClients } from "./clients";
 import { azureCall, azureCallOr404, statusOf, translateAzureError } from "./errors";
 
@@ -24,7 +24,8 @@ function segments(dirPath: string): string[] {
 export async function ensureShare(files: FilesClients, quotaGb?: number): Promise<void> {
   const share = shareClient(files);
   try {
-    await share.createIfNotExists(quotaGb ? { quota: quotaGb } : {});
+    // The workspace share is NFS 4.1 (cloud-init mounts it so): owners and modes decide who writes.
+    await share.createIfNotExists({ ...(quotaGb ? { quota: quotaGb } : {}), protocols: { nfsEnabled: true } });
   } catch (err) {
     if (statusOf(err) !== 403) throw translateAzureError(err, `create file share ${files.shareName}`);
     await azureCall(`open file share ${files.shareName}`, async () => {
@@ -33,14 +34,22 @@ export async function ensureShare(files: FilesClients, quotaGb?: number): Promis
   }
 }
 
-/** Creates every missing directory of `dirPath` ("Users/alice/logs"). */
-export async function ensureDirectory(files: FilesClients, dirPath: string): Promise<void> {
+/** Owner, group and octal mode of a directory on the NFS share (e.g. the user's folder for azureuser). */
+export type PosixOwner = { owner: string; group: string; mode: string };
+
+/**
+ * Creates every missing directory of `dirPath` ("Users/alice/logs"). `leaf` sets the owner and
+ * mode of the last one (NFS shares; REST creates root-owned 0755 directories otherwise).
+ */
+export async function ensureDirectory(files: FilesClients, dirPath: string, leaf?: PosixOwner): Promise<void> {
   const share = shareClient(files);
+  const parts = segments(dirPath);
   let current = "";
-  for (const part of segments(dirPath)) {
+  for (const [i, part] of parts.entries()) {
     current = current ? `${current}/${part}` : part;
     const dir = current;
-    await azureCall(`create directory ${dir}`, () => share.getDirectoryClient(dir).createIfNotExists());
+    const posix = leaf && i === parts.length - 1 ? { posixProperties: { owner: leaf.owner, group: leaf.group, fileMode: parseOctalFileMode(leaf.mode) } } : {};
+    await azureCall(`create directory ${dir}`, () => share.getDirectoryClient(dir).createIfNotExists(posix));
   }
 }
 

@@ -30,17 +30,24 @@ export type NicInfo = {
 
 type Tags = Record<string, string>;
 
-function toArmRule(r: NsgRuleSpec): SecurityRule {
+/**
+ * ARM accepts `*` and service tags (Internet, VirtualNetwork, ...) only in the singular fields and
+ * refuses them inside the plural lists (400 SecurityRuleParameterContainsUnsupportedValue /
+ * SecurityRuleInvalidPortRange), so one value goes in the singular field, several in the list.
+ */
+export function toArmRule(r: NsgRuleSpec): SecurityRule {
+  const [source, ...moreSources] = r.sourceAddressPrefixes;
+  const [port, ...morePorts] = r.destinationPortRanges;
   return {
     name: r.name,
     priority: r.priority,
     direction: r.direction,
     access: r.access,
     protocol: r.protocol,
-    sourceAddressPrefixes: r.sourceAddressPrefixes,
+    ...(moreSources.length === 0 ? { sourceAddressPrefix: source ?? "*" } : { sourceAddressPrefixes: r.sourceAddressPrefixes }),
     sourcePortRange: "*",
     destinationAddressPrefix: "*",
-    destinationPortRanges: r.destinationPortRanges,
+    ...(morePorts.length === 0 ? { destinationPortRange: port ?? "*" } : { destinationPortRanges: r.destinationPortRanges }),
     description: r.description,
   };
 }

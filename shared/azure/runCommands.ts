@@ -2,6 +2,7 @@
 // named by its caller (the job id, the setup step), which makes a retried PUT a no-op instead
 // of a second execution. Always asynchronous: put returns once ARM accepts it, callers poll.
 import type { ArmClients } from "./clients";
+import { ConflictError } from "../errors";
 import { azureCall, azureCallOr404 } from "./errors";
 
 export type RunCommandSpec = {
@@ -65,11 +66,17 @@ export async function getRunCommand(arm: ArmClients, vmName: string, name: strin
   const rc = await azureCallOr404(`read run command ${name} on VM ${vmName}`, () =>
     arm.compute.virtualMachineRunCommands.getByVirtualMachine(arm.resourceGroup, vmName, name, { expand: "instanceView" }),
   );
-  if (!rc) return undefined;
+  return rc && runCommandStatus(rc);
+}
+
+type ArmRunCommand = Awaited<ReturnType<ArmClients["compute"]["virtualMachineRunCommands"]["getByVirtualMachine"]>>;
+
+function runCommandStatus(rc: ArmRunCommand): RunCommandStatus {
   const iv = rc.instanceView;
   let state = STATES[(iv?.executionState ?? "").toLowerCase()] ?? "Pending";
-  // A PUT that ARM itself rejected never executes: report it as failed, not pending forever.
-  if (!iv?.executionState && rc.provisioningState?.toLowerCase() === "failed") state = "Failed";
+  // Provisioning Failed while execution never reported (executionState Unknown/Pending, or none):
+  // the extension will not report later, so this is a failure, not something to poll until the timeout.
+  if (state === "Pending" && rc.provisioningState?.toLowerCase() === "failed") state = "Failed";
   const out: RunCommandStatus = { state };
   if (iv?.exitCode !== undefined && iv.exitCode !== null) out.exitCode = iv.exitCode;
   if (iv?.output) out.output = iv.output;
@@ -87,15 +94,40 @@ export function isTerminal(state: RunCommandState): boolean {
 /**
  * Deletes the run command (Azure limits how many a VM may hold); 404 = already gone. Cancels it
  * if running. `wait: false` returns once ARM accepted the DELETE (the removal finishes on its own).
+ * Resolves false when Azure refused because the VM is not running (409 OperationNotAllowed: a run
+ * command is an extension, changed only on a running VM): it then stays until the VM runs again
+ * (setup removes finished leftovers) or goes with the VM.
  */
-export async function deleteRunCommand(arm: ArmClients, vmName: string, name: string, opts: { wait?: boolean } = {}): Promise<void> {
+export async function deleteRunCommand(arm: ArmClients, vmName: string, name: string, opts: { wait?: boolean } = {}): Promise<boolean> {
   const what = `delete run command ${name} on VM ${vmName}`;
   const rcs = arm.compute.virtualMachineRunCommands;
-  if (opts.wait === false) {
-    await azureCallOr404(what, () => rcs.beginDelete(arm.resourceGroup, vmName, name, { updateIntervalInMs: arm.pollIntervalMs }));
-    return;
+  try {
+    if (opts.wait === false) {
+      await azureCallOr404(what, () => rcs.beginDelete(arm.resourceGroup, vmName, name, { updateIntervalInMs: arm.pollIntervalMs }));
+    } else {
+      await azureCallOr404(what, () => rcs.beginDeleteAndWait(arm.resourceGroup, vmName, name, { updateIntervalInMs: arm.pollIntervalMs }));
+    }
+    return true;
+  } catch (err) {
+    if (isVmNotRunning(err)) return false;
+    throw err;
   }
-  await azureCallOr404(what, () => rcs.beginDeleteAndWait(arm.resourceGroup, vmName, name, { updateIntervalInMs: arm.pollIntervalMs }));
+}
+
+/** Azure's refusal to change extensions (run commands) on a VM that is not running. */
+export function isVmNotRunning(err: unknown): boolean {
+  return err instanceof ConflictError && (err.details ?? []).some((d) => d.code === "OperationNotAllowed");
+}
+
+/** The run commands on a VM with their state (Azure counts all of them against its per-VM limit). */
+export async function listRunCommandStates(arm: ArmClients, vmName: string): Promise<Array<{ name: string; state: RunCommandState }>> {
+  return azureCall(`list run commands on VM ${vmName}`, async () => {
+    const out: Array<{ name: string; state: RunCommandState }> = [];
+    for await (const rc of arm.compute.virtualMachineRunCommands.listByVirtualMachine(arm.resourceGroup, vmName, { expand: "instanceView" })) {
+      if (rc.name) out.push({ name: rc.name, state: runCommandStatus(rc).state });
+    }
+    return out;
+  });
 }
 
 /** Names of the run commands on a VM (to clean up leftovers after a crash). */

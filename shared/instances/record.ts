@@ -19,6 +19,12 @@ export type LastOperation = {
 
 export type InstanceRecord = {
   name: string;
+  /**
+   * Immutable id of this incarnation of the name, made with the record. Jobs, operations and
+   * idempotency keys carry it, so a later instance of the same name never sees what an earlier
+   * one left behind. Absent only on records written before ids existed.
+   */
+  instanceId?: string;
   state: InstanceState;
   vmSize: string;
   family: string;
@@ -48,6 +54,11 @@ export type InstanceRecord = {
   /** Hash of the validated create request: an identical PUT is an idempotent repeat (200). */
   requestHash: string;
 };
+
+/** Whether `rec` (a job, an operation) belongs to this incarnation of the instance. */
+export function sameIncarnation(instance: { instanceId?: string }, rec: { instanceId?: string }): boolean {
+  return instance.instanceId === rec.instanceId;
+}
 
 export function instanceRecords(storage: AzureClients["storage"], workspace: string): InstanceStore<InstanceRecord> {
   return createInstanceStore<InstanceRecord>(storage, workspace);

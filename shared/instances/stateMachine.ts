@@ -92,7 +92,8 @@ export function canStart(op: UserOperation, state: StateOrAbsent): CanStart {
       ),
     };
   }
-  const allowed = rule.from.filter((s) => s !== "none" && s !== "gone").join(", ");
+  // Only create starts from "none" (answered above) and no rule starts from "gone".
+  const allowed = rule.from.join(", ");
   return {
     ok: false,
     error: new InvalidStateTransitionError(`Cannot ${op} an instance that is ${state}; ${op} is allowed from: ${allowed}.`, state, op),
@@ -114,8 +115,4 @@ export function checkTransition(op: Operation, from: StateOrAbsent, to: StateOrA
     from,
     op,
   );
-}
-
-export function transitionsOf(op: Operation): Transition[] {
-  return TRANSITIONS.filter((x) => x.op === op);
 }

@@ -1,5 +1,6 @@
 // The stored job record (Azure Table `jobs`, partition = instance, row = job id) and its API
-// view. User variables are stored (the job needs them) but never returned by the API.
+// view. User variables may be secrets: they are stored only while the job may still need them
+// for its start (Queued, Starting), removed by the first write after that, and never returned.
 import type { AzureClients } from "../azure/clients";
 import type { JobState } from "../instances/states";
 import type { JobResponse } from "../schemas/job";
@@ -10,6 +11,8 @@ export type JobRecord = {
   name: string;
   /** Instance name as stored on the instance record. */
   instance: string;
+  /** The incarnation of that name the job was submitted to (InstanceRecord.instanceId). */
+  instanceId?: string;
   state: JobState;
   command: string;
   variables?: Record<string, string>;
@@ -41,8 +44,20 @@ export const jobLogBlobs = {
   stderr: (jobId: string) => `${jobId}/stderr.txt`,
 } as const;
 
+/** States in which the job's run command may still have to be PUT, with the variables. */
+const NOT_YET_HANDED_OVER: ReadonlySet<JobState> = new Set(["Queued", "Starting"]);
+
+/** The record as it may be stored: without variables once the VM has the job (or it ended). */
+export function atRest(r: JobRecord): JobRecord {
+  if (r.variables === undefined || NOT_YET_HANDED_OVER.has(r.state)) return r;
+  const { variables: _dropped, ...rest } = r;
+  return rest;
+}
+
+/** The job store; every write goes through atRest, so no path can keep variables past the start. */
 export function jobRecords(storage: AzureClients["storage"]): JobStore<JobRecord> {
-  return createJobStore<JobRecord>(storage);
+  const store = createJobStore<JobRecord>(storage);
+  return { ...store, create: (r) => store.create(atRest(r)), update: (r, etag) => store.update(atRest(r), etag) };
 }
 
 export function toJobResponse(r: JobRecord): JobResponse {
@@ -50,6 +65,7 @@ export function toJobResponse(r: JobRecord): JobResponse {
     id: r.id,
     name: r.name,
     instance: r.instance,
+    ...(r.instanceId ? { instanceId: r.instanceId } : {}),
     state: r.state,
     command: r.command,
     gpus: r.gpus,

@@ -23,7 +23,7 @@ export const userId = z
 export const vmSizeName = z
   .string()
   .regex(/^[A-Za-z0-9_]{1,64}$/, { error: "must be a VM size name such as Standard_D4s_v5" })
-  .meta({ example: "Standard_NC6s_v3" });
+  .meta({ example: "Standard_NC4as_T4_v3" });
 
 export const subnetId = z
   .string()
@@ -40,7 +40,7 @@ export const sshPublicKey = z
     const result = checkSshPublicKey(value);
     if ("error" in result) ctx.addIssue({ code: "custom", message: result.error });
   })
-  .meta({ description: "OpenSSH public key: ssh-ed25519, ecdsa-sha2-* or ssh-rsa (≥ 2048 bits)." });
+  .meta({ description: "OpenSSH public key: ssh-ed25519 or ssh-rsa (≥ 2048 bits); Azure VMs take no other type (ECDSA is refused)." });
 
 export function isIanaTimeZone(tz: string): boolean {
   if (tz.length === 0 || tz.length > 64) return false;

@@ -85,6 +85,7 @@ export const autoStopStatus = z.object({
 
 export const instanceResponse = z.object({
   name: instanceName,
+  instanceId: z.string().optional().describe("Immutable id of this instance; a later instance of the same name gets another."),
   state: instanceState,
   vmSize: z.string(),
   vCpus: z.number().int(),

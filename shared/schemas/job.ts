@@ -64,6 +64,7 @@ export const jobResponse = z.object({
   id: z.string(),
   name: z.string(),
   instance: z.string(),
+  instanceId: z.string().optional().describe("The instance (its instanceId) the job was submitted to."),
   state: jobState,
   command: z.string().optional(),
   gpus: z.number().int().optional(),

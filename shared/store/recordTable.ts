@@ -3,6 +3,7 @@
 import { type TableClient, type TableEntityResult } from "@azure/data-tables";
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from "../errors";
 import { statusOf, translateAzureError } from "../azure/errors";
+import { signToken, verifyToken } from "./continuationToken";
 import { decodeRecord, encodeRecord } from "./entityCodec";
 
 export type Stored<T> = { record: T; etag: string };
@@ -19,16 +20,6 @@ export function tableKey(raw: string, what: string): string {
   const key = encodeURIComponent(raw);
   if (key.length > 1024) throw ValidationError.field(what, `${what} is too long (at most 1 KiB encoded)`);
   return key;
-}
-
-// Continuation tokens leave the API in nextLink query strings: make them URL-safe.
-function toPublicToken(token: string | undefined): string | undefined {
-  return token ? Buffer.from(token, "utf8").toString("base64url") : undefined;
-}
-function fromPublicToken(token: string | undefined): string | undefined {
-  if (!token) return undefined;
-  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw ValidationError.field("continuationToken", "is not a valid continuation token");
-  return Buffer.from(token, "base64url").toString("utf8");
 }
 
 function literal(value: Scalar): string {
@@ -152,7 +143,9 @@ export class RecordTable<T extends object> {
   async list(partitionKey: string | undefined, opts: ListOptions = {}): Promise<Page<T>> {
     const pageSize = Math.min(Math.max(opts.pageSize ?? 100, 1), MAX_PAGE_SIZE);
     const filter = buildFilter(partitionKey, opts.filter);
-    const token = fromPublicToken(opts.continuationToken);
+    // A token continues exactly this query: same table, same filter.
+    const context = `${this.client.tableName}\n${filter ?? ""}`;
+    const token = verifyToken(context, opts.continuationToken);
     return this.call(`list ${this.kind} records`, async () => {
       const pages = this.client
         .listEntities<Record<string, unknown>>({ queryOptions: filter ? { filter } : {} })
@@ -164,7 +157,7 @@ export class RecordTable<T extends object> {
         record: decodeRecord<T>(e),
         etag: e.etag,
       }));
-      return { items, continuationToken: toPublicToken(page.continuationToken) };
+      return { items, continuationToken: signToken(context, page.continuationToken) };
     });
   }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createArmClients, createFilesClients, type ArmClients, type FilesClients } from "../../shared/azure/clients";
 import {
-  getVmStatus, listVmSkus, listVmUsages, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startVm,
+  getOperationStatus, getVmStatus, listVmSkus, listVmUsages, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startVm,
   type VmStatus,
 } from "../../shared/azure/compute";
 import { ensureDirectory, ensureShare, listDirectory, readFile, writeFile } from "../../shared/azure/files";
@@ -24,6 +24,7 @@ import { blobSasUrl, ensureContainer, readBlobText } from "../../shared/azure/bl
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
 import { testAzureConfig, useEmulatorIdentity } from "./support";
 import type { IdentityChoice } from "../../shared/azure/credential";
+import { armRequest } from "../cloud/clients";
 
 const SUB = "00000000-0000-0000-0000-0000000000ab";
 const RG = "rg-activities";
@@ -41,7 +42,7 @@ beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "activities-cloud-"));
   emu = await startCloudEmulator({
     dataDir, port: 0, subscriptionId: SUB, resourceGroup: RG, location: "westeurope", allowedSubnetIds: [SUBNET],
-    latencyProfile: "none", identity: { workspaceStorageAccount: "wsactivities" },
+    latencyProfile: "none", identity: { workspaceStorageAccount: "wsactivities" }, config: { nicReservationSeconds: 1 },
   });
   identity = useEmulatorIdentity(emu);
   const config = testAzureConfig({
@@ -129,6 +130,22 @@ describe("transient failures", () => {
 });
 
 describe("network", () => {
+  it("sends * and service tags in the singular rule fields, which ARM accepts (lists are refused)", async () => {
+    const denyAll: NsgRuleSpec = {
+      name: "DenyAllInbound", priority: 4096, direction: "Inbound", access: "Deny", protocol: "*",
+      sourceAddressPrefixes: ["*"], destinationPortRanges: ["*"],
+    };
+    const fromInternet: NsgRuleSpec = { ...sshRule, name: "ssh-any", priority: 1000, sourceAddressPrefixes: ["Internet"] };
+    const nsg = await ensureNsg(arm, { name: "singular-nsg", rules: [fromInternet, denyAll] });
+    expect(nsg.rules.map((r) => [r.name, r.sourceAddressPrefixes, r.destinationPortRanges])).toEqual([
+      ["ssh-any", ["Internet"], ["22"]],
+      ["DenyAllInbound", ["*"], ["*"]],
+    ]);
+    const raw = await arm.network.networkSecurityGroups.get(RG, "singular-nsg");
+    expect(raw.securityRules?.find((r) => r.name === "DenyAllInbound")).toMatchObject({ sourceAddressPrefix: "*", destinationPortRange: "*" });
+    await deleteNsg(arm, "singular-nsg");
+  });
+
   it("ensures NSG, public IP and NIC idempotently and reads the rules back", async () => {
     const nsg1 = await ensureNsg(arm, { name: "n1-nsg", rules: [sshRule], tags: { instance: "n1" } });
     const nsg2 = await ensureNsg(arm, { name: "n1-nsg", rules: [sshRule], tags: { instance: "n1" } });
@@ -170,7 +187,10 @@ describe("compute", () => {
     const ready = await pollUntil(() => getVmStatus(arm, "vm1"), (s) => s?.provisioningState === "Succeeded");
     expect(ready).toMatchObject({ provisioningState: "Succeeded", powerState: "running", vmSize: "Standard_D2s_v5" });
 
-    await startDeallocateVm(arm, "vm1");
+    const deallocation = await startDeallocateVm(arm, "vm1");
+    expect(deallocation).toMatch(/\/providers\/Microsoft\.Compute\/locations\/westeurope\/operations\//);
+    const op = await pollUntil(() => getOperationStatus(arm, deallocation!), (o) => o?.status !== "InProgress");
+    expect(op).toEqual({ status: "Succeeded" });
     const stopped = await pollUntil(() => getVmStatus(arm, "vm1"), (s) => s?.powerState === "deallocated");
     expect(stopped?.powerState).toBe("deallocated");
     await startVm(arm, "vm1");
@@ -182,7 +202,12 @@ describe("compute", () => {
     expect(gone).toBeUndefined();
     await startDeleteVm(arm, "vm1"); // 404 = done
     await expect(startVm(arm, "vm1")).rejects.toBeInstanceOf(NotFoundError);
-    await deleteNic(arm, "vm1-nic");
+    // Azure keeps the NIC reserved for the deleted VM for a while and says how long.
+    const reserved = await deleteNic(arm, "vm1-nic").catch((e: unknown) => e);
+    expect(reserved).toMatchObject({ code: "NicReservedForAnotherVm", retryable: false, retryAfterMs: 1000 });
+    await sleep(1000);
+    await pollUntil(() => deleteNic(arm, "vm1-nic").then(() => true, () => false), (done) => done);
+    expect(await getNic(arm, "vm1-nic")).toBeUndefined();
     await deleteNsg(arm, "vm1-nsg");
   });
 
@@ -266,6 +291,17 @@ describe("run commands", () => {
 });
 
 describe("files", () => {
+  it("creates the workspace share as NFS and the user's folder owned by azureuser (uid 1000), others root-owned", async () => {
+    await ensureShare(files, 100);
+    await ensureDirectory(files, "Users/nfs-user", { owner: "1000", group: "1000", mode: "0755" });
+    const share = files.service.getShareClient(files.shareName);
+    expect((await share.getProperties()).protocols).toMatchObject({ nfsEnabled: true });
+    const user = await share.getDirectoryClient("Users/nfs-user").getProperties();
+    expect(user.posixProperties).toMatchObject({ owner: "1000", group: "1000" });
+    expect(user.posixProperties?.fileMode?.owner).toMatchObject({ read: true, write: true, execute: true });
+    expect((await share.getDirectoryClient("Users").getProperties()).posixProperties).toMatchObject({ owner: "0" });
+  });
+
   it("ensures the share and nested folders idempotently and round-trips a small file", async () => {
     await ensureShare(files, 100);
     await ensureShare(files, 100);
@@ -286,5 +322,69 @@ describe("files", () => {
     expect(await readFile(files, "Users/alice/missing.txt")).toBeUndefined();
     expect(await listDirectory(files, "Users/nobody")).toBeUndefined();
     await expect(ensureDirectory(files, "Users/../etc")).rejects.toThrow(/invalid path segment/);
+  });
+});
+
+describe("throttling", () => {
+  it("a read refused by Compute's per-VM bucket (429 + Retry-After) is waited out by the client, not failed", async () => {
+    const { nic } = await network("vm-thr");
+    await startCreateOrUpdateVm(arm, { name: "vm-thr", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] });
+    await pollUntil(() => getVmStatus(arm, "vm-thr"), (s) => s?.provisioningState === "Succeeded");
+    const endpoint = { url: emu.url, token: emu.token, storageToken: emu.storageToken, caCertPem: emu.caCertPem, subscriptionId: SUB };
+    const vmUrl = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/vm-thr?api-version=2024-07-01`;
+    emu.setConfig({ throttle: { compute: true } });
+    try {
+      let last = 0;
+      for (let i = 0; i < 60 && last !== 429; i++) last = (await armRequest(endpoint, "GET", vmUrl)).status;
+      expect(last).toBe(429); // the VM's bucket is empty now
+      const s = await getVmStatus(arm, "vm-thr");
+      expect(s?.provisioningState).toBe("Succeeded");
+    } finally {
+      emu.setConfig({ throttle: { compute: false } });
+    }
+  });
+});
+
+describe("run commands on a VM that is not running", () => {
+  it("a DELETE Azure refuses (409 OperationNotAllowed) resolves false and leaves the command; it goes once the VM runs", async () => {
+    const { nic } = await network("vm-off");
+    await startCreateOrUpdateVm(arm, { name: "vm-off", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] });
+    await pollUntil(() => getVmStatus(arm, "vm-off"), (s) => s?.provisioningState === "Succeeded");
+    await putRunCommand(arm, "vm-off", "left", { script: "true", timeoutInSeconds: 60 });
+    await pollUntil(() => getRunCommand(arm, "vm-off", "left"), (s) => !!s && isTerminal(s.state));
+    await startDeallocateVm(arm, "vm-off");
+    await pollUntil(() => getVmStatus(arm, "vm-off"), (s) => s?.powerState === "deallocated");
+    expect(await deleteRunCommand(arm, "vm-off", "left")).toBe(false);
+    expect(await listRunCommands(arm, "vm-off")).toEqual(["left"]);
+    await startVm(arm, "vm-off");
+    await pollUntil(() => getVmStatus(arm, "vm-off"), (s) => s?.powerState === "running" && s.provisioningState === "Succeeded");
+    expect(await deleteRunCommand(arm, "vm-off", "left")).toBe(true);
+    expect(await listRunCommands(arm, "vm-off")).toEqual([]);
+  });
+});
+
+describe("operations that fail after ARM accepted them", () => {
+  it("a VM create that ends AllocationFailed reads as Failed with Azure's code and message", async () => {
+    const { nic } = await network("vm-af");
+    emu.setConfig({ outcomes: { vmCreate: { next: 1 } } });
+    await startCreateOrUpdateVm(arm, { name: "vm-af", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] });
+    const s = await pollUntil(() => getVmStatus(arm, "vm-af"), (v) => v?.provisioningState === "Failed");
+    expect(s?.provisioningState).toBe("Failed");
+    expect(s?.error?.code).toBe("AllocationFailed");
+    expect(s?.error?.message).toMatch(/sufficient capacity/);
+    await startDeleteVm(arm, "vm-af");
+    expect(await pollUntil(() => getVmStatus(arm, "vm-af"), (v) => v === undefined)).toBeUndefined();
+  });
+
+  it("a run command whose provisioning failed with executionState Unknown reads as Failed at once, not Pending", async () => {
+    const { nic } = await network("vm-unk");
+    await startCreateOrUpdateVm(arm, { name: "vm-unk", size: "Standard_D2s_v5", nicId: nic.id, adminUsername: "azureuser", sshPublicKeys: [sshKey()] });
+    await pollUntil(() => getVmStatus(arm, "vm-unk"), (s) => s?.provisioningState === "Succeeded");
+    emu.setConfig({ outcomes: { runCommandStart: { next: 1 } } });
+    await putRunCommand(arm, "vm-unk", "rc-unknown", { script: "sleep 1", timeoutInSeconds: 600 });
+    const s = await pollUntil(() => getRunCommand(arm, "vm-unk", "rc-unknown"), (v) => !!v && v.state !== "Pending");
+    expect(emu.getState().runCommands.find((r) => r.id.endsWith("/rc-unknown"))).toMatchObject({ provisioningState: "Failed", executionState: "Unknown" });
+    expect(s?.state).toBe("Failed");
+    expect(s?.executionMessage).toMatch(/did not report a result/);
   });
 });

@@ -17,7 +17,7 @@ const fast = { updateIntervalInMs: 25 };
 beforeAll(async () => {
   [azurite, { emu, endpoint: e }] = await Promise.all([startTestAzurite(), startTestCloud()]);
   const mounts = cloudConfig([["//wslocalfiles.file.core.windows.net/workspace", "/mnt/workspace", "cifs", "nofail,vers=3.0", "0", "0"]]);
-  await Promise.all([createVm(e, "rc-cpu", "Standard_D2s_v5", mounts), createVm(e, "rc-gpu", "Standard_NC12s_v3")]);
+  await Promise.all([createVm(e, "rc-cpu", "Standard_D2s_v5", mounts), createVm(e, "rc-gpu", "Standard_NC48ads_A100_v4")]);
 });
 afterAll(async () => {
   await emu?.stop();

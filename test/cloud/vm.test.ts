@@ -10,7 +10,7 @@ const API = "api-version=2024-07-01";
 type ArmErr = { error: { code: string; message: string } };
 
 beforeAll(async () => {
-  ({ emu, endpoint: e } = await startTestCloud({ quotaPerFamily: { standardDSv5Family: 8, standardNCSv3Family: 12 } }));
+  ({ emu, endpoint: e } = await startTestCloud({ quotaPerFamily: { standardDSv5Family: 8, standardNCASv3_T4Family: 8 } }));
 });
 afterAll(async () => emu?.stop());
 
@@ -124,18 +124,18 @@ describe("virtual machines", () => {
 
   it("enforces per-family vCPU quota like ARM and reports usages", async () => {
     const c = computeClient(e);
-    await createVm(e, "gpu-1", "Standard_NC6s_v3");
+    await createVm(e, "gpu-1", "Standard_NC4as_T4_v3");
     const nicId = await createNic(e, "gpu-2");
-    const err = await c.virtualMachines.createOrUpdate(RG, "gpu-2", vmBody(nicId, "Standard_NC12s_v3"), { updateIntervalInMs: 20 }).then(() => undefined, (x: { code?: string; message?: string }) => x);
+    const err = await c.virtualMachines.createOrUpdate(RG, "gpu-2", vmBody(nicId, "Standard_NC8as_T4_v3"), { updateIntervalInMs: 20 }).then(() => undefined, (x: { code?: string; message?: string }) => x);
     expect(err?.code).toBe("OperationNotAllowed");
-    expect(err?.message).toContain("standardNCSv3Family");
+    expect(err?.message).toContain("standardNCASv3_T4Family");
     const usages: Record<string, [number, number]> = {};
     for await (const u of c.usage.list(LOCATION)) usages[u.name.value!] = [u.currentValue, u.limit];
-    expect(usages.standardNCSv3Family).toEqual([6, 12]);
+    expect(usages.standardNCASv3_T4Family).toEqual([4, 8]);
     await c.virtualMachines.deallocate(RG, "gpu-1", { updateIntervalInMs: 20 });
     for await (const u of c.usage.list(LOCATION)) usages[u.name.value!] = [u.currentValue, u.limit];
-    expect(usages.standardNCSv3Family).toEqual([0, 12]);
-    await c.virtualMachines.createOrUpdate(RG, "gpu-2", vmBody(nicId, "Standard_NC12s_v3"), { updateIntervalInMs: 20 });
+    expect(usages.standardNCASv3_T4Family).toEqual([0, 8]);
+    await c.virtualMachines.createOrUpdate(RG, "gpu-2", vmBody(nicId, "Standard_NC8as_T4_v3"), { updateIntervalInMs: 20 });
     expect(await codeOf(c.virtualMachines.start(RG, "gpu-1", { updateIntervalInMs: 20 }))).toBe("OperationNotAllowed");
   });
 

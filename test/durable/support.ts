@@ -3,6 +3,11 @@ import path from "node:path";
 
 export const FIXTURE_APP = path.resolve(__dirname, "../fixtures/durable-app");
 
+// The management API needs the system key or the master key; hosts started by these tests
+// (in process or as a child, both read process.env) use this master key.
+process.env.LOCAL_MASTER_KEY ||= "durable-tests-master-key";
+export const MASTER_KEY = process.env.LOCAL_MASTER_KEY;
+
 export type Status = {
   name: string;
   instanceId: string;
@@ -19,7 +24,7 @@ export type Status = {
 export async function http(baseUrl: string, method: string, p: string, body?: unknown, raw = false): Promise<{ status: number; json: unknown; headers: Headers }> {
   const res = await fetch(`${baseUrl}${p}`, {
     method,
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    headers: { "x-functions-key": MASTER_KEY, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
     body: body === undefined ? undefined : raw ? String(body) : JSON.stringify(body),
   });
   const text = await res.text();

@@ -3,6 +3,7 @@
 // left over; and no create body — whatever it is — yields a 5xx or leaves a record behind.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { computeClient } from "../cloud/clients";
 import { eventually, startStack, type Stack } from "../support/stack";
 
 type Instance = { name: string; state: string; lastOperation?: { id: string; status: string; error?: { code: string; message: string } } };
@@ -67,6 +68,67 @@ describe("failures", () => {
     } finally {
       stack.setCloudConfig({ faults: { rate500: 0, rate429: 0 } });
     }
+  });
+
+  test("with allocation failures after 201 and lost responses injected: each create ends Running or CreateFailed with Azure's message, nothing leaks", async () => {
+    const names = ["alloc-1", "alloc-2", "alloc-3", "alloc-4"];
+    stack.setCloudConfig({ outcomes: { vmCreate: { next: 2 } }, faults: { nextLost: 6 } });
+    try {
+      const puts = await Promise.all(names.map((n) => stack.api("PUT", `/api/instances/${n}`, { as: "admin", body: { vmSize: "Standard_D2s_v5", assignedUser: "alice" } })));
+      for (const res of puts) expect(res.status, res.text).toBe(201);
+      const states = await Promise.all(names.map((n) => settled(n)));
+      expect(stack.cloudState().config.faults.nextLost).toBe(0); // every lost response happened
+      for (const [i, inst] of states.entries()) {
+        expect(["Running", "CreateFailed"]).toContain(inst.state);
+        if (inst.state === "CreateFailed") {
+          expect(inst.lastOperation?.error).toMatchObject({ code: "AllocationFailed" });
+          expect(inst.lastOperation!.error!.message).toMatch(/sufficient capacity/);
+          expect(leftovers(names[i]!)).toEqual([]);
+        } else {
+          expect(leftovers(names[i]!).length).toBe(3); // VM, NIC, NSG
+        }
+      }
+      // The retried VM PUT of a failed create runs again (as on ARM), so at least one stays failed.
+      expect(states.filter((x) => x.state === "CreateFailed").length).toBeGreaterThanOrEqual(1);
+    } finally {
+      stack.setCloudConfig({ outcomes: { vmCreate: { next: 0 } }, faults: { nextLost: 0 } });
+    }
+    for (const n of names) expect((await stack.api("DELETE", `/api/instances/${n}`, { as: "admin" })).status).toBe(202);
+    for (const n of names) await eventually(() => get(n), (r) => r.status === 404, 60_000, 100);
+    for (const n of names) expect(leftovers(n)).toEqual([]);
+  });
+
+  test("a setup run command that ends Unknown (provisioning Failed) gives SetupFailed at once, not after its timeout", async () => {
+    stack.setCloudConfig({ outcomes: { runCommandStart: { next: 1 } } });
+    try {
+      const put = await stack.api("PUT", "/api/instances/unknown-rc", { as: "admin", body: { vmSize: "Standard_D2s_v5", assignedUser: "alice" } });
+      expect(put.status, put.text).toBe(201);
+      const inst = await settled("unknown-rc");
+      expect(inst.state).toBe("SetupFailed");
+      expect(inst.lastOperation!.error!.message).toMatch(/ended Failed.*did not report a result/);
+    } finally {
+      stack.setCloudConfig({ outcomes: { runCommandStart: { next: 0 } } });
+    }
+  });
+
+  test("a VM already holding Azure's 25 run commands (finished leftovers) still gets its startup step: setup removes them first", async () => {
+    const put = await stack.api("PUT", "/api/instances/rc-full", { as: "admin", body: { vmSize: "Standard_D2s_v5", assignedUser: "alice", setupScripts: { startup: { inline: "true", timeoutMinutes: 5 } } } });
+    expect(put.status, put.text).toBe(201);
+    expect((await settled("rc-full")).state).toBe("Running");
+    const compute = computeClient({ url: stack.cloud.url, token: stack.cloud.token, caCertPem: stack.cloud.caCertPem, subscriptionId: stack.cloud.subscriptionId });
+    const rg = stack.cloud.resourceGroup;
+    const vm = "ci-rc-full-vm";
+    for (let i = 0; i < 25; i++) {
+      await compute.virtualMachineRunCommands.beginCreateOrUpdateAndWait(rg, vm, `leftover-${i}`, { location: stack.cloud.location, source: { script: "true" } }, { updateIntervalInMs: 20 });
+    }
+    const restart = await stack.api<{ id: string }>("POST", "/api/instances/rc-full/restart", { as: "admin" });
+    expect(restart.status, restart.text).toBe(202);
+    const done = await eventually(() => get("rc-full"), (r) => r.body.lastOperation?.id === restart.body.id && r.body.lastOperation.status !== "Running", 60_000, 100);
+    expect(done.body.lastOperation, JSON.stringify(done.body.lastOperation)).toMatchObject({ status: "Succeeded" });
+    expect(done.body.state).toBe("Running");
+    const names: string[] = [];
+    for await (const rc of compute.virtualMachineRunCommands.listByVirtualMachine(rg, vm)) names.push(rc.name!);
+    expect(names.filter((n) => n.startsWith("leftover-"))).toEqual([]);
   });
 
   test("property: no create body yields a 5xx, and a refused one leaves no record", async () => {

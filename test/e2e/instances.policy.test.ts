@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { networkClient } from "../cloud/clients";
 import { sshPublicKey } from "../cloud/support";
+import { keys } from "../unit/keys";
 import { eventually, startStack, type Caller, type Stack } from "../support/stack";
 
 type Instance = { name: string; state: string; assignedUser: string; createdBy: string; ssh: { publicAccess: string; adminUserName: string; address?: string; port?: number }; [k: string]: unknown };
@@ -13,9 +14,10 @@ type ErrorBody = { error: { code: string; message: string; target?: string; deta
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
-    // Workspace policy: 4 vCPUs of Es v5 (one E4s_v5); the subscription: no NCs v3 cores at all.
+    // Workspace policy: 4 vCPUs of Es v5 (one E4s_v5); the subscription: no NCas T4 v3 cores at all.
     env: { QUOTA_VCPUS_PER_FAMILY: JSON.stringify({ standardESv5Family: 4, standardDSv5Family: 64 }), INSTANCE_POLL_INITIAL_MS: "50", INSTANCE_POLL_MAX_MS: "500" },
-    cloud: { quotaPerFamily: { standardESv5Family: 100, standardNCSv3Family: 0 } },
+    // The H100 size is allowed by policy but restricted for the subscription (ARM `restrictions`).
+    cloud: { quotaPerFamily: { standardESv5Family: 100, standardNCASv3_T4Family: 0 }, config: { skuRestrictions: { Standard_NC40ads_H100_v5: { type: "Location", reasonCode: "NotAvailableForSubscription" } } } },
   });
 });
 afterAll(() => stack?.stop());
@@ -131,7 +133,7 @@ describe("policies", () => {
     expect(second.status).toBe(409);
     expect(second.body.error.code).toBe("QuotaExceeded");
     expect(second.body.error.message).toMatch(/workspace/);
-    const gpu = await put("alice-gpu", "alice", { vmSize: "Standard_NC6s_v3" });
+    const gpu = await put("alice-gpu", "alice", { vmSize: "Standard_NC4as_T4_v3" });
     expect(gpu.status).toBe(409);
     expect(gpu.body.error.message).toMatch(/subscription/);
     for (const n of ["alice-e4-2", "alice-gpu"]) expect((await stack.api("GET", `/api/instances/${n}`, { as: "admin" })).status).toBe(404);
@@ -142,6 +144,8 @@ describe("policies", () => {
       ["1bad", { vmSize: "Standard_D2s_v5" }, "name"],
       ["alice-x", { vmSize: "Standard_M128" }, "vmSize"],
       ["alice-x", { vmSize: "Standard_D2s_v5", sshPublicAccess: "Enabled" }, "sshPublicKey"],
+      // Azure VMs take RSA ≥ 2048 and ED25519 only: an ECDSA key would fail the VM create later.
+      ["alice-x", { vmSize: "Standard_D2s_v5", sshPublicAccess: "Enabled", sshPublicKey: keys.ecdsa.publicKey }, "sshPublicKey"],
       ["alice-x", { vmSize: "Standard_D2s_v5", enablePublicIp: true }, "enablePublicIp"],
       ["alice-x", { vmSize: "Standard_D2s_v5", idleShutdownMinutes: 5 }, "idleShutdownMinutes"],
       ["alice-x", { vmSize: "Standard_D2s_v5", subnetId: "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/virtualNetworks/v/subnets/s" }, "subnetId"],
@@ -154,10 +158,19 @@ describe("policies", () => {
     expect((await stack.api("GET", "/api/instances/alice-x", { as: "alice" })).status).toBe(404);
   });
 
+  test("a size Azure restricts for the subscription is not offered, and a create for it is 409 SkuNotAvailable, never a record", async () => {
+    const sizes = await stack.api<{ value: { name: string }[] }>("GET", "/api/sizes", { as: "alice" });
+    expect(sizes.body.value.map((s) => s.name)).not.toContain("Standard_NC40ads_H100_v5");
+    const res = await put("alice-h100", "alice", { vmSize: "Standard_NC40ads_H100_v5" });
+    expect(res.status, res.text).toBe(409);
+    expect(res.body.error).toMatchObject({ code: "SkuNotAvailable", target: "vmSize" });
+    expect((await stack.api("GET", "/api/instances/alice-h100", { as: "admin" })).status).toBe(404);
+  });
+
   test("GET /api/sizes lists the allowed sizes with quota use; openapi.json is served", async () => {
     const sizes = await stack.api<{ value: { name: string; family: string; vCpus: number; gpus: number }[]; quota: { family: string; used: number; limit?: number }[] }>("GET", "/api/sizes", { as: "alice" });
     expect(sizes.status).toBe(200);
-    expect(sizes.body.value.find((s) => s.name === "Standard_NC6s_v3")).toMatchObject({ family: "standardNCSv3Family", vCpus: 6, gpus: 1 });
+    expect(sizes.body.value.find((s) => s.name === "Standard_NC4as_T4_v3")).toMatchObject({ family: "standardNCASv3_T4Family", vCpus: 4, gpus: 1 });
     expect(sizes.body.quota.find((q) => q.family === "standardESv5Family")).toMatchObject({ used: 4, limit: 4 });
     const doc = await stack.api<{ openapi: string; paths: Record<string, unknown> }>("GET", "/api/openapi.json");
     expect(doc.status).toBe(200);

@@ -76,7 +76,7 @@ describe("cancel and timeout", () => {
 
 describe("GPUs", () => {
   it("a GPU job waits for the GPU while CPU jobs run beside it", async () => {
-    await runningInstance(stack, "ci-gpu", "Standard_NC6s_v3");
+    await runningInstance(stack, "ci-gpu", "Standard_NC4as_T4_v3");
     const a = await submit(stack, "ci-gpu", { name: "gpu-a", gpus: 1, command: `${markedCommand(2, "marks-gpu")}; echo "gpus=$CUDA_VISIBLE_DEVICES"` });
     const b = await submit(stack, "ci-gpu", { name: "gpu-b", gpus: 1, command: `${markedCommand(0.2, "marks-gpu")}; echo "gpus=$CUDA_VISIBLE_DEVICES"` });
     const cpu = await submit(stack, "ci-gpu", { name: "cpu", command: `${markedCommand(0.2, "marks-gpu")}; echo "gpus=[$CUDA_VISIBLE_DEVICES]"` });

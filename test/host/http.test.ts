@@ -64,9 +64,10 @@ describe("routes", () => {
   });
 
   it("answers 404 outside any route and 405 with Allow for a wrong method", async () => {
-    const nf = await json("/api/no/such/route");
+    // As the Functions host: a bare 404, no body.
+    const nf = await get("/api/no/such/route");
     expect(nf.status).toBe(404);
-    expect((nf.body.error as { code: string }).code).toBe("NotFound");
+    expect(await nf.text()).toBe("");
     expect((await get("/elsewhere")).status).toBe(404);
     const na = await json("/api/items/42", { method: "POST" });
     expect(na.status).toBe(405);
@@ -80,6 +81,21 @@ describe("routes", () => {
     expect(r.headers.get("set-cookie")).toContain("seen=1");
     expect(r.body).toEqual({ body: { a: 1 }, contentType: "application/json" });
     expect((await get("/api/nothing")).status).toBe(204);
+  });
+});
+
+describe("what the Functions host does before the worker", () => {
+  it("joins repeated query keys with a comma", async () => {
+    const r = await json("/api/query-echo?a=1&b=x&a=2");
+    expect(r.body).toEqual({ query: { a: "1,2", b: "x" }, all: ["1,2"] });
+  });
+
+  it("writes cookies with lower-case attributes and path=/ by default", async () => {
+    const res = await get("/api/cookies");
+    expect(res.headers.getSetCookie()).toEqual([
+      "plain=v; max-age=120; path=/",
+      "scoped=a%20b; path=/api; secure; samesite=strict; httponly",
+    ]);
   });
 });
 

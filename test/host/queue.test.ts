@@ -10,6 +10,7 @@ const APP = path.join(REPO_ROOT, "test", "fixtures", "host-queue");
 type Seen = {
   work: { message: unknown; metadata: Record<string, unknown> }[];
   doomed: { message: unknown; dequeueCount: number }[];
+  picked: string[];
 };
 
 let azurite: AzuriteProcess;
@@ -68,6 +69,31 @@ describe("queue triggers (messageEncoding none)", () => {
     expect(s.doomed.map((d) => d.dequeueCount)).toEqual([1, 2, 3, 4, 5]);
     expect(await peekAll("doomed")).toEqual([]);
     expect(host!.output()).toContain('to "doomed-poison"');
+  });
+});
+
+describe("a queue the host writes to itself", () => {
+  it("is picked up at once, not after the listener's backed-off maxPollingInterval", async () => {
+    host = await startHost({
+      appDir: APP,
+      env: {
+        AzureWebJobsStorage: azurite.connectionString,
+        FIXTURE_OUT_QUEUE: "out-items-3",
+        AzureFunctionsJobHost__extensions__queues__maxPollingInterval: "00:00:12",
+      },
+    });
+    try {
+      // The listener has backed off and just started a 12 s wait between polls.
+      await host.waitForOutput('"pick-items" is empty; polling every 12000 ms', 60_000);
+      const res = await fetch(`${host.baseUrl}/api/enqueue-pick`, { method: "POST", body: "now" });
+      expect(res.status).toBe(202);
+      // Well inside the 12 s the listener would otherwise sleep: only a wake-up gets it here.
+      const s = await eventually(seen, (x) => x.picked.length >= 1, 8_000);
+      expect(s.picked).toEqual(["now"]);
+    } finally {
+      await host.stop();
+      host = undefined;
+    }
   });
 });
 

@@ -9,7 +9,8 @@ import { eventually, REPO_ROOT, startHost, type TestHost } from "../support/host
 const APP = path.join(REPO_ROOT, "test", "fixtures", "host-timer");
 
 type Tick = { at: string; isPastDue: boolean; scheduleStatus: { last: string; next: string; lastUpdated: string } | null };
-type Ticks = { monitored: Tick[]; fromSetting: Tick[]; slow: string[]; slowMaxActive: number };
+type Retry = { retryCount: number; maxRetryCount: number; exception?: { message?: string } } | null;
+type Ticks = { monitored: Tick[]; fromSetting: Tick[]; slow: string[]; slowMaxActive: number; retried: Retry[]; backoff: Retry[] };
 
 let azurite: AzuriteProcess;
 let host: TestHost | undefined;
@@ -35,6 +36,16 @@ describe("timer triggers", () => {
     expect(Object.keys(status).sort()).toEqual(["last", "lastUpdated", "next"]);
     expect(Date.parse(status.next)).toBeGreaterThan(Date.parse(status.last));
     expect(t.slowMaxActive).toBe(1);
+  });
+
+  it("retries a failed run under its retry policy, with the attempt number on the context", async () => {
+    const t = await eventually(ticks, (x) => x.retried.length >= 3 && x.backoff.length >= 3);
+    expect(t.retried.map((r) => r?.retryCount)).toEqual([0, 1, 2]);
+    expect(t.retried.every((r) => r?.maxRetryCount === 5)).toBe(true);
+    expect(t.retried[1]!.exception?.message).toContain("retried fails on attempt 0");
+    // maxRetryCount 2: the first run and two retries, then no more until the next occurrence.
+    await host!.waitForOutput(/backoff' \(Failed, retry 2 of 2\)/);
+    expect((await ticks()).backoff.map((r) => r?.retryCount)).toEqual([0, 1, 2]);
   });
 
   it("fires once with isPastDue after a restart that missed occurrences", async () => {

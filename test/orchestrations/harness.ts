@@ -16,7 +16,8 @@ import { isOrchestratorState, parseOrchestratorError } from "../../local/host/du
 import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER, runEpisode, type OrchestratorInvoker } from "../../local/host/durable/episode";
 import type { InstanceMessage, InstanceState, RuntimeStatus } from "../../local/host/durable/types";
 
-export type Stub = (input: unknown, attempt: number) => unknown;
+/** An activity stand-in: its input, the attempt (1, 2, … under retries) and the virtual time of the call. */
+export type Stub = (input: unknown, attempt: number, nowMs: number) => unknown;
 
 export type RunResult = {
   status: RuntimeStatus;
@@ -84,7 +85,7 @@ export async function runOrchestration(fn: OrchestrationHandler, input: unknown,
       attempts.set(key, n);
       try {
         if (!stub) throw new Error(`no stub for activity ${a.name}`);
-        const value = await stub(arg, n);
+        const value = await stub(arg, n, now);
         inbox.push({ kind: "taskCompleted", exec: state.exec, id: a.id, result: value === undefined ? null : JSON.stringify(value) });
       } catch (err) {
         inbox.push({ kind: "taskFailed", exec: state.exec, id: a.id, reason: (err as Error).message, details: "" });

@@ -5,6 +5,7 @@ import { describe, expect, test } from "vitest";
 import { deleteInstance, provisionInstance, restartInstance, startInstance, stopInstance } from "../../orchestrations/instances/orchestrator";
 import { ACTIVITIES, type ProgressInput } from "../../orchestrations/instances/types";
 import { ACTIVITIES as JOB_ACTIVITIES } from "../../orchestrations/jobs/types";
+import { COMPUTE_LIMITS } from "../../local/cloud/throttle";
 import { runOrchestration, type Stub } from "./harness";
 
 const A = ACTIVITIES;
@@ -154,6 +155,40 @@ describe("provisionInstance", () => {
   });
 });
 
+describe("polling budget", () => {
+  test("with the default poll settings, a slow create and a long setup script stay within Compute's per-VM read bucket", async () => {
+    // Both VM reads and run-command reads count against the VM's LowCostGet bucket (throttle.ts).
+    const { burst, perMinute } = COMPUTE_LIMITS.LowCostGet.vm;
+    const reads: number[] = [];
+    let vmReadyAt: number | undefined;
+    let scriptEndsAt: number | undefined;
+    const { poll: _poll, ...defaults } = input;
+    const r = await runOrchestration(provisionInstance, defaults, happyStubs({
+      [A.vmStatus]: (_i, _a, now) => {
+        reads.push(now);
+        vmReadyAt ??= now + 12 * 60_000; // a 12-minute allocation
+        return ok(now < vmReadyAt ? { exists: true, provisioning: "Creating", power: "starting" } : { exists: true, provisioning: "Succeeded", power: "running" });
+      },
+      [A.startScript]: (i) => ok((i as { kind: string }).kind === "creation" ? { runCommand: "setup-creation-op1", timeoutSeconds: 7200 } : { skipped: true }),
+      [A.scriptStatus]: (_i, _a, now) => {
+        reads.push(now);
+        scriptEndsAt ??= now + 40 * 60_000; // a 40-minute setup script
+        return ok(now < scriptEndsAt ? { state: "Running" } : { state: "Succeeded", exitCode: 0 });
+      },
+    }));
+    expect(r.output).toBe("Running");
+    let tokens = burst;
+    let at = reads[0]!;
+    for (const t of reads) {
+      tokens = Math.min(burst, tokens + ((t - at) / 60_000) * perMinute);
+      at = t;
+      expect(tokens, `read at +${Math.round((t - reads[0]!) / 1000)} s`).toBeGreaterThanOrEqual(1);
+      tokens -= 1;
+    }
+    expect(reads.length).toBeGreaterThan(100);
+  });
+});
+
 describe("stop, start, restart, delete", () => {
   test("stop tells the dispatcher first, deallocates, polls, records Stopped", async () => {
     let n = 0;
@@ -198,6 +233,31 @@ describe("stop, start, restart, delete", () => {
     expect(r.output).toBe("Stopped");
   });
 
+  test("restart polls the ARM operation, not the VM (which still looks running right after the POST)", async () => {
+    let opPolls = 0;
+    const r = await runOrchestration(restartInstance, input, happyStubs({
+      [A.vmAction]: () => ok({ operationUrl: "https://arm/operations/op-1" }),
+      [A.vmOperation]: () => ok(opPolls++ < 2 ? { status: "InProgress" } : { status: "Succeeded" }),
+      [A.vmStatus]: () => ok({ exists: true, provisioning: "Succeeded", power: "running" }),
+    }));
+    expect(r.output).toBe("Running");
+    const seq = names(r.calls);
+    expect(seq.filter((n) => n === A.vmOperation)).toHaveLength(3);
+    expect(seq.indexOf(A.vmStatus)).toBeGreaterThan(seq.lastIndexOf(A.vmOperation));
+    expect(r.calls.find(([n]) => n === A.vmOperation)![1]).toEqual({ operationUrl: "https://arm/operations/op-1" });
+  });
+
+  test("a restart whose operation ends Failed leaves Unknown with Azure's code and message", async () => {
+    const r = await runOrchestration(restartInstance, input, happyStubs({
+      [A.vmAction]: () => ok({ operationUrl: "https://arm/operations/op-2" }),
+      [A.vmOperation]: () => ok({ status: "Failed", error: { code: "OperationPreempted", message: "preempted by a more recent operation" } }),
+      [A.vmStatus]: () => ok({ exists: true, provisioning: "Succeeded", power: "running" }),
+    }));
+    expect(r.output).toBe("Unknown");
+    expect(progressOf(r.calls).at(-1)!.done!.error).toEqual({ code: "OperationPreempted", message: "preempted by a more recent operation" });
+    expect(names(r.calls)).not.toContain(A.vmStatus);
+  });
+
   test("restart: restart VM, SettingUp, Running", async () => {
     const r = await runOrchestration(restartInstance, input, happyStubs({ [A.vmStatus]: vm(1) }));
     expect(r.output).toBe("Running");
@@ -211,6 +271,40 @@ describe("stop, start, restart, delete", () => {
     const seq = names(r.calls).filter((x) => x !== A.progress);
     // The VM's role on its agent queue and the queue go before the VM (the role names its identity).
     expect(seq).toEqual([JOB_ACTIVITIES.queueConfig, A.notifyDispatcher, A.revokeAgentQueue, A.vmAction, A.vmStatus, A.vmStatus, A.vmStatus, A.deleteNetwork, A.removeRecord]);
+  });
+
+  test("delete waits out a NIC reservation (NicReservedForAnotherVm) on a timer and still removes the network", async () => {
+    let rounds = 0;
+    const r = await runOrchestration(deleteInstance, input, happyStubs({
+      [A.vmStatus]: () => ok({ exists: false }),
+      [A.deleteNetwork]: () => ok(rounds++ < 1 ? { nicReservedSeconds: 180 } : {}),
+    }));
+    expect(r.output).toBe("Deleted");
+    expect(names(r.calls).filter((x) => x === A.deleteNetwork)).toHaveLength(2);
+    expect(r.elapsedMs).toBeGreaterThanOrEqual(180_000);
+    expect(names(r.calls)).toContain(A.removeRecord);
+  });
+
+  test("a rollback also waits out the NIC reservation instead of leaking NIC, IP and NSG", async () => {
+    let rounds = 0;
+    const r = await runOrchestration(provisionInstance, input, happyStubs({
+      [A.vmStatus]: () => ok(rounds === 0 ? { exists: true, provisioning: "Failed", power: "unknown", error: { code: "AllocationFailed", message: "no capacity" } } : { exists: false }),
+      [A.vmAction]: () => ((rounds = 1), ok()),
+      [A.deleteNetwork]: () => ok(rounds++ < 2 ? { nicReservedSeconds: 180 } : {}),
+    }));
+    expect(r.output).toBe("CreateFailed");
+    expect(names(r.calls).filter((x) => x === A.deleteNetwork)).toHaveLength(2);
+    const done = progressOf(r.calls).at(-1)!.done!;
+    expect(done.error).toEqual({ code: "AllocationFailed", message: "no capacity" });
+  });
+
+  test("a NIC reserved longer than the waits allow leaves Unusable, with the code", async () => {
+    const r = await runOrchestration(deleteInstance, input, happyStubs({
+      [A.vmStatus]: () => ok({ exists: false }),
+      [A.deleteNetwork]: () => ok({ nicReservedSeconds: 180 }),
+    }));
+    expect(r.output).toBe("Unusable");
+    expect(progressOf(r.calls).at(-1)!.done!.error!.code).toBe("NicReservedForAnotherVm");
   });
 
   test("a delete that cannot finish leaves Unusable and keeps the record", async () => {

@@ -3,7 +3,7 @@ import { freePort, startAzurite, type AzuriteProcess } from "../../local/shared/
 
 export type { AzuriteProcess };
 
-export async function startTestAzurite(): Promise<AzuriteProcess> {
+export async function startTestAzurite(oauth?: { certFile: string; keyFile: string }): Promise<AzuriteProcess> {
   const ports = { blob: await freePort(), queue: await freePort(), table: await freePort() };
-  return startAzurite({ ports });
+  return startAzurite({ ports, ...(oauth ? { oauth } : {}) });
 }

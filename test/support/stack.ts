@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startCloudEmulator, type CloudEmulator, type CloudEmulatorOptions } from "../../local/cloud/emulator";
+import { ensureCertificate } from "../../local/cloud/tls";
 import type { AdminState } from "../../local/cloud/admin";
 import type { ConfigPatch, RuntimeConfig } from "../../local/cloud/config";
 import { readLocalSettings } from "../../local/host/settings";
@@ -27,6 +28,12 @@ export type StackOptions = {
   env?: Record<string, string | undefined>;
   /** Extra emulator options (quotaPerFamily, config with latencies/faults, ...). */
   cloud?: CloudEmulatorOptions;
+  /**
+   * "identity": Azurite over HTTPS with OAuth and identity-based AzureWebJobsStorage__* settings
+   * (no connection string, no key), tokens from the emulator — the storage path the app takes in
+   * Azure. Default "connectionString" (Azurite over HTTP with its well-known key).
+   */
+  storage?: "connectionString" | "identity";
 };
 
 export type ApiResponse<T = unknown> = { status: number; headers: Headers; body: T; text: string };
@@ -54,7 +61,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const settingsFile = path.join(REPO_ROOT, "local.settings.example.json");
   const base = readLocalSettings(REPO_ROOT, { LOCAL_SETTINGS: settingsFile }).Values;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
-  const azurite = await startTestAzurite();
+  const identityStorage = opts.storage === "identity";
+  // Identity-based storage needs Azurite on HTTPS, with the emulator's certificate (made first).
+  const azurite = identityStorage
+    ? await ensureCertificate(path.join(dataDir, "cloud")).then((t) => startTestAzurite({ certFile: t.certFile, keyFile: path.join(path.dirname(t.certFile), "key.pem") }))
+    : await startTestAzurite();
   let cloud: CloudEmulator | undefined;
   let host: TestHost | undefined;
   try {
@@ -68,10 +79,26 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       quotaPerFamily: quota, latencyProfile: "none",
       queueBackend: { url: `http://127.0.0.1:${azurite.ports.queue}`, accountName: DEV_ACCOUNT, accountKey: DEV_KEY },
       ...opts.cloud,
+      // Azure's NIC reservation (180 s) shortened, not removed: every delete and rollback waits it out.
+      config: { nicReservationSeconds: 1, ...opts.cloud?.config },
     });
     const account = merged.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles";
     const port = await freePort();
     const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile, cloud.identity, { port, queueUrl: cloud.queueUrl, identityKeyFile: cloud.identityPublicKeyFile });
+    if (identityStorage) {
+      const base = (port: number) => `https://127.0.0.1:${port}/devstoreaccount1`;
+      Object.assign(settings, {
+        AzureWebJobsStorage: "",
+        AzureWebJobsStorage__blobServiceUri: base(azurite.ports.blob),
+        AzureWebJobsStorage__queueServiceUri: base(azurite.ports.queue),
+        AzureWebJobsStorage__tableServiceUri: base(azurite.ports.table),
+        AzureWebJobsStorage__credential: "managedidentity",
+        AzureWebJobsStorage__clientId: cloud.identity.appClientId,
+        // Trust for Azurite's (the emulator's) certificate in the host process: added to the
+        // default CAs, never a switch that turns certificate checks off.
+        NODE_EXTRA_CA_CERTS: cloud.caCertFile,
+      });
+    }
     host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host"), port });
     const baseUrl = host.baseUrl;
     const c = cloud;
@@ -144,7 +171,7 @@ export async function startProcessStack(opts: { env?: Record<string, string | un
   const cloud = spawn(process.execPath, [path.join(REPO_ROOT, "dist", "local", "cloud", "main.js")], {
     env: {
       ...process.env, ...merged, LOCAL_SETTINGS: settingsFile, DATA_DIR: dataDir, CLOUD_PORT: String(port), CLOUD_IDENTITY_HEADER: identityHeader, CLOUD_QUEUE_PORT: "0",
-      CLOUD_LATENCY_PROFILE: "none", CLOUD_QUEUE_BACKEND: azurite.connectionString, ...opts.cloudEnv,
+      CLOUD_LATENCY_PROFILE: "none", CLOUD_NIC_RESERVATION_SECONDS: "1", CLOUD_QUEUE_BACKEND: azurite.connectionString, ...opts.cloudEnv,
     },
     stdio: ["ignore", "pipe", "inherit"],
   });

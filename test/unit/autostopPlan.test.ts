@@ -170,6 +170,63 @@ describe("idle shutdown in ticks", () => {
   });
 });
 
+describe("records the tick cannot or need not act on", () => {
+  const now = new Date("2025-06-02T12:00:00Z");
+  const settings = { idleShutdownMinMinutes: 15 };
+  const idle = { state: "Running" as const, idleShutdownMinutes: 15, lastActivityAt: "2025-06-02T11:00:00Z" };
+
+  it("skips bad records with a reason and plans the rest", () => {
+    const plan = planTick(
+      [
+        { ...idle, name: "" },
+        { ...idle, name: 7 as never },
+        { ...idle, name: "sched", schedules: "0 19 * * *" as never },
+        { ...idle, name: "zero", idleShutdownMinutes: 0 },
+        { ...idle, name: "text", idleShutdownMinutes: "15" as never },
+        { ...idle, name: "nan", idleShutdownMinutes: NaN },
+        { ...idle, name: "ok", schedules: null, idleShutdownMinutes: 15 },
+      ],
+      { now },
+      settings,
+    );
+    expect(plan.skipped).toEqual([
+      { instance: "", reason: "the record has no name" },
+      { instance: "?", reason: "the record has no name" },
+      { instance: "sched", reason: "schedules is not a list" },
+      { instance: "zero", reason: "idleShutdownMinutes is not a positive number" },
+      { instance: "text", reason: "idleShutdownMinutes is not a positive number" },
+      { instance: "nan", reason: "idleShutdownMinutes is not a positive number" },
+    ]);
+    expect(plan.evaluated).toBe(1);
+    expect(plan.actions).toEqual([
+      {
+        action: "Stop",
+        dueMinute: new Date("2025-06-02T11:15:00Z"),
+        source: "idle",
+        reason: "idle since 2025-06-02T11:00:00.000Z (idle shutdown after 15 min)",
+        instance: "ok",
+        orchestrationId: "autostop-ok-stop-202506021115",
+      },
+    ]);
+  });
+
+  it("a record with idle shutdown unset (null or absent) is evaluated and left alone", () => {
+    const plan = planTick([{ name: "a", state: "Running", lastActivityAt: "2025-06-02T11:00:00Z" }, { ...idle, name: "b", idleShutdownMinutes: null }], { now }, settings);
+    expect(plan).toEqual({ actions: [], evaluated: 2, skipped: [] });
+  });
+
+  it.each<[string, unknown, boolean]>([
+    ["one running job", { queued: 0, running: 1 }, false],
+    ["one queued job", { queued: 1 }, false],
+    ["unreadable counters count as none", { queued: -1, running: Number.POSITIVE_INFINITY }, true],
+    ["counters that are not numbers count as none", { queued: "2", running: null }, true],
+    ["no counters", null, true],
+  ])("job counters: %s → idle stop %s", (_case, jobs, stops) => {
+    const plan = planTick([{ ...idle, name: "a", jobs: jobs as AutoStopRecord["jobs"] }], { now }, settings);
+    expect(plan.actions.length).toBe(stops ? 1 : 0);
+  });
+});
+
 describe("the previous tick from the timer input", () => {
   const now = new Date("2025-06-02T12:00:05Z");
   it.each<[string, { scheduleStatus?: { last?: string | null } | null }, Date | undefined, string | undefined]>([
@@ -180,6 +237,14 @@ describe("the previous tick from the timer input", () => {
     ["a later remembered tick narrows the window", { scheduleStatus: { last: "2025-06-02T11:59:55Z" } }, new Date("2025-06-02T12:00:00.040Z"), "2025-06-02T12:00:00.040Z"],
     ["a status from the future is ignored", { scheduleStatus: { last: "2025-06-02T13:00:00Z" } }, undefined, undefined],
     ["garbage", { scheduleStatus: { last: "yesterday" } }, undefined, undefined],
+    ["no status at all", {}, undefined, undefined],
+    ["a remembered tick in the future is ignored (status.last used)", { scheduleStatus: { last: "2025-06-02T11:59:55Z" } }, new Date("2025-06-02T12:00:06Z"), "2025-06-02T11:59:55.000Z"],
+    ["a remembered tick in the future is ignored (no status)", { scheduleStatus: null }, new Date("2025-06-02T12:00:06Z"), undefined],
+    ["an earlier remembered tick loses to status.last", { scheduleStatus: { last: "2025-06-02T12:00:00Z" } }, new Date("2025-06-02T11:59:00Z"), "2025-06-02T12:00:00.000Z"],
+    ["status.last exactly now", { scheduleStatus: { last: "2025-06-02T12:00:05Z" } }, undefined, "2025-06-02T12:00:05.000Z"],
+    ["a remembered tick exactly now", { scheduleStatus: { last: "2025-06-02T11:59:55Z" } }, new Date("2025-06-02T12:00:05Z"), "2025-06-02T12:00:05.000Z"],
+    ["no status, a remembered tick exactly now", { scheduleStatus: null }, new Date("2025-06-02T12:00:05Z"), "2025-06-02T12:00:05.000Z"],
+    ["just after the .NET default time", { scheduleStatus: { last: "0001-01-01T00:00:00.001Z" } }, undefined, "0001-01-01T00:00:00.001Z"],
   ])("%s", (_case, timer, remembered, expected) => {
     expect(previousTick(timer, now, remembered)?.toISOString()).toBe(expected);
   });
@@ -208,6 +273,30 @@ describe("a host's tick memory", () => {
     const w3 = m.lastTick(status("2025-06-02T17:01:00Z"), t3);
     expect(w3?.toISOString()).toBe("2025-06-02T17:01:00.040Z"); // its own last tick: later than the stored status
     expect(plan(t3, w3)).toEqual([]);
+  });
+
+  it("after two failed ticks the window still starts where the first failed one did", () => {
+    const m = new TickMemory();
+    const t1 = new Date("2025-06-02T17:00:00.050Z");
+    const w1 = m.lastTick(status("2025-06-02T16:59:00Z"), t1);
+    m.finished(t1, w1, false);
+    const t2 = new Date("2025-06-02T17:01:00.050Z");
+    const w2 = m.lastTick(status("2025-06-02T17:00:00Z"), t2);
+    m.finished(t2, w2, false);
+    const t3 = new Date("2025-06-02T17:02:00.050Z");
+    const w3 = m.lastTick(status("2025-06-02T17:01:00Z"), t3);
+    expect(w3?.toISOString()).toBe("2025-06-02T16:59:00.000Z");
+    m.finished(t3, w3, true);
+    const t4 = new Date("2025-06-02T17:03:00.050Z");
+    expect(m.lastTick(status("2025-06-02T17:02:00Z"), t4)?.toISOString()).toBe("2025-06-02T17:02:00.050Z");
+  });
+
+  it("a failed tick's window start is used only while it is earlier than the previous tick", () => {
+    const m = new TickMemory();
+    const t1 = new Date("2025-06-02T17:00:00.050Z");
+    m.finished(t1, new Date("2025-06-02T16:59:00Z"), false);
+    // The status says the previous tick was before the failed window started (a restored host).
+    expect(m.lastTick(status("2025-06-02T16:58:00Z"), new Date("2025-06-02T17:01:00Z"))?.toISOString()).toBe("2025-06-02T16:59:00.000Z");
   });
 
   it("a failed first tick with no status retries the last minute", () => {

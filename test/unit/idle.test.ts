@@ -88,6 +88,96 @@ describe("auto-stop decisions", () => {
     expect(d.act).toBeNull();
   });
 
+  it("the first tick (no previous tick) fires a run due 30 s ago, but not one due 61 s ago", () => {
+    const i = { ...inst({ idleShutdownMinutes: null }), schedules: [stop19] }; // 17:00Z
+    const d = autoStopDecision(i, none, new Date("2025-06-02T17:00:30Z"), undefined, settings);
+    expect(d.act).toEqual({
+      action: "Stop",
+      dueMinute: new Date("2025-06-02T17:00:00Z"),
+      source: "schedule",
+      reason: "schedule 0 (Stop at 2025-06-02T17:00:00.000Z) is due",
+    });
+    expect(autoStopDecision(i, none, new Date("2025-06-02T17:01:01Z"), undefined, settings).act).toBeNull();
+  });
+
+  it("catches up a run just inside the 24 h limit, not one just outside", () => {
+    const i = { ...inst({ idleShutdownMinutes: null }), schedules: [stop19] }; // 17:00Z daily
+    const longAgo = new Date("2025-06-01T00:00:00Z");
+    expect(autoStopDecision(i, none, new Date("2025-06-03T16:59:00Z"), longAgo, settings).act?.dueMinute).toEqual(new Date("2025-06-02T17:00:00Z"));
+    // 2025-06-03T17:00:01Z: yesterday's run is 24 h + 1 s ago and today's is the one due.
+    expect(autoStopDecision(i, none, new Date("2025-06-03T17:00:01Z"), longAgo, settings).act?.dueMinute).toEqual(new Date("2025-06-03T17:00:00Z"));
+    const onlyJune2 = { ...i, schedules: [{ ...stop19, cron: "0 19 2 6 *" }] };
+    expect(autoStopDecision(onlyJune2, none, new Date("2025-06-03T17:00:01Z"), longAgo, settings).act).toBeNull();
+  });
+
+  it.each<[IdleInstance["state"], boolean]>([
+    ["Running", true],
+    ["JobRunning", true],
+    ["SetupFailed", true],
+    ["Stopped", false],
+    ["Unknown", false],
+    ["Starting", false],
+  ])("a due Stop schedule on a %s instance acts: %s", (state, acts) => {
+    const d = autoStopDecision({ ...inst({ state, idleShutdownMinutes: null }), schedules: [stop19] }, none, tick, prevTick, settings);
+    expect(d.act?.action ?? null).toBe(acts ? "Stop" : null);
+    if (!acts) expect(d.reasons[0]).toBe(`schedule 0 (Stop at 2025-06-02T17:00:00.000Z) is due but the instance is ${state}`);
+  });
+
+  it.each<[IdleInstance["state"], boolean]>([
+    ["Stopped", true],
+    ["Running", false],
+    ["Unknown", false],
+    ["Stopping", false],
+  ])("a due Start schedule on a %s instance acts: %s", (state, acts) => {
+    const start19 = { ...stop19, action: "Start" as const };
+    const d = autoStopDecision({ ...inst({ state, idleShutdownMinutes: null }), schedules: [start19] }, none, tick, prevTick, settings);
+    expect(d.act?.action ?? null).toBe(acts ? "Start" : null);
+  });
+
+  it("idle shutdown stops a JobRunning instance whose jobs have ended, and says why", () => {
+    const d = autoStopDecision(inst({ state: "JobRunning", lastActivityAt: "2025-06-02T10:58:30.000Z" }), none, now, undefined, settings);
+    expect(d).toEqual({
+      act: {
+        action: "Stop",
+        dueMinute: new Date("2025-06-02T11:58:00Z"),
+        source: "idle",
+        reason: "idle since 2025-06-02T10:58:30.000Z (idle shutdown after 60 min)",
+      },
+      reasons: [],
+    });
+  });
+
+  it("a due schedule that does not apply still lets idle shutdown act, and keeps its reason", () => {
+    const start19 = { ...stop19, action: "Start" as const };
+    const d = autoStopDecision({ ...inst(), schedules: [start19] }, none, tick, prevTick, settings);
+    expect(d.act).toMatchObject({ action: "Stop", source: "idle" });
+    expect(d.reasons).toEqual(["schedule 0 (Start at 2025-06-02T17:00:00.000Z) is due but the instance is Running"]);
+  });
+
+  it("activity recorded in the future counts as just now", () => {
+    const s = idleStatus(inst({ lastActivityAt: new Date(now.getTime() + 90_000).toISOString() }), none, now, settings);
+    expect(s.notIdleBecause).toEqual(["activity 0 min ago (idle shutdown after 60 min)"]);
+  });
+
+  it("reports idleSince (but no deadline) while idle shutdown is off, and one job in the singular", () => {
+    expect(idleStatus(inst({ idleShutdownMinutes: null }), none, now, settings)).toEqual({
+      idle: false,
+      idleSince: "2025-06-02T10:59:00.000Z",
+      notIdleBecause: ["idle shutdown is off"],
+    });
+    expect(idleStatus(inst(), { queued: 0, running: 1 }, now, settings).notIdleBecause).toEqual(["1 job running"]);
+    expect(idleStatus(inst(), { queued: 2, running: 0 }, now, settings)).toEqual({ idle: false, notIdleBecause: ["2 jobs queued"] });
+  });
+
+  it("the API's autoStop view of an idle instance with no schedules has no extra fields", () => {
+    expect(autoStopView(inst(), none, now, settings)).toEqual({
+      idle: true,
+      idleSince: "2025-06-02T10:59:00.000Z",
+      idleShutdownAt: "2025-06-02T11:59:00.000Z",
+    });
+    expect(autoStopView(inst({ state: "Stopped", lastActivityAt: null }), none, now, settings)).toEqual({ idle: false, notIdleBecause: ["state is Stopped"] });
+  });
+
   it("builds the API's autoStop view", () => {
     const v = autoStopView({ ...inst({ lastActivityAt: minutesAgo(3) }), schedules: [stop19] }, none, now, settings);
     expect(v).toEqual({

@@ -39,7 +39,6 @@ describe("create instance: valid bodies", () => {
   it.each([
     ["ed25519", keys.ed25519.publicKey],
     ["rsa 2048", keys.rsa2048.publicKey],
-    ["ecdsa", keys.ecdsa.publicKey],
   ])("accepts SSH Enabled with an %s key", (_label, key) => {
     const r = validateCreateInstance("alice-1", { ...base, sshPublicAccess: "Enabled", sshPublicKey: `  ${key}\n` }, settings);
     expect(r.ok).toBe(true);
@@ -50,7 +49,7 @@ describe("create instance: valid bodies", () => {
     const r = validateCreateInstance(
       "Alice-gpu",
       {
-        vmSize: "standard_nc6s_v3",
+        vmSize: "standard_nc4as_t4_v3",
         assignedUser: "alice",
         description: "…",
         sshPublicAccess: "Disabled",
@@ -66,7 +65,7 @@ describe("create instance: valid bodies", () => {
     );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.value.vmSize).toBe("Standard_NC6s_v3");
+    expect(r.value.vmSize).toBe("Standard_NC4as_T4_v3");
     expect(r.value.subnetId).toBe(SUBNET2);
     expect(r.value.setupScripts?.startup?.timeoutMinutes).toBe(15);
   });
@@ -91,6 +90,7 @@ const invalid: [string, unknown, unknown, string, RegExp][] = [
   ["private key (PEM)", "abc", { ...base, sshPublicKey: keys.ed25519.privateKeyPem }, "sshPublicKey", /private key/],
   ["private key (OpenSSH)", "abc", { ...base, sshPublicKey: keys.rsa2048.privateKeyOpenSsh }, "sshPublicKey", /private key/],
   ["RSA 1024", "abc", { ...base, sshPublicKey: keys.rsa1024.publicKey }, "sshPublicKey", /at least 2048 bits.*1024/],
+  ["ECDSA (Azure VMs take RSA and ED25519 only)", "abc", { ...base, sshPublicKey: keys.ecdsa.publicKey }, "sshPublicKey", /ecdsa is not supported by Azure VMs/],
   ["subnet id shape", "abc", { ...base, subnetId: "/subscriptions/x/subnets/y" }, "subnetId", /subnet resource id/],
   ["subnet not allowed", "abc", { ...base, subnetId: SUBNET.replace("compute", "other") }, "subnetId", /ALLOWED_SUBNET_IDS/],
   ["public IP not allowed", "abc", { ...base, enablePublicIp: true }, "enablePublicIp", /not allowed/],
@@ -138,6 +138,14 @@ describe("create instance: every rule names its field", () => {
     const s = settingsWith({ ALLOW_SSH_PUBLIC_ACCESS: "false" });
     const details = errorsOf("abc", { ...base, sshPublicAccess: "Enabled", sshPublicKey: keys.ed25519.publicKey }, s);
     expect(details).toEqual([expect.objectContaining({ target: "sshPublicAccess", code: "SshNotAllowed" })]);
+  });
+
+  it("SSH Disabled is accepted under a workspace that allows no SSH", () => {
+    for (const env of [{ ALLOW_SSH_PUBLIC_ACCESS: "false" }, { ALLOW_SSH_PUBLIC_ACCESS: "true", SSH_ALLOWED_SOURCE_PREFIXES: "" }]) {
+      const r = validateCreateInstance("abc", { ...base, sshPublicAccess: "Disabled" }, settingsWith(env));
+      expect(r.ok, JSON.stringify(env)).toBe(true);
+      if (r.ok) expect(r.value.sshPublicAccess).toBe("Disabled");
+    }
   });
 
   it("the idle minimum follows IDLE_SHUTDOWN_MIN_MINUTES", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { QuotaExceededError } from "../../shared/errors";
 import { resolveNetwork } from "../../shared/policies/network";
 import { checkQuota, quotaSummary, workspaceUsage } from "../../shared/policies/quota";
-import { DENY_ALL_PRIORITY, linuxConfiguration, nsgSecurityRules, type SecurityRule } from "../../shared/policies/ssh";
+import { checkSshRequest, DENY_ALL_PRIORITY, linuxConfiguration, nsgSecurityRules, type SecurityRule } from "../../shared/policies/ssh";
 import { settingsWith, SUBNET, SUBNET2 } from "./settingsFixture";
 
 const allowSsh = (prefixes: string) => settingsWith({ ALLOW_SSH_PUBLIC_ACCESS: "true", SSH_ALLOWED_SOURCE_PREFIXES: prefixes });
@@ -38,6 +38,62 @@ describe("SSH policy → NSG rules", () => {
     expect(p?.sourceAddressPrefixes).toEqual(["10.0.0.0/8", "192.168.1.1"]);
   });
 
+  // The domain rules field by field (the ARM wire shape is shared/azure/network.ts's business).
+  const denyAll: SecurityRule = {
+    name: "DenyAllInbound",
+    properties: {
+      description: "Inbound is closed unless a rule above opens it.",
+      priority: 4096,
+      direction: "Inbound",
+      access: "Deny",
+      protocol: "*",
+      sourceAddressPrefix: "*",
+      sourcePortRange: "*",
+      destinationAddressPrefix: "*",
+      destinationPortRange: "*",
+    },
+  };
+  const sshAllow = (source: { sourceAddressPrefix: string } | { sourceAddressPrefixes: string[] }): SecurityRule => ({
+    name: "AllowSshFromAllowedPrefixes",
+    properties: {
+      description: "SSH (key-only) from SSH_ALLOWED_SOURCE_PREFIXES.",
+      priority: 1000,
+      direction: "Inbound",
+      access: "Allow",
+      protocol: "Tcp",
+      ...source,
+      sourcePortRange: "*",
+      destinationAddressPrefix: "*",
+      destinationPortRange: "22",
+    },
+  });
+
+  it("SSH disabled: the deny-all rule alone, every field", () => {
+    expect(nsgSecurityRules("Disabled", allowSsh("203.0.113.0/24"))).toEqual([denyAll]);
+    expect(nsgSecurityRules("Disabled", settingsWith({ ALLOW_SSH_PUBLIC_ACCESS: "false" }))).toEqual([denyAll]);
+  });
+
+  it.each<[string, string, Parameters<typeof sshAllow>[0]]>([
+    ["one prefix", "203.0.113.0/24", { sourceAddressPrefix: "203.0.113.0/24" }],
+    ["several prefixes", "203.0.113.0/24,198.51.100.17/32", { sourceAddressPrefixes: ["203.0.113.0/24", "198.51.100.17"] }],
+    ["Internet among prefixes", "10.0.0.0/8,Internet", { sourceAddressPrefix: "Internet" }],
+    ["* among prefixes", "10.0.0.0/8,*", { sourceAddressPrefix: "*" }],
+  ])("SSH enabled, %s: the allow rule then deny-all, every field", (_case, prefixes, source) => {
+    expect(nsgSecurityRules("Enabled", allowSsh(prefixes))).toEqual([sshAllow(source), denyAll]);
+  });
+
+  it.each<[string, ReturnType<typeof settingsWith>, string]>([
+    ["policy off", settingsWith({ ALLOW_SSH_PUBLIC_ACCESS: "false" }), "SSH public access is not allowed by the workspace policy"],
+    ["no prefixes", allowSsh(""), "the workspace policy lists no SSH source prefixes (SSH_ALLOWED_SOURCE_PREFIXES)"],
+  ])("a request for SSH is refused when the %s", (_case, settings, message) => {
+    expect(checkSshRequest("Enabled", settings)).toEqual([{ code: "SshNotAllowed", target: "sshPublicAccess", message }]);
+    expect(checkSshRequest("Disabled", settings)).toEqual([]);
+  });
+
+  it("VM login without a key lists no keys", () => {
+    expect(linuxConfiguration(undefined)).toEqual({ disablePasswordAuthentication: true, ssh: { publicKeys: [] } });
+  });
+
   it("VM login is key-only", () => {
     expect(linuxConfiguration("ssh-ed25519 AAAA x")).toEqual({
       disablePasswordAuthentication: true,
@@ -60,6 +116,24 @@ describe("network policy", () => {
     if (Array.isArray(expected)) {
       expect("errors" in r && r.errors.map((e) => e.target)).toEqual(expected);
     } else expect(r).toEqual(expected);
+  });
+});
+
+describe("network policy messages", () => {
+  it("reports every problem once, with its code and message", () => {
+    expect(resolveNetwork({ subnetId: SUBNET, enablePublicIp: true }, { allowedSubnetIds: [], allowPublicIp: false })).toEqual({
+      errors: [
+        { code: "SubnetNotAllowed", target: "subnetId", message: "is not one of the subnets the workspace allows (ALLOWED_SUBNET_IDS)" },
+        { code: "PublicIpNotAllowed", target: "enablePublicIp", message: "public IP addresses are not allowed by the workspace network policy" },
+      ],
+    });
+    expect(resolveNetwork({}, { allowedSubnetIds: [], allowPublicIp: true })).toEqual({
+      errors: [{ code: "SubnetNotAllowed", target: "subnetId", message: "no subnet is configured for the workspace" }],
+    });
+  });
+
+  it("a public IP that is not asked for needs no permission", () => {
+    expect(resolveNetwork({ enablePublicIp: false }, { allowedSubnetIds: [SUBNET], allowPublicIp: false })).toEqual({ subnetId: SUBNET, publicIp: false });
   });
 });
 
@@ -102,6 +176,21 @@ describe("quota", () => {
     expect(r.error).toBeInstanceOf(QuotaExceededError);
     expect(r.error.status).toBe(409);
     expect(r.error.quota).toEqual(expected);
+  });
+
+  it("the instance being started is left out of the usage, whatever the case of its name", () => {
+    expect(workspaceUsage(instances, "a")).toEqual({ standardNCSv3Family: 12, standardDSv5Family: 4 });
+    expect(workspaceUsage([{ state: "Running", family: "f", vCpus: 4 }], "a")).toEqual({ f: 4 });
+  });
+
+  it("a request that fits the subscription exactly passes; unnamed or other families' usages do not count", () => {
+    const base = { family: "standardDSv5Family", vCpus: 4, workspaceUsed: {}, workspaceLimits: {} };
+    expect(checkQuota({ ...base, providerUsages: [{ name: { value: "standardDSv5Family" }, currentValue: 60, limit: 64 }] }).ok).toBe(true);
+    expect(checkQuota({ ...base, providerUsages: [{ currentValue: 99, limit: 1 }, { name: { value: "otherFamily" }, currentValue: 99, limit: 1 }] }).ok).toBe(true);
+  });
+
+  it("a family listed twice is summarised once", () => {
+    expect(quotaSummary(["x", "x"], {}, {})).toEqual([{ family: "x", used: 0 }]);
   });
 
   it("summarises use and the tighter limit per family", () => {

@@ -63,6 +63,27 @@ describe("is an action due in minute M", () => {
     expect(firesInMinute(s, at(minute))).toBe(due);
   });
 
+  it("a run just after `to`, within the same second, is not in the window", () => {
+    const s = sto("0 19 * * *");
+    expect(latestOccurrenceBetween(s, at("2025-06-02T16:00:00Z"), at("2025-06-02T16:59:59.500Z"))).toBeNull();
+    expect(iso(latestOccurrenceBetween(s, at("2025-06-02T16:00:00Z"), at("2025-06-02T17:00:00.500Z")))).toBe("2025-06-02T17:00:00.000Z");
+    // Of two runs in the window, the later one.
+    expect(iso(latestOccurrenceBetween(sto("0 * * * *"), at("2025-06-02T14:30:00Z"), at("2025-06-02T16:30:00Z")))).toBe("2025-06-02T16:00:00.000Z");
+  });
+
+  it("an unreadable schedule never fires", () => {
+    const bad: ScheduleSpec = { action: "Stop", cron: "0 19 * * *", timeZone: "Not/AZone" };
+    expect(nextOccurrence(bad, at("2025-06-02T12:00:00Z"))).toBeNull();
+    expect(latestOccurrenceBetween(bad, at("2025-06-01T12:00:00Z"), at("2025-06-03T12:00:00Z"))).toBeNull();
+    expect(firesInMinute(bad, at("2025-06-02T17:00:00Z"))).toBe(false);
+  });
+
+  it("a minute is the whole UTC minute, first and last millisecond included", () => {
+    const s = sto("0 19 * * *");
+    expect(firesInMinute(s, at("2025-06-02T17:00:59.999Z"))).toBe(true);
+    expect(firesInMinute(s, at("2025-06-02T16:59:59.999Z"))).toBe(false);
+  });
+
   it("windows are (from, to]", () => {
     const s = sto("0 19 * * *");
     expect(latestOccurrenceBetween(s, at("2025-06-02T16:59:00Z"), at("2025-06-02T17:00:00Z"))).not.toBeNull();
@@ -85,6 +106,43 @@ describe("choosing among schedules", () => {
     expect(dueScheduledAction([startAt19, stop19], at("2025-06-02T16:59:00Z"), at("2025-06-02T17:00:00Z"))?.action).toBe("Stop");
     expect(dueScheduledAction([startAt19, { ...stop19, enabled: false }], at("2025-06-02T16:59:00Z"), at("2025-06-02T17:00:00Z"))?.action).toBe("Start");
     expect(dueScheduledAction([], at("2025-06-02T16:59:00Z"), at("2025-06-02T17:00:00Z"))).toBeNull();
+  });
+
+  it("the next action is the earliest of several schedules, wherever it is listed", () => {
+    const start15: ScheduleSpec = { ...start7, cron: "0 15 * * *" }; // 13:00Z in summer
+    const stop14: ScheduleSpec = { ...stop19, cron: "0 14 * * *" }; // 12:00Z: not after now, so tomorrow
+    const now = at("2025-06-02T12:00:00Z");
+    expect(nextScheduledAction([stop19, start15, stop14], now)).toEqual({ action: "Start", at: at("2025-06-02T13:00:00Z"), index: 1 });
+    expect(nextScheduledAction([stop14, stop19, start15], now)).toEqual({ action: "Start", at: at("2025-06-02T13:00:00Z"), index: 2 });
+    // A disabled or unreadable earlier schedule does not count.
+    expect(nextScheduledAction([{ ...start15, enabled: false }, stop19], now)).toEqual({ action: "Stop", at: at("2025-06-02T17:00:00Z"), index: 1 });
+    expect(nextScheduledAction([{ ...start15, timeZone: "Not/AZone" }, stop19], now)?.index).toBe(1);
+  });
+
+  it("the next action: Stop wins a tie in either order", () => {
+    const start19: ScheduleSpec = { ...start7, cron: "0 19 * * *" };
+    const now = at("2025-06-02T12:00:00Z");
+    expect(nextScheduledAction([start19, stop19], now)).toEqual({ action: "Stop", at: at("2025-06-02T17:00:00Z"), index: 1 });
+    expect(nextScheduledAction([stop19, start19], now)).toEqual({ action: "Stop", at: at("2025-06-02T17:00:00Z"), index: 0 });
+  });
+
+  it("a catch-up over several due runs picks the latest, wherever it is listed", () => {
+    const stop21: ScheduleSpec = { ...stop19, cron: "0 21 * * *" }; // 19:00Z
+    const from = at("2025-06-02T04:00:00Z");
+    const to = at("2025-06-02T20:00:00Z"); // start 05:00Z, stop 17:00Z and stop 19:00Z are all due
+    expect(dueScheduledAction([stop21, start7, stop19], from, to)).toEqual({ action: "Stop", at: at("2025-06-02T19:00:00Z"), index: 0 });
+    expect(dueScheduledAction([start7, stop19, stop21], from, to)).toEqual({ action: "Stop", at: at("2025-06-02T19:00:00Z"), index: 2 });
+    // A later Start wins over an earlier Stop.
+    const to2 = at("2025-06-03T06:00:00Z"); // stop 19:00Z, then start 05:00Z the next day
+    expect(dueScheduledAction([start7, stop21], from, to2)).toEqual({ action: "Start", at: at("2025-06-03T05:00:00Z"), index: 0 });
+  });
+
+  it("a catch-up tie: Stop wins in either order", () => {
+    const startAt19: ScheduleSpec = { ...start7, cron: "0 19 * * *" };
+    const from = at("2025-06-02T16:00:00Z");
+    const to = at("2025-06-02T18:00:00Z");
+    expect(dueScheduledAction([stop19, startAt19], from, to)).toEqual({ action: "Stop", at: at("2025-06-02T17:00:00Z"), index: 0 });
+    expect(dueScheduledAction([startAt19, stop19], from, to)).toEqual({ action: "Stop", at: at("2025-06-02T17:00:00Z"), index: 1 });
   });
 
   it("next scheduled action for the API", () => {

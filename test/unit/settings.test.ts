@@ -29,8 +29,8 @@ describe("settings", () => {
     });
     expect(s.allowedVmSizes).toHaveLength(7);
     expect(s.sshAllowedSourcePrefixes.map((p) => p.prefix)).toEqual(["203.0.113.0/24", "198.51.100.17"]);
-    expect(s.quotaVcpusPerFamily.standardNCSv3Family).toBe(24);
-    expect(s.storage.kind).toBe("connectionString");
+    expect(s.quotaVcpusPerFamily.standardNCASv3_T4Family).toBe(16);
+    expect(s.storage).toMatchObject({ kind: "identity", credential: "managedidentity", endpoints: { table: "https://127.0.0.1:10002/devstoreaccount1" } });
   });
 
   it("applies defaults for optional settings", () => {
@@ -74,7 +74,14 @@ describe("settings", () => {
     ["storage account", { WORKSPACE_STORAGE_ACCOUNT: "Bad_Name" }, "WORKSPACE_STORAGE_ACCOUNT"],
     ["share name", { WORKSPACE_SHARE_NAME: "A" }, "WORKSPACE_SHARE_NAME"],
     ["share quota", { WORKSPACE_SHARE_QUOTA_GB: "0" }, "WORKSPACE_SHARE_QUOTA_GB"],
-    ["storage missing", { AzureWebJobsStorage: undefined }, "AzureWebJobsStorage"],
+    [
+      "storage missing",
+      {
+        AzureWebJobsStorage: undefined, AzureWebJobsStorage__blobServiceUri: undefined, AzureWebJobsStorage__queueServiceUri: undefined,
+        AzureWebJobsStorage__tableServiceUri: undefined, AzureWebJobsStorage__credential: undefined, AzureWebJobsStorage__clientId: undefined,
+      },
+      "AzureWebJobsStorage",
+    ],
   ])("%s → names %s", (_case, overrides, setting) => {
     const { list, message } = problems(overrides);
     expect(list.map((p) => p.setting)).toContain(setting);

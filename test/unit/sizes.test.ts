@@ -14,8 +14,8 @@ const sku = (name: string, family: string, caps: Record<string, string>, extra: 
 
 const skus: ResourceSkuLike[] = [
   sku("Standard_D4s_v5", "standardDSv5Family", { vCPUs: "4", MemoryGB: "16" }),
-  sku("Standard_NC6s_v3", "standardNCSv3Family", { vCPUs: "6", GPUs: "1", MemoryGB: "112" }),
-  sku("Standard_NC6s_v3", "standardNCSv3Family", { vCPUs: "6", GPUs: "1", MemoryGB: "112" }, { locations: ["eastus"] }),
+  sku("Standard_NC4as_T4_v3", "standardNCASv3_T4Family", { vCPUs: "4", GPUs: "1", MemoryGB: "28" }),
+  sku("Standard_NC4as_T4_v3", "standardNCASv3_T4Family", { vCPUs: "4", GPUs: "1", MemoryGB: "28" }, { locations: ["eastus"] }),
   sku("Standard_E4s_v5", "standardESv5Family", { vCPUs: "4", MemoryGB: "32" }, {
     restrictions: [{ type: "Location", values: ["westeurope"], reasonCode: "NotAvailableForSubscription" }],
   }),
@@ -24,24 +24,24 @@ const skus: ResourceSkuLike[] = [
 ];
 
 describe("size catalog", () => {
-  const catalog = buildSizeCatalog(skus, ["Standard_NC6s_v3", "standard_d4s_v5", "Standard_E4s_v5", "Standard_D2s_v5"], "West Europe");
+  const catalog = buildSizeCatalog(skus, ["Standard_NC4as_T4_v3", "standard_d4s_v5", "Standard_E4s_v5", "Standard_D2s_v5"], "West Europe");
 
   it("keeps allowed sizes offered in the location, in policy order", () => {
     expect(catalog.sizes).toEqual([
-      { name: "Standard_NC6s_v3", family: "standardNCSv3Family", vCpus: 6, gpus: 1, memoryGb: 112 },
+      { name: "Standard_NC4as_T4_v3", family: "standardNCASv3_T4Family", vCpus: 4, gpus: 1, memoryGb: 28 },
       { name: "Standard_D4s_v5", family: "standardDSv5Family", vCpus: 4, gpus: 0, memoryGb: 16 },
     ]);
   });
 
   it("explains allowed sizes that are not available", () => {
     expect(catalog.unavailable).toEqual([
-      { name: "Standard_E4s_v5", reason: "NotAvailableForSubscription" },
+      { name: "Standard_E4s_v5", reason: "NotAvailableForSubscription", restricted: true },
       { name: "Standard_D2s_v5", reason: "not offered in West Europe" },
     ]);
   });
 
   it("finds sizes case-insensitively", () => {
-    expect(findSize(catalog, "STANDARD_NC6S_V3")?.gpus).toBe(1);
+    expect(findSize(catalog, "STANDARD_NC4AS_T4_V3")?.gpus).toBe(1);
     expect(findSize(catalog, "Standard_M128")).toBeUndefined();
   });
 });

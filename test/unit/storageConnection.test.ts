@@ -45,18 +45,19 @@ describe("storage connection settings", () => {
     expect(conn).toMatchObject({ kind: "identity", name: "JobStore", endpoints: { blob: "https://a1.blob.core.windows.net" } });
   });
 
-  it.each<[string, Record<string, string>, string]>([
-    ["a missing service", { AzureWebJobsStorage__blobServiceUri: "https://a1.blob.core.windows.net" }, "AzureWebJobsStorage__queueServiceUri"],
-    ["plain http", { ...identityEnv, AzureWebJobsStorage__tableServiceUri: "http://a1.table.core.windows.net" }, "AzureWebJobsStorage__tableServiceUri"],
-    ["an unknown credential", { ...identityEnv, AzureWebJobsStorage__credential: "clientsecret" }, "AzureWebJobsStorage__credential"],
-    ["a client id that is no GUID", { ...identityEnv, AzureWebJobsStorage__clientId: "app" }, "AzureWebJobsStorage__clientId"],
-    ["a client id without managedidentity", { ...identityEnv, AzureWebJobsStorage__credential: "" }, "AzureWebJobsStorage__credential"],
-    ["a bad account name", { AzureWebJobsStorage__accountName: "Bad_Name" }, "AzureWebJobsStorage__accountName"],
-  ])("refuses %s, naming %s", (_case, env, setting) => {
+  it.each<[string, string, Record<string, string>]>([
+    ["a missing service", "AzureWebJobsStorage__queueServiceUri", { AzureWebJobsStorage__blobServiceUri: "https://a1.blob.core.windows.net" }],
+    ["plain http", "AzureWebJobsStorage__tableServiceUri", { ...identityEnv, AzureWebJobsStorage__tableServiceUri: "http://a1.table.core.windows.net" }],
+    ["an unknown credential", "AzureWebJobsStorage__credential", { ...identityEnv, AzureWebJobsStorage__credential: "clientsecret" }],
+    ["a client id that is no GUID", "AzureWebJobsStorage__clientId", { ...identityEnv, AzureWebJobsStorage__clientId: "app" }],
+    ["a client id without managedidentity", "AzureWebJobsStorage__credential", { ...identityEnv, AzureWebJobsStorage__credential: "" }],
+    ["a bad account name", "AzureWebJobsStorage__accountName", { AzureWebJobsStorage__accountName: "Bad_Name" }],
+  ])("refuses %s, naming %s", (_case, setting, env) => {
     const result = readStorageConnection(env);
     expect(Array.isArray(result)).toBe(true);
     expect((result as { setting: string }[]).map((p) => p.setting)).toContain(setting);
-    expect(() => parseSettings({ ...exampleEnv, AzureWebJobsStorage: undefined, ...env })).toThrow(setting);
+    const noStorage = Object.fromEntries(Object.keys(exampleEnv).filter((k) => k.startsWith("AzureWebJobsStorage")).map((k) => [k, undefined]));
+    expect(() => parseSettings({ ...exampleEnv, ...noStorage, ...env })).toThrow(setting);
   });
 
   it("is undefined when nothing is configured, and a connection string wins", () => {

@@ -45,3 +45,16 @@ export function parseOrchestratorError(message: string): { message: string; stat
 export function isOrchestratorState(v: unknown): v is OrchestratorStateWire {
   return typeof v === "object" && v !== null && typeof (v as OrchestratorStateWire).isDone === "boolean" && Array.isArray((v as OrchestratorStateWire).actions);
 }
+
+/**
+ * A failure message as the status API shows it: stack frames dropped. The library turns an
+ * activity's failure into `${Reason} \n ${Details}` with the worker's stack in Details, and
+ * those frames name files on the host.
+ */
+export function withoutStackFrames(message: string): string {
+  return message
+    .split("\n")
+    .filter((line) => !/^\s*at\s/.test(line))
+    .join("\n")
+    .replace(/\s+$/, "");
+}

@@ -5,15 +5,25 @@ import type http from "node:http";
 import { EngineError, type DurableEngine } from "./engine";
 import { entityRoute } from "./entities/api";
 import type { InstanceRow } from "./store";
-import { EventType, EventTypeName, type HistoryEvent, type RuntimeStatus } from "./types";
+import { EventType, EventTypeName, isTerminal, type HistoryEvent, type RuntimeStatus } from "./types";
 
 const STATUSES: RuntimeStatus[] = ["Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Terminated", "Suspended"];
 
-export type ApiOptions = { engine: DurableEngine; hubName: string; baseUrl(): string };
+export type ApiOptions = {
+  engine: DurableEngine;
+  hubName: string;
+  baseUrl(): string;
+  /** The `durabletask_extension` system key, which the URLs given to clients carry. */
+  systemKey(): string;
+  /** True for the system key or the master key. */
+  authorize(presented: string | undefined): boolean;
+  log?(level: "warning", message: string): void;
+};
 
-export function clientUrls(baseUrl: string, hubName: string) {
+export function clientUrls(baseUrl: string, hubName: string, systemKey: string) {
   const webhook = `${baseUrl}/runtime/webhooks/durabletask`;
-  const qs = `taskHub=${hubName}&connection=Storage`;
+  // As in Azure, every webhook URL handed out carries the system key as `code`.
+  const qs = `taskHub=${hubName}&connection=Storage&code=${encodeURIComponent(systemKey)}`;
   const inst = `${webhook}/instances/INSTANCEID`;
   return {
     taskHubName: hubName,
@@ -34,7 +44,10 @@ export function clientUrls(baseUrl: string, hubName: string) {
     },
     baseUrl: webhook,
     requiredQueryStringParameters: qs,
-    rpcBaseUrl: `${baseUrl}/durabletask/`,
+    // Azure serves the client's RPC routes on a listener only the worker can reach; here they
+    // share the port with everything on the machine (jobs included), and the library drops any
+    // query string when it resolves paths against this URL, so the key is a path segment.
+    rpcBaseUrl: `${baseUrl}/durabletask/${encodeURIComponent(systemKey)}/`,
   };
 }
 
@@ -112,7 +125,6 @@ export function publicHistory(events: HistoryEvent[], showOutput: boolean, showI
       case EventType.ExecutionCompleted:
         item.OrchestrationStatus = e.OrchestrationStatus;
         if (showOutput) item.Result = parseValue(e.Result as string | undefined);
-        if (e.FailureDetails) item.FailureDetails = e.FailureDetails;
         break;
       case EventType.ExecutionTerminated:
       case EventType.ExecutionSuspended:
@@ -127,6 +139,10 @@ export function publicHistory(events: HistoryEvent[], showOutput: boolean, showI
   return out;
 }
 
+/**
+ * The status payload of the extension's HttpApiHandler (StatusResponsePayload): these fields
+ * only — no failure details — and times as .NET's "s" format plus "Z" (whole seconds).
+ */
 export function statusBody(row: InstanceRow, showInput: boolean): Record<string, unknown> {
   return {
     name: row.name,
@@ -135,16 +151,27 @@ export function statusBody(row: InstanceRow, showInput: boolean): Record<string,
     input: showInput ? parseValue(row.input) : null,
     customStatus: parseValue(row.customStatus),
     output: parseValue(row.output),
-    createdTime: row.createdTime,
-    lastUpdatedTime: row.lastUpdatedTime,
-    ...(row.failure ? { failureDetails: row.failure } : {}),
+    createdTime: azureTime(row.createdTime),
+    lastUpdatedTime: azureTime(row.lastUpdatedTime),
   };
 }
 
-function statusCodeFor(s: RuntimeStatus): number {
-  if (s === "Completed") return 200;
-  if (s === "Failed" || s === "Terminated") return 400;
+/** `DateTime.ToString("s") + "Z"`: 2026-12-01T09:47:26Z. */
+export function azureTime(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : new Date(Math.floor(t / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** HttpApiHandler.HandleGetStatusRequestAsync: 202 while active; 200 once done, Failed too unless the caller asks for 500. */
+function statusCodeFor(s: RuntimeStatus, internalErrorOnFailure: boolean): number {
+  if (s === "Failed") return internalErrorOnFailure ? 500 : 200;
+  if (s === "Completed" || s === "Terminated") return 200;
   return 202;
+}
+
+/** Suspend needs Running, Pending or ContinuedAsNew; resume needs Suspended (DurableClient.IsOrchestrationSuspendable/IsOrchestrationSuspended). */
+function canSuspendOrResume(action: "suspend" | "resume", s: RuntimeStatus): boolean {
+  return action === "suspend" ? s === "Running" || s === "Pending" || s === "ContinuedAsNew" : s === "Suspended";
 }
 
 function parseFilter(q: URLSearchParams) {
@@ -178,6 +205,20 @@ export function durableApi(o: ApiOptions): (req: http.IncomingMessage, res: http
       rest = url.pathname.slice("/runtime/webhooks/durabletask/".length);
     }
     if (rest === undefined) return false;
+    // Azure authorizes these webhooks with the system key (`code` query or x-functions-key
+    // header; the master key works too): 401 without it. RPC routes carry it as the first segment.
+    let presented: string | undefined;
+    if (rpc) {
+      const slash = rest.indexOf("/");
+      presented = slash < 0 ? rest : rest.slice(0, slash); // keys are base64url: nothing to decode
+      rest = slash < 0 ? "" : rest.slice(slash + 1);
+    } else {
+      presented = url.searchParams.get("code") ?? (req.headers["x-functions-key"] as string | undefined);
+    }
+    if (!o.authorize(presented)) {
+      error(res, 401, "Unauthorized", "The durable task API requires the system key (durabletask_extension) or the master key.");
+      return true;
+    }
     const parts = rest.split("/").map((p) => decodeURIComponent(p));
     const method = (req.method ?? "GET").toUpperCase();
     try {
@@ -202,15 +243,26 @@ async function route(
 ): Promise<void> {
   const e = o.engine;
   const [head, id, action, eventName] = parts;
-  const urls = clientUrls(origin(req, o.baseUrl()), o.hubName);
+  const urls = clientUrls(origin(req, o.baseUrl()), o.hubName, o.systemKey());
   const payloadFor = (instanceId: string) =>
     Object.fromEntries(Object.entries(urls.managementUrls).map(([k, v]) => [k, v.replace(/INSTANCEID/g, encodeURIComponent(instanceId))]));
 
   if (head === "orchestrators" && method === "POST" && id) {
     const input = parseJsonBody(body, "input");
     const instanceId = await e.startNew(id, action || undefined, input);
-    const payload = payloadFor(instanceId);
-    return send(res, 202, payload, { Location: String(payload.statusQueryGetUri), "Retry-After": "1" });
+    const links = payloadFor(instanceId);
+    // HttpApiHandler.CreateCheckStatusResponseMessage: these links, Retry-After 10 s.
+    const payload = {
+      id: instanceId,
+      statusQueryGetUri: links.statusQueryGetUri,
+      sendEventPostUri: links.sendEventPostUri,
+      terminatePostUri: links.terminatePostUri,
+      purgeHistoryDeleteUri: links.purgeHistoryDeleteUri,
+      restartPostUri: links.restartPostUri,
+      suspendPostUri: links.suspendPostUri,
+      resumePostUri: links.resumePostUri,
+    };
+    return send(res, 202, payload, { Location: String(payload.statusQueryGetUri), "Retry-After": "10" });
   }
   if (head === "entities" && e.entities) return entityRoute(e.entities, method, parts, q, req, res, body);
   if (head !== "instances") return error(res, 404, "NotFound", `no durable task route ${method} /${parts.join("/")}`);
@@ -245,7 +297,9 @@ async function route(
         b[rpc ? "history" : "historyEvents"] = h;
         if (rpc) b.historyEvents = h;
       }
-      return send(res, statusCodeFor(got.row.status), b, got.row.status === "Completed" || got.row.status === "Failed" || got.row.status === "Terminated" ? {} : { Location: payloadFor(id).statusQueryGetUri!, "Retry-After": "1" });
+      const code = statusCodeFor(got.row.status, flag(q, "returnInternalServerErrorOnFailure"));
+      // While active: Location is the request's own URL, Retry-After 5 s (HttpApiHandler).
+      return send(res, code, b, code === 202 ? { Location: `${origin(req, o.baseUrl())}${req.url ?? ""}`, "Retry-After": "5" } : {});
     }
     if (method === "DELETE") {
       const ok = await e.purge(id);
@@ -258,6 +312,17 @@ async function route(
       const input = parseJsonBody(body, "eventData");
       await e.send(id, { kind: "event", name: eventName, input: input ?? null });
       return send(res, 202);
+    }
+    if (action === "suspend" || action === "resume") {
+      // HttpApiHandler answers 404/410 itself; DurableClient then throws InvalidOperationException
+      // ("Cannot suspend the orchestration instance ... because instance is in the Suspended
+      // state."), which the handler's catch-all turns into this 500.
+      const got = await e.getState(id);
+      if (got && !isTerminal(got.row.status) && !canSuspendOrResume(action, got.row.status)) {
+        // The extension's warning (the Durable e2e tests look for it in the host's log).
+        o.log?.("warning", `${got.row.name} (${id}): Cannot ${action} orchestration instance in the ${got.row.status} state.`);
+        return send(res, 500, { Message: "Something went wrong while processing your request" });
+      }
     }
     if (action === "terminate" || action === "suspend" || action === "resume") {
       await e.send(id, { kind: action, reason });

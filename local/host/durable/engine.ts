@@ -9,6 +9,8 @@ import { parseOrchestratorError, isOrchestratorState } from "./actions";
 import type { EntityRuntime } from "./entities/runtime";
 import { outboxRow } from "./entities/store";
 import { runEpisode, type ActivityWork, type ChildWork, type EpisodeConfig, type EpisodeResult, type OrchestratorCall, type TimerWork } from "./episode";
+import { executeDurableHttp, HTTP_ACTIVITY, ManagedIdentityTokens } from "./durableHttp";
+import { isRefusedWrite, MAX_REFUSED_ATTEMPTS, persistRetryDelay, unpersistableFailure } from "./persistFailure";
 import { chunkRowPrefix, TaskHubStore, type InstanceRow, type StoredMessage } from "./store";
 import { isTerminal, type FailureDetails, type HistoryEvent, type InstanceMessage, type InstanceState, type Leaf, type RuntimeStatus } from "./types";
 
@@ -31,6 +33,8 @@ type Live = {
   inbox: (InstanceMessage & { rowKey?: string })[];
   running: boolean;
   queued: boolean;
+  /** Failed attempts to store the current episode (see persistFailure.ts). */
+  persistFailures?: number;
 };
 
 export class EngineError extends Error {
@@ -78,6 +82,8 @@ export class DurableEngine {
   /** Durable entities (set by the extension): delivers what episodes send to entities. */
   entities?: EntityRuntime;
   private idleWaiters: (() => void)[] = [];
+  /** Managed identity tokens for durable HTTP's token sources. */
+  private readonly tokens = new ManagedIdentityTokens();
 
   constructor(private readonly o: EngineOptions) {}
 
@@ -226,7 +232,7 @@ export class DurableEngine {
       throw new EngineError(409, "InstanceActive", `The orchestration '${instanceId}' is ${row.status}; terminate it before purging its history.`);
     }
     this.live.delete(instanceId);
-    await this.o.store.deleteWhere(instanceId, () => true);
+    await this.o.store.purge(instanceId);
     return true;
   }
 
@@ -360,11 +366,16 @@ export class DurableEngine {
         : { exec: prev.exec, seq: prev.chunks, events: result.appended, leafPatch: result.leafPatch, nextId: next.nextId };
       await this.o.store.commitEpisode(toRow(next), chunk, consumedKeys, newMessages, outbox && outboxRow(prev.instanceId, outbox.rowKey, outbox.entries));
     } catch (err) {
-      this.o.log("error", `durable: could not persist an episode of '${prev.instanceId}', retrying: ${(err as Error).message}`);
+      const failures = (l.persistFailures ?? 0) + 1;
+      l.persistFailures = failures;
+      if (isRefusedWrite(err) && failures >= MAX_REFUSED_ATTEMPTS) return this.failUnpersistable(l, batch, err);
+      const delay = persistRetryDelay(failures);
+      this.o.log("error", `durable: could not persist an episode of '${prev.instanceId}' (attempt ${failures}), retrying in ${delay} ms: ${errorMessage(err)}`);
       l.inbox.unshift(...batch);
-      await sleep(500);
+      await sleep(delay);
       return;
     }
+    l.persistFailures = 0;
     this.stats.episodes++;
     if (outbox) this.entities!.deliver(prev.instanceId, outbox.rowKey, outbox.entries);
     for (const e of result.appended) e.IsPlayed = true;
@@ -385,6 +396,28 @@ export class DurableEngine {
       if (next.parent) this.notifyParent(next, result.finished);
       if (l.inbox.length === 0) this.live.delete(prev.instanceId);
     }
+  }
+
+  /** Stores a failed execution in place of an episode storage keeps refusing. */
+  private async failUnpersistable(l: Live, batch: Live["inbox"], err: unknown): Promise<void> {
+    const prev = l.state;
+    const f = unpersistableFailure(prev, err, new Date());
+    const keys = batch.flatMap((m) => (m.rowKey ? [m.rowKey] : []));
+    try {
+      await this.o.store.commitEpisode(toRow(f.next), { exec: prev.exec, seq: prev.chunks, events: f.events, leafPatch: [], nextId: prev.nextId }, keys);
+    } catch (again) {
+      const delay = persistRetryDelay(l.persistFailures ?? 1);
+      this.o.log("error", `durable: could not store the failure of '${prev.instanceId}', retrying in ${delay} ms: ${errorMessage(again)}`);
+      l.inbox.unshift(...batch);
+      await sleep(delay);
+      return;
+    }
+    this.o.log("error", `durable: orchestration '${prev.instanceId}' failed: ${f.failure.ErrorMessage}`);
+    l.persistFailures = 0;
+    l.state = f.next;
+    this.clearTimers(prev.instanceId);
+    if (f.next.parent) this.notifyParent(f.next, { status: "Failed", output: f.output, failure: f.failure });
+    if (l.inbox.length === 0) this.live.delete(prev.instanceId);
   }
 
   private async callOrchestrator(name: string, payload: unknown): Promise<OrchestratorCall> {
@@ -449,7 +482,14 @@ export class DurableEngine {
   private async runActivity(a: ActivityWork): Promise<void> {
     const fn = this.o.functions.get(a.name);
     let msg: InstanceMessage;
-    if (kindOf(fn) !== "activitytrigger") {
+    if (a.name === HTTP_ACTIVITY) {
+      try {
+        const res = await executeDurableHttp(a.input, this.tokens, (m) => this.o.log("information", `durable: ${a.instanceId}: ${m}`));
+        msg = { kind: "taskCompleted", exec: a.exec, id: a.id, result: JSON.stringify(res) };
+      } catch (err) {
+        msg = { kind: "taskFailed", exec: a.exec, id: a.id, reason: `Durable HTTP request failed: ${errorMessage(err)}`, details: "" };
+      }
+    } else if (kindOf(fn) !== "activitytrigger") {
       const reason = `The activity function '${a.name}' doesn't exist, is disabled, or is not an activity function.`;
       msg = { kind: "taskFailed", exec: a.exec, id: a.id, reason, details: "" };
     } else {

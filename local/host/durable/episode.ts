@@ -11,8 +11,10 @@
 // long timer firing before the final time (the next sub-timer). None of them resumes user
 // code, so we append them before the other new events: their ids come first, then the
 // new leaves in order.
-import { flattenActions, processedInputText, rawInputText } from "./actions";
+import { flattenActions, processedInputText, rawInputText, withoutStackFrames } from "./actions";
+import { DEFAULT_HTTP_ASYNC_SLEEP_MS, HTTP_ACTIVITY, httpRequestOf, nextPoll, type DurableHttpRequestWire } from "./durableHttp";
 import { entityLeafName, isEntityAction, releaseOnEnd, scheduleEntityAction, type EntitySend } from "./entities/orchestration";
+import { customStatusSizeError } from "./payloads";
 import {
   ActionType,
   ActionTypeName,
@@ -34,6 +36,8 @@ export type EpisodeConfig = {
   longRunningTimerIntervalDuration: string;
   maxShortTimerMs: number;
   longTimerIntervalMs: number;
+  /** durableTask.httpSettings.defaultAsyncRequestSleepTimeMilliseconds (default 30 s). */
+  httpAsyncSleepMs?: number;
   /** Whether an entity function of this (lower-cased) name is registered; entity actions fail without it. */
   hasEntity?: (name: string) => boolean;
 };
@@ -135,6 +139,7 @@ const isSub = (t: number) => t === ActionType.CallSubOrchestrator || t === Actio
 
 function leafName(a: ActionWire): string {
   if (a.actionType === ActionType.WaitForExternalEvent) return String(a.externalEventName ?? "");
+  if (a.actionType === ActionType.CallHttp) return HTTP_ACTIVITY;
   if (isEntityAction(a.actionType)) return entityLeafName(a);
   return typeof a.functionName === "string" ? a.functionName : "";
 }
@@ -275,6 +280,34 @@ async function runEpisodeOnce(
     const leaf = leaves[i]!;
     byId.delete(m.id);
     changed.add(i);
+    if (m.kind === "taskCompleted" && leaf.t === ActionType.CallHttp && leaf.st === "task") {
+      const poll = nextPoll(JSON.parse(leaf.in ?? "{}") as DurableHttpRequestWire, m.result, cfg.httpAsyncSleepMs ?? DEFAULT_HTTP_ASYNC_SLEEP_MS);
+      const e = ev(EventType.TaskCompleted, -1, at, { TaskScheduledId: m.id, Result: m.result ?? "null" });
+      if (poll) {
+        // A 202 to poll: the library's CallHttpWithPollingTask takes two ids now, the timer's
+        // and the next request's, without resuming user code (see the header).
+        early.push(e);
+        takesId.push(() => {
+          const timerId = nextId++;
+          leaf.next = nextId++;
+          leaf.in = JSON.stringify(poll.request);
+          startTimer(leaf, i, timerId, new Date(nowMs + poll.delayMs).toISOString());
+        });
+      } else {
+        leaf.st = "done";
+        late.push(e);
+      }
+      continue;
+    }
+    if (m.kind === "timerFired" && leaf.t === ActionType.CallHttp && leaf.st === "timer" && leaf.next !== undefined) {
+      // The poll timer fired: send the GET of the Location under the id taken at the 202.
+      late.push(ev(EventType.TimerFired, -1, at, { TimerId: m.id, FireAt: m.fireAt }));
+      const pollId = leaf.next;
+      Object.assign(leaf, { st: "task", id: pollId, fireAt: undefined, next: undefined });
+      byId.set(pollId, i);
+      schedule(leaf, pollId, at, state, decided, decisions);
+      continue;
+    }
     if (m.kind === "taskCompleted" || m.kind === "subCompleted") {
       if (leaf.st !== "task") continue;
       leaf.st = "done";
@@ -364,15 +397,18 @@ async function runEpisodeOnce(
     upperSchemaVersionNew: 3,
     longRunningTimerIntervalDuration: cfg.longRunningTimerIntervalDuration,
     maximumShortTimerDuration: cfg.maximumShortTimerDuration,
-    defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+    defaultHttpAsyncRequestSleepTimeMillseconds: cfg.httpAsyncSleepMs ?? DEFAULT_HTTP_ASYNC_SLEEP_MS,
   };
   const call = await invoke(state.name, payload);
   const out = call.state;
-  const customStatus = out?.customStatus === undefined ? state.customStatus : JSON.stringify(out.customStatus);
+  let customStatus = out?.customStatus === undefined ? state.customStatus : JSON.stringify(out.customStatus);
+  const customStatusError = out?.customStatus === undefined ? undefined : customStatusSizeError(customStatus ?? "null");
+  if (customStatusError) customStatus = state.customStatus;
 
-  const fail = (message: string, failure?: FailureDetails) => {
+  const fail = (raw: string, failure?: FailureDetails) => {
+    const message = withoutStackFrames(raw);
     const output = JSON.stringify(`Orchestrator function '${state.name}' failed: ${message}`);
-    const details = failure ?? { ErrorType: "Error", ErrorMessage: message };
+    const details = failure ? { ...failure, ErrorMessage: withoutStackFrames(failure.ErrorMessage) } : { ErrorType: "Error", ErrorMessage: message };
     appended.push(...decided);
     appended.push(ev(EventType.OrchestratorCompleted, -1, at));
     appended.push(ev(EventType.ExecutionCompleted, -1, at, { OrchestrationStatus: "Failed", Result: output, FailureDetails: details }));
@@ -382,6 +418,8 @@ async function runEpisodeOnce(
       failure: details,
     });
   };
+
+  if (customStatusError) return fail(customStatusError);
 
   // Compare what was scheduled before with what the orchestrator yields now.
   const flat = out ? flattenActions(out.actions) : [];
@@ -439,6 +477,11 @@ async function runEpisodeOnce(
       Object.assign(leaf, { st: "timer", id, fireAt });
       decided.push(ev(EventType.TimerCreated, id, at, { FireAt: fireAt }));
       decisions.timers.push({ instanceId: state.instanceId, exec: state.exec, id, fireAt });
+    } else if (t === ActionType.CallHttp) {
+      leaf.in = JSON.stringify(httpRequestOf(a));
+      const id = nextId++;
+      Object.assign(leaf, { st: "task", id });
+      schedule(leaf, id, at, state, decided, decisions);
     } else if (t === ActionType.WaitForExternalEvent) {
       leaf.st = "none";
     } else if (t === ActionType.ContinueAsNew) {
@@ -456,7 +499,7 @@ async function runEpisodeOnce(
       decided.push(...r.events);
       decisions.entitySends.push(...r.sends);
     } else {
-      return fail(`${describe(t, leafName(a))} is not supported by the local host (durable HTTP is not implemented).`);
+      return fail(`${describe(t, leafName(a))} is not supported by the local host.`);
     }
     leaves.push(leaf);
     changed.add(i);

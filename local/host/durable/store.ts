@@ -7,12 +7,13 @@
 //   "O<seq>"                  messages to entities an episode sent, not yet delivered
 // Activity results and timers are not stored apart: an open TaskScheduled/TimerCreated in
 // the history is re-dispatched/re-armed after a restart (at-least-once).
+// Values too big for a row (inputs, outputs, history chunks, messages) live in blobs: see payloads.ts.
+import type { BlobServiceClient } from "@azure/storage-blob";
 import { TableClient, TableServiceClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
+import { fitsInMessage, fitsInProperty, PayloadStore, PersistLimitError, TABLE_LIMITS, utf16Bytes } from "./payloads";
 import type { FailureDetails, HistoryEvent, InstanceMessage, Leaf, ParentRef, RuntimeStatus } from "./types";
 
-const PART = 30_000; // characters per string property (limit: 64 KiB)
-const PARTS_PER_ROW = 12;
-const MAX_OPS = 100;
+const MAX_OPS = TABLE_LIMITS.batchOps;
 
 export type InstanceRow = {
   instanceId: string;
@@ -41,14 +42,7 @@ export type InstanceFilter = {
 
 type Entity = TableEntity<Record<string, unknown>>;
 
-function putText(e: Record<string, unknown>, name: string, text: string | undefined): void {
-  if (text === undefined) return;
-  const n = Math.max(1, Math.ceil(text.length / PART));
-  e[name] = text.slice(0, PART);
-  for (let i = 1; i < n; i++) e[`${name}_${i}`] = text.slice(i * PART, (i + 1) * PART);
-  if (n > 1) e[`${name}_n`] = n;
-}
-
+/** Reads a text property; rows of older versions split long texts over `<name>_<i>` properties. */
 function getText(e: Record<string, unknown>, name: string): string | undefined {
   const first = e[name];
   if (typeof first !== "string") return undefined;
@@ -65,27 +59,122 @@ export function chunkRowPrefix(exec: string): string {
   return `H${exec}_`;
 }
 
+/** Blobs a row references (its `<Property>BlobName` values). */
+function blobNames(e: Record<string, unknown>): Set<string> {
+  return new Set(Object.entries(e).flatMap(([k, v]) => (k.endsWith("BlobName") && typeof v === "string" ? [v] : [])));
+}
+
+/** Approximate stored size of an entity, counted as the Table service does (UTF-16 strings). */
+function entityBytes(e: Record<string, unknown>): number {
+  let n = 4;
+  for (const [k, v] of Object.entries(e)) {
+    if (k === "etag") continue;
+    n += 8 + utf16Bytes(k) + (typeof v === "string" ? 4 + utf16Bytes(v) : 8);
+  }
+  return n;
+}
+
+/**
+ * Refuses, as Azure would, a write over the Table limits (property 64 KiB, entity 1 MiB,
+ * transaction 4 MiB and 100 operations): Azurite is more lenient, and nothing we retry
+ * would make such a write succeed.
+ */
+export function checkTableLimits(entities: Record<string, unknown>[]): void {
+  if (entities.length > TABLE_LIMITS.batchOps) throw new PersistLimitError(`a transaction of ${entities.length} operations is over the Table limit of ${TABLE_LIMITS.batchOps}`);
+  let total = 0;
+  for (const e of entities) {
+    for (const [k, v] of Object.entries(e)) {
+      if (typeof v === "string" && utf16Bytes(v) > TABLE_LIMITS.propertyBytes) {
+        throw new PersistLimitError(`property ${k} of row ${String(e.rowKey)} is ${utf16Bytes(v)} bytes, over the Table limit of 64 KiB`);
+      }
+    }
+    const size = entityBytes(e);
+    if (size > TABLE_LIMITS.entityBytes) throw new PersistLimitError(`row ${String(e.rowKey)} is ${size} bytes, over the Table limit of 1 MiB`);
+    total += size;
+  }
+  if (total > TABLE_LIMITS.batchBytes) throw new PersistLimitError(`a transaction of ${total} bytes is over the Table limit of 4 MiB`);
+}
+
+/** The clients a task hub needs from a storage connection. */
+export type TaskHubStorage = { table(name: string): TableClient; tableService: TableServiceClient; blobs: BlobServiceClient };
+
 export class TaskHubStore {
   readonly table: TableClient;
   private readonly service: TableServiceClient;
-  /** Requests sent to storage; the benchmark reports them per orchestration step. */
-  roundTrips = 0;
+  readonly payloads: PayloadStore;
+  /** Requests sent to table storage; the benchmark reports them per orchestration step. */
+  private tableTrips = 0;
   private msgSeq = 0;
+  /** Blobs the stored instance row references, per instance: replaced ones are deleted. */
+  private readonly rowBlobs = new Map<string, Set<string>>();
+  /** Blobs of stored messages, by row key: deleted with the message. */
+  private readonly messageBlobs = new Map<string, string>();
 
-  /** `connection`: a storage connection string, or the table clients of any storage connection (storageClients.ts). */
-  constructor(connection: string | { table(name: string): TableClient; tableService: TableServiceClient }, readonly tableName: string) {
+  /** `connection`: a storage connection string, or the clients of any storage connection (storageClients.ts, identity-based too). */
+  constructor(connection: string | TaskHubStorage, readonly tableName: string, payloadContainer: string) {
     if (typeof connection === "string") {
       const opts = { allowInsecureConnection: true, retryOptions: { maxRetries: 2 } };
       this.table = TableClient.fromConnectionString(connection, tableName, opts);
       this.service = TableServiceClient.fromConnectionString(connection, opts);
+      this.payloads = new PayloadStore(connection, payloadContainer);
     } else {
       this.table = connection.table(tableName);
       this.service = connection.tableService;
+      this.payloads = new PayloadStore(connection.blobs, payloadContainer);
     }
   }
 
+  /** Requests sent to storage (tables and blobs). */
+  get roundTrips(): number {
+    return this.tableTrips + this.payloads.roundTrips;
+  }
+
+  /** Counts a table request made with `table` by another module (the entity store). */
+  countTrip(): void {
+    this.tableTrips++;
+  }
+
+  /** Sets `name` inline when it fits a property, else stores it in a blob and sets `<name>BlobName`. */
+  private async putLarge(e: Record<string, unknown>, instanceId: string, name: string, what: string, text: string | undefined, fits = fitsInProperty): Promise<void> {
+    if (text === undefined) return;
+    if (fits(text)) e[name] = text;
+    else e[`${name}BlobName`] = await this.payloads.put(instanceId, what, text, name === "Data" ? "history or message" : name);
+  }
+
+  private async getLarge(e: Record<string, unknown>, name: string): Promise<string | undefined> {
+    const blob = e[`${name}BlobName`];
+    return typeof blob === "string" ? this.payloads.get(blob) : getText(e, name);
+  }
+
+  private async messageEntity(instanceId: string, m: StoredMessage): Promise<Entity> {
+    const e: Record<string, unknown> = { partitionKey: instanceId, rowKey: m.rowKey };
+    await this.putLarge(e, instanceId, "Data", `message-${m.rowKey}`, JSON.stringify(m.msg), fitsInMessage);
+    if (typeof e.DataBlobName === "string") this.messageBlobs.set(m.rowKey, e.DataBlobName);
+    return e as Entity;
+  }
+
+  /** After a row write: forget and delete the blobs its previous version referenced. */
+  private replaceRowBlobs(e: Record<string, unknown>): void {
+    const instanceId = String(e.partitionKey);
+    const now = blobNames(e);
+    const before = this.rowBlobs.get(instanceId);
+    if (now.size) this.rowBlobs.set(instanceId, now);
+    else this.rowBlobs.delete(instanceId);
+    const gone = before ? [...before].filter((n) => !now.has(n)) : [];
+    if (gone.length) void this.payloads.delete(gone).catch(() => undefined);
+  }
+
+  private forgetMessageBlobs(keys: string[]): void {
+    const gone = keys.flatMap((k) => {
+      const n = this.messageBlobs.get(k);
+      this.messageBlobs.delete(k);
+      return n ? [n] : [];
+    });
+    if (gone.length) void this.payloads.delete(gone).catch(() => undefined);
+  }
+
   async init(): Promise<void> {
-    this.roundTrips++;
+    this.tableTrips++;
     try {
       await this.service.createTable(this.tableName);
     } catch (err) {
@@ -99,7 +188,7 @@ export class TaskHubStore {
     return `M${pad(Date.now(), 15)}${pad(this.msgSeq, 6)}`;
   }
 
-  instanceEntity(r: InstanceRow): Entity {
+  async instanceEntity(r: InstanceRow): Promise<Entity> {
     const e: Record<string, unknown> = {
       partitionKey: r.instanceId,
       rowKey: "I",
@@ -110,16 +199,19 @@ export class TaskHubStore {
       LastUpdatedTime: r.lastUpdatedTime,
       Chunks: r.chunks,
     };
-    putText(e, "Input", r.input);
-    putText(e, "Output", r.output);
-    putText(e, "CustomStatus", r.customStatus);
-    if (r.failure) putText(e, "Failure", JSON.stringify(r.failure));
+    const id = r.instanceId;
+    await this.putLarge(e, id, "Input", `${r.exec}-Input`, r.input);
+    await this.putLarge(e, id, "Output", `${r.exec}-Output`, r.output);
+    await this.putLarge(e, id, "CustomStatus", `${r.exec}-CustomStatus`, r.customStatus);
+    if (r.failure) await this.putLarge(e, id, "Failure", `${r.exec}-Failure`, JSON.stringify(r.failure));
     if (r.parent) e.Parent = JSON.stringify(r.parent);
     return e as Entity;
   }
 
-  static rowFromEntity(e: Record<string, unknown>): InstanceRow {
-    const failure = getText(e, "Failure");
+  async rowFromEntity(e: Record<string, unknown>): Promise<InstanceRow> {
+    const failure = await this.getLarge(e, "Failure");
+    const names = blobNames(e);
+    if (names.size) this.rowBlobs.set(String(e.partitionKey), names);
     return {
       instanceId: String(e.partitionKey),
       name: String(e.Name),
@@ -127,28 +219,21 @@ export class TaskHubStore {
       exec: String(e.Exec),
       createdTime: String(e.CreatedTime),
       lastUpdatedTime: String(e.LastUpdatedTime),
-      input: getText(e, "Input"),
-      output: getText(e, "Output"),
-      customStatus: getText(e, "CustomStatus"),
+      input: await this.getLarge(e, "Input"),
+      output: await this.getLarge(e, "Output"),
+      customStatus: await this.getLarge(e, "CustomStatus"),
       failure: failure ? (JSON.parse(failure) as FailureDetails) : undefined,
       parent: typeof e.Parent === "string" ? (JSON.parse(e.Parent) as ParentRef) : undefined,
       chunks: Number(e.Chunks ?? 0),
     };
   }
 
-  private chunkEntities(instanceId: string, c: Chunk): Entity[] {
+  /** One row per history chunk; a chunk over 60 KB goes to a blob (the provider does so per history property). */
+  private async chunkEntity(instanceId: string, c: Chunk): Promise<Entity> {
     const text = JSON.stringify({ e: c.events, l: c.leafPatch, n: c.nextId });
-    const perRow = PART * PARTS_PER_ROW;
-    const rows: Entity[] = [];
-    for (let p = 0; p * perRow < text.length || p === 0; p++) {
-      const e: Record<string, unknown> = {
-        partitionKey: instanceId,
-        rowKey: `${chunkRowPrefix(c.exec)}${pad(c.seq, 7)}_${pad(p, 3)}`,
-      };
-      putText(e, "Data", text.slice(p * perRow, (p + 1) * perRow));
-      rows.push(e as Entity);
-    }
-    return rows;
+    const e: Record<string, unknown> = { partitionKey: instanceId, rowKey: `${chunkRowPrefix(c.exec)}${pad(c.seq, 7)}_000` };
+    await this.putLarge(e, instanceId, "Data", `history-${c.exec}-${c.seq}`, text);
+    return e as Entity;
   }
 
   /**
@@ -157,20 +242,24 @@ export class TaskHubStore {
    * row keys of the old execution for clean-up.
    */
   async createInstance(r: InstanceRow): Promise<{ created: true } | { created: false; status: RuntimeStatus }> {
-    this.roundTrips++;
+    const entity = await this.instanceEntity(r);
+    checkTableLimits([entity]);
+    this.tableTrips++;
     try {
-      await this.table.createEntity(this.instanceEntity(r));
+      await this.table.createEntity(entity);
+      this.replaceRowBlobs(entity);
       return { created: true };
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 409) throw err;
     }
-    this.roundTrips++;
+    this.tableTrips++;
     const existing = await this.table.getEntity<Record<string, unknown>>(r.instanceId, "I");
     const status = String(existing.Status) as RuntimeStatus;
     if (status !== "Completed" && status !== "Failed" && status !== "Terminated") return { created: false, status };
-    this.roundTrips++;
+    this.tableTrips++;
     try {
-      await this.table.updateEntity(this.instanceEntity(r), "Replace", { etag: existing.etag });
+      await this.table.updateEntity(entity, "Replace", { etag: existing.etag });
+      this.replaceRowBlobs(entity);
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 412) return { created: false, status: "Running" };
       throw err;
@@ -187,41 +276,62 @@ export class TaskHubStore {
     newMessages: StoredMessage[] = [],
     outboxRow?: TableEntity<Record<string, unknown>>,
   ): Promise<void> {
-    const ops: TransactionAction[] = [["upsert", this.instanceEntity(row), "Replace"]];
-    if (chunk) for (const e of this.chunkEntities(row.instanceId, chunk)) ops.push(["upsert", e, "Replace"]);
+    const id = row.instanceId;
+    const instance = await this.instanceEntity(row);
+    const ops: TransactionAction[] = [["upsert", instance, "Replace"]];
+    if (chunk) ops.push(["upsert", await this.chunkEntity(id, chunk), "Replace"]);
     // Messages to entities sent by this episode (entities/store.ts): delivered after the commit.
     if (outboxRow) ops.push(["upsert", outboxRow, "Replace"]);
-    // continueAsNew can carry more events than one transaction holds: the overflow is written
-    // first. A crash in between may deliver those events twice (at-least-once), never lose them.
-    const fits = Math.max(0, MAX_OPS - ops.length);
-    for (let i = fits; i < newMessages.length; i += MAX_OPS) await this.putMessages(row.instanceId, newMessages.slice(i, i + MAX_OPS));
-    newMessages = newMessages.slice(0, fits);
-    for (const m of newMessages) ops.push(["upsert", { partitionKey: row.instanceId, rowKey: m.rowKey, Data: JSON.stringify(m.msg) }, "Replace"]);
-    const deletes: TransactionAction[] = deleteKeys.map((k) => ["delete", { partitionKey: row.instanceId, rowKey: k }]);
+    checkTableLimits(ops.map((o) => o[1] as Record<string, unknown>));
+    // continueAsNew can carry more events than one transaction holds (100 operations, 4 MiB):
+    // the overflow is written first. A crash in between may deliver those events twice
+    // (at-least-once), never lose them.
+    let bytes = ops.reduce((n, o) => n + entityBytes(o[1] as Record<string, unknown>), 0);
+    const inline: TransactionAction[] = [];
+    const overflow: StoredMessage[] = [];
+    for (const m of newMessages) {
+      const e = await this.messageEntity(id, m);
+      const size = entityBytes(e);
+      if (overflow.length === 0 && ops.length + inline.length < MAX_OPS && bytes + size <= TABLE_LIMITS.batchBytes) {
+        inline.push(["upsert", e, "Replace"]);
+        bytes += size;
+      } else overflow.push(m);
+    }
+    for (let i = 0; i < overflow.length; i += MAX_OPS) await this.putMessages(id, overflow.slice(i, i + MAX_OPS));
+    ops.push(...inline);
+    const deletes: TransactionAction[] = deleteKeys.map((k) => ["delete", { partitionKey: id, rowKey: k }]);
     // Deletes that do not fit stay behind; they are recognised and removed after a restart.
     const room = MAX_OPS - ops.length;
     ops.push(...deletes.slice(0, Math.max(0, room)));
-    this.roundTrips++;
+    this.tableTrips++;
     await this.table.submitTransaction(ops);
-    if (deletes.length > room) void this.deleteKeys(row.instanceId, deleteKeys.slice(room)).catch(() => undefined);
+    this.replaceRowBlobs(instance);
+    this.forgetMessageBlobs(deleteKeys.slice(0, Math.max(0, room)));
+    if (deletes.length > room) void this.deleteKeys(id, deleteKeys.slice(room)).catch(() => undefined);
   }
 
-  /** Persists messages of one instance in one transaction (at most 100). */
+  /** Persists messages of one instance in one transaction (at most 100; large ones in blobs first). */
   async putMessages(instanceId: string, ms: StoredMessage[]): Promise<void> {
-    this.roundTrips++;
-    if (ms.length === 1) {
-      await this.table.upsertEntity({ partitionKey: instanceId, rowKey: ms[0]!.rowKey, Data: JSON.stringify(ms[0]!.msg) }, "Replace");
+    const entities: Entity[] = [];
+    for (const m of ms) entities.push(await this.messageEntity(instanceId, m));
+    this.tableTrips++;
+    if (entities.length === 1) {
+      await this.table.upsertEntity(entities[0]!, "Replace");
       return;
     }
-    await this.table.submitTransaction(
-      ms.map((m) => ["upsert", { partitionKey: instanceId, rowKey: m.rowKey, Data: JSON.stringify(m.msg) }, "Replace"] as TransactionAction),
-    );
+    // Small enough groups go in one transaction; a group over 4 MiB is written row by row.
+    const total = entities.reduce((n, e) => n + entityBytes(e), 0);
+    if (total > TABLE_LIMITS.batchBytes) {
+      for (const e of entities) await this.table.upsertEntity(e, "Replace");
+      return;
+    }
+    await this.table.submitTransaction(entities.map((e) => ["upsert", e, "Replace"] as TransactionAction));
   }
 
   async readInstance(instanceId: string): Promise<InstanceRow | undefined> {
-    this.roundTrips++;
+    this.tableTrips++;
     try {
-      return TaskHubStore.rowFromEntity(await this.table.getEntity<Record<string, unknown>>(instanceId, "I"));
+      return await this.rowFromEntity(await this.table.getEntity<Record<string, unknown>>(instanceId, "I"));
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;
       throw err;
@@ -233,7 +343,7 @@ export class TaskHubStore {
     const entities: Record<string, unknown>[] = [];
     const pages = this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq ${odata(instanceId)}` } }).byPage({ maxPageSize: 1000 });
     for (;;) {
-      this.roundTrips++;
+      this.tableTrips++;
       const next = await pages.next();
       if (next.done) break;
       entities.push(...next.value);
@@ -241,7 +351,7 @@ export class TaskHubStore {
     }
     const rowEntity = entities.find((e) => e.rowKey === "I");
     if (!rowEntity) return undefined;
-    const row = TaskHubStore.rowFromEntity(rowEntity);
+    const row = await this.rowFromEntity(rowEntity);
     const prefix = chunkRowPrefix(row.exec);
     const parts = new Map<number, string[]>();
     const messages: StoredMessage[] = [];
@@ -256,10 +366,11 @@ export class TaskHubStore {
           continue;
         }
         const list = parts.get(seq) ?? [];
-        list[part] = getText(e, "Data") ?? "";
+        list[part] = (await this.getLarge(e, "Data")) ?? "";
         parts.set(seq, list);
       } else if (key.startsWith("M")) {
-        messages.push({ rowKey: key, msg: JSON.parse(String(e.Data)) as InstanceMessage });
+        if (typeof e.DataBlobName === "string") this.messageBlobs.set(key, e.DataBlobName);
+        messages.push({ rowKey: key, msg: JSON.parse((await this.getLarge(e, "Data")) ?? "null") as InstanceMessage });
       } else if (!key.startsWith("O")) staleRowKeys.push(key); // "O": an outbox row, the entity runtime delivers it
     }
     const chunks: Chunk[] = [...parts.entries()]
@@ -286,10 +397,12 @@ export class TaskHubStore {
     const pages = this.table
       .listEntities<Record<string, unknown>>({ queryOptions: { filter: clauses.join(" and ") } })
       .byPage({ maxPageSize: top ?? 1000, continuationToken });
-    this.roundTrips++;
+    this.tableTrips++;
     const page = await pages.next();
     if (page.done) return { rows: [] };
-    return { rows: page.value.map((e) => TaskHubStore.rowFromEntity(e)), continuationToken: page.value.continuationToken };
+    const rows: InstanceRow[] = [];
+    for (const e of page.value) rows.push(await this.rowFromEntity(e));
+    return { rows, continuationToken: page.value.continuationToken };
   }
 
   async listAllInstances(f: InstanceFilter & { activeOnly?: boolean }): Promise<InstanceRow[]> {
@@ -303,9 +416,17 @@ export class TaskHubStore {
     return out;
   }
 
+  /** Every row and blob of an instance. */
+  async purge(instanceId: string): Promise<void> {
+    await this.deleteWhere(instanceId, () => true);
+    this.rowBlobs.delete(instanceId);
+    await this.payloads.deleteInstance(instanceId);
+  }
+
   async deleteKeys(instanceId: string, keys: string[]): Promise<void> {
+    this.forgetMessageBlobs(keys);
     for (let i = 0; i < keys.length; i += MAX_OPS) {
-      this.roundTrips++;
+      this.tableTrips++;
       await this.table.submitTransaction(
         keys.slice(i, i + MAX_OPS).map((k) => ["delete", { partitionKey: instanceId, rowKey: k }] as TransactionAction),
       );
@@ -319,7 +440,7 @@ export class TaskHubStore {
       .listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq ${odata(instanceId)}`, select: ["RowKey"] } })
       .byPage({ maxPageSize: 1000 });
     for (;;) {
-      this.roundTrips++;
+      this.tableTrips++;
       const next = await pages.next();
       if (next.done) break;
       for (const e of next.value) if (match(String(e.rowKey))) keys.push(String(e.rowKey));

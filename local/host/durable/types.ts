@@ -149,6 +149,8 @@ export type Leaf = {
   childId?: string;
   /** Instance id of the current sub-orchestration attempt. */
   child?: string;
+  /** Durable HTTP: event id of the poll request sent when the poll timer fires. */
+  next?: number;
   /** Entity call or lock: the request id its response event is named after. */
   req?: string;
   /** Lock: the request id and the entity instance ids of the critical section. */

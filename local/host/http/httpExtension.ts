@@ -1,7 +1,9 @@
 // HTTP triggers: one server on 127.0.0.1:PORT in front of the app, doing what the Functions
 // host and App Service do before a request reaches the worker: authentication stand-in,
 // extension routes (e.g. durable webhooks), route-template matching under routePrefix,
-// method check (405 + Allow), authLevel keys, then invocation through the library.
+// method check (405 + Allow), authLevel keys, then invocation through the library — with the
+// body in the invocation, or, when the app turned HTTP streaming on, forwarded to the
+// library's own HTTP server (see streamProxy.ts).
 import http from "node:http";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
@@ -11,19 +13,22 @@ import { isAuthorized, loadHostKeys, normalizeAuthLevel, type AuthLevel, type Ho
 import { authenticate, parseLocalPrincipals, principalHeaders, PRINCIPAL_HEADER_PREFIX, type LocalPrincipal, type TokenVerifier } from "./principal";
 import { managedIdentityVerifier } from "./managedIdentity";
 import { compareRoutes, matchRoute, parseRouteTemplate, type RouteTemplate } from "./routeTemplate";
-import { cookieHeader, sendError } from "./respond";
+import { sendError } from "./respond";
+import { setCookieHeader } from "./cookies";
+import { declaredTooLarge, requestBodySizeLimit } from "./bodyLimit";
+import { streamToFunction } from "./streamProxy";
 
 type HttpFunction = { fn: RegisteredFunction; route: RouteTemplate; methods: string[] | undefined; authLevel: AuthLevel };
-
-const MAX_BODY_BYTES = 100 * 1024 * 1024; // the Functions host's default request size limit
 
 export function httpExtension(): HostExtension {
   let server: http.Server | undefined;
   const sockets = new Set<import("node:net").Socket>();
   return {
     name: "http",
+    triggerTypes: ["httptrigger"],
     async start(ctx) {
       const routes = collectRoutes(ctx);
+      const bodyLimit = requestBodySizeLimit(ctx.env);
       const prefix = (ctx.hostJson.extensions?.http?.routePrefix ?? "api").replace(/^\/+|\/+$/g, "");
       const keys = loadHostKeys(ctx.env.DATA_DIR ?? path.join(ctx.appDir, ".data"), ctx.env);
       const principals = parseLocalPrincipals(ctx.env.LOCAL_PRINCIPALS);
@@ -31,7 +36,7 @@ export function httpExtension(): HostExtension {
       ctx.log("information", `Function keys are in ${keys.file} (or the settings LOCAL_FUNCTION_KEY / LOCAL_MASTER_KEY).`);
       const port = Number(ctx.env.PORT ?? 7071);
       server = http.createServer((req, res) => {
-        handle(ctx, { routes, prefix, keys, principals, verifyJwt }, req, res).catch((err: unknown) => {
+        handle(ctx, { routes, prefix, keys, principals, bodyLimit, verifyJwt }, req, res).catch((err: unknown) => {
           const errorId = randomUUID();
           ctx.log("error", `Request ${req.method} ${req.url} failed (errorId ${errorId}): ${(err as Error)?.stack ?? String(err)}`);
           if (!res.headersSent) sendError(res, 500, "InternalServerError", "The host failed to process the request.", errorId);
@@ -79,11 +84,56 @@ function collectRoutes(ctx: HostContext): HttpFunction[] {
   return out.sort((a, b) => compareRoutes(a.route, b.route));
 }
 
-type Tables = { routes: HttpFunction[]; prefix: string; keys: HostKeys; principals: Map<string, LocalPrincipal>; verifyJwt: TokenVerifier | undefined };
+type Tables = { routes: HttpFunction[]; prefix: string; keys: HostKeys; principals: Map<string, LocalPrincipal>; bodyLimit: number; verifyJwt: TokenVerifier | undefined };
+
+type RouteMatch =
+  | { kind: "function"; r: HttpFunction; params: Record<string, string> }
+  | { kind: "methodNotAllowed"; allowed: string[] }
+  | { kind: "none" }
+  | { kind: "badPath" };
+
+function matchFunction(t: Tables, url: URL, method: string): RouteMatch {
+  let path = url.pathname;
+  if (t.prefix) {
+    const p = `/${t.prefix}`;
+    if (path.toLowerCase() !== p.toLowerCase() && !path.toLowerCase().startsWith(p.toLowerCase() + "/")) return { kind: "none" };
+    path = path.slice(p.length);
+  }
+  let decoded: string;
+  try {
+    decoded = path.split("/").map(decodeURIComponent).join("/");
+  } catch {
+    return { kind: "badPath" };
+  }
+  const allowed = new Set<string>();
+  for (const r of t.routes) {
+    const params = matchRoute(r.route, decoded);
+    if (!params) continue;
+    if (!r.methods || r.methods.includes(method)) return { kind: "function", r, params };
+    r.methods.forEach((m) => allowed.add(m));
+  }
+  return allowed.size > 0 ? { kind: "methodNotAllowed", allowed: [...allowed] } : { kind: "none" };
+}
+
+/** Routes the host keeps for itself (/runtime/...) are never an app function's, even streamed. */
+const isHostRoute = (pathname: string) => /^\/runtime(\/|$)/i.test(pathname);
+
+/**
+ * Repeated query keys are joined with "," as the Functions host does (`?a=1&a=2` → "1,2";
+ * see azure-functions-nodejs-library issue 168). Only the streamed request, built by the
+ * library from the URL itself, keeps them apart.
+ */
+export function joinQuery(params: URLSearchParams): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [k, v] of params) query[k] = k in query ? `${query[k]},${v}` : v;
+  return query;
+}
 
 async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const body = await readBody(req);
-  if (body === undefined) return sendError(res, 413, "PayloadTooLarge", `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+  if (declaredTooLarge(req.headers["content-length"], t.bodyLimit)) {
+    res.setHeader("Connection", "close");
+    return sendError(res, 413, "PayloadTooLarge", `The request body exceeds ${t.bodyLimit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT).`);
+  }
 
   // Only the platform may set principal headers: drop whatever the client sent.
   for (const name of Object.keys(req.headers)) if (name.startsWith(PRINCIPAL_HEADER_PREFIX)) delete req.headers[name];
@@ -91,45 +141,37 @@ async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, re
   if (auth.kind === "rejected") return sendError(res, 401, "Unauthorized", auth.message);
   if (auth.kind === "principal") Object.assign(req.headers, principalHeaders(auth.principal));
 
-  for (const ext of ctx.extensions) {
-    for (const route of ext.httpRoutes ?? []) if (await route(req, res, body)) return;
-  }
-
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
-  let path = url.pathname;
-  if (t.prefix) {
-    const p = `/${t.prefix}`;
-    if (path.toLowerCase() !== p.toLowerCase() && !path.toLowerCase().startsWith(p.toLowerCase() + "/")) {
-      return sendError(res, 404, "NotFound", `No function serves ${url.pathname}.`);
+  const method = (req.method ?? "GET").toUpperCase();
+  const match = matchFunction(t, url, method);
+  const proxyUri = ctx.core.capabilities.HttpUri;
+  const streamed = typeof proxyUri === "string" && match.kind === "function" && !isHostRoute(url.pathname);
+
+  let body: Buffer = Buffer.alloc(0);
+  if (!streamed) {
+    const read = await readBody(req, t.bodyLimit);
+    if (read === undefined) {
+      res.setHeader("Connection", "close");
+      return sendError(res, 413, "PayloadTooLarge", `The request body exceeds ${t.bodyLimit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT).`);
     }
-    path = path.slice(p.length);
-  }
-  let decoded: string;
-  try {
-    decoded = path.split("/").map(decodeURIComponent).join("/");
-  } catch {
-    return sendError(res, 400, "InvalidRequest", "The request path is not valid percent-encoding.");
+    body = read;
+    for (const ext of ctx.extensions) {
+      for (const route of ext.httpRoutes ?? []) if (await route(req, res, body)) return;
+    }
   }
 
-  const method = (req.method ?? "GET").toUpperCase();
-  const allowed = new Set<string>();
-  let chosen: { r: HttpFunction; params: Record<string, string> } | undefined;
-  for (const r of t.routes) {
-    const params = matchRoute(r.route, decoded);
-    if (!params) continue;
-    if (!r.methods || r.methods.includes(method)) {
-      chosen = { r, params };
-      break;
-    }
-    r.methods.forEach((m) => allowed.add(m));
+  if (match.kind === "badPath") return sendError(res, 400, "InvalidRequest", "The request path is not valid percent-encoding.");
+  if (match.kind === "none") {
+    // The Functions host answers an unknown route with a bare 404, no body.
+    res.statusCode = 404;
+    return void res.end();
   }
-  if (!chosen) {
-    if (allowed.size === 0) return sendError(res, 404, "NotFound", `No function serves ${url.pathname}.`);
-    res.setHeader("Allow", [...allowed].join(", "));
+  if (match.kind === "methodNotAllowed") {
+    res.setHeader("Allow", match.allowed.join(", "));
     return sendError(res, 405, "MethodNotAllowed", `${method} is not allowed on ${url.pathname}.`);
   }
 
-  const { r, params } = chosen;
+  const { r, params } = match;
   const presented = headerValue(req.headers["x-functions-key"]) ?? url.searchParams.get("code") ?? undefined;
   if (!isAuthorized(r.authLevel, t.keys, presented)) {
     return sendError(res, 401, "Unauthorized", `This function needs a ${r.authLevel} key (x-functions-key header or code query parameter).`);
@@ -137,15 +179,14 @@ async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, re
 
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
-  const query: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) query[k] = v;
+  const query = joinQuery(url.searchParams);
   const rpcHttp: RpcHttpData = {
     method,
     url: `http://${req.headers.host ?? "127.0.0.1"}${req.url ?? "/"}`,
     headers,
     query,
     params,
-    body: { bytes: body },
+    ...(streamed ? {} : { body: { bytes: body } }),
   };
   const triggerMetadata: Record<string, RpcTypedData> = {
     Headers: { json: JSON.stringify(headers) },
@@ -154,10 +195,21 @@ async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, re
   for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
 
   const invocationId = randomUUID();
+  const invoke = () => ctx.invoke(r.fn, { data: { http: rpcHttp }, triggerMetadata, invocationId });
+  if (streamed) {
+    return streamToFunction(req, res, {
+      proxyUri,
+      invocationId,
+      functionName: r.fn.name,
+      limit: t.bodyLimit,
+      invoke,
+      log: (level, message) => ctx.log(level, message),
+    });
+  }
   const started = Date.now();
   let outcome;
   try {
-    outcome = await ctx.invoke(r.fn, { data: { http: rpcHttp }, triggerMetadata, invocationId });
+    outcome = await invoke();
   } catch (err) {
     ctx.log("error", `Executed 'Functions.${r.fn.name}' (Failed, Id=${invocationId}): ${(err as Error)?.stack ?? String(err)}`);
     return sendError(res, 500, "InternalServerError", `Function "${r.fn.name}" failed; see the host log for errorId ${invocationId}.`, invocationId);
@@ -184,7 +236,7 @@ function writeResponse(
   }
   res.statusCode = Number(h.statusCode ?? 200) || 200;
   for (const [k, v] of Object.entries(h.headers ?? {})) res.setHeader(k, v);
-  const cookies = (h.cookies ?? []).map((c) => cookieHeader(c as Record<string, unknown>)).filter((c) => c !== "");
+  const cookies = (h.cookies ?? []).map((c) => setCookieHeader(c as Record<string, unknown>)).filter((c) => c !== "");
   if (cookies.length > 0) res.setHeader("Set-Cookie", cookies);
   const b = h.body;
   if (b?.bytes) res.end(Buffer.from(b.bytes));
@@ -197,14 +249,15 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
+/** The whole body, or undefined when it is larger than `limit` (the rest is read and dropped). */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) tooLarge = true;
+      if (size > limit) tooLarge = true;
       else chunks.push(c);
     });
     req.once("end", () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));

@@ -1,11 +1,12 @@
-// Function and master keys for authLevel "function" / "admin". Taken from the settings
-// LOCAL_FUNCTION_KEY / LOCAL_MASTER_KEY, otherwise generated once and kept in
-// DATA_DIR/host/keys.json (mode 0600) so they survive restarts. Keys are never logged.
+// Function and master keys for authLevel "function" / "admin", and the system key of the
+// durable extension's webhooks (`durabletask_extension`, as Azure names it). Function and master
+// keys come from the settings LOCAL_FUNCTION_KEY / LOCAL_MASTER_KEY, otherwise all are generated
+// once and kept in DATA_DIR/host/keys.json (mode 0600) so they survive restarts. Never logged.
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
-export type HostKeys = { functionKey: string; masterKey: string; file: string };
+export type HostKeys = { functionKey: string; masterKey: string; systemKeys: { durabletask_extension: string }; file: string };
 
 export function loadHostKeys(dataDir: string, env: NodeJS.ProcessEnv): HostKeys {
   const file = path.join(dataDir, "host", "keys.json");
@@ -19,13 +20,15 @@ export function loadHostKeys(dataDir: string, env: NodeJS.ProcessEnv): HostKeys 
   }
   const functionKey = stored.functionKey ?? newKey();
   const masterKey = stored.masterKey ?? newKey();
-  if (stored.functionKey !== functionKey || stored.masterKey !== masterKey) {
+  const durableKey = stored.systemKeys?.durabletask_extension ?? newKey();
+  if (stored.functionKey !== functionKey || stored.masterKey !== masterKey || stored.systemKeys?.durabletask_extension !== durableKey) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, JSON.stringify({ functionKey, masterKey }, null, 2) + "\n", { mode: 0o600 });
+    fs.writeFileSync(file, JSON.stringify({ functionKey, masterKey, systemKeys: { durabletask_extension: durableKey } }, null, 2) + "\n", { mode: 0o600 });
   }
   return {
     functionKey: env.LOCAL_FUNCTION_KEY || functionKey,
     masterKey: env.LOCAL_MASTER_KEY || masterKey,
+    systemKeys: { durabletask_extension: durableKey },
     file,
   };
 }
@@ -47,6 +50,11 @@ export function isAuthorized(level: AuthLevel, keys: HostKeys, presented: string
   if (!presented) return false;
   if (safeEqual(presented, keys.masterKey)) return true;
   return level === "function" && safeEqual(presented, keys.functionKey);
+}
+
+/** Extension webhooks (authLevel system in Azure): that extension's system key or the master key. */
+export function isSystemAuthorized(keys: HostKeys, extension: keyof HostKeys["systemKeys"], presented: string | undefined): boolean {
+  return presented !== undefined && (safeEqual(presented, keys.systemKeys[extension]) || safeEqual(presented, keys.masterKey));
 }
 
 function safeEqual(a: string, b: string): boolean {

@@ -35,10 +35,14 @@ export function queueExtension(): HostExtension {
     const client = clientFor(ctx, binding, fn.name);
     await ensureQueue(client);
     for (const text of messagesOf(data)) await client.sendMessage(encodeMessage(text, settings.messageEncoding));
+    // The real host notifies its own listener of a queue it just wrote to, so the message is
+    // picked up at once instead of after the listener's backed-off polling interval.
+    for (const l of listeners) if (l.queueUrl === client.url) l.poke();
   };
 
   return {
     name: "queue",
+    triggerTypes: ["queuetrigger"],
     outputHandlers: { queue: deliver },
     async start(ctx) {
       const settings = queueSettings(ctx.hostJson);
@@ -78,6 +82,7 @@ export function messagesOf(data: RpcTypedData): string[] {
 class QueueListener {
   #inFlight = 0;
   #stopped = false;
+  #poked = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   readonly #active = new Set<Promise<void>>();
@@ -95,6 +100,16 @@ class QueueListener {
     this.#loop = this.#run();
   }
 
+  get queueUrl(): string {
+    return this.queue.url;
+  }
+
+  /** A message was just written to this queue by the host: poll now, from the shortest interval. */
+  poke(): void {
+    this.#poked = true;
+    this.#wake?.();
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#wake?.();
@@ -105,6 +120,7 @@ class QueueListener {
 
   async #run(): Promise<void> {
     let delay = MIN_POLL_MS;
+    let atMax = false;
     while (!this.#stopped) {
       if (this.#inFlight > this.settings.newBatchThreshold) {
         await this.#sleep(Infinity);
@@ -121,11 +137,25 @@ class QueueListener {
         this.ctx.log("warning", `Queue trigger ${this.fn.name}: polling "${this.queue.name}" failed: ${(err as Error).message}`);
       }
       if (messages.length === 0) {
+        if (this.#poked) {
+          // Written to while this poll was on its way: look again straight away.
+          this.#poked = false;
+          delay = MIN_POLL_MS;
+          continue;
+        }
+        if (delay === this.settings.maxPollingIntervalMs && !atMax) {
+          atMax = true;
+          this.ctx.log("debug", `Queue trigger ${this.fn.name}: "${this.queue.name}" is empty; polling every ${delay} ms (maxPollingInterval)`);
+        }
         await this.#sleep(delay);
-        delay = Math.min(this.settings.maxPollingIntervalMs, delay * 2);
+        if (this.#poked) atMax = false;
+        delay = this.#poked ? MIN_POLL_MS : Math.min(this.settings.maxPollingIntervalMs, delay * 2);
+        this.#poked = false;
         continue;
       }
       delay = MIN_POLL_MS;
+      atMax = false;
+      this.#poked = false;
       for (const m of messages) {
         this.#inFlight++;
         const p = this.#process(m).finally(() => {

@@ -2,14 +2,14 @@
 // UTC (or WEBSITE_TIME_ZONE), `%SETTING%` schedules, runOnStartup, and a schedule monitor
 // in blob storage so that a restart after a missed occurrence fires once with isPastDue.
 // A timer never overlaps itself: the next occurrence is computed after the run finishes.
-import fs from "node:fs";
-import path from "node:path";
 import { Cron } from "croner";
 import type { HostContext, HostExtension } from "../extensions";
 import type { RegisteredFunction } from "../functionsCore";
 import { resolveSettingExpression } from "../settings";
+import { hostId } from "../hostId";
 import { blobService } from "../storageClients";
 import { BlobScheduleMonitor, DEFAULT_TIME, HOSTS_CONTAINER, type ScheduleStatus } from "./scheduleMonitor";
+import { retryPolicy, runWithRetries, type RetryPolicy } from "../retryPolicy";
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -17,6 +17,7 @@ export function timerExtension(): HostExtension {
   const runners: TimerRunner[] = [];
   return {
     name: "timer",
+    triggerTypes: ["timertrigger"],
     async start(ctx) {
       const timers = [...ctx.core.functions.values()].filter((f) => f.trigger.type.toLowerCase() === "timertrigger");
       if (timers.length === 0) return;
@@ -35,19 +36,6 @@ export function timerExtension(): HostExtension {
   };
 }
 
-/** The real host derives its id from the site name; locally: the setting, else the app's package name. */
-function hostId(ctx: HostContext): string {
-  const explicit = ctx.env.AzureFunctionsWebHost__hostid ?? ctx.env.AzureFunctionsWebHost__hostId;
-  if (explicit) return explicit;
-  let name = path.basename(ctx.appDir);
-  try {
-    name = (JSON.parse(fs.readFileSync(path.join(ctx.appDir, "package.json"), "utf8")) as { name?: string }).name ?? name;
-  } catch {
-    /* fall back to the folder name */
-  }
-  return name.toLowerCase().replace(/[^a-z0-9-]/g, "").slice(0, 32) || "localhost";
-}
-
 class TimerRunner {
   readonly #ctx: HostContext;
   readonly #fn: RegisteredFunction;
@@ -55,6 +43,9 @@ class TimerRunner {
   readonly #timerName: string;
   readonly #monitor: BlobScheduleMonitor | undefined;
   readonly #runOnStartup: boolean;
+  readonly #retry: RetryPolicy | undefined;
+  /** Wakes a retry delay early when the timer stops. */
+  #wakeRetry: (() => void) | undefined;
   #status: ScheduleStatus | null = null;
   #timeout: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -77,6 +68,7 @@ class TimerRunner {
       throw new Error(`Timer "${fn.name}": invalid schedule "${schedule}": ${(err as Error).message}`);
     }
     this.#runOnStartup = fn.trigger.runOnStartup === true;
+    this.#retry = retryPolicy(fn.name, fn.metadata.retryOptions);
     // The real host monitors schedules of a minute or longer by default; an explicit
     // useMonitor wins (tests use it on fast schedules to observe isPastDue).
     const useMonitor = typeof fn.trigger.useMonitor === "boolean" ? fn.trigger.useMonitor : this.#intervalMs() >= 60_000;
@@ -147,12 +139,33 @@ class TimerRunner {
       ScheduleStatus: this.#monitor ? this.#status : null,
       IsPastDue: isPastDue,
     };
-    try {
-      await this.#ctx.invoke(this.#fn, { data: { json: JSON.stringify(input) } });
-      this.#ctx.log("information", `Executed 'Functions.${this.#fn.name}' (Succeeded${isPastDue ? ", past due" : ""})`);
-    } catch (err) {
-      this.#ctx.log("error", `Executed 'Functions.${this.#fn.name}' (Failed): ${(err as Error)?.stack ?? String(err)}`);
-    }
+    // A retry policy re-runs a failed occurrence after its delay; the next occurrence waits for the last attempt.
+    await runWithRetries(
+      this.#retry,
+      async (retryContext) => {
+        await this.#ctx.invoke(this.#fn, { data: { json: JSON.stringify(input) }, retryContext });
+        this.#ctx.log("information", `Executed 'Functions.${this.#fn.name}' (Succeeded${isPastDue ? ", past due" : ""}${retryContext ? `, retry ${retryContext.retryCount}` : ""})`);
+      },
+      {
+        stopped: () => this.#stopped,
+        sleep: (ms) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(done, ms);
+            const self = this;
+            function done() {
+              clearTimeout(t);
+              self.#wakeRetry = undefined;
+              resolve();
+            }
+            this.#wakeRetry = done;
+          }),
+        onFailure: (err, retryCount, willRetry) =>
+          this.#ctx.log(
+            "error",
+            `Executed 'Functions.${this.#fn.name}' (Failed${this.#retry ? `, retry ${retryCount} of ${this.#retry.maxRetryCount}` : ""}${willRetry ? ", will retry" : ""}): ${(err as Error)?.stack ?? String(err)}`,
+          ),
+      },
+    ).catch(() => undefined); // already logged; a failed occurrence does not stop the schedule
     if (!this.#monitor) return;
     const now = new Date();
     const base = invocationTime > now ? invocationTime : now;
@@ -171,6 +184,7 @@ class TimerRunner {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timeout);
+    this.#wakeRetry?.();
     // Give a run in progress a moment to finish; after that it is abandoned with the process.
     if (this.#running) await Promise.race([this.#running, new Promise((r) => setTimeout(r, 5000).unref())]);
   }
