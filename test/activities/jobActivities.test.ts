@@ -158,31 +158,3 @@ describe("jobsApplyDispatcherCommands", () => {
     expect(await recordOf("q1")).toMatchObject({ state: "Canceled", error: { code: "Canceled" } });
   });
 });
-
-describe("secrets at rest", () => {
-  it("job variables are stored only until the VM has the job; the log SAS lives for the timeout plus a margin, not a day", async () => {
-    const secret = "s3cr3t-value-for-the-vm";
-    await queuedJob("secret1", "echo $MY_TOKEN > secret1.out; sleep 1", { MY_TOKEN: secret });
-    const rawEntity = async () => {
-      const table = clients.storage.table("jobs");
-      const rows: Record<string, unknown>[] = [];
-      for await (const e of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `RowKey eq 'secret1'` } })) rows.push(e);
-      return JSON.stringify(rows);
-    };
-    expect(await rawEntity()).toContain(secret); // a queued job still needs them for its start
-    const before = Date.now();
-    expect(await activities.startRun({ instance: INSTANCE, jobId: "secret1", gpuIndices: [], at: new Date().toISOString() })).toMatchObject({ started: true });
-    const rc = await clients.arm.compute.virtualMachineRunCommands.getByVirtualMachine(RG, vm, armNames.jobRunCommand("secret1"));
-    const expiry = Date.parse(new URL(rc.outputBlobUri!).searchParams.get("se")!);
-    // timeoutMinutes 5: the SAS must outlive the job's timeout, and not by an hour or a day.
-    expect(expiry - before).toBeGreaterThanOrEqual(5 * 60_000);
-    expect(expiry - before).toBeLessThanOrEqual(20 * 60_000);
-    for (let i = 0; i < 200 && (await runOf("secret1"))?.state === "Pending"; i++) await sleep(25);
-    await activities.runStatus({ instance: INSTANCE, jobId: "secret1" }); // the first poll: Running
-    await untilEnded("secret1");
-    await activities.runStatus({ instance: INSTANCE, jobId: "secret1", at: new Date().toISOString() });
-    expect((await recordOf("secret1"))?.state).toBe("Completed");
-    expect(await rawEntity()).not.toContain(secret);
-    expect((await recordOf("secret1"))?.variables).toBeUndefined();
-  });
-});

@@ -5,6 +5,7 @@
 // never lost, never run twice.
 import fs from "node:fs";
 import path from "node:path";
+import { TableClient } from "@azure/data-tables";
 import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentQueueName } from "../../shared/jobs/agent";
@@ -94,6 +95,36 @@ describe("agent", () => {
     expect((await getJob(stack, job.id)).state).toBe("Running");
     fs.writeFileSync(path.join(userDir(stack), "victim-go"), "");
     expect((await waitJob(stack, job.id)).state).toBe("Completed");
+  }, 60_000);
+
+  it("secrets at rest: variables reach the job and leave the jobs table once the VM has it; the log SAS lives for the timeout plus a margin", async () => {
+    const secret = "s3cr3t-value-for-the-vm";
+    const submitted = Date.now();
+    const job = await submit(stack, "ag-a", {
+      name: "secret",
+      command: "echo $MY_TOKEN > secret.out; for _ in $(seq 1 300); do [ -f secret-go ] && break; sleep 0.1; done",
+      timeoutMinutes: 5,
+      environment: { variables: { MY_TOKEN: secret } },
+    });
+    await waitJob(stack, job.id, ["Running"]);
+    // The agent's journal on the VM's disk holds the running job's write-only log URLs (for a
+    // restart), never its variables; the URLs expire after the timeout plus a margin, not a day.
+    const root = agentOf("ag-a").env.get("VM_ROOT") ?? "";
+    const entry = fs.readFileSync(path.join(root, "var/lib/ci-agent/jobs", job.id, "entry.json"), "utf8");
+    expect(entry).not.toContain(secret);
+    const sasUrl = (JSON.parse(entry) as { logs: { stdout: string } }).logs.stdout;
+    const expiry = Date.parse(new URL(sasUrl).searchParams.get("se")!);
+    expect(expiry - submitted).toBeGreaterThanOrEqual(5 * 60_000);
+    expect(expiry - submitted).toBeLessThanOrEqual(20 * 60_000);
+    fs.writeFileSync(path.join(userDir(stack), "secret-go"), "");
+    expect((await waitJob(stack, job.id)).state).toBe("Completed");
+    expect(fs.readFileSync(path.join(userDir(stack), "secret.out"), "utf8")).toBe(`${secret}\n`);
+    // The stored row (every column) no longer holds it.
+    const rows: Record<string, unknown>[] = [];
+    const jobs = TableClient.fromConnectionString(stack.azurite.connectionString, "jobs", { allowInsecureConnection: true });
+    for await (const e of jobs.listEntities<Record<string, unknown>>({ queryOptions: { filter: `RowKey eq '${job.id}'` } })) rows.push(e);
+    expect(rows).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain(secret);
   }, 60_000);
 
   it("a VM stop with running and queued jobs: the running ones Canceled 'instance stopped', the queued one runs after the start", async () => {
