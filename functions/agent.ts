@@ -60,7 +60,10 @@ apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], e
       return { status: 200, body: await heartbeat(got.record, got.etag) };
     case "exited": {
       const times = { ...(got.record.startedAt ? { startTime: got.record.startedAt } : {}), endTime: new Date().toISOString() };
-      const event: JobEventPayload = { type: "Exited", outcome: toJobOutcome(report.outcome, times) };
+      const outcome = toJobOutcome(report.outcome, times);
+      // Kept on the record first: the orchestration's periodic check finds it should the event be lost.
+      await keepExitReport(got.record.id, outcome);
+      const event: JobEventPayload = { type: "Exited", outcome };
       await durablePort(df.getClient(ctx)).raise(orchestrationIds.job(got.record.id), JOB_EVENT, event);
       return { status: 202, body: { accepted: true } };
     }
@@ -96,6 +99,21 @@ async function started(job: JobRecord, etag: string) {
     timeoutMinutes: job.timeoutMinutes,
     logs: { stdout, stderr },
   };
+}
+
+/** Puts the reported end on the record (ETag retries); a terminal record or one that has it already is left. */
+async function keepExitReport(jobId: string, outcome: NonNullable<JobRecord["exitReport"]>): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    const cur = await jobStores().jobs.get(jobId);
+    if (!cur || isTerminalJobState(cur.record.state) || cur.record.exitReport) return;
+    try {
+      await jobStores().jobs.update({ ...cur.record, exitReport: outcome }, cur.etag);
+      return;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+    }
+  }
+  throw new AppError("Contention", `Job '${jobId}' kept changing; report again.`, 503, { retryable: true });
 }
 
 /** Records the heartbeat (coarsely); answers `cancel` when the job should not run any more. */

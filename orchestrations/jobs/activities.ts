@@ -23,6 +23,7 @@ import {
   type CheckAgentResult,
   type FinishInput,
   type JobEventPayload,
+  type JobOutcome,
   type NotifyDispatcherInput,
   type QueueConfigInput,
   type QueueConfigResult,
@@ -210,13 +211,21 @@ export function createJobActivities(deps: JobActivityDeps) {
       const refill = input.refill ? readBack(input.refill) : undefined;
       async function readBack(req: NonNullable<ApplyInput["refill"]>): Promise<NonNullable<NonNullable<ApplyResult>["refill"]>> {
         // Rows are deleted later (trim), once the dispatcher has this result: a retried refill reads the same rows.
-        const rows = await spill.read(input.instance, req.from, req.until, req.max);
+        // Only the unbroken run of rows from `from`: the queue entity answers several callers at
+        // once, and a row it allotted to another caller may not be written yet. Reading past such
+        // a gap would mark that row read back and its job would never start; it is read next time.
+        const found = await spill.read(input.instance, req.from, req.until, req.max);
+        const rows: typeof found = [];
+        for (const row of found) {
+          if (row.seq !== req.from + rows.length) break;
+          rows.push(row);
+        }
         const recs = await Promise.all(rows.map((row) => jobs.getInInstance(input.instance, row.jobId)));
         const out: NonNullable<NonNullable<ApplyResult>["refill"]>["jobs"] = [];
         recs.forEach((rec) => {
           if (rec?.record.state === "Queued") out.push({ id: rec.record.id, gpus: rec.record.gpus, cancelRequested: rec.record.cancelRequestedAt !== undefined });
         });
-        return { from: rows.length < req.max ? req.until : rows[rows.length - 1]!.seq + 1, jobs: out };
+        return { from: req.from + rows.length, jobs: out };
       }
       const [readBackResult] = await Promise.all([refill, ...starts]);
       await updateInstance(input.instance, (r) => {
@@ -285,7 +294,12 @@ export function createJobActivities(deps: JobActivityDeps) {
       const cur = await jobs.getInInstance(input.instance, input.jobId);
       if (!cur) return { state: "Missing" };
       const r = cur.record;
-      return { state: r.state, ...(r.claimedAt ? { claimedAt: r.claimedAt } : {}), ...((r.heartbeatAt ?? r.startedAt) ? { heartbeatAt: r.heartbeatAt ?? r.startedAt } : {}) };
+      return {
+        state: r.state,
+        ...(r.claimedAt ? { claimedAt: r.claimedAt } : {}),
+        ...((r.heartbeatAt ?? r.startedAt) ? { heartbeatAt: r.heartbeatAt ?? r.startedAt } : {}),
+        ...(r.exitReport ? { reported: r.exitReport as JobOutcome } : {}),
+      };
     },
 
     finish,

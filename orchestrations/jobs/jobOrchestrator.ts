@@ -82,7 +82,8 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
       if (t - lastCheck >= live.heartbeatMs) {
         lastCheck = t;
         const seen = (yield call(ctx, ACTIVITIES.checkAgent, { instance: input.instance, jobId: input.jobId })) as ResultOf<typeof ACTIVITIES.checkAgent>;
-        const verdict = judge(seen, t, live);
+        // The agent's report is on the record too: its end counts even if the event was lost.
+        const verdict = seen.reported ? (cancel && seen.reported.state !== "Completed" ? canceled(cancel.reason, seen.reported) : seen.reported) : judge(seen, t, live);
         if (verdict) {
           outcome = verdict;
           break;

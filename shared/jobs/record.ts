@@ -28,6 +28,8 @@ export type JobRecord = {
   startedAt?: string;
   /** The agent's last heartbeat while it runs. */
   heartbeatAt?: string;
+  /** The end the agent reported, kept until the job's orchestration records it (should the event be lost). */
+  exitReport?: { state: JobState; exitCode?: number; startTime?: string; endTime?: string; error?: { code: string; message: string } };
   endedAt?: string;
   exitCode?: number;
   error?: { code: string; message: string };

@@ -15,6 +15,7 @@ import { armNames } from "../../shared/ids";
 import { instanceRecords, type InstanceRecord } from "../../shared/instances/record";
 import { jobRecords, type JobRecord } from "../../shared/jobs/record";
 import { agentQueueName, agentSettings } from "../../shared/jobs/agent";
+import { createSpillStore } from "../../shared/jobs/spillStore";
 import { createJobActivities, type JobActivities } from "../../orchestrations/jobs/activities";
 import type { OrchestrationPort } from "../../orchestrations/jobs/durablePort";
 import { startCloudEmulator, type CloudEmulator } from "../../local/cloud/emulator";
@@ -156,5 +157,15 @@ describe("jobsApplyDispatcherCommands", () => {
       { id: "job-q1", event: "JobEvent", data: { type: "Dropped" } },
     ]));
     expect(await recordOf("q1")).toMatchObject({ state: "Canceled", error: { code: "Canceled" } });
+  });
+
+  it("reads back only the unbroken run of spill rows: a row another caller has not written yet is not skipped", async () => {
+    // The entity allotted rows 0..2 to different callers; rows 0 and 2 are written, 1 not yet.
+    await queuedJob("sp0", "true");
+    await queuedJob("sp2", "true");
+    await createSpillStore(clients.storage).put(INSTANCE, [{ seq: 0, jobId: "sp0", gpus: 0 }, { seq: 2, jobId: "sp2", gpus: 0 }]);
+    const res = await activities.apply({ instance: INSTANCE, commands: [], counts: { queued: 3, running: 0, cap: 4 }, at: new Date().toISOString(), refill: { from: 0, until: 3, max: 64 } });
+    // Before: from 3, and the job of row 1 would never have been read back.
+    expect(res?.refill).toEqual({ from: 1, jobs: [{ id: "sp0", gpus: 0, cancelRequested: false }] });
   });
 });

@@ -41,7 +41,8 @@ it("kill -9 of the host during 200 jobs: all end, none ran twice, the cap held",
   await eventually(async () => readMarks(path.join(dir, "crash")).length, (n) => n >= 50, 60_000, 100);
   const { port, dataDir } = stack.host;
   await stack.host.kill9();
-  restarted = await startHost({ env: { ...stack.settings, LOCAL_SETTINGS: path.join(REPO_ROOT, "local.settings.example.json") }, dataDir, port });
+  // Ready once every unfinished orchestration is resumed: one per job not yet ended (queued ones included).
+  restarted = await startHost({ env: { ...stack.settings, LOCAL_SETTINGS: path.join(REPO_ROOT, "local.settings.example.json") }, dataDir, port, readyTimeoutMs: 240_000 });
 
   const all = await eventually(() => states(restarted!.baseUrl), (js) => js.length === JOBS && js.every((j) => ["Completed", "Failed", "Canceled", "TimedOut"].includes(j.state)), 180_000, 1000);
   expect(new Set(all.map((j) => j.id))).toEqual(new Set(ids));

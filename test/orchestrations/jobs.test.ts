@@ -14,7 +14,7 @@ const LIVE = { heartbeatMs: 1000, heartbeatGraceMs: 4000, pickupGraceMs: 5000, c
 
 /** The job orchestration with stubbed activities; `record` is what checkAgent reads (the report route writes it). */
 function job(start: unknown = { started: true, timeoutMinutes: 5, liveness: LIVE }) {
-  const record: { state: string; claimedAt?: string; heartbeatAt?: string } = { state: "Starting", claimedAt: "2025-01-06T08:00:00.000Z" };
+  const record: { state: string; claimedAt?: string; heartbeatAt?: string; reported?: unknown } = { state: "Starting", claimedAt: "2025-01-06T08:00:00.000Z" };
   const r = new Replay(jobOrchestrator, { instance: "ci-1", jobId: "j1", gpuIndices: [], liveness: LIVE }, {
     [A.startJob]: () => {
       if (start instanceof Error) throw start;
@@ -164,6 +164,14 @@ describe("runJob", () => {
     expect(finishOf(r)).toHaveLength(1);
     expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Failed", error: { code: "AgentLost" } });
     expect(finishOf(r)[0]!.outcome.error!.message).toContain("heartbeat");
+  });
+
+  test("an end the agent reported whose event was lost (host crash) is found on the record by the periodic check", async () => {
+    const { r, record } = job();
+    Object.assign(record, { state: "Running", heartbeatAt: "2025-01-06T08:00:00.000Z", reported: { state: "Failed", exitCode: 7, error: { code: "JobFailed", message: "the command exited with code 7" } } });
+    await r.settle(true);
+    expect(finishOf(r)).toHaveLength(1);
+    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Failed", exitCode: 7, error: { code: "JobFailed" } });
   });
 
   test("a job the agent never takes: Failed 'agent lost'", async () => {
