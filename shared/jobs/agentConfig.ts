@@ -9,7 +9,9 @@ let cached: AgentSettings | undefined;
 export function agentSettingsOf(settings: Pick<Settings, "subscriptionId" | "resourceGroup">, clients: Pick<AzureClients, "storage">): AgentSettings {
   cached ??= agentSettings(process.env, {
     queueEndpoint: clients.storage.endpoints.queue,
-    accountName: clients.storage.sharedKey?.accountName ?? new URL(clients.storage.endpoints.queue).hostname.split(".")[0]!,
+    // The SDK's own reading of the endpoint: the host's first label on Azure, the first path
+    // segment for path-style URLs (https://127.0.0.1:10001/devstoreaccount1), where the host is an IP.
+    accountName: clients.storage.sharedKey?.accountName ?? clients.storage.queues.accountName,
     subscriptionId: settings.subscriptionId,
     resourceGroup: settings.resourceGroup,
   });
