@@ -31,7 +31,8 @@ export type Step =
   /** The timer that fired last is delivered once more (at-least-once delivery). */
   | { timerAgain: true }
   | { child: string; input?: unknown }
-  | { raise: string; value?: unknown };
+  /** exec: the event is aimed at that execution (as an entity's response is). */
+  | { raise: string; value?: unknown; exec?: string };
 
 export type Run = {
   state: InstanceState;
@@ -159,7 +160,7 @@ export async function run(app: App, name: string, o: Opts = {}): Promise<Run> {
       for (const s of step) {
         if ("activity" in s) inbox.push(doActivity(take(activities, (a) => a.name === s.activity && sameInput(a.input, s.input), `activity ${s.activity}`)));
         else if ("child" in s) inbox.push(await doChild(take(pendingChildren, (c) => c.name === s.child && sameInput(c.input, s.input), `child ${s.child}`)));
-        else if ("raise" in s) inbox.push(raised({ name: s.raise, value: s.value }));
+        else if ("raise" in s) inbox.push(raised({ name: s.raise, value: s.value, exec: s.exec }));
         else if ("timerAgain" in s) inbox.push({ kind: "timerFired", exec: state.exec, id: lastFired!.id, fireAt: lastFired!.fireAt });
         else inbox.push(fire(earliest(timers)));
       }
@@ -186,8 +187,8 @@ export async function run(app: App, name: string, o: Opts = {}): Promise<Run> {
   }
 }
 
-function raised(e: { name: string; value?: unknown }): InstanceMessage {
-  return { kind: "event", name: e.name, input: e.value === undefined ? null : JSON.stringify(e.value) };
+function raised(e: { name: string; value?: unknown; exec?: string }): InstanceMessage {
+  return { kind: "event", name: e.name, input: e.value === undefined ? null : JSON.stringify(e.value), ...(e.exec ? { exec: e.exec } : {}) };
 }
 
 const BRACKETS: ReadonlySet<number> = new Set([EventType.OrchestratorStarted, EventType.OrchestratorCompleted, EventType.ExecutionCompleted]);

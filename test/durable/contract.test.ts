@@ -554,6 +554,17 @@ const X: Record<string, Gen> = {
     }
     return "not reached";
   },
+  // Generation 1 continues as new once A is done; generation 2 reports an "x" it finds, else the timer.
+  *Relay(ctx) {
+    if (ctx.df.getInput() === undefined) {
+      yield ctx.df.callActivity("A");
+      ctx.df.continueAsNew(1);
+      return 0;
+    }
+    const x = ctx.df.waitForExternalEvent("x");
+    const winner = yield ctx.df.Task.any([x, ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 5000))]);
+    return winner === x ? x.result : "timer";
+  },
   *Adder(ctx) {
     const sum = ((ctx.df.getInput() as number | undefined) ?? 0) + ((yield ctx.df.waitForExternalEvent("add")) as number);
     if (sum < 3) {
@@ -642,6 +653,38 @@ describe("where the id rules interact", () => {
       [ES("Adder"), "EventRaised add"],
     ]);
     expect(output(r)).toBe(3);
+  });
+
+  // What Azure keeps across a JavaScript continueAsNew: see runEpisode's header for the sources.
+  const relay = (o: Parameters<typeof run>[2]) => run(app({ A: () => "a" }, X), "Relay", o);
+  const raisedIn = (r: Awaited<ReturnType<typeof run>>, gen: number) =>
+    (gen < r.executions.length ? r.executions[gen]! : r.state).history.filter((h) => h.EventType === EventType.EventRaised).length;
+
+  it("an event received in an earlier episode that no wait took is lost at continueAsNew", async () => {
+    const r = await relay({ raisedBefore: [{ name: "x", value: 1 }], script: [[{ activity: "A" }]] });
+    expect(raisedIn(r, 0)).toBe(1);
+    expect(raisedIn(r, 1)).toBe(0);
+    expect(output(r)).toBe("timer");
+  });
+
+  it("an event of the same batch ahead of the message that lets it continue is lost", async () => {
+    const r = await relay({ script: [[{ raise: "x", value: 1 }, { activity: "A" }]] });
+    expect(raisedIn(r, 1)).toBe(0);
+    expect(output(r)).toBe("timer");
+  });
+
+  it("an event of the same batch behind that message starts the next generation, after its ExecutionStarted", async () => {
+    const r = await relay({ script: [[{ activity: "A" }, { raise: "x", value: 2 }]] });
+    expect(rows(r.state.history).slice(0, 2)).toEqual([ES("Relay"), "EventRaised x"]);
+    expect(output(r)).toBe(2);
+  });
+
+  it("an event aimed at the execution that continued (an entity's response) is dropped by the next one", async () => {
+    const stale = await relay({ script: [[{ activity: "A" }], [{ raise: "x", value: 3, exec: "e1" }]] });
+    expect(raisedIn(stale, 1)).toBe(0);
+    expect(output(stale)).toBe("timer");
+    const current = await relay({ script: [[{ activity: "A" }], [{ raise: "x", value: 3, exec: "e2" }]] });
+    expect(output(current)).toBe(3);
   });
 
   it("nondeterminism is reported with the function and the mismatching action", async () => {

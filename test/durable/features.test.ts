@@ -129,6 +129,23 @@ describe("timers and events", () => {
     expect(h.historyEvents!.filter((e) => e.EventType === "EventRaised").length).toBe(1); // truncated per generation
   });
 
+  // As on Azure for a JavaScript orchestration (see runEpisode in local/host/durable/episode.ts).
+  it("drops an event no wait took when the orchestration continues as new", async () => {
+    const id = await start(base, "Relay", { gen: 1, waitMs: 1000 });
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/X`, 1);
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Go`, true);
+    expect((await waitFor(base, id)).output).toBe("timer");
+  });
+
+  it("hands an event raised after the one that let it continue to the next generation", async () => {
+    const id = await start(base, "Relay", { gen: 1, waitMs: 60_000 });
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Go`, true);
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/X`, 2);
+    const s = await waitFor(base, id);
+    expect(s.output).toBe(2);
+    expect(s.input).toEqual({ gen: 2, waitMs: 60_000 });
+  });
+
   it("WhenAny: event against timer", async () => {
     const a = await start(base, "RaceEventTimer", 60_000);
     await waitFor(base, a, (s) => s.runtimeStatus === "Running");

@@ -70,6 +70,12 @@ describe("HTTP streaming", () => {
     expect(await res.json()).toEqual({ id: "42" });
   });
 
+  it("puts query values but `code` into request.params, route values over them, as the host's binding data does", async () => {
+    // The durable extension's own Node e2e app reads `request.params.orchestrationName` from `?orchestrationName=`.
+    const res = await fetch(`${host.baseUrl}/api/items/42?id=7&name=n&code=secret`);
+    expect(await res.json()).toEqual({ id: "42", name: "n" });
+  });
+
   it("streams a chunked request body to the function", async () => {
     const { req, response } = openRequest("POST", "/api/count");
     for (let i = 0; i < 10; i++) req.write(Buffer.alloc(4096, i));

@@ -149,12 +149,18 @@ function describe(t: number, n: string): string {
 }
 
 /**
- * One episode. An orchestrator that continues as new stops reading its history at that point:
- * events of this batch behind it were never seen, yet waits still open would count them as
- * taken (see unconsumedEvents). So when the episode continues as new, the batch's events are
- * ordered so that those the decision did not need come last (the fewest that still continue as
- * new are found by binary search: a few extra replays, once per generation), and every one of
- * those is carried over. The history keeps all of them, as the host's does.
+ * One episode. When the orchestrator continues as new, the batch is split as Azure splits it.
+ * DurableTask.Core replays the batch's messages in arrival order; from the message at which the
+ * orchestration has called continueAsNew on, each EventRaised is kept for the next generation
+ * (TaskOrchestrationContext.HandleEventRaisedEvent with BehaviorOnContinueAsNew.Carryover, the
+ * Azure Storage default; TaskOrchestrationDispatcher puts them after the new ExecutionStarted).
+ * Events before that point which no wait took are lost: a JavaScript orchestration continues
+ * through OutOfProcOrchestrationShim, which calls ContinueAsNew(input) with
+ * preserveUnprocessedEvents = false (durable-extension DurableOrchestrationContext and
+ * DurableTaskExtension: only with it are buffered events rescheduled). The same holds for events
+ * of earlier episodes. That point is the shortest arrival-order prefix of the batch that still
+ * continues as new (binary search: a few extra replays, once per generation). The decision itself
+ * is the full run's: the worker sees the whole batch, as the host sends it the whole history.
  */
 export async function runEpisode(
   state: InstanceState,
@@ -164,27 +170,21 @@ export async function runEpisode(
   invoke: OrchestratorInvoker,
 ): Promise<EpisodeResult> {
   const full = await runEpisodeOnce(state, inbox, now, cfg, invoke);
-  const events = inbox.filter((m): m is Extract<InstanceMessage, { kind: "event" }> => m.kind === "event");
-  if (!full.continueAsNew || events.length === 0) return full;
-  // The first p events in arrival order with the other messages (then, in `ordered`, the rest).
-  const head = (p: number) => {
-    let seen = 0;
-    return inbox.filter((m) => m.kind !== "event" || seen++ < p);
-  };
+  if (!full.continueAsNew) return full;
   let lo = 0;
-  let hi = events.length;
+  let hi = inbox.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if ((await runEpisodeOnce(state, head(mid), now, cfg, invoke)).continueAsNew) hi = mid;
+    if ((await runEpisodeOnce(state, inbox.slice(0, mid), now, cfg, invoke)).continueAsNew) hi = mid;
     else lo = mid + 1;
   }
-  if (lo === events.length) return full;
-  // The same decision with every event it did not need behind it: those are never read.
-  const best = await runEpisodeOnce(state, [...head(lo), ...events.slice(lo)], now, cfg, invoke);
-  const unseen = events.slice(lo).map((m): InstanceMessage => ({ kind: "event", name: m.name, input: m.input }));
-  // Both are suffixes of the raised events: the longer one is what no wait took.
-  if (best.continueAsNew && unseen.length > best.continueAsNew.carried.length) best.continueAsNew.carried = unseen;
-  return best.continueAsNew ? best : full;
+  // Messages behind the decision: its events go to the next generation, the rest (results for
+  // this execution, which ends) are dropped with it.
+  const carried = inbox
+    .slice(lo)
+    .filter((m): m is Extract<InstanceMessage, { kind: "event" }> => m.kind === "event" && (m.exec === undefined || m.exec === state.exec))
+    .map((m): InstanceMessage => ({ kind: "event", name: m.name, input: m.input }));
+  return { ...full, consumed: [...inbox], held: [], continueAsNew: { ...full.continueAsNew, carried } };
 }
 
 async function runEpisodeOnce(
@@ -270,6 +270,9 @@ async function runEpisodeOnce(
   for (const m of work) {
     consumed.push(m);
     if (m.kind === "event") {
+      // An event sent to one execution (an entity's response) is dropped by the next one, as
+      // TaskOrchestrationDispatcher.ReconcileMessagesWithState drops ExecutionId mismatches.
+      if (m.exec !== undefined && m.exec !== state.exec) continue;
       late.push(ev(EventType.EventRaised, -1, at, { Name: m.name, Input: m.input ?? undefined }));
       continue;
     }
@@ -514,10 +517,9 @@ async function runEpisodeOnce(
   if (continueAsNew) {
     const input = processedInputText(continueAsNew.input);
     appended.push(ev(EventType.ExecutionCompleted, -1, at, { OrchestrationStatus: "ContinuedAsNew", Result: input }));
-    const carried = unconsumedEvents([...state.history, ...appended], leaves);
     return {
       ...finish(state, { ...next, status: "Running" }, appended, changed, consumed, held, decisions),
-      continueAsNew: { input, carried },
+      continueAsNew: { input, carried: [] },
     };
   }
   if (out!.isDone) {
@@ -556,24 +558,6 @@ function schedule(leaf: Leaf, id: number, at: string, state: InstanceState, deci
   } else {
     d.activities.push({ instanceId: state.instanceId, exec: state.exec, id, name: leaf.n, input: leaf.in });
   }
-}
-
-/** External events no `waitForExternalEvent` has taken, per name the latest ones: carried over by continueAsNew. */
-export function unconsumedEvents(history: HistoryEvent[], leaves: Leaf[]): InstanceMessage[] {
-  const waits = new Map<string, number>();
-  for (const l of leaves) if (l.t === ActionType.WaitForExternalEvent) waits.set(l.n, (waits.get(l.n) ?? 0) + 1);
-  const raised = history.filter((e) => e.EventType === EventType.EventRaised);
-  const total = new Map<string, number>();
-  for (const e of raised) total.set(String(e.Name), (total.get(String(e.Name)) ?? 0) + 1);
-  const seen = new Map<string, number>();
-  const out: InstanceMessage[] = [];
-  for (const e of raised) {
-    const name = String(e.Name);
-    const k = (seen.get(name) ?? 0) + 1;
-    seen.set(name, k);
-    if (k > (waits.get(name) ?? 0)) out.push({ kind: "event", name, input: (e.Input as string | undefined) ?? null });
-  }
-  return out;
 }
 
 function finish(

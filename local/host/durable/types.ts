@@ -164,7 +164,8 @@ export type InstanceMessage =
   | { kind: "timerFired"; exec: string; id: number; fireAt: string }
   | { kind: "subCompleted"; exec: string; id: number; result: string | null }
   | { kind: "subFailed"; exec: string; id: number; reason: string; details: string; failure?: FailureDetails }
-  | { kind: "event"; name: string; input: string | null; rowKey?: string }
+  /** exec: set when aimed at one execution (an entity's response); a client's event has none. */
+  | { kind: "event"; name: string; input: string | null; exec?: string; rowKey?: string }
   | { kind: "terminate"; reason: string; rowKey?: string }
   | { kind: "suspend"; reason: string; rowKey?: string }
   | { kind: "resume"; reason: string; rowKey?: string };

@@ -192,6 +192,10 @@ async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, re
     Headers: { json: JSON.stringify(headers) },
     Query: { json: JSON.stringify(query) },
   };
+  // Binding data carries every query parameter but `code`, then the route values over them
+  // (WebJobs.Extensions.Http HttpTriggerAttributeBindingProvider.GetRequestBindingDataAsync). With
+  // HTTP streaming the library builds `request.params` from it, so `?name=` shows up there too.
+  for (const [k, v] of Object.entries(query)) if (!/^(code|query|headers)$/i.test(k)) triggerMetadata[k] = { string: v };
   for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
 
   const invocationId = randomUUID();

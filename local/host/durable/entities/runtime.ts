@@ -301,7 +301,7 @@ export class EntityRuntime {
   }
 
   private responseTo(r: RequestMessage, response: ResponseMessage): OutboxEntry {
-    return { to: r.parent!, rowKey: this.o.store.newKey("M"), msg: { kind: "event", name: r.id, input: JSON.stringify(response) } };
+    return { to: r.parent!, rowKey: this.o.store.newKey("M"), msg: { kind: "event", name: r.id, input: JSON.stringify(response), ...(r.parentExecution ? { exec: r.parentExecution } : {}) } };
   }
 
   /** One call of the entity function for the batch; a function that is missing or crashes fails every operation of it. */
