@@ -255,7 +255,27 @@ export class DurableEngine {
 
   // ---------- recovery ----------
 
-  private async recover(instanceId: string): Promise<Live | undefined> {
+  /**
+   * The instance's one live copy, loaded from storage once however many callers ask at the same
+   * time (the start-up scan, a raise from a resumed activity, an entity's reply from the outbox).
+   * Two copies would run episodes side by side on the same history: the later commit overwrites
+   * the earlier one's chunk, and the messages the earlier one consumed (and deleted) are lost.
+   */
+  private recover(instanceId: string): Promise<Live | undefined> {
+    const l = this.live.get(instanceId);
+    if (l) return Promise.resolve(l);
+    let p = this.recovering.get(instanceId);
+    if (!p) {
+      p = this.load(instanceId);
+      this.recovering.set(instanceId, p);
+      const done = () => this.recovering.delete(instanceId);
+      void p.then(done, done);
+    }
+    return p;
+  }
+  private readonly recovering = new Map<string, Promise<Live | undefined>>();
+
+  private async load(instanceId: string): Promise<Live | undefined> {
     const p = await this.o.store.loadPartition(instanceId);
     if (!p) return undefined;
     const leaves: Leaf[] = [];
