@@ -231,13 +231,19 @@ export function createJobActivities(deps: JobActivityDeps) {
       await updateInstance(input.instance, (r) => {
         let changed = false;
         const jobsCounts = input.counts;
-        if (r.jobs?.queued !== jobsCounts.queued || r.jobs?.running !== jobsCounts.running || r.jobs?.cap !== jobsCounts.cap) {
+        // Several orchestrations apply answers of the same entity at once and may finish out of
+        // order: only a newer answer than the one the record shows may set counts and JobRunning
+        // (an older "1 running" written last kept an idle instance busy forever).
+        const stale = input.seq !== undefined && r.jobsSeq !== undefined && input.seq <= r.jobsSeq;
+        const nowBusy = stale ? undefined : busy;
+        if (!stale && input.seq !== undefined && r.jobsSeq !== input.seq) (r.jobsSeq = input.seq), (changed = true);
+        if (!stale && (r.jobs?.queued !== jobsCounts.queued || r.jobs?.running !== jobsCounts.running || r.jobs?.cap !== jobsCounts.cap)) {
           r.jobs = { ...jobsCounts };
           changed = true;
         }
         // Running ⇄ JobRunning only between those two: a stop or delete owns the state otherwise.
-        if (busy === true && r.state === "Running") (r.state = "JobRunning"), (changed = true);
-        if (busy === false && r.state === "JobRunning") (r.state = "Running"), (changed = true);
+        if (nowBusy === true && r.state === "Running") (r.state = "JobRunning"), (changed = true);
+        if (nowBusy === false && r.state === "JobRunning") (r.state = "Running"), (changed = true);
         // Jobs running or events flowing are activity (idle shutdown must not fire under a job).
         if ((jobsCounts.running > 0 || input.commands.length > 0) && isStale(r.lastActivityAt, at)) {
           r.lastActivityAt = at;

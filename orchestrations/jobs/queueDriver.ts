@@ -32,6 +32,7 @@ export function* changeQueue(ctx: OrchestrationContext, instance: string, events
       instance,
       commands: answer.commands ?? [],
       counts: answer.counts!,
+      ...(answer.seq !== undefined ? { seq: answer.seq } : {}),
       at: ctx.df.currentUtcDateTime.toISOString(),
       ...(answer.refill && !last ? { refill: answer.refill } : {}),
       ...(answer.trim ? { trim: answer.trim } : {}),

@@ -9,7 +9,8 @@ import type { EntityContext } from "durable-functions";
 import { counts, initialState, refillRequest, step, trimRequest, type DispatcherConfig, type DispatcherEvent, type DispatcherState } from "../../shared/jobs/dispatcher";
 import type { QueueAnswer } from "./types";
 
-export type QueueEntityState = { s?: DispatcherState };
+/** `n` numbers the step operations, so the counts each answers can be ordered by whoever writes them. */
+export type QueueEntityState = { s?: DispatcherState; n?: number };
 
 export function queueEntity(context: EntityContext<QueueEntityState>): void {
   const state = context.df.getState(() => ({})) ?? {};
@@ -32,8 +33,9 @@ export function queueEntity(context: EntityContext<QueueEntityState>): void {
       const commands = events.flatMap((e) => step(s, e).commands);
       const refill = refillRequest(s);
       const trim = trimRequest(s);
+      state.n = (state.n ?? 0) + 1;
       context.df.setState(state);
-      context.df.return({ commands, counts: counts(s), ...(refill ? { refill } : {}), ...(trim ? { trim } : {}) } satisfies QueueAnswer);
+      context.df.return({ commands, counts: counts(s), seq: state.n, ...(refill ? { refill } : {}), ...(trim ? { trim } : {}) } satisfies QueueAnswer);
       return;
     }
     default:

@@ -23,6 +23,8 @@ export type QueueAnswer = {
   uninitialized?: true;
   commands?: DispatcherCommand[];
   counts?: { queued: number; running: number; cap: number };
+  /** The entity's operation number (increasing): orders the counts of concurrent answers. */
+  seq?: number;
   refill?: { from: number; until: number; max: number };
   trim?: { from: number; until: number };
 };
@@ -36,6 +38,8 @@ export type ApplyInput = {
   instance: string;
   commands: DispatcherCommand[];
   counts: { queued: number; running: number; cap: number };
+  /** The answer's operation number; counts older than the record's are not written. */
+  seq?: number;
   /** Orchestrator time, for record timestamps. */
   at: string;
   /** Spill rows to read back (after the commands' own rows are written). */

@@ -50,6 +50,8 @@ export type InstanceRecord = {
   tags: Record<string, string>;
   /** Written by the jobs workflow; cap = jobsPerCore × vCPUs until the dispatcher says otherwise. */
   jobs: { queued: number; running: number; cap: number };
+  /** The queue entity's operation number `jobs` was written from: applies that finish out of order never write older counts over newer ones. */
+  jobsSeq?: number;
   lastOperation?: LastOperation;
   /** Hash of the validated create request: an identical PUT is an idempotent repeat (200). */
   requestHash: string;
