@@ -12,7 +12,7 @@ export type StartedAnswer = {
 };
 
 export type Report =
-  | { kind: "started" }
+  | { kind: "started"; claim: string }
   | { kind: "heartbeat" }
   | { kind: "exited"; outcome: Outcome };
 

@@ -55,7 +55,7 @@ apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], e
   }
   switch (report.kind) {
     case "started":
-      return { status: 200, body: await started(got.record, got.etag) };
+      return { status: 200, body: await started(got.record, got.etag, report.claim) };
     case "heartbeat":
       return { status: 200, body: await heartbeat(got.record, got.etag) };
     case "exited": {
@@ -73,18 +73,24 @@ apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], e
 /**
  * Starting → Running, once: the answer carries what the job needs (command, environment with
  * the user's variables, write-only log URLs). A second "started" for the same job is refused
- * (409), so a job is never handed out twice.
+ * (409), so a job is never handed out twice — unless it repeats the first one's claim: that agent
+ * never got the answer (the host died before sending it) and has not run the job; it gets the
+ * same answer. The variables stay on the record until the agent's next report (see atRest).
  */
-async function started(job: JobRecord, etag: string) {
+async function started(job: JobRecord, etag: string, claim: string | undefined) {
   if (job.cancelRequestedAt && !isTerminalJobState(job.state)) throw new AppError("JobCanceled", `Job '${job.id}' was canceled.`, 409);
-  if (job.state !== "Starting") throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}; it cannot start.`, 409);
-  const now = new Date().toISOString();
-  try {
-    await jobStores().jobs.update({ ...job, state: "Running", startedAt: now, heartbeatAt: now }, etag);
-  } catch (err) {
-    // Someone else changed it (a cancel, or a concurrent "started"): the agent must not run it.
-    if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
-    throw err;
+  const repeat = job.state === "Running" && claim !== undefined && job.agentClaim === claim && !job.heartbeatAt;
+  if (job.state !== "Starting" && !repeat) throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}; it cannot start.`, 409);
+  if (!repeat) {
+    const now = new Date().toISOString();
+    try {
+      // No heartbeatAt yet: the backstop counts from startedAt until the first heartbeat.
+      await jobStores().jobs.update({ ...job, state: "Running", startedAt: now, ...(claim ? { agentClaim: claim } : { heartbeatAt: now }) }, etag);
+    } catch (err) {
+      // Someone else changed it (a cancel, or a concurrent "started"): the agent must not run it.
+      if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
+      throw err;
+    }
   }
   const storage = getClients().storage;
   const minutes = job.timeoutMinutes + LOG_SAS_MARGIN_MINUTES;

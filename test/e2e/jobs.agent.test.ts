@@ -97,6 +97,46 @@ describe("agent", () => {
     expect((await waitJob(stack, job.id)).state).toBe("Completed");
   }, 60_000);
 
+  it("a hand-over whose answer was lost: 'started' again with the same claim gets the same answer, any other is refused", async () => {
+    // The agent is paused (not dead: systemd would restart it), and the test plays its part with
+    // its VM identity, as an agent whose host died between recording "started" and answering.
+    const agent = agentOf("ag-a");
+    process.kill(agent.pid, "SIGSTOP");
+    try {
+      const job = await submit(stack, "ag-a", { name: "lost-answer", command: "true", environment: { variables: { LOST_ANSWER: "v1" } } });
+      const queue = new QueueClient(stack.azurite.connectionString, agentQueueName("ag-a"));
+      const got = await eventually(async () => (await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 300 })).receivedMessageItems, (ms) => ms.length === 1, 30_000, 100);
+      expect(JSON.parse(got[0]!.messageText)).toEqual({ type: "run", jobId: job.id });
+      await queue.deleteMessage(got[0]!.messageId, got[0]!.popReceipt);
+      const imds = agent.env.get("AZURE_POD_IDENTITY_AUTHORITY_HOST")!;
+      const tok = await fetch(`${imds}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(stack.settings.JOBS_AGENT_APP_AUDIENCE!)}`, { headers: { Metadata: "true" } });
+      const { access_token } = (await tok.json()) as { access_token: string };
+      const report = (body: unknown) =>
+        fetch(`${stack.baseUrl}/api/agent/jobs/${job.id}/reports`, { method: "POST", headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      const claim = "0b9f3c1e-2a4d-4c55-9e0a-7d1f2b3c4d5e";
+      const first = await report({ kind: "started", claim });
+      expect(first.status).toBe(200);
+      const answer = (await first.json()) as { command: string; env: Record<string, string> };
+      expect(answer.env.LOST_ANSWER).toBe("v1");
+      const again = await report({ kind: "started", claim });
+      expect(again.status).toBe(200);
+      expect(((await again.json()) as typeof answer).env).toEqual(answer.env);
+      expect((await report({ kind: "started", claim: "another-claim-of-someone" })).status).toBe(409);
+      expect((await report({ kind: "started" })).status).toBe(409);
+      // The agent's next report says it has the job: the variables leave, and the claim no longer hands it out.
+      expect((await report({ kind: "heartbeat" })).status).toBe(200);
+      const jobs = TableClient.fromConnectionString(stack.azurite.connectionString, "jobs", { allowInsecureConnection: true });
+      const rows: Record<string, unknown>[] = [];
+      for await (const e of jobs.listEntities<Record<string, unknown>>({ queryOptions: { filter: `RowKey eq '${job.id}'` } })) rows.push(e);
+      expect(JSON.stringify(rows)).not.toContain("LOST_ANSWER");
+      expect((await report({ kind: "started", claim })).status).toBe(409);
+      expect((await report({ kind: "exited", outcome: { state: "Completed", exitCode: 0 } })).status).toBe(202);
+      expect((await waitJob(stack, job.id)).state).toBe("Completed");
+    } finally {
+      process.kill(agent.pid, "SIGCONT");
+    }
+  }, 60_000);
+
   it("secrets at rest: variables reach the job and leave the jobs table once the VM has it; the log SAS lives for the timeout plus a margin", async () => {
     const secret = "s3cr3t-value-for-the-vm";
     const submitted = Date.now();
