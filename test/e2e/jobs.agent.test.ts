@@ -9,12 +9,16 @@ import { TableClient } from "@azure/data-tables";
 import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentQueueName } from "../../shared/jobs/agent";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
+import { createStorageClients } from "../../shared/azure/clients";
+import { jobRecords, type JobRecord } from "../../shared/jobs/record";
+import { testAzureConfig } from "../activities/support";
 import { eventually, startStack, type Stack } from "../support/stack";
 import { getJob, runningInstance, submit, userDir, waitJob } from "./jobs.support";
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ env: { JOBS_AGENT_HEARTBEAT_SECONDS: "2" } });
+  stack = await startStack({ env: { JOBS_AGENT_HEARTBEAT_SECONDS: "2", JOBS_RECONCILE_SCHEDULE: "*/2 * * * * *" } });
   await Promise.all([runningInstance(stack, "ag-a"), runningInstance(stack, "ag-b")]);
 }, 180_000);
 afterAll(() => stack?.stop());
@@ -136,6 +140,21 @@ describe("agent", () => {
       process.kill(agent.pid, "SIGCONT");
     }
   }, 60_000);
+
+  it("a submission interrupted between its record and its orchestration is queued by the reconcile timer and runs", async () => {
+    // As a host killed after writing the record leaves it: Queued, three minutes old, no orchestration.
+    const inst = await stack.api<{ instanceId: string }>("GET", "/api/instances/ag-a", { as: "alice" });
+    const storage = createStorageClients(testAzureConfig({ storage: connectionStringStorage(stack.azurite.connectionString) }));
+    const id = "orphan0submission0x1";
+    const record: JobRecord = {
+      id, name: "orphan", instance: "ag-a", instanceId: inst.body.instanceId, state: "Queued", command: "mkdir -p orphan; echo $JOB_ID >> orphan/$JOB_ID",
+      gpus: 0, timeoutMinutes: 5, submittedBy: "alice", submittedAt: new Date(Date.now() - 3 * 60_000).toISOString(), source: "http",
+    };
+    await jobRecords(storage).create(record);
+    expect((await waitJob(stack, id, ["Completed", "Failed", "Canceled", "TimedOut"], 60_000)).state).toBe("Completed");
+    expect(fs.readFileSync(path.join(userDir(stack), "orphan", id), "utf8")).toBe(`${id}\n`);
+    expect(stack.host.output()).toContain(`job ${id} on ag-a had no orchestration`);
+  }, 90_000);
 
   it("secrets at rest: variables reach the job and leave the jobs table once the VM has it; the log SAS lives for the timeout plus a margin", async () => {
     const secret = "s3cr3t-value-for-the-vm";
