@@ -634,6 +634,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    claim?: string;
                     /** @constant */
                     kind: "started";
                 } | {
