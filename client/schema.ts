@@ -43,6 +43,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** 200 when storage, ARM and Files answer; 503 naming what is down. */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -59,6 +60,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Instances the caller may see (users: their own; admins and readers: all). */
         get: operations["listInstances"];
         put?: never;
         post?: never;
@@ -72,18 +74,19 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
-                name: string;
-            };
+            path?: never;
             cookie?: never;
         };
+        /** One instance. */
         get: operations["getInstance"];
+        /** Create an instance (201), or repeat an earlier identical create (200). */
         put: operations["createInstance"];
         post?: never;
+        /** Delete an instance; the user's files are kept. */
         delete: operations["deleteInstance"];
         options?: never;
         head?: never;
+        /** Change the mutable fields of an instance. */
         patch: operations["updateInstance"];
         trace?: never;
     };
@@ -108,14 +111,13 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
-                name: string;
-            };
+            path?: never;
             cookie?: never;
         };
+        /** Jobs of the instance. */
         get: operations["listJobs"];
         put?: never;
+        /** Queue a job on the instance. */
         post: operations["submitJob"];
         delete?: never;
         options?: never;
@@ -181,6 +183,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One job. */
         get: operations["getJob"];
         put?: never;
         post?: never;
@@ -199,6 +202,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Cancel a queued or running job. */
         post: operations["cancelJob"];
         delete?: never;
         options?: never;
@@ -213,6 +217,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The job's output. */
         get: operations["getJobLogs"];
         put?: never;
         post?: never;
@@ -229,6 +234,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** This document. */
         get: operations["openApi"];
         put?: never;
         post?: never;
@@ -245,6 +251,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** A long-running operation (status monitor). */
         get: operations["getOperation"];
         put?: never;
         post?: never;
@@ -261,6 +268,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Allowed VM sizes and quota use per family. */
         get: operations["listSizes"];
         put?: never;
         post?: never;
@@ -274,6 +282,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AgentReport: {
+            /** @constant */
+            kind: "started";
+        } | {
+            /** @constant */
+            kind: "heartbeat";
+        } | {
+            /** @constant */
+            kind: "exited";
+            outcome: {
+                exitCode?: number;
+                message?: string;
+                /** @enum {string} */
+                state: "Completed" | "Failed" | "Canceled" | "TimedOut";
+            };
+        };
         CreateInstanceBody: {
             /**
              * @description Admins only; defaults to the caller.
@@ -347,10 +371,14 @@ export interface components {
         };
         Health: {
             checks?: {
-                [key: string]: string;
+                [key: string]: {
+                    error?: string;
+                    /** @enum {string} */
+                    status: "ok" | "down";
+                };
             };
             /** @enum {string} */
-            status: "ok" | "degraded";
+            status: "ok" | "unhealthy";
         };
         Instance: {
             applications: {
@@ -626,29 +654,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @constant */
-                    kind: "started";
-                } | {
-                    /** @constant */
-                    kind: "heartbeat";
-                } | {
-                    /** @constant */
-                    kind: "exited";
-                    outcome: {
-                        exitCode?: number;
-                        message?: string;
-                        /** @enum {string} */
-                        state: "Completed" | "Failed" | "Canceled" | "TimedOut";
-                    };
-                };
+                "application/json": components["schemas"]["AgentReport"];
             };
         };
         responses: {
@@ -815,6 +828,7 @@ export interface operations {
             /** @description The instance. */
             200: {
                 headers: {
+                    /** @description Version of the resource, for If-Match. */
                     ETag?: string;
                     [name: string]: unknown;
                 };
@@ -864,7 +878,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description ETag the write is conditional on. */
+                /** @description ETag the write is conditional on (412 when it changed). */
                 "If-Match"?: string;
             };
             path: {
@@ -882,6 +896,8 @@ export interface operations {
             /** @description Idempotent repeat of an earlier create. */
             200: {
                 headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -891,8 +907,14 @@ export interface operations {
             /** @description Created; provisioning runs in the background. */
             201: {
                 headers: {
+                    /** @description Version of the resource, for If-Match. */
                     ETag?: string;
+                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    Location?: string;
+                    /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -959,7 +981,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description ETag the write is conditional on. */
+                /** @description ETag the write is conditional on (412 when it changed). */
                 "If-Match"?: string;
             };
             path: {
@@ -973,8 +995,12 @@ export interface operations {
             /** @description Deletion accepted; the user's files are kept. */
             202: {
                 headers: {
-                    /** @description URL of the operation to poll. */
+                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    Location?: string;
+                    /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1008,7 +1034,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such instance. */
+            /** @description No such instance (or not yours). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1026,13 +1052,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match does not match. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     updateInstance: {
         parameters: {
             query?: never;
             header?: {
-                /** @description ETag the write is conditional on. */
+                /** @description ETag the write is conditional on (412 when it changed). */
                 "If-Match"?: string;
             };
             path: {
@@ -1050,6 +1085,8 @@ export interface operations {
             /** @description Updated. */
             200: {
                 headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1167,7 +1204,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such instance. */
+            /** @description No such instance (or not yours). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1232,7 +1269,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such instance. */
+            /** @description No such instance (or not yours). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1265,8 +1302,8 @@ export interface operations {
             /** @description Queued. */
             202: {
                 headers: {
-                    /** @description URL of the operation to poll. */
-                    "Operation-Location"?: string;
+                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1300,7 +1337,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such instance. */
+            /** @description No such instance (or not yours). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1335,6 +1372,8 @@ export interface operations {
             header?: {
                 /** @description A repeated key returns the first result. */
                 "Idempotency-Key"?: string;
+                /** @description ETag the write is conditional on (412 when it changed). */
+                "If-Match"?: string;
             };
             path: {
                 /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
@@ -1347,8 +1386,12 @@ export interface operations {
             /** @description The restart operation was accepted. */
             202: {
                 headers: {
-                    /** @description URL of the operation to poll. */
+                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    Location?: string;
+                    /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1393,6 +1436,15 @@ export interface operations {
             };
             /** @description InvalidStateTransition (the state machine forbids it) or Conflict (an operation is in flight). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description If-Match does not match. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1408,6 +1460,8 @@ export interface operations {
             header?: {
                 /** @description A repeated key returns the first result. */
                 "Idempotency-Key"?: string;
+                /** @description ETag the write is conditional on (412 when it changed). */
+                "If-Match"?: string;
             };
             path: {
                 /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
@@ -1420,8 +1474,12 @@ export interface operations {
             /** @description The start operation was accepted. */
             202: {
                 headers: {
-                    /** @description URL of the operation to poll. */
+                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    Location?: string;
+                    /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1466,6 +1524,15 @@ export interface operations {
             };
             /** @description InvalidStateTransition (the state machine forbids it) or Conflict (an operation is in flight). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description If-Match does not match. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1481,6 +1548,8 @@ export interface operations {
             header?: {
                 /** @description A repeated key returns the first result. */
                 "Idempotency-Key"?: string;
+                /** @description ETag the write is conditional on (412 when it changed). */
+                "If-Match"?: string;
             };
             path: {
                 /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
@@ -1493,8 +1562,12 @@ export interface operations {
             /** @description The stop operation was accepted. */
             202: {
                 headers: {
-                    /** @description URL of the operation to poll. */
+                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    Location?: string;
+                    /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1546,6 +1619,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match does not match. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     getJob: {
@@ -1553,7 +1635,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
@@ -1563,6 +1645,8 @@ export interface operations {
             /** @description The job. */
             200: {
                 headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1612,7 +1696,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
@@ -1622,6 +1706,8 @@ export interface operations {
             /** @description Cancellation accepted. */
             202: {
                 headers: {
+                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1664,6 +1750,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The job already ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     getJobLogs: {
@@ -1671,12 +1766,12 @@ export interface operations {
             query?: {
                 /** @description With `stream`: the first byte to return (0 by default). */
                 offset?: number;
-                /** @description One stream only (stdout or stderr), from `offset`: what a follower polls while the job writes. Without it: stdout then stderr, whole. */
+                /** @description One stream only, from `offset`: what a follower polls while the job writes. Without it: stdout then stderr, whole. */
                 stream?: "stdout" | "stderr";
             };
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
@@ -1755,16 +1850,18 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Operation id */
+                /** @description Operation id. */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The operation. */
+            /** @description The operation; Retry-After while it runs. */
             200: {
                 headers: {
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -3,11 +3,12 @@
 import { assertAuthorized } from "../shared/rbac";
 import { quotaSummary, workspaceUsage } from "../shared/policies/quota";
 import type { SizesResponse } from "../shared/schemas/sizes";
+import { ROUTES } from "../shared/api/routes";
 import { apiRoute } from "./http/api";
 import { getSettings } from "./runtime";
 import { getSizeCatalog, providerUsages, workspaceInstances } from "./sizeCatalog";
 
-apiRoute("sizesList", { route: "sizes", methods: ["GET"] }, async (r) => {
+apiRoute(ROUTES.listSizes, async (r) => {
   assertAuthorized(r.principal, "sizes:read");
   const [catalog, instances, usages] = await Promise.all([getSizeCatalog(), workspaceInstances(), providerUsages()]);
   const body: SizesResponse = {

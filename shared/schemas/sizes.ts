@@ -21,4 +21,8 @@ export const sizesResponse = z.object({
 });
 export type SizesResponse = z.infer<typeof sizesResponse>;
 
-export const healthResponse = z.object({ status: z.enum(["ok", "degraded"]) , checks: z.record(z.string(), z.string()).optional() });
+// As functions/health.ts answers: checks only when something is down.
+export const healthResponse = z.object({
+  status: z.enum(["ok", "unhealthy"]),
+  checks: z.record(z.string(), z.object({ status: z.enum(["ok", "down"]), error: z.string().optional() })).optional(),
+});
