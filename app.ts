@@ -12,3 +12,4 @@ import "./functions/jobs";
 import "./functions/jobQueue";
 import "./functions/agent";
 import "./orchestrations/jobs/register";
+import "./functions/portal";

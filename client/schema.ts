@@ -2,6 +2,23 @@
 // Do not edit by hand.
 /* eslint-disable */
 export interface paths {
+    "/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The portal (index.html at / ); the page signs in through /.auth and calls this API. */
+        get: operations["getPortal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/agent.js": {
         parameters: {
             query?: never;
@@ -270,6 +287,23 @@ export interface paths {
         };
         /** Allowed VM sizes and quota use per family. */
         get: operations["listSizes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/assets/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The portal's script and style sheet, named by content hash (cached for a year). */
+        get: operations["getPortalAsset"];
         put?: never;
         post?: never;
         delete?: never;
@@ -597,6 +631,16 @@ export interface components {
             };
         };
         Sizes: {
+            policy: {
+                idleShutdownMaxMinutes: number;
+                idleShutdownMinMinutes: number;
+                /** @description enablePublicIp is allowed (ALLOW_PUBLIC_IP). */
+                publicIp: boolean;
+                /** @description sshPublicAccess Enabled is allowed (ALLOW_SSH_PUBLIC_ACCESS). */
+                sshPublicAccess: boolean;
+                /** @description Subnets an instance may join; the first is the default. */
+                subnetIds: string[];
+            };
             quota: {
                 family: string;
                 /** @description Absent when neither policy nor subscription sets a limit. */
@@ -620,6 +664,36 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getPortal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The portal page (no-cache). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such file. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     getAgent: {
         parameters: {
             query?: never;
@@ -1950,6 +2024,36 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+        };
+    };
+    getPortalAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description No such file. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

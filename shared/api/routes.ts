@@ -213,6 +213,16 @@ export const ROUTES = {
       "404": err("No such operation."),
     },
   },
+  portalPage: {
+    fn: "portalPage", method: "GET", base: "", route: "{file?}", operationId: "getPortal", security: "anonymous",
+    summary: "The portal (index.html at / ); the page signs in through /.auth and calls this API.",
+    responses: { "200": { description: "The portal page (no-cache).", body: "html" }, "404": { description: "No such file." } },
+  },
+  portalAsset: {
+    fn: "portalAsset", method: "GET", base: "", route: "assets/{file}", operationId: "getPortalAsset", security: "anonymous",
+    summary: "The portal's script and style sheet, named by content hash (cached for a year).",
+    responses: { "200": { description: "The file.", body: "text" }, "404": { description: "No such file." } },
+  },
 } satisfies Record<string, RouteDef>;
 
 export type RouteName = keyof typeof ROUTES;

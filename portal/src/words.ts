@@ -1,0 +1,68 @@
+// Plain-language text for what the API returns: auto-stop, times, job counts. Pure functions
+// (no DOM), so they are unit-tested (test/unit/portalWords.test.ts) and benchmarked alone.
+import type { Instance } from "./types";
+import { nextOccurrence } from "../../shared/schedules";
+
+type Schedule = Instance["schedules"][number];
+
+/** "19:00" in that zone, with the day when it is not today ("Tue 19:00"). */
+export function timeIn(at: Date, timeZone: string | undefined, now: Date): string {
+  const opts: Intl.DateTimeFormatOptions = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...(timeZone ? { timeZone } : {}) };
+  const dayOpts: Intl.DateTimeFormatOptions = { weekday: "short", day: "numeric", month: "short", ...(timeZone ? { timeZone } : {}) };
+  const time = new Intl.DateTimeFormat("en-GB", opts).format(at);
+  const day = new Intl.DateTimeFormat("en-GB", dayOpts);
+  if (day.format(at) === day.format(now)) return time;
+  const tomorrow = new Date(now.getTime() + 86_400_000);
+  if (day.format(at) === day.format(tomorrow)) return `tomorrow ${time}`;
+  return `${day.format(at)} ${time}`;
+}
+
+/** The schedule whose next run is `at` (the API names the time, the schedule has the zone). */
+export function scheduleAt(schedules: readonly Schedule[], at: Date, now: Date): Schedule | undefined {
+  return schedules.find((s) => s.enabled !== false && nextOccurrence(s, new Date(now.getTime() - 60_000))?.getTime() === at.getTime());
+}
+
+/** Sentences for `autoStop`: "Stops at 19:00 Europe/Stockholm", "Not idle: 1 job running". */
+export function autoStopWords(inst: Pick<Instance, "autoStop" | "schedules" | "idleShutdownMinutes">, now: Date): string[] {
+  const a = inst.autoStop;
+  const out: string[] = [];
+  if (a?.nextScheduledAction) {
+    const at = new Date(a.nextScheduledAction.at);
+    const s = scheduleAt(inst.schedules, at, now);
+    const zone = s?.timeZone;
+    out.push(`${a.nextScheduledAction.action === "Stop" ? "Stops" : "Starts"} at ${timeIn(at, zone, now)}${zone ? ` ${zone}` : " UTC"} (schedule)`);
+  }
+  if (a?.idleShutdownAt) {
+    out.push(`Idle since ${timeIn(new Date(a.idleSince ?? a.idleShutdownAt), undefined, now)}: stops at ${timeIn(new Date(a.idleShutdownAt), undefined, now)} unless used`);
+  } else if (a?.notIdleBecause?.length) {
+    const reasons = a.notIdleBecause;
+    out.push(reasons.includes("idle shutdown is off") && reasons.length === 1 ? "Idle shutdown is off" : `Not idle: ${reasons.join(", ")}`);
+  }
+  if (out.length === 0) out.push(inst.idleShutdownMinutes === null ? "No auto-stop" : `Stops after ${inst.idleShutdownMinutes} idle minutes`);
+  return out;
+}
+
+/** The next `count` runs of a schedule as the auto-stop timer computes them (shared/schedules.ts), or why there are none. */
+export function previewRuns(s: { cron: string; timeZone: string }, now: Date, count = 3): Date[] | string {
+  const out: Date[] = [];
+  let after = now;
+  for (let i = 0; i < count; i++) {
+    const next = nextOccurrence(s, after);
+    if (!next) break;
+    out.push(next);
+    after = next;
+  }
+  return out.length ? out : "no run: check the cron expression (5 fields) and the time zone";
+}
+
+export function jobsWords(j: Instance["jobs"]): string {
+  return `${j.running}/${j.cap} running${j.queued ? `, ${j.queued} queued` : ""}`;
+}
+
+/** "3 min ago", "in 2 h": for the list, where exact times are noise. */
+export function relative(at: Date, now: Date): string {
+  const s = Math.round((at.getTime() - now.getTime()) / 1000);
+  const abs = Math.abs(s);
+  const v = abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 172800 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} days`;
+  return s >= 0 ? `in ${v}` : `${v} ago`;
+}
