@@ -7,26 +7,12 @@ import type { Me } from "./auth";
 import { describedBy, Field } from "./components";
 import { usePoll } from "./hooks";
 import type { CreateInstanceBody, Sizes } from "./types";
-import { previewRuns, timeIn } from "./words";
+import { overQuota, previewRuns, quotaLeft, timeIn } from "./words";
 
-type Size = Sizes["value"][number];
 type ScheduleRow = { action: "Start" | "Stop"; cron: string; timeZone: string; enabled: boolean };
 
 const LOCAL_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const ZONES: string[] = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.("timeZone") ?? [];
-
-/** Why a size cannot be picked, from the quota left in its family; undefined when it can. */
-export function overQuota(size: Size, quota: Sizes["quota"]): string | undefined {
-  const q = quota.find((f) => f.family === size.family);
-  if (!q || q.limit === undefined) return undefined;
-  const left = q.limit - q.used;
-  return size.vCpus > left ? `Needs ${size.vCpus} vCPUs; ${Math.max(0, left)} of ${q.limit} left in ${size.family}` : undefined;
-}
-
-function quotaLeft(size: Size, quota: Sizes["quota"]): string {
-  const q = quota.find((f) => f.family === size.family);
-  return !q || q.limit === undefined ? "no limit" : `${Math.max(0, q.limit - q.used)} of ${q.limit} vCPUs left`;
-}
 
 export function CreateForm({ me }: { me: Me }) {
   const sizes = usePoll(async () => unwrap(await api.GET("/api/sizes")), null, "sizes");

@@ -1,6 +1,6 @@
 // Plain-language text for what the API returns: auto-stop, times, job counts. Pure functions
 // (no DOM), so they are unit-tested (test/unit/portalWords.test.ts) and benchmarked alone.
-import type { Instance } from "./types";
+import type { Instance, Sizes } from "./types";
 import { nextOccurrence } from "../../shared/schedules";
 
 type Schedule = Instance["schedules"][number];
@@ -17,6 +17,14 @@ export function timeIn(at: Date, timeZone: string | undefined, now: Date): strin
   return `${day.format(at)} ${time}`;
 }
 
+/** "at 19:00", "tomorrow at 09:00", "on Thu 3 Dec at 19:00": a time in a sentence. */
+export function whenIn(at: Date, timeZone: string | undefined, now: Date): string {
+  const t = timeIn(at, timeZone, now);
+  const m = /^(.*) (\d\d:\d\d)$/.exec(t);
+  if (!m) return `at ${t}`;
+  return m[1] === "tomorrow" ? `tomorrow at ${m[2]}` : `on ${m[1]} at ${m[2]}`;
+}
+
 /** The schedule whose next run is `at` (the API names the time, the schedule has the zone). */
 export function scheduleAt(schedules: readonly Schedule[], at: Date, now: Date): Schedule | undefined {
   return schedules.find((s) => s.enabled !== false && nextOccurrence(s, new Date(now.getTime() - 60_000))?.getTime() === at.getTime());
@@ -30,10 +38,10 @@ export function autoStopWords(inst: Pick<Instance, "autoStop" | "schedules" | "i
     const at = new Date(a.nextScheduledAction.at);
     const s = scheduleAt(inst.schedules, at, now);
     const zone = s?.timeZone;
-    out.push(`${a.nextScheduledAction.action === "Stop" ? "Stops" : "Starts"} at ${timeIn(at, zone, now)}${zone ? ` ${zone}` : " UTC"} (schedule)`);
+    out.push(`${a.nextScheduledAction.action === "Stop" ? "Stops" : "Starts"} ${whenIn(at, zone, now)} ${zone ?? "UTC"} (schedule)`);
   }
   if (a?.idleShutdownAt) {
-    out.push(`Idle since ${timeIn(new Date(a.idleSince ?? a.idleShutdownAt), undefined, now)}: stops at ${timeIn(new Date(a.idleShutdownAt), undefined, now)} unless used`);
+    out.push(`Idle since ${timeIn(new Date(a.idleSince ?? a.idleShutdownAt), undefined, now)}: stops ${whenIn(new Date(a.idleShutdownAt), undefined, now)} unless used`);
   } else if (a?.notIdleBecause?.length) {
     const reasons = a.notIdleBecause;
     out.push(reasons.includes("idle shutdown is off") && reasons.length === 1 ? "Idle shutdown is off" : `Not idle: ${reasons.join(", ")}`);
@@ -65,4 +73,19 @@ export function relative(at: Date, now: Date): string {
   const abs = Math.abs(s);
   const v = abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 172800 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} days`;
   return s >= 0 ? `in ${v}` : `${v} ago`;
+}
+
+type Size = Sizes["value"][number];
+
+/** Why a size cannot be picked, from the quota left in its family; undefined when it can. */
+export function overQuota(size: Size, quota: Sizes["quota"]): string | undefined {
+  const q = quota.find((f) => f.family === size.family);
+  if (!q || q.limit === undefined) return undefined;
+  const left = q.limit - q.used;
+  return size.vCpus > left ? `Needs ${size.vCpus} vCPUs; ${Math.max(0, left)} of ${q.limit} left in ${size.family}` : undefined;
+}
+
+export function quotaLeft(size: Size, quota: Sizes["quota"]): string {
+  const q = quota.find((f) => f.family === size.family);
+  return !q || q.limit === undefined ? "no limit" : `${Math.max(0, q.limit - q.used)} of ${q.limit} vCPUs left`;
 }

@@ -90,7 +90,7 @@ describe.skipIf(!CHROMIUM)("portal in Chromium", () => {
     // Seen before the last line was written: the output followed the running job.
     expect(await stdout.innerText()).not.toContain("line-5");
     await expect.poll(() => alice.getByTestId("autostop").innerText(), { timeout: WAIT }).toMatch(/Not idle: .*1 job running/);
-    await expect(alice.getByTestId("autostop").innerText()).resolves.toMatch(/Stops at (tomorrow )?19:00 Europe\/Stockholm/);
+    await expect(alice.getByTestId("autostop").innerText()).resolves.toMatch(/Stops (tomorrow )?at 19:00 Europe\/Stockholm/);
     await shot(alice, "instance");
     await expect.poll(() => stdout.innerText(), { timeout: WAIT }).toContain("line-5");
     await alice.locator('.badge[data-state="Completed"]').waitFor({ timeout: WAIT });
