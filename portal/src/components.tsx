@@ -36,36 +36,54 @@ export function Confirm(props: { title: string; body: string; action: string; da
   );
 }
 
-const ACTIONS: { op: Exclude<UserOperation, "create">; label: string; confirm: (n: string) => string; danger?: boolean }[] = [
+export type InstanceAction = { op: Exclude<UserOperation, "create">; label: string; confirm: (n: string) => string; danger?: boolean };
+
+const ACTIONS: InstanceAction[] = [
   { op: "start", label: "Start", confirm: (n) => `Start ${n}? Compute charges resume.` },
   { op: "stop", label: "Stop", confirm: (n) => `Stop ${n}? Running jobs are canceled; queued jobs wait for the next start.` },
   { op: "restart", label: "Restart", confirm: (n) => `Restart ${n}? Running jobs are canceled.` },
   { op: "delete", label: "Delete", confirm: (n) => `Delete ${n}? The VM goes; your files on the workspace share stay.`, danger: true },
 ];
 
-/** Start/stop/restart/delete, each disabled with the reason when the state or the role forbids it. */
-export function InstanceActions(props: { inst: Instance; readOnly?: string; onChanged: () => void; compact?: boolean }) {
-  const { inst } = props;
-  const [asking, setAsking] = useState<(typeof ACTIONS)[number] | undefined>(undefined);
-  const [error, setError] = useState<string | undefined>(undefined);
-  async function run(op: (typeof ACTIONS)[number]["op"]) {
-    setError(undefined);
-    const params = { params: { path: { name: inst.name } } };
-    try {
-      if (op === "delete") unwrap(await api.DELETE("/api/instances/{name}", params));
-      else if (op === "start") unwrap(await api.POST("/api/instances/{name}/start", params));
-      else if (op === "stop") unwrap(await api.POST("/api/instances/{name}/stop", params));
-      else unwrap(await api.POST("/api/instances/{name}/restart", params));
-    } catch (err) {
-      setError(message(err));
-    }
-    props.onChanged();
+// The reason an operation is not allowed from a state, from the state machine itself; kept per
+// (operation, state), so a long list does not build an error object per button.
+const refusals = new Map<string, string | undefined>();
+function refusal(op: UserOperation, state: InstanceState): string | undefined {
+  const key = `${op}|${state}`;
+  if (!refusals.has(key)) {
+    const allowed = canStart(op, state);
+    refusals.set(key, allowed.ok ? undefined : allowed.error.message);
   }
+  return refusals.get(key);
+}
+
+/** Starts the operation; the API's refusal comes back as a message. */
+export async function runOperation(name: string, op: InstanceAction["op"]): Promise<string | undefined> {
+  const params = { params: { path: { name } } };
+  try {
+    if (op === "delete") unwrap(await api.DELETE("/api/instances/{name}", params));
+    else if (op === "start") unwrap(await api.POST("/api/instances/{name}/start", params));
+    else if (op === "stop") unwrap(await api.POST("/api/instances/{name}/stop", params));
+    else unwrap(await api.POST("/api/instances/{name}/restart", params));
+    return undefined;
+  } catch (err) {
+    return message(err);
+  }
+}
+
+/** The four buttons, each disabled with the reason when the state or the role forbids it. Stateless: a list renders hundreds. */
+export function ActionButtons(props: { inst: Instance; readOnly?: string; compact?: boolean; onAsk: (a: InstanceAction) => void }) {
+  const { inst } = props;
+  // One listener per row, not per button (a list renders hundreds of rows).
+  const onClick = (e: MouseEvent) => {
+    const op = (e.target as HTMLElement).closest("button")?.dataset.op;
+    const action = ACTIONS.find((a) => a.op === op);
+    if (action) props.onAsk(action);
+  };
   return (
-    <div class={`actions${props.compact ? " nowrap" : ""}`}>
+    <div class={`actions${props.compact ? " nowrap" : ""}`} onClick={onClick}>
       {ACTIONS.map((a) => {
-        const allowed = canStart(a.op, inst.state);
-        const reason = props.readOnly ?? (allowed.ok ? undefined : allowed.error.message);
+        const reason = props.readOnly ?? refusal(a.op, inst.state);
         return (
           <button
             key={a.op}
@@ -73,27 +91,53 @@ export function InstanceActions(props: { inst: Instance; readOnly?: string; onCh
             disabled={reason !== undefined}
             title={reason}
             aria-label={`${a.label} ${inst.name}`}
-            onClick={() => setAsking(a)}
+            data-op={a.op}
           >
             {a.label}
           </button>
         );
       })}
-      {props.readOnly && !props.compact && <span class="hint">{props.readOnly}</span>}
-      {error && <span class="error" role="alert">{error}</span>}
+    </div>
+  );
+}
+
+/** Asks to confirm `asking` on `inst`, runs it, reports a refusal. One per page (or per list). */
+export function useConfirmedAction(onChanged: () => void) {
+  const [asking, setAsking] = useState<{ inst: Instance; action: InstanceAction } | undefined>(undefined);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const ask = (inst: Instance, action: InstanceAction) => {
+    setError(undefined);
+    setAsking({ inst, action });
+  };
+  const view = (
+    <>
+      {error && <p class="error" role="alert">{error}</p>}
       {asking && (
         <Confirm
-          title={`${asking.label} ${inst.name}`}
-          body={asking.confirm(inst.name)}
-          action={asking.label}
-          danger={asking.danger}
+          title={`${asking.action.label} ${asking.inst.name}`}
+          body={asking.action.confirm(asking.inst.name)}
+          action={asking.action.label}
+          danger={asking.action.danger}
           onDone={(ok) => {
             const a = asking;
             setAsking(undefined);
-            if (ok) void run(a.op);
+            if (ok) void runOperation(a.inst.name, a.action.op).then((e) => { setError(e); onChanged(); });
           }}
         />
       )}
+    </>
+  );
+  return { ask, view };
+}
+
+/** Actions of one instance (its page): buttons, the reader's reason, confirmation and refusal. */
+export function InstanceActions(props: { inst: Instance; readOnly?: string; onChanged: () => void }) {
+  const confirmed = useConfirmedAction(props.onChanged);
+  return (
+    <div>
+      <ActionButtons inst={props.inst} readOnly={props.readOnly} onAsk={(a) => confirmed.ask(props.inst, a)} />
+      {props.readOnly && <span class="hint">{props.readOnly}</span>}
+      {confirmed.view}
     </div>
   );
 }

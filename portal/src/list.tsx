@@ -2,7 +2,7 @@
 // refreshed every few seconds in place.
 import { api, message, unwrap } from "./api";
 import type { Me } from "./auth";
-import { InstanceActions, StateBadge } from "./components";
+import { ActionButtons, StateBadge, useConfirmedAction, type InstanceAction } from "./components";
 import { usePoll } from "./hooks";
 import type { Instance } from "./types";
 import { autoStopWords, jobsWords } from "./words";
@@ -21,54 +21,60 @@ export async function loadAllInstances(): Promise<Instance[]> {
   return out;
 }
 
-export function InstanceRows(props: { instances: Instance[]; readOnly?: string; now: Date; onChanged: () => void }) {
+type TableProps = { instances: Instance[]; readOnly?: string; now: Date; onAsk: (inst: Instance, a: InstanceAction) => void };
+
+export function InstanceRows(props: TableProps) {
   return (
     <>
       {props.instances.map((i) => (
-        <tr key={i.instanceId ?? i.name} data-instance={i.name}>
-          <th scope="row" class="nowrap">
+        <div role="row" class="tr" key={i.instanceId ?? i.name} data-instance={i.name}>
+          <div role="rowheader" class="td nowrap">
             <a href={`#/instances/${encodeURIComponent(i.name)}`}>{i.name}</a>
-          </th>
-          <td><StateBadge state={i.state} /></td>
-          <td>
+          </div>
+          <div role="cell" class="td"><StateBadge state={i.state} /></div>
+          <div role="cell" class="td">
             {i.vmSize}
             <div class="hint">{i.vCpus} vCPU{i.gpus ? `, ${i.gpus} GPU` : ""}</div>
-          </td>
-          <td>{i.assignedUser}</td>
-          <td class="nowrap">{jobsWords(i.jobs)}</td>
-          <td class="autostop">{autoStopWords(i, props.now)[0]}</td>
-          <td><InstanceActions inst={i} readOnly={props.readOnly} onChanged={props.onChanged} compact /></td>
-        </tr>
+          </div>
+          <div role="cell" class="td">{i.assignedUser}</div>
+          <div role="cell" class="td nowrap">{jobsWords(i.jobs)}</div>
+          <div role="cell" class="td">{autoStopWords(i, props.now)[0]}</div>
+          <div role="cell" class="td"><ActionButtons inst={i} readOnly={props.readOnly} onAsk={(a) => props.onAsk(i, a)} compact /></div>
+        </div>
       ))}
     </>
   );
 }
 
-export function InstanceTable(props: { instances: Instance[]; readOnly?: string; now: Date; onChanged: () => void }) {
+/**
+ * A table in ARIA roles over CSS grid rows rather than <table>: rows off screen skip layout
+ * (content-visibility), which table rows cannot, so a list of hundreds appears at once.
+ */
+export function InstanceTable(props: TableProps) {
   return (
-    <table class="grid">
-      <caption class="sr-only">Compute instances</caption>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">State</th>
-          <th scope="col">Size</th>
-          <th scope="col">Assigned to</th>
-          <th scope="col">Jobs</th>
-          <th scope="col">Next auto-stop</th>
-          <th scope="col">Actions</th>
-        </tr>
-      </thead>
-      <tbody>
+    <div role="table" class="grid instances" aria-label="Compute instances" aria-rowcount={props.instances.length + 1}>
+      <div role="rowgroup">
+        <div role="row" class="tr th-row">
+          <div role="columnheader" class="td">Name</div>
+          <div role="columnheader" class="td">State</div>
+          <div role="columnheader" class="td">Size</div>
+          <div role="columnheader" class="td">Assigned to</div>
+          <div role="columnheader" class="td">Jobs</div>
+          <div role="columnheader" class="td">Next auto-stop</div>
+          <div role="columnheader" class="td">Actions</div>
+        </div>
+      </div>
+      <div role="rowgroup">
         <InstanceRows {...props} />
-      </tbody>
-    </table>
+      </div>
+    </div>
   );
 }
 
 export function InstanceList({ me, readOnly }: { me: Me; readOnly?: string }) {
   const list = usePoll(loadAllInstances, REFRESH_MS, "list");
   const everyone = me.roles.includes("admin") || me.roles.includes("reader");
+  const confirmed = useConfirmedAction(list.refresh);
   return (
     <section aria-labelledby="list-title">
       <div class="row between">
@@ -81,12 +87,13 @@ export function InstanceList({ me, readOnly }: { me: Me; readOnly?: string }) {
       </div>
       <p class="hint">{everyone ? "Every instance of the workspace." : "Your instances."}{readOnly ? ` ${readOnly}` : ""}</p>
       {list.error !== undefined && <p class="error" role="alert">Could not refresh: {message(list.error)}</p>}
+      {confirmed.view}
       {list.data === undefined ? (
         <p aria-busy="true">Loading…</p>
       ) : list.data.length === 0 ? (
         <p>No instances yet.{readOnly ? "" : " Create one with New."}</p>
       ) : (
-        <InstanceTable instances={list.data} readOnly={readOnly} now={new Date()} onChanged={list.refresh} />
+        <InstanceTable instances={list.data} readOnly={readOnly} now={new Date()} onAsk={confirmed.ask} />
       )}
     </section>
   );

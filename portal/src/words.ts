@@ -5,16 +5,30 @@ import { nextOccurrence } from "../../shared/schedules";
 
 type Schedule = Instance["schedules"][number];
 
-/** "19:00" in that zone, with the day when it is not today ("Tue 19:00"). */
+// Intl formatters are costly to build (a list of 500 rows would build thousands): one per zone.
+const formatters = new Map<string, { time: Intl.DateTimeFormat; day: Intl.DateTimeFormat }>();
+function formattersFor(timeZone: string | undefined) {
+  const key = timeZone ?? "";
+  let f = formatters.get(key);
+  if (!f) {
+    const zone = timeZone ? { timeZone } : {};
+    f = {
+      time: new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...zone }),
+      day: new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", ...zone }),
+    };
+    formatters.set(key, f);
+  }
+  return f;
+}
+
+/** "19:00" in that zone, with the day when it is not today ("tomorrow 19:00", "Thu 3 Dec 19:00"). */
 export function timeIn(at: Date, timeZone: string | undefined, now: Date): string {
-  const opts: Intl.DateTimeFormatOptions = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...(timeZone ? { timeZone } : {}) };
-  const dayOpts: Intl.DateTimeFormatOptions = { weekday: "short", day: "numeric", month: "short", ...(timeZone ? { timeZone } : {}) };
-  const time = new Intl.DateTimeFormat("en-GB", opts).format(at);
-  const day = new Intl.DateTimeFormat("en-GB", dayOpts);
-  if (day.format(at) === day.format(now)) return time;
-  const tomorrow = new Date(now.getTime() + 86_400_000);
-  if (day.format(at) === day.format(tomorrow)) return `tomorrow ${time}`;
-  return `${day.format(at)} ${time}`;
+  const { time, day } = formattersFor(timeZone);
+  const t = time.format(at);
+  const d = day.format(at);
+  if (d === day.format(now)) return t;
+  if (d === day.format(new Date(now.getTime() + 86_400_000))) return `tomorrow ${t}`;
+  return `${d} ${t}`;
 }
 
 /** "at 19:00", "tomorrow at 09:00", "on Thu 3 Dec at 19:00": a time in a sentence. */
@@ -27,7 +41,19 @@ export function whenIn(at: Date, timeZone: string | undefined, now: Date): strin
 
 /** The schedule whose next run is `at` (the API names the time, the schedule has the zone). */
 export function scheduleAt(schedules: readonly Schedule[], at: Date, now: Date): Schedule | undefined {
-  return schedules.find((s) => s.enabled !== false && nextOccurrence(s, new Date(now.getTime() - 60_000))?.getTime() === at.getTime());
+  const minute = Math.floor(now.getTime() / 60_000) * 60_000 - 60_000;
+  return schedules.find((s) => s.enabled !== false && nextRunAfter(s, minute) === at.getTime());
+}
+
+// Many instances share a schedule: its next run after a given minute is computed once.
+const nextRuns = new Map<string, number | null>();
+function nextRunAfter(s: Schedule, minute: number): number | null {
+  const key = `${s.cron}\u0000${s.timeZone}\u0000${minute}`;
+  if (!nextRuns.has(key)) {
+    if (nextRuns.size > 1000) nextRuns.clear();
+    nextRuns.set(key, nextOccurrence(s, new Date(minute))?.getTime() ?? null);
+  }
+  return nextRuns.get(key)!;
 }
 
 /** Sentences for `autoStop`: "Stops at 19:00 Europe/Stockholm", "Not idle: 1 job running". */

@@ -117,7 +117,7 @@ describe.skipIf(!CHROMIUM)("portal in Chromium", () => {
 
   test("the reader sees every instance, and every write control is disabled with the reason", async () => {
     const reader = await signedIn("reader");
-    const row = reader.locator('tr[data-instance="alice-ws"]');
+    const row = reader.locator('[data-instance="alice-ws"]');
     await row.waitFor();
     for (const action of ["Start", "Stop", "Restart", "Delete"]) {
       const button = row.getByRole("button", { name: `${action} alice-ws`, exact: true });
@@ -171,7 +171,7 @@ describe.skipIf(!CHROMIUM)("portal in Chromium", () => {
       const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${what}: ${v.id} (${v.impact}) at ${JSON.stringify(v.nodes.map((n) => n.target))}`);
       expect(bad).toEqual([]);
     };
-    await page.locator('tr[data-instance="alice-ws"]').waitFor();
+    await page.locator('[data-instance="alice-ws"]').waitFor();
     await shot(page, "list");
     await check("list");
     await page.goto(stack.baseUrl + "/#/create");
