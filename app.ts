@@ -12,4 +12,5 @@ import "./functions/jobs";
 import "./functions/jobQueue";
 import "./functions/agent";
 import "./orchestrations/jobs/register";
+import "./functions/instanceSetupLog";
 import "./functions/portal";

@@ -159,6 +159,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/instances/{name}/setup-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the setup scripts of the instance's last operation wrote (creation, then startup), read from Logs/<name>/ on the workspace share. */
+        get: operations["getSetupLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/instances/{name}/start": {
         parameters: {
             query?: never;
@@ -983,7 +1000,7 @@ export interface operations {
                 headers: {
                     /** @description Version of the resource, for If-Match. */
                     ETag?: string;
-                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
                     Location?: string;
                     /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
@@ -1069,7 +1086,7 @@ export interface operations {
             /** @description Deletion accepted; the user's files are kept. */
             202: {
                 headers: {
-                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
                     Location?: string;
                     /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
@@ -1376,7 +1393,7 @@ export interface operations {
             /** @description Queued. */
             202: {
                 headers: {
-                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -1460,7 +1477,7 @@ export interface operations {
             /** @description The restart operation was accepted. */
             202: {
                 headers: {
-                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
                     Location?: string;
                     /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
@@ -1528,6 +1545,65 @@ export interface operations {
             };
         };
     };
+    getSetupLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The log text; empty when no script has written yet (or the instance has none). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such instance (or not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     startInstance: {
         parameters: {
             query?: never;
@@ -1548,7 +1624,7 @@ export interface operations {
             /** @description The start operation was accepted. */
             202: {
                 headers: {
-                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
                     Location?: string;
                     /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
@@ -1636,7 +1712,7 @@ export interface operations {
             /** @description The stop operation was accepted. */
             202: {
                 headers: {
-                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
                     Location?: string;
                     /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
@@ -1780,7 +1856,7 @@ export interface operations {
             /** @description Cancellation accepted. */
             202: {
                 headers: {
-                    /** @description Absolute URL of the operation (202) or resource (201) . */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
                     Location?: string;
                     [name: string]: unknown;
                 };

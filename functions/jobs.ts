@@ -33,7 +33,7 @@ apiRoute(ROUTES.submitJob, async ({ ctx, principal, params, body, req }) => {
     source: "http",
     ...(key ? { idempotencyKey: key } : {}),
   });
-  return { status: 202, body: toJobResponse(job), headers: { Location: `/api/jobs/${job.id}` } };
+  return { status: 202, body: toJobResponse(job), headers: { Location: new URL(`/api/jobs/${job.id}`, req.url).toString() } };
 }, { extraInputs: client });
 
 apiRoute(ROUTES.listJobs, async ({ principal, params, req }) => {
@@ -109,7 +109,7 @@ apiRoute(ROUTES.getJobLogs, async ({ principal, params, req }) => {
   return { status: 200, body: bytes, headers: { "Content-Type": "text/plain; charset=utf-8" } };
 });
 
-apiRoute(ROUTES.cancelJob, async ({ ctx, principal, params }) => {
+apiRoute(ROUTES.cancelJob, async ({ ctx, principal, params, req }) => {
   const got = await jobFor(principal, params.id!, "job:cancel");
   if (isTerminalJobState(got.record.state)) {
     throw new ConflictError(`Job '${got.record.id}' already ended (${got.record.state}).`, { retryable: false });
@@ -124,5 +124,5 @@ apiRoute(ROUTES.cancelJob, async ({ ctx, principal, params }) => {
   await durablePort(df.getClient(ctx)).raise(orchestrationIds.job(job.id), JOB_EVENT, { type: "Cancel", reason: "canceled by request" } satisfies JobEventPayload);
   // Activity only on the instance that ran it, not a later one that took its name.
   if (got.instanceLives) await recordActivity(job.instance, now).catch(() => undefined);
-  return { status: 202, body: toJobResponse(job), headers: { Location: `/api/jobs/${job.id}` } };
+  return { status: 202, body: toJobResponse(job), headers: { Location: new URL(`/api/jobs/${job.id}`, req.url).toString() } };
 }, { extraInputs: client });

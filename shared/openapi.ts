@@ -59,7 +59,7 @@ const HEADER_DOCS: Record<NonNullable<ResponseDef["headers"]>[number], Json> = {
   ETag: { description: "Version of the resource, for If-Match.", schema: { type: "string" } },
   "Operation-Location": { description: "Absolute URL of the operation (status monitor) to poll.", schema: { type: "string", format: "uri" } },
   "Retry-After": { description: "Seconds to wait before polling the operation.", schema: { type: "integer", minimum: 0 } },
-  Location: { description: "Absolute URL of the operation (202) or resource (201) .", schema: { type: "string" } },
+  Location: { description: "Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201).", schema: { type: "string" } },
 };
 
 function content(body: string): Json {

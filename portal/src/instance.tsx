@@ -116,9 +116,8 @@ function AccessCard({ inst }: { inst: Instance }) {
             `${inst.ssh.publicAccess === "Enabled" ? "enabled, no address yet" : "disabled"}`
           )}
         </dd>
-        <dt>Setup-script logs</dt>
-        <dd>On the workspace share: <code>Logs/{inst.name}/</code></dd>
       </dl>
+      <SetupLog inst={inst} />
       {inst.applications.length > 0 && (
         <>
           <h3>Applications</h3>
@@ -130,5 +129,27 @@ function AccessCard({ inst }: { inst: Instance }) {
         </>
       )}
     </div>
+  );
+}
+
+/** The setup scripts' output of the last operation; followed while that operation runs. */
+function SetupLog({ inst }: { inst: Instance }) {
+  const last = inst.lastOperation;
+  const running = last?.status === "Running" || last?.status === "NotStarted";
+  const log = usePoll(
+    async () => {
+      const res = await fetch(`/api/instances/${encodeURIComponent(inst.name)}/setup-log`, { credentials: "same-origin" });
+      if (!res.ok) throw new Error(`setup log: ${res.status}`);
+      return res.text();
+    },
+    running ? OPERATION_REFRESH_MS * 2 : null,
+    `setup:${inst.name}:${last?.id ?? ""}:${running}`,
+  );
+  return (
+    <details class="setup-log" open={running}>
+      <summary>Setup-script log</summary>
+      <pre data-testid="setup-log">{log.data || (running ? "(waiting for the scripts…)" : "(empty)")}</pre>
+      <p class="hint">On the workspace share under <code>Logs/{inst.name.toLowerCase()}/</code>.</p>
+    </details>
   );
 }

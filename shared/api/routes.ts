@@ -146,6 +146,15 @@ export const ROUTES = {
     summary: "Heartbeat from an agent or notebook on the VM; resets the idle timer.",
     responses: { "204": { description: "Recorded." }, ...common, ...noInstance },
   },
+  getSetupLog: {
+    fn: "instancesSetupLog", method: "GET", route: "instances/{name}/setup-log", operationId: "getSetupLog",
+    summary: "What the setup scripts of the instance's last operation wrote (creation, then startup), read from Logs/<name>/ on the workspace share.",
+    responses: {
+      "200": { description: "The log text; empty when no script has written yet (or the instance has none).", body: "text" },
+      ...common,
+      ...noInstance,
+    },
+  },
   listJobs: {
     fn: "listJobs", method: "GET", route: "instances/{name}/jobs", operationId: "listJobs", summary: "Jobs of the instance.",
     query: { state: jobState.optional(), ...pageQuery },

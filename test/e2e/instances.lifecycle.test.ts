@@ -43,6 +43,11 @@ describe("instance lifecycle", () => {
     expect(fs.readFileSync(path.join(share, "Users", "alice", "created-by-setup.txt"), "utf8")).toBe("hello from alice-cpu-1\n");
     const logs = fs.readdirSync(path.join(share, "Logs", "alice-cpu-1"));
     expect(logs.some((f) => f.startsWith("creation-"))).toBe(true);
+    // The same log through the API (what the portal shows), for whoever may read the instance only.
+    const setupLog = await stack.api<string>("GET", "/api/instances/alice-cpu-1/setup-log", { as: "alice" });
+    expect(setupLog.status).toBe(200);
+    expect(setupLog.text).toContain("/Users/alice");
+    expect((await stack.api("GET", "/api/instances/alice-cpu-1/setup-log", { as: "bob" })).status).toBe(404);
 
     const op = await stack.api<{ status: string; steps: { name: string; status: string }[] }>("GET", put.headers.get("operation-location")!, { as: "alice" });
     expect(op.body.status).toBe("Succeeded");

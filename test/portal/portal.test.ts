@@ -80,6 +80,9 @@ describe.skipIf(!CHROMIUM)("portal in Chromium", () => {
     }
     await alice.locator('h1 .badge[data-state="Running"]').waitFor({ timeout: WAIT });
     stack.setCloudConfig({ latencyProfile: "none" });
+    // The creation script's output, read from the share through the API.
+    await alice.getByText("Setup-script log").click();
+    await expect.poll(() => alice.getByTestId("setup-log").innerText(), { timeout: WAIT }).toContain("hello from the portal");
   });
 
   test("a job's output appears while it runs; auto-stop is explained in words", async () => {
