@@ -13,3 +13,5 @@ import "./functions/jobQueue";
 import "./functions/jobReconcile";
 import "./functions/agent";
 import "./orchestrations/jobs/register";
+import "./functions/instanceSetupLog";
+import "./functions/portal";

@@ -2,6 +2,23 @@
 // Do not edit by hand.
 /* eslint-disable */
 export interface paths {
+    "/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The portal (index.html at / ); the page signs in through /.auth and calls this API. */
+        get: operations["getPortal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/agent.js": {
         parameters: {
             query?: never;
@@ -43,6 +60,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** 200 when storage, ARM and Files answer; 503 naming what is down. */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -59,6 +77,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Instances the caller may see (users: their own; admins and readers: all). */
         get: operations["listInstances"];
         put?: never;
         post?: never;
@@ -72,18 +91,19 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
-                name: string;
-            };
+            path?: never;
             cookie?: never;
         };
+        /** One instance. */
         get: operations["getInstance"];
+        /** Create an instance (201), or repeat an earlier identical create (200). */
         put: operations["createInstance"];
         post?: never;
+        /** Delete an instance; the user's files are kept. */
         delete: operations["deleteInstance"];
         options?: never;
         head?: never;
+        /** Change the mutable fields of an instance. */
         patch: operations["updateInstance"];
         trace?: never;
     };
@@ -108,14 +128,13 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
-                name: string;
-            };
+            path?: never;
             cookie?: never;
         };
+        /** Jobs of the instance. */
         get: operations["listJobs"];
         put?: never;
+        /** Queue a job on the instance. */
         post: operations["submitJob"];
         delete?: never;
         options?: never;
@@ -134,6 +153,23 @@ export interface paths {
         put?: never;
         /** Restart an instance. */
         post: operations["restartInstance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{name}/setup-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the setup scripts of the instance's last operation wrote (creation, then startup), read from Logs/<name>/ on the workspace share. */
+        get: operations["getSetupLog"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -181,6 +217,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One job. */
         get: operations["getJob"];
         put?: never;
         post?: never;
@@ -199,6 +236,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Cancel a queued or running job. */
         post: operations["cancelJob"];
         delete?: never;
         options?: never;
@@ -213,6 +251,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The job's output. */
         get: operations["getJobLogs"];
         put?: never;
         post?: never;
@@ -229,6 +268,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** This document. */
         get: operations["openApi"];
         put?: never;
         post?: never;
@@ -245,6 +285,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** A long-running operation (status monitor). */
         get: operations["getOperation"];
         put?: never;
         post?: never;
@@ -261,7 +302,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Allowed VM sizes and quota use per family. */
         get: operations["listSizes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/assets/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The portal's script and style sheet, named by content hash (cached for a year). */
+        get: operations["getPortalAsset"];
         put?: never;
         post?: never;
         delete?: never;
@@ -274,6 +333,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AgentReport: {
+            /** @constant */
+            kind: "started";
+        } | {
+            /** @constant */
+            kind: "heartbeat";
+        } | {
+            /** @constant */
+            kind: "exited";
+            outcome: {
+                exitCode?: number;
+                message?: string;
+                /** @enum {string} */
+                state: "Completed" | "Failed" | "Canceled" | "TimedOut";
+            };
+        };
         CreateInstanceBody: {
             /**
              * @description Admins only; defaults to the caller.
@@ -347,10 +422,14 @@ export interface components {
         };
         Health: {
             checks?: {
-                [key: string]: string;
+                [key: string]: {
+                    error?: string;
+                    /** @enum {string} */
+                    status: "ok" | "down";
+                };
             };
             /** @enum {string} */
-            status: "ok" | "degraded";
+            status: "ok" | "unhealthy";
         };
         Instance: {
             applications: {
@@ -569,6 +648,16 @@ export interface components {
             };
         };
         Sizes: {
+            policy: {
+                idleShutdownMaxMinutes: number;
+                idleShutdownMinMinutes: number;
+                /** @description enablePublicIp is allowed (ALLOW_PUBLIC_IP). */
+                publicIp: boolean;
+                /** @description sshPublicAccess Enabled is allowed (ALLOW_SSH_PUBLIC_ACCESS). */
+                sshPublicAccess: boolean;
+                /** @description Subnets an instance may join; the first is the default. */
+                subnetIds: string[];
+            };
             quota: {
                 family: string;
                 /** @description Absent when neither policy nor subscription sets a limit. */
@@ -592,6 +681,36 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getPortal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The portal page (no-cache). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such file. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     getAgent: {
         parameters: {
             query?: never;
@@ -626,30 +745,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    claim?: string;
-                    /** @constant */
-                    kind: "started";
-                } | {
-                    /** @constant */
-                    kind: "heartbeat";
-                } | {
-                    /** @constant */
-                    kind: "exited";
-                    outcome: {
-                        exitCode?: number;
-                        message?: string;
-                        /** @enum {string} */
-                        state: "Completed" | "Failed" | "Canceled" | "TimedOut";
-                    };
-                };
+                "application/json": components["schemas"]["AgentReport"];
             };
         };
         responses: {
@@ -816,6 +919,7 @@ export interface operations {
             /** @description The instance. */
             200: {
                 headers: {
+                    /** @description Version of the resource, for If-Match. */
                     ETag?: string;
                     [name: string]: unknown;
                 };
@@ -865,7 +969,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description ETag the write is conditional on. */
+                /** @description ETag the write is conditional on (412 when it changed). */
                 "If-Match"?: string;
             };
             path: {
@@ -883,6 +987,8 @@ export interface operations {
             /** @description Idempotent repeat of an earlier create. */
             200: {
                 headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -892,8 +998,14 @@ export interface operations {
             /** @description Created; provisioning runs in the background. */
             201: {
                 headers: {
+                    /** @description Version of the resource, for If-Match. */
                     ETag?: string;
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
+                    Location?: string;
+                    /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -960,7 +1072,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description ETag the write is conditional on. */
+                /** @description ETag the write is conditional on (412 when it changed). */
                 "If-Match"?: string;
             };
             path: {
@@ -974,8 +1086,12 @@ export interface operations {
             /** @description Deletion accepted; the user's files are kept. */
             202: {
                 headers: {
-                    /** @description URL of the operation to poll. */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
+                    Location?: string;
+                    /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1009,7 +1125,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such instance. */
+            /** @description No such instance (or not yours). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1027,13 +1143,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match does not match. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     updateInstance: {
         parameters: {
             query?: never;
             header?: {
-                /** @description ETag the write is conditional on. */
+                /** @description ETag the write is conditional on (412 when it changed). */
                 "If-Match"?: string;
             };
             path: {
@@ -1051,6 +1176,8 @@ export interface operations {
             /** @description Updated. */
             200: {
                 headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1168,7 +1295,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such instance. */
+            /** @description No such instance (or not yours). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1233,7 +1360,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such instance. */
+            /** @description No such instance (or not yours). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1266,8 +1393,8 @@ export interface operations {
             /** @description Queued. */
             202: {
                 headers: {
-                    /** @description URL of the operation to poll. */
-                    "Operation-Location"?: string;
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1301,7 +1428,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such instance. */
+            /** @description No such instance (or not yours). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1336,6 +1463,8 @@ export interface operations {
             header?: {
                 /** @description A repeated key returns the first result. */
                 "Idempotency-Key"?: string;
+                /** @description ETag the write is conditional on (412 when it changed). */
+                "If-Match"?: string;
             };
             path: {
                 /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
@@ -1348,8 +1477,12 @@ export interface operations {
             /** @description The restart operation was accepted. */
             202: {
                 headers: {
-                    /** @description URL of the operation to poll. */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
+                    Location?: string;
+                    /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1394,6 +1527,74 @@ export interface operations {
             };
             /** @description InvalidStateTransition (the state machine forbids it) or Conflict (an operation is in flight). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description If-Match does not match. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getSetupLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The log text; empty when no script has written yet (or the instance has none). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such instance (or not yours). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1409,6 +1610,8 @@ export interface operations {
             header?: {
                 /** @description A repeated key returns the first result. */
                 "Idempotency-Key"?: string;
+                /** @description ETag the write is conditional on (412 when it changed). */
+                "If-Match"?: string;
             };
             path: {
                 /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
@@ -1421,8 +1624,12 @@ export interface operations {
             /** @description The start operation was accepted. */
             202: {
                 headers: {
-                    /** @description URL of the operation to poll. */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
+                    Location?: string;
+                    /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1467,6 +1674,15 @@ export interface operations {
             };
             /** @description InvalidStateTransition (the state machine forbids it) or Conflict (an operation is in flight). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description If-Match does not match. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1482,6 +1698,8 @@ export interface operations {
             header?: {
                 /** @description A repeated key returns the first result. */
                 "Idempotency-Key"?: string;
+                /** @description ETag the write is conditional on (412 when it changed). */
+                "If-Match"?: string;
             };
             path: {
                 /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
@@ -1494,8 +1712,12 @@ export interface operations {
             /** @description The stop operation was accepted. */
             202: {
                 headers: {
-                    /** @description URL of the operation to poll. */
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
+                    Location?: string;
+                    /** @description Absolute URL of the operation (status monitor) to poll. */
                     "Operation-Location"?: string;
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1547,6 +1769,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match does not match. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     getJob: {
@@ -1554,7 +1785,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
@@ -1564,6 +1795,8 @@ export interface operations {
             /** @description The job. */
             200: {
                 headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1613,7 +1846,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
@@ -1623,6 +1856,8 @@ export interface operations {
             /** @description Cancellation accepted. */
             202: {
                 headers: {
+                    /** @description Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201). */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1665,6 +1900,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The job already ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     getJobLogs: {
@@ -1672,12 +1916,12 @@ export interface operations {
             query?: {
                 /** @description With `stream`: the first byte to return (0 by default). */
                 offset?: number;
-                /** @description One stream only (stdout or stderr), from `offset`: what a follower polls while the job writes. Without it: stdout then stderr, whole. */
+                /** @description One stream only, from `offset`: what a follower polls while the job writes. Without it: stdout then stderr, whole. */
                 stream?: "stdout" | "stderr";
             };
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
@@ -1756,16 +2000,18 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Operation id */
+                /** @description Operation id. */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The operation. */
+            /** @description The operation; Retry-After while it runs. */
             200: {
                 headers: {
+                    /** @description Seconds to wait before polling the operation. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1854,6 +2100,36 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+        };
+    };
+    getPortalAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description No such file. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

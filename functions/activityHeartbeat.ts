@@ -3,11 +3,12 @@
 // like other writes to the instance (its user or an admin; readers 403, others 404). The
 // write is coarse (recordActivity skips it when the last one is < 30 s old), so agents may
 // call every minute without loading the table. Answers 204.
+import { ROUTES } from "../shared/api/routes";
 import { apiRoute } from "./http/api";
 import { recordActivity } from "./instanceActivity";
 import { loadInstance } from "./instances";
 
-apiRoute("instanceActivity", { route: "instances/{name}/activity", methods: ["POST"] }, async ({ principal, params }) => {
+apiRoute(ROUTES.reportActivity, async ({ principal, params }) => {
   const got = await loadInstance(principal, params.name, "instance:activity");
   await recordActivity(got.record.name, new Date());
   return { status: 204 };

@@ -4,7 +4,6 @@
 // Authentication passes the token's `xms_mirid`); anything else is 403 and logged.
 import fs from "node:fs";
 import path from "node:path";
-import { app } from "@azure/functions";
 import * as df from "durable-functions";
 import { blobSasUrl } from "../shared/azure/blobs";
 import { AppError, ForbiddenError, NotFoundError, PreconditionFailedError } from "../shared/errors";
@@ -17,7 +16,8 @@ import { JOB_LOGS_CONTAINER, jobLogBlobs, type JobRecord } from "../shared/jobs/
 import { parseWith } from "../shared/validation";
 import { durablePort } from "../orchestrations/jobs/durablePort";
 import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
-import { apiRoute } from "./http/api";
+import { ROUTES } from "../shared/api/routes";
+import { apiRoute, httpRoute } from "./http/api";
 import { jobStores } from "./jobSubmission";
 import { getClients, getSettings } from "./runtime";
 
@@ -26,21 +26,16 @@ const AGENT_FILE = path.join(__dirname, "..", "agent", "agent.bundle.js");
 /** Log URLs outlive the job's timeout by this much (the agent ships the tail after the end). */
 const LOG_SAS_MARGIN_MINUTES = 10;
 
-app.http("agentFile", {
-  route: "agent/agent.js",
-  methods: ["GET"],
-  // Public: the same file for every VM, no secret in it.
-  authLevel: "anonymous",
-  handler: async () => {
-    try {
-      return { status: 200, body: await fs.promises.readFile(AGENT_FILE), headers: { "Content-Type": "text/javascript; charset=utf-8" } };
-    } catch {
-      return { status: 404, jsonBody: { error: { code: "NotFound", message: "The agent is not built (npm run build)." } } };
-    }
-  },
+// Public: the same file for every VM, no secret in it.
+httpRoute(ROUTES.getAgent, async () => {
+  try {
+    return { status: 200, body: await fs.promises.readFile(AGENT_FILE), headers: { "Content-Type": "text/javascript; charset=utf-8" } };
+  } catch {
+    return { status: 404, jsonBody: { error: { code: "NotFound", message: "The agent is not built (npm run build)." } } };
+  }
 });
 
-apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], extraInputs: [df.input.durableClient()] }, async ({ ctx, req, params, body }) => {
+apiRoute(ROUTES.reportJob, async ({ ctx, req, params, body }) => {
   const parsed = parseWith(agentReport, body);
   if (!parsed.ok) throw parsed.error;
   const report = parsed.value;
@@ -68,7 +63,7 @@ apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], e
       return { status: 202, body: { accepted: true } };
     }
   }
-});
+}, { extraInputs: [df.input.durableClient()] });
 
 /**
  * Starting → Running, once: the answer carries what the job needs (command, environment with

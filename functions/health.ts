@@ -1,7 +1,9 @@
 // GET /api/health (anonymous): 200 {"status":"ok"} only when every dependency answers;
 // 503 {"status":"unhealthy","checks":{...}} naming what is down. Each dependency is one
 // entry of `healthChecks`, so another (e.g. the ARM endpoint) is one more entry.
-import { app, type HttpResponseInit } from "@azure/functions";
+import type { HttpResponseInit } from "@azure/functions";
+import { ROUTES } from "../shared/api/routes";
+import { httpRoute } from "./http/api";
 import { createStorageServiceClients } from "../shared/azure/clients";
 import { requireStorageConnection } from "../shared/azure/storageConnection";
 import { getClients } from "./runtime";
@@ -87,13 +89,8 @@ function describe(err: unknown, timeoutMs: number): string {
   return (e?.message ?? String(err)).split("\n")[0]!.slice(0, 200);
 }
 
-app.http("health", {
-  route: "health",
-  methods: ["GET"],
-  authLevel: "anonymous",
-  handler: async (): Promise<HttpResponseInit> => {
-    const report = await runHealthChecks();
-    if (report.status === "ok") return { status: 200, jsonBody: { status: "ok" } };
-    return { status: 503, jsonBody: report };
-  },
+httpRoute(ROUTES.health, async (): Promise<HttpResponseInit> => {
+  const report = await runHealthChecks();
+  if (report.status === "ok") return { status: 200, jsonBody: { status: "ok" } };
+  return { status: 503, jsonBody: report };
 });

@@ -13,7 +13,8 @@ import { listInstancesQuery } from "../shared/schemas/instance";
 import type { Stored } from "../shared/store/recordTable";
 import { parseWith } from "../shared/validation";
 import { ORCHESTRATIONS, type OperationRecord } from "../orchestrations/instances/types";
-import { accepted, apiRoute, idempotencyKey, ifMatch, type ApiRequest, type ApiResult } from "./http/api";
+import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
+import { accepted, apiRoute, idempotencyKey, ifMatch, operationHeaders, type ApiRequest, type ApiResult } from "./http/api";
 import { recordActivity } from "./instanceActivity";
 import { beginInstanceOperation, lifecycleInput, type LifecycleOperation } from "./instanceOperations";
 import { instanceStores } from "./instanceStores";
@@ -140,7 +141,7 @@ async function create(r: ApiRequest): Promise<ApiResult> {
     await operations.delete(operationId).catch(() => undefined);
     throw err;
   }
-  return withEtag(201, stored, { "Operation-Location": `/api/operations/${operationId}`, Location: `/api/instances/${req.name}` });
+  return withEtag(201, stored, { ...operationHeaders(r.req, operationId), Location: new URL(`/api/instances/${encodeURIComponent(req.name)}`, r.req.url).toString() });
 }
 
 async function patch(r: ApiRequest): Promise<ApiResult> {
@@ -180,8 +181,8 @@ async function list(r: ApiRequest): Promise<ApiResult> {
   const q = r.req.query;
   const token = q.get("continuationToken") ?? undefined;
   const topText = q.get("top") ?? q.get("$top");
-  const top = topText === null ? 100 : Number(topText);
-  if (!Number.isInteger(top) || top < 1 || top > 1000) throw ValidationError.field("top", "must be an integer 1..1000");
+  const top = topText === null ? PAGE_SIZE.default : Number(topText);
+  if (!Number.isInteger(top) || top < 1 || top > PAGE_SIZE.max) throw ValidationError.field("top", `must be an integer 1..${PAGE_SIZE.max}`);
   const filters: Record<string, string> = {};
   for (const [k, val] of q.entries()) if (k !== "continuationToken" && k !== "top" && k !== "$top") filters[k] = val;
   const parsed = parseWith(listInstancesQuery, filters);
@@ -222,7 +223,7 @@ async function lifecycle(r: ApiRequest, operation: LifecycleOperation): Promise<
     ...(ifMatch(r.req) !== undefined ? { ifMatch: ifMatch(r.req) } : {}),
   });
   if (operation === "start") await recordActivity(got.record.name).catch(() => undefined);
-  const result = accepted(op.id, toOperationResponse(op));
+  const result = accepted(r.req, op.id, toOperationResponse(op));
   if (key) {
     const remembered = await idempotency.remember(scope, key, { status: result.status, body: result.body, headers: result.headers ?? {} });
     return remembered.result;
@@ -230,15 +231,11 @@ async function lifecycle(r: ApiRequest, operation: LifecycleOperation): Promise<
   return result;
 }
 
-apiRoute("instancesList", { route: "instances", methods: ["GET"] }, list);
-apiRoute("instancesPut", { route: "instances/{name}", methods: ["PUT"], extraInputs: durable }, create);
-apiRoute("instancesPatch", { route: "instances/{name}", methods: ["PATCH"], extraInputs: durable }, patch);
-apiRoute("instancesGet", { route: "instances/{name}", methods: ["GET"] }, async (r) =>
-  withEtag(200, await loadInstance(r.principal, r.params.name, "instance:read")),
-);
-apiRoute("instancesDelete", { route: "instances/{name}", methods: ["DELETE"], extraInputs: durable }, (r) => lifecycle(r, "delete"));
-for (const operation of ["start", "stop", "restart"] as const) {
-  apiRoute(`instances${operation[0]!.toUpperCase()}${operation.slice(1)}`, { route: `instances/{name}/${operation}`, methods: ["POST"], extraInputs: durable }, (r) =>
-    lifecycle(r, operation),
-  );
-}
+apiRoute(ROUTES.listInstances, list);
+apiRoute(ROUTES.createInstance, create, { extraInputs: durable });
+apiRoute(ROUTES.updateInstance, patch, { extraInputs: durable });
+apiRoute(ROUTES.getInstance, async (r) => withEtag(200, await loadInstance(r.principal, r.params.name, "instance:read")));
+apiRoute(ROUTES.deleteInstance, (r) => lifecycle(r, "delete"), { extraInputs: durable });
+apiRoute(ROUTES.startInstance, (r) => lifecycle(r, "start"), { extraInputs: durable });
+apiRoute(ROUTES.stopInstance, (r) => lifecycle(r, "stop"), { extraInputs: durable });
+apiRoute(ROUTES.restartInstance, (r) => lifecycle(r, "restart"), { extraInputs: durable });

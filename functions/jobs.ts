@@ -12,6 +12,7 @@ import { parseWith } from "../shared/validation";
 import { orchestrationIds } from "../shared/ids";
 import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
 import { durablePort } from "../orchestrations/jobs/durablePort";
+import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
 import { apiRoute, idempotencyKey } from "./http/api";
 import { recordActivity } from "./instanceActivity";
 import { instanceStores } from "./instanceStores";
@@ -20,7 +21,7 @@ import { getClients } from "./runtime";
 
 const client = [df.input.durableClient()];
 
-apiRoute("submitJob", { route: "instances/{name}/jobs", methods: ["POST"], extraInputs: client }, async ({ ctx, principal, params, body, req }) => {
+apiRoute(ROUTES.submitJob, async ({ ctx, principal, params, body, req }) => {
   if (body === undefined) throw ValidationError.field("body", "A JSON body with at least `command` is required.");
   const parsed = parseWith(jobSubmissionBody, body);
   if (!parsed.ok) throw parsed.error;
@@ -32,17 +33,17 @@ apiRoute("submitJob", { route: "instances/{name}/jobs", methods: ["POST"], extra
     source: "http",
     ...(key ? { idempotencyKey: key } : {}),
   });
-  return { status: 202, body: toJobResponse(job), headers: { Location: `/api/jobs/${job.id}` } };
-});
+  return { status: 202, body: toJobResponse(job), headers: { Location: new URL(`/api/jobs/${job.id}`, req.url).toString() } };
+}, { extraInputs: client });
 
-apiRoute("listJobs", { route: "instances/{name}/jobs", methods: ["GET"] }, async ({ principal, params, req }) => {
+apiRoute(ROUTES.listJobs, async ({ principal, params, req }) => {
   const inst = await instanceFor(principal, params.name!, "job:read");
   const state = req.query.get("state") ?? undefined;
   if (state !== undefined && !(JOB_STATES as readonly string[]).includes(state)) {
     throw ValidationError.field("state", `must be one of ${JOB_STATES.join(", ")}`);
   }
-  const pageSize = Number(req.query.get("top") ?? 100);
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw ValidationError.field("top", "must be an integer in 1..1000");
+  const pageSize = Number(req.query.get("top") ?? PAGE_SIZE.default);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > PAGE_SIZE.max) throw ValidationError.field("top", `must be an integer in 1..${PAGE_SIZE.max}`);
   const token = req.query.get("continuationToken") ?? undefined;
   // Only this incarnation's jobs: the partition is the name, which an earlier instance may have had.
   const page = await jobStores().jobs.list(inst.record.name, {
@@ -82,12 +83,12 @@ async function jobFor(principal: Principal, id: string, action: "job:read" | "jo
   return { ...got, instanceLives: inst !== undefined };
 }
 
-apiRoute("getJob", { route: "jobs/{id}", methods: ["GET"] }, async ({ principal, params }) => {
+apiRoute(ROUTES.getJob, async ({ principal, params }) => {
   const got = await jobFor(principal, params.id!, "job:read");
   return { status: 200, body: toJobResponse(got.record), headers: { ETag: got.etag } };
 });
 
-apiRoute("getJobLogs", { route: "jobs/{id}/logs", methods: ["GET"] }, async ({ principal, params, req }) => {
+apiRoute(ROUTES.getJobLogs, async ({ principal, params, req }) => {
   const got = await jobFor(principal, params.id!, "job:read");
   const storage = getClients().storage;
   const stream = req.query.get("stream");
@@ -108,7 +109,7 @@ apiRoute("getJobLogs", { route: "jobs/{id}/logs", methods: ["GET"] }, async ({ p
   return { status: 200, body: bytes, headers: { "Content-Type": "text/plain; charset=utf-8" } };
 });
 
-apiRoute("cancelJob", { route: "jobs/{id}/cancel", methods: ["POST"], extraInputs: client }, async ({ ctx, principal, params }) => {
+apiRoute(ROUTES.cancelJob, async ({ ctx, principal, params, req }) => {
   const got = await jobFor(principal, params.id!, "job:cancel");
   if (isTerminalJobState(got.record.state)) {
     throw new ConflictError(`Job '${got.record.id}' already ended (${got.record.state}).`, { retryable: false });
@@ -123,5 +124,5 @@ apiRoute("cancelJob", { route: "jobs/{id}/cancel", methods: ["POST"], extraInput
   await durablePort(df.getClient(ctx)).raise(orchestrationIds.job(job.id), JOB_EVENT, { type: "Cancel", reason: "canceled by request" } satisfies JobEventPayload);
   // Activity only on the instance that ran it, not a later one that took its name.
   if (got.instanceLives) await recordActivity(job.instance, now).catch(() => undefined);
-  return { status: 202, body: toJobResponse(job), headers: { Location: `/api/jobs/${job.id}` } };
-});
+  return { status: 202, body: toJobResponse(job), headers: { Location: new URL(`/api/jobs/${job.id}`, req.url).toString() } };
+}, { extraInputs: client });

@@ -4,6 +4,7 @@ import { NotFoundError } from "../shared/errors";
 import { assertAuthorized } from "../shared/rbac";
 import type { OperationResponse } from "../shared/schemas/operation";
 import type { OperationRecord } from "../orchestrations/instances/types";
+import { OPERATION_RETRY_AFTER_SECONDS, ROUTES } from "../shared/api/routes";
 import { apiRoute } from "./http/api";
 import { instanceStores } from "./instanceStores";
 
@@ -21,10 +22,12 @@ export function toOperationResponse(op: OperationRecord): OperationResponse & { 
   };
 }
 
-apiRoute("operationsGet", { route: "operations/{id}", methods: ["GET"] }, async (r) => {
+apiRoute(ROUTES.getOperation, async (r) => {
   const id = r.params.id ?? "";
   const got = /^[a-z0-9]{1,64}$/.test(id) ? await instanceStores().operations.get(id) : undefined;
   if (!got) throw NotFoundError.resource("Operation", id);
   assertAuthorized(r.principal, "operation:read", { instance: { name: got.record.instance ?? "", assignedUser: got.record.assignedUser } });
-  return { status: 200, body: toOperationResponse(got.record) };
+  // A status monitor that is still running says when to look again (REST guidelines).
+  const running = got.record.status === "Running" || got.record.status === "NotStarted";
+  return { status: 200, body: toOperationResponse(got.record), ...(running ? { headers: { "Retry-After": String(OPERATION_RETRY_AFTER_SECONDS) } } : {}) };
 });

@@ -161,3 +161,5 @@ output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output API_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
+// The portal, served by the same app (functions/portal.ts).
+output PORTAL_URL string = 'https://${functionApp.outputs.defaultHostName}/'

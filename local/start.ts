@@ -201,6 +201,7 @@ async function main(): Promise<void> {
     return exit(1, (err as Error).message);
   }
   process.stdout.write(`Compute Instances API ready: http://127.0.0.1:${ports.PORT}/api (health: http://127.0.0.1:${ports.PORT}/api/health)\n`);
+  process.stdout.write(`Portal: http://127.0.0.1:${ports.PORT}/ (sign in as one of LOCAL_PRINCIPALS)\n`);
 }
 
 async function waitForPorts(child: ChildProcess, portList: number[], timeoutMs = 30_000): Promise<void> {

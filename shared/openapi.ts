@@ -1,14 +1,16 @@
 import { z } from "zod";
-import { errorBody } from "./schemas/common";
-import { createInstanceBody, instanceList, instanceResponse, instanceState, patchInstanceBody } from "./schemas/instance";
-import { jobList, jobQueueMessage, jobResponse, jobState, jobSubmissionBody } from "./schemas/job";
+import { errorBody, INSTANCE_NAME_PATTERN } from "./schemas/common";
+import { createInstanceBody, instanceList, instanceResponse, patchInstanceBody } from "./schemas/instance";
+import { jobList, jobQueueMessage, jobResponse, jobSubmissionBody } from "./schemas/job";
 import { operationResponse } from "./schemas/operation";
 import { agentReport } from "./jobs/agentReport";
+import { IDEMPOTENCY_KEY_MAX_LENGTH, ROUTES, routeTemplate, type ResponseDef, type RouteDef } from "./api/routes";
 import { healthResponse, sizesResponse } from "./schemas/sizes";
 
 // The OpenAPI 3.1 document, generated from the same zod schemas that validate requests
 // (z.toJSONSchema; OpenAPI 3.1 schemas are JSON Schema 2020-12). Request bodies are rendered
-// as input (defaults make fields optional), responses as output.
+// as input (defaults make fields optional), responses as output. Paths come from the route
+// table (shared/api/routes.ts) the functions register from; nothing here is written per path.
 
 type Json = Record<string, unknown>;
 
@@ -17,6 +19,7 @@ const requestSchemas = {
   PatchInstanceBody: patchInstanceBody,
   JobSubmissionBody: jobSubmissionBody,
   JobQueueMessage: jobQueueMessage,
+  AgentReport: agentReport,
 };
 const responseSchemas = {
   Instance: instanceResponse,
@@ -46,69 +49,109 @@ function components(schemas: Record<string, z.ZodType>, io: "input" | "output"):
 }
 
 function inline(schema: z.ZodType): Json {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema) as Json;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Json;
   return rest;
 }
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
-const json = (id: string) => ({ "application/json": { schema: ref(id) } });
-const error = (description: string) => ({ description, content: json("ErrorBody") });
-const errors = {
-  "400": error("Invalid request (code InvalidRequest); details name each field."),
-  "401": error("No valid identity (Unauthorized)."),
-  "403": error("The caller's role does not allow this (Forbidden)."),
+
+const HEADER_DOCS: Record<NonNullable<ResponseDef["headers"]>[number], Json> = {
+  ETag: { description: "Version of the resource, for If-Match.", schema: { type: "string" } },
+  "Operation-Location": { description: "Absolute URL of the operation (status monitor) to poll.", schema: { type: "string", format: "uri" } },
+  "Retry-After": { description: "Seconds to wait before polling the operation.", schema: { type: "integer", minimum: 0 } },
+  Location: { description: "Absolute URL of the operation (202 of a long operation), the job (202 of a job) or the new instance (201).", schema: { type: "string" } },
 };
-/** Every JSON body is bounded before anything else looks at it (shared/jsonBody.ts). */
-const bodyErrors = {
-  "400": error("Invalid request (code InvalidRequest); details name each field. Also a body that is not JSON or is nested more than 32 levels deep (target body)."),
-  "413": error("The body is larger than 256 KiB (PayloadTooLarge)."),
-};
-const pageParams = [
-  { name: "top", in: "query", required: false, description: "Page size.", schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
-  {
-    name: "continuationToken",
+
+function content(body: string): Json {
+  switch (body) {
+    case "text":
+      return { "text/plain": { schema: { type: "string" } } };
+    case "javascript":
+      return { "text/javascript": { schema: { type: "string" } } };
+    case "html":
+      return { "text/html": { schema: { type: "string" } } };
+    case "object":
+      return { "application/json": { schema: { type: "object" } } };
+    default:
+      return { "application/json": { schema: ref(body) } };
+  }
+}
+
+function response(r: ResponseDef): Json {
+  return {
+    description: r.description,
+    ...(r.headers ? { headers: Object.fromEntries(r.headers.map((h) => [h, HEADER_DOCS[h]])) } : {}),
+    ...(r.body ? { content: content(r.body) } : {}),
+  };
+}
+
+/** Path parameters, from the names in the route template. */
+function pathParameter(def: RouteDef, name: string): Json {
+  if (name === "name") {
+    return {
+      name, in: "path", required: true,
+      description: "Instance name: 3–24 letters, digits and hyphens, starting with a letter.",
+      schema: { type: "string", pattern: INSTANCE_NAME_PATTERN.source },
+    };
+  }
+  const what = def.route.startsWith("operations/") ? "Operation" : def.route.includes("jobs/") ? "Job" : "Resource";
+  return { name, in: "path", required: true, description: `${what} id.`, schema: { type: "string" } };
+}
+
+function queryParameter(name: string, schema: z.ZodType): Json {
+  const { description, ...json } = inline(schema);
+  return {
+    name,
     in: "query",
+    required: !schema.safeParse(undefined).success,
+    ...(typeof description === "string" ? { description } : {}),
+    schema: json,
+  };
+}
+
+const HEADER_PARAMS: Record<NonNullable<RouteDef["headers"]>[number], Json> = {
+  "If-Match": { name: "If-Match", in: "header", required: false, description: "ETag the write is conditional on (412 when it changed).", schema: { type: "string" } },
+  "Idempotency-Key": {
+    name: "Idempotency-Key",
+    in: "header",
     required: false,
-    description: "From the previous page's nextLink; opaque and signed. One that is not from this list is a 400 naming continuationToken.",
-    schema: { type: "string" },
+    description: "A repeated key returns the first result.",
+    schema: { type: "string", minLength: 1, maxLength: IDEMPOTENCY_KEY_MAX_LENGTH },
   },
-];
-const nameParam = {
-  name: "name",
-  in: "path",
-  required: true,
-  description: "Instance name: 3–24 letters, digits and hyphens, starting with a letter.",
-  schema: { type: "string", pattern: "^[A-Za-z][A-Za-z0-9-]{2,23}$" },
 };
-const idParam = (what: string) => ({ name: "id", in: "path", required: true, description: `${what} id`, schema: { type: "string" } });
-const ifMatch = { name: "If-Match", in: "header", required: false, description: "ETag the write is conditional on.", schema: { type: "string" } };
-const idempotencyKey = {
-  name: "Idempotency-Key",
-  in: "header",
-  required: false,
-  description: "A repeated key returns the first result.",
-  schema: { type: "string", maxLength: 256 },
-};
-const accepted = (description: string, body = "Operation") => ({
-  description,
-  headers: {
-    "Operation-Location": { description: "URL of the operation to poll.", schema: { type: "string" } },
-  },
-  content: json(body),
-});
-const instanceOp = (verb: string, summary: string) => ({
-  post: {
-    operationId: `${verb}Instance`,
-    summary,
-    parameters: [nameParam, idempotencyKey],
-    responses: {
-      "202": accepted(`The ${verb} operation was accepted.`),
-      ...errors,
-      "404": error("No such instance (or not yours)."),
-      "409": error("InvalidStateTransition (the state machine forbids it) or Conflict (an operation is in flight)."),
-    },
-  },
-});
+
+/** The OpenAPI path of a route: `/api/instances/{name}`; a catch-all `{*path}` becomes `{path}`. */
+export function openApiPath(def: RouteDef): string {
+  return "/" + routeTemplate(def).replace(/\{\*?([A-Za-z0-9_]+)(:[^}]*)?\??\}/g, "{$1}");
+}
+
+function operation(def: RouteDef): Json {
+  const pathNames = [...def.route.matchAll(/\{\*?([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
+  const parameters = [
+    ...pathNames.map((n) => pathParameter(def, n)),
+    ...Object.entries(def.query ?? {}).map(([n, schema]) => queryParameter(n, schema)),
+    ...(def.headers ?? []).map((h) => HEADER_PARAMS[h]),
+  ];
+  const body = def.body === undefined ? undefined : typeof def.body === "string" ? content(def.body) : { "application/json": { schema: inline(def.body) } };
+  return {
+    operationId: def.operationId,
+    summary: def.summary,
+    ...(def.security === "anonymous" ? { security: [] } : {}),
+    ...(parameters.length ? { parameters } : {}),
+    ...(body ? { requestBody: { required: true, content: body } } : {}),
+    responses: Object.fromEntries(Object.entries(def.responses).map(([status, r]) => [status, response(r)])),
+  };
+}
+
+/** paths, generated from the route table: every registered route, nothing else. */
+function paths(routes: readonly RouteDef[]): Record<string, Record<string, Json>> {
+  const out: Record<string, Record<string, Json>> = {};
+  for (const def of routes) {
+    const item = (out[openApiPath(def)] ??= {});
+    item[def.method.toLowerCase()] = operation(def);
+  }
+  return out;
+}
 
 export function buildOpenApiDocument(options: { serverUrl?: string; version?: string } = {}): Json {
   const schemas = { ...components(requestSchemas, "input"), ...components(responseSchemas, "output") };
@@ -120,163 +163,8 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
       description: "Managed single-user ML workstations with job queues, schedules and idle shutdown.",
     },
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
-    security: [{ bearer: [] }],
-    paths: {
-      "/api/health": {
-        get: {
-          operationId: "health",
-          security: [],
-          responses: { "200": { description: "Up.", content: json("Health") }, "503": { description: "A dependency is down.", content: json("Health") } },
-        },
-      },
-      "/api/openapi.json": {
-        get: { operationId: "openApi", responses: { "200": { description: "This document.", content: { "application/json": { schema: { type: "object" } } } } } },
-      },
-      "/api/instances": {
-        get: {
-          operationId: "listInstances",
-          parameters: [
-            { name: "state", in: "query", required: false, schema: inline(instanceState) },
-            { name: "assignedUser", in: "query", required: false, schema: { type: "string" } },
-            ...pageParams,
-          ],
-          responses: { "200": { description: "Instances the caller may see.", content: json("InstanceList") }, ...errors },
-        },
-      },
-      "/api/instances/{name}": {
-        parameters: [nameParam],
-        put: {
-          operationId: "createInstance",
-          parameters: [ifMatch],
-          requestBody: { required: true, content: json("CreateInstanceBody") },
-          responses: {
-            "200": { description: "Idempotent repeat of an earlier create.", content: json("Instance") },
-            "201": {
-              description: "Created; provisioning runs in the background.",
-              headers: { "Operation-Location": { schema: { type: "string" } }, ETag: { schema: { type: "string" } } },
-              content: json("Instance"),
-            },
-            ...errors,
-            ...bodyErrors,
-            "409": error("Conflict (name taken), QuotaExceeded, or SkuNotAvailable (the size is restricted for the subscription)."),
-            "412": error("If-Match does not match."),
-          },
-        },
-        get: {
-          operationId: "getInstance",
-          responses: {
-            "200": { description: "The instance.", headers: { ETag: { schema: { type: "string" } } }, content: json("Instance") },
-            ...errors,
-            "404": error("No such instance (or not yours)."),
-          },
-        },
-        patch: {
-          operationId: "updateInstance",
-          parameters: [ifMatch],
-          requestBody: { required: true, content: json("PatchInstanceBody") },
-          responses: {
-            "200": { description: "Updated.", content: json("Instance") },
-            ...errors,
-            ...bodyErrors,
-            "404": error("No such instance (or not yours)."),
-            "409": error("PropertyChangeNotAllowed: a field fixed after creation."),
-            "412": error("If-Match does not match."),
-          },
-        },
-        delete: {
-          operationId: "deleteInstance",
-          parameters: [ifMatch],
-          responses: { "202": accepted("Deletion accepted; the user's files are kept."), ...errors, "404": error("No such instance."), "409": error("Conflict.") },
-        },
-      },
-      "/api/instances/{name}/start": instanceOp("start", "Start a stopped instance."),
-      "/api/instances/{name}/stop": instanceOp("stop", "Stop (deallocate) an instance; running jobs are canceled."),
-      "/api/instances/{name}/restart": instanceOp("restart", "Restart an instance."),
-      "/api/instances/{name}/activity": {
-        post: {
-          operationId: "reportActivity",
-          summary: "Heartbeat from an agent or notebook on the VM; resets the idle timer.",
-          parameters: [nameParam],
-          responses: { "204": { description: "Recorded." }, ...errors, "404": error("No such instance.") },
-        },
-      },
-      "/api/instances/{name}/jobs": {
-        parameters: [nameParam],
-        get: {
-          operationId: "listJobs",
-          parameters: [{ name: "state", in: "query", required: false, schema: inline(jobState) }, ...pageParams],
-          responses: { "200": { description: "Jobs of the instance.", content: json("JobList") }, ...errors, "404": error("No such instance.") },
-        },
-        post: {
-          operationId: "submitJob",
-          parameters: [idempotencyKey],
-          requestBody: { required: true, content: json("JobSubmissionBody") },
-          responses: {
-            "202": accepted("Queued.", "Job"),
-            ...errors,
-            ...bodyErrors,
-            "404": error("No such instance."),
-            "409": error("The instance is being deleted, or the Idempotency-Key was used for a job on another (or an earlier) instance of that name."),
-          },
-        },
-      },
-      "/api/jobs/{id}": {
-        get: { operationId: "getJob", parameters: [idParam("Job")], responses: { "200": { description: "The job.", content: json("Job") }, ...errors, "404": error("No such job.") } },
-      },
-      "/api/jobs/{id}/logs": {
-        get: {
-          operationId: "getJobLogs",
-          parameters: [
-            idParam("Job"),
-            {
-              name: "stream",
-              in: "query",
-              required: false,
-              description: "One stream only (stdout or stderr), from `offset`: what a follower polls while the job writes. Without it: stdout then stderr, whole.",
-              schema: { type: "string", enum: ["stdout", "stderr"] },
-            },
-            { name: "offset", in: "query", required: false, description: "With `stream`: the first byte to return (0 by default).", schema: { type: "integer", minimum: 0 } },
-          ],
-          responses: {
-            "200": { description: "stdout then stderr; or, with `stream`, that stream's bytes from `offset` (empty when nothing new).", content: { "text/plain": { schema: { type: "string" } } } },
-            ...errors,
-            "404": error("No such job."),
-          },
-        },
-      },
-      "/api/jobs/{id}/cancel": {
-        post: { operationId: "cancelJob", parameters: [idParam("Job")], responses: { "202": { description: "Cancellation accepted.", content: json("Job") }, ...errors, "404": error("No such job.") } },
-      },
-      "/api/agent/agent.js": {
-        get: {
-          operationId: "getAgent",
-          summary: "The job agent (one file) that cloud-init installs on every VM. Public.",
-          security: [],
-          responses: { "200": { description: "The agent.", content: { "text/javascript": { schema: { type: "string" } } } }, "404": error("Not built.") },
-        },
-      },
-      "/api/agent/jobs/{id}/reports": {
-        post: {
-          operationId: "reportJob",
-          summary: "A VM's agent reports on a job: started (answer: what to run, once), heartbeat, exited. Only the managed identity of the VM of the instance that owns the job may call it.",
-          parameters: [idParam("Job")],
-          requestBody: { required: true, content: { "application/json": { schema: inline(agentReport) } } },
-          responses: {
-            "200": { description: "started: {command, env, timeoutMinutes, logs}; heartbeat: {cancel?}.", content: { "application/json": { schema: { type: "object" } } } },
-            "202": { description: "exited: the end is being recorded.", content: { "application/json": { schema: { type: "object" } } } },
-            ...errors,
-            "404": error("No such job."),
-            "409": error("started: the job is not Starting (JobNotStartable) or was canceled (JobCanceled); it must not run."),
-          },
-        },
-      },
-      "/api/sizes": {
-        get: { operationId: "listSizes", responses: { "200": { description: "Allowed VM sizes and quota use per family.", content: json("Sizes") }, ...errors } },
-      },
-      "/api/operations/{id}": {
-        get: { operationId: "getOperation", parameters: [idParam("Operation")], responses: { "200": { description: "The operation.", content: json("Operation") }, ...errors, "404": error("No such operation.") } },
-      },
-    },
+    security: [{ bearer: [] }, { session: [] }],
+    paths: paths(Object.values(ROUTES)),
     components: {
       schemas,
       securitySchemes: {
@@ -284,6 +172,12 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
           type: "http",
           scheme: "bearer",
           description: "In Azure: App Service Authentication (Entra ID token). Locally: a token from LOCAL_PRINCIPALS.",
+        },
+        session: {
+          type: "apiKey",
+          in: "cookie",
+          name: "AppServiceAuthSession",
+          description: "The sign-in session of /.auth/login/aad (browsers; HttpOnly, SameSite=Lax). Turned into the same identity as a bearer token.",
         },
       },
     },

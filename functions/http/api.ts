@@ -1,7 +1,8 @@
 // The one wrapper every API route goes through: identity from App Service Authentication,
 // JSON in and out, and every thrown error mapped once to api.md's error body. Handlers
 // return {status, body, headers} and throw AppErrors; nothing else about HTTP leaks in.
-import { app, type FunctionInput, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import { app, type FunctionInput, type HttpHandler, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import { IDEMPOTENCY_KEY_MAX_LENGTH, OPERATION_RETRY_AFTER_SECONDS, routeTemplate, type RouteDef } from "../../shared/api/routes";
 import { toErrorBody, ValidationError } from "../../shared/errors";
 import { assertDeclaredSize, parseJsonBody } from "../../shared/jsonBody";
 import { parsePrincipalHeader, type Principal } from "../../shared/rbac";
@@ -21,22 +22,26 @@ export type ApiResult = {
   headers?: Record<string, string>;
 };
 
-export type ApiRouteOptions = {
-  route: string;
-  methods: ("GET" | "POST" | "PUT" | "PATCH" | "DELETE")[];
-  /** Extra bindings, e.g. df.input.durableClient() for routes that start orchestrations. */
-  extraInputs?: FunctionInput[];
-};
+/** Extra bindings, e.g. df.input.durableClient() for routes that start orchestrations. */
+export type ApiRouteOptions = { extraInputs?: FunctionInput[] };
 
-/** Register an authenticated JSON API route. */
-export function apiRoute(name: string, options: ApiRouteOptions, handler: (r: ApiRequest) => Promise<ApiResult>): void {
-  app.http(name, {
-    route: options.route,
-    methods: options.methods,
+/**
+ * Register an authenticated JSON API route from its definition (shared/api/routes.ts), under
+ * /api. The definition is also what the OpenAPI document is generated from.
+ */
+export function apiRoute(def: RouteDef, handler: (r: ApiRequest) => Promise<ApiResult>, options: ApiRouteOptions = {}): void {
+  httpRoute(def, (req, ctx) => runApi(req, ctx, handler), options);
+}
+
+/** Register a route from its definition with a plain Functions handler (anonymous routes that answer themselves). */
+export function httpRoute(def: RouteDef, handler: HttpHandler, options: ApiRouteOptions = {}): void {
+  app.http(def.fn, {
+    route: routeTemplate(def),
+    methods: [def.method],
     // Identity comes from App Service Authentication, not from function keys.
     authLevel: "anonymous",
     ...(options.extraInputs ? { extraInputs: options.extraInputs } : {}),
-    handler: (req, ctx) => runApi(req, ctx, handler),
+    handler,
   });
 }
 
@@ -98,17 +103,26 @@ export function ifMatch(req: HttpRequest): string | undefined {
 export function idempotencyKey(req: HttpRequest): string | undefined {
   const v = req.headers.get("idempotency-key");
   if (v === null) return undefined;
-  if (v.length === 0 || v.length > 200 || /[\u0000-\u001f]/.test(v)) {
-    throw ValidationError.field("Idempotency-Key", "The Idempotency-Key header must be 1–200 printable characters.");
+  if (v.length === 0 || v.length > IDEMPOTENCY_KEY_MAX_LENGTH || /[\u0000-\u001f]/.test(v)) {
+    throw ValidationError.field("Idempotency-Key", `The Idempotency-Key header must be 1–${IDEMPOTENCY_KEY_MAX_LENGTH} printable characters.`);
   }
   return v;
 }
 
-/** 202 with the operation URL, as api.md asks of every long operation. */
-export function accepted(operationId: string, body: unknown): ApiResult {
+/**
+ * Where to poll an operation: an absolute URL, with how long to wait first (Retry-After), as the
+ * Microsoft REST API guidelines ask of a long-running operation's status monitor. The origin is
+ * the one the caller used (in Azure the app's public host name).
+ */
+export function operationHeaders(req: HttpRequest, operationId: string): Record<string, string> {
   return {
-    status: 202,
-    body,
-    headers: { "Operation-Location": `/api/operations/${operationId}`, Location: `/api/operations/${operationId}` },
+    "Operation-Location": new URL(`/api/operations/${encodeURIComponent(operationId)}`, req.url).toString(),
+    "Retry-After": String(OPERATION_RETRY_AFTER_SECONDS),
   };
+}
+
+/** 202 with the operation's status monitor, as api.md asks of every long operation. */
+export function accepted(req: HttpRequest, operationId: string, body: unknown): ApiResult {
+  const headers = operationHeaders(req, operationId);
+  return { status: 202, body, headers: { ...headers, Location: headers["Operation-Location"]! } };
 }

@@ -28,8 +28,10 @@ if [ "$mode" = "pre" ]; then
 elif [ "$mode" = "post" ]; then
   base="$(azd env get-value API_BASE_URL)"
   host="$(printf '%s' "$base" | sed -e 's#^https://##' -e 's#/.*$##')"
+  # The portal's browser sign-in: App Service Authentication's callback, with ID tokens issued
+  # to it (its sign-in uses the OpenID Connect form_post flow, without a client secret).
   az ad app update --id "${client_id:?AUTH_CLIENT_ID is not set: run the pre step}" \
-    --web-redirect-uris "https://$host/.auth/login/aad/callback"
+    --web-redirect-uris "https://$host/.auth/login/aad/callback" --enable-id-token-issuance true
   echo "redirect URI set for https://$host"
 else
   echo "usage: $0 pre|post" >&2

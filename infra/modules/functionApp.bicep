@@ -85,7 +85,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
 // App Service Authentication: validates Entra ID tokens for the app registration and hands
 // the function x-ms-client-principal (with the app roles admin/user/reader). Anonymous
-// requests pass through so /api/health stays public; the API answers 401 itself.
+// requests pass through so /api/health and the portal page stay public; the API answers 401
+// itself. The portal signs people in with /.auth/login/aad (the session cookie
+// AppServiceAuthSession then stands for them, as a bearer token does) and reads /.auth/me,
+// which answers from the token store.
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'authsettingsV2'
@@ -102,7 +105,7 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
         validation: { allowedAudiences: ['api://${authClientId}', authClientId] }
       }
     }
-    login: { tokenStore: { enabled: false } }
+    login: { tokenStore: { enabled: true }, cookieExpiration: { convention: 'FixedTime', timeToExpiration: '08:00:00' } }
   }
 }
 

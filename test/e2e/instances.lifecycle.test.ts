@@ -29,7 +29,9 @@ describe("instance lifecycle", () => {
       },
     });
     expect(put.status, put.text).toBe(201);
-    expect(put.headers.get("operation-location")).toMatch(/^\/api\/operations\/[a-z0-9]+$/);
+    // Absolute, with Retry-After, as the REST guidelines ask of a status monitor.
+    expect(put.headers.get("operation-location")).toMatch(new RegExp(`^${stack.baseUrl}/api/operations/[a-z0-9]+$`));
+    expect(put.headers.get("retry-after")).toMatch(/^\d+$/);
     expect(put.headers.get("etag")).toBeTruthy();
     expect(put.body.state).toBe("Creating");
 
@@ -41,6 +43,11 @@ describe("instance lifecycle", () => {
     expect(fs.readFileSync(path.join(share, "Users", "alice", "created-by-setup.txt"), "utf8")).toBe("hello from alice-cpu-1\n");
     const logs = fs.readdirSync(path.join(share, "Logs", "alice-cpu-1"));
     expect(logs.some((f) => f.startsWith("creation-"))).toBe(true);
+    // The same log through the API (what the portal shows), for whoever may read the instance only.
+    const setupLog = await stack.api<string>("GET", "/api/instances/alice-cpu-1/setup-log", { as: "alice" });
+    expect(setupLog.status).toBe(200);
+    expect(setupLog.text).toContain("/Users/alice");
+    expect((await stack.api("GET", "/api/instances/alice-cpu-1/setup-log", { as: "bob" })).status).toBe(404);
 
     const op = await stack.api<{ status: string; steps: { name: string; status: string }[] }>("GET", put.headers.get("operation-location")!, { as: "alice" });
     expect(op.body.status).toBe("Succeeded");
@@ -67,7 +74,8 @@ describe("instance lifecycle", () => {
   test("stop → Stopped, start → Running, restart → Running", async () => {
     const stop = await stack.api<{ id: string }>("POST", "/api/instances/alice-cpu-1/stop", { as: "alice" });
     expect(stop.status, stop.text).toBe(202);
-    expect(stop.headers.get("operation-location")).toBe(`/api/operations/${stop.body.id}`);
+    expect(stop.headers.get("operation-location")).toBe(`${stack.baseUrl}/api/operations/${stop.body.id}`);
+    expect(stop.headers.get("retry-after")).toMatch(/^\d+$/);
     // Stopping again while it stops is a conflict; starting a Stopping instance too.
     const s = await waitState("alice-cpu-1", ["Stopped", "Unknown"]);
     expect(s.state).toBe("Stopped");

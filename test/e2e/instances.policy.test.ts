@@ -172,6 +172,15 @@ describe("policies", () => {
     expect(sizes.status).toBe(200);
     expect(sizes.body.value.find((s) => s.name === "Standard_NC4as_T4_v3")).toMatchObject({ family: "standardNCASv3_T4Family", vCpus: 4, gpus: 1 });
     expect(sizes.body.quota.find((q) => q.family === "standardESv5Family")).toMatchObject({ used: 4, limit: 4 });
+    // The create policy a form needs, as the settings say.
+    const policy = (sizes.body as unknown as { policy: Record<string, unknown> }).policy;
+    expect(policy).toEqual({
+      sshPublicAccess: stack.settings.ALLOW_SSH_PUBLIC_ACCESS === "true",
+      publicIp: stack.settings.ALLOW_PUBLIC_IP === "true",
+      subnetIds: stack.settings.ALLOWED_SUBNET_IDS!.split(",").map((x) => x.trim()).filter(Boolean),
+      idleShutdownMinMinutes: Number(stack.settings.IDLE_SHUTDOWN_MIN_MINUTES ?? 15),
+      idleShutdownMaxMinutes: 4320,
+    });
     const doc = await stack.api<{ openapi: string; paths: Record<string, unknown> }>("GET", "/api/openapi.json");
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toMatch(/^3\.1/);

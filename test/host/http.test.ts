@@ -155,6 +155,59 @@ describe("App Service Authentication stand-in", () => {
   });
 });
 
+describe("browser sign-in (/.auth) stand-in", () => {
+  /** Signs in as the LOCAL_PRINCIPALS entry whose button names `who`; returns the session cookie. */
+  async function signIn(who: string): Promise<string> {
+    const page = await (await get("/.auth/login/aad?post_login_redirect_uri=/#/instances")).text();
+    expect(page).not.toContain("alice-token"); // tokens never reach the browser
+    const id = new RegExp(`name="user" value="([^"]+)">${who}`).exec(page)?.[1];
+    expect(id, page).toBeTruthy();
+    const res = await get("/.auth/login/aad/callback", {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ user: id!, post_login_redirect_uri: "/#/instances" }).toString(),
+    });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/#/instances");
+    const cookie = res.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/^AppServiceAuthSession=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
+    return cookie.split(";")[0]!;
+  }
+
+  it("turns the session cookie into the same principal a bearer token gives", async () => {
+    const cookie = await signIn("Alice Andersson");
+    const viaCookie = await json("/api/whoami", { headers: { cookie } });
+    const viaToken = await json("/api/whoami", { headers: { authorization: "Bearer alice-token" } });
+    expect(viaCookie.body).toEqual(viaToken.body);
+    const me = await get("/.auth/me", { headers: { cookie } });
+    expect(me.status).toBe(200);
+    const [entry] = (await me.json()) as { provider_name: string; user_id: string; user_claims: { typ: string; val: string }[] }[];
+    expect(entry!.provider_name).toBe("aad");
+    expect(entry!.user_id).toBe("alice");
+    expect(entry!.user_claims.filter((c) => c.typ.endsWith("/role")).map((c) => c.val)).toEqual(["user"]);
+  });
+
+  it("refuses an edited cookie, and /.auth/me is 401 without a session", async () => {
+    const cookie = await signIn("Alice Andersson");
+    const [name, value] = cookie.split("=");
+    const [payload, mac] = value!.split(".");
+    const forgedPayload = Buffer.from(JSON.stringify({ sub: "x", exp: Date.now() + 1e6 })).toString("base64url");
+    for (const bad of [`${name}=${forgedPayload}.${mac}`, `${name}=${payload}.${mac!.slice(1)}x`, `${name}=garbage`]) {
+      expect((await json("/api/whoami", { headers: { cookie: bad } })).body.principalId).toBeNull();
+      expect((await get("/.auth/me", { headers: { cookie: bad } })).status).toBe(401);
+    }
+  });
+
+  it("logout clears the cookie; redirects stay on the site", async () => {
+    const out = await get("/.auth/logout?post_logout_redirect_uri=/", { redirect: "manual" });
+    expect(out.status).toBe(302);
+    expect(out.headers.get("set-cookie")).toMatch(/^AppServiceAuthSession=; .*Max-Age=0/);
+    const away = await get("/.auth/logout?post_logout_redirect_uri=https://evil.example/", { redirect: "manual" });
+    expect(away.headers.get("location")).toBe("/");
+  });
+});
+
 describe("a throwing function", () => {
   it("answers 500 with an error id; the stack is only in the log", async () => {
     const res = await get("/api/boom");

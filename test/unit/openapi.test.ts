@@ -60,3 +60,31 @@ describe("OpenAPI document validity", () => {
     expect(result.valid ? [] : result.errors).toEqual([]);
   });
 });
+
+describe("OpenAPI document says what the code does", () => {
+  type Param = { name: string; in: string; schema: { maxLength?: number; maximum?: number } };
+  type Op = { parameters?: Param[]; responses: Record<string, { headers?: Record<string, unknown> }> };
+  const doc = buildOpenApiDocument() as { paths: Record<string, Record<string, Op>> };
+  const op = (p: string, m: string) => doc.paths[p]![m]!;
+
+  it("limits Idempotency-Key to the 200 characters functions/http/api.ts enforces", () => {
+    const key = op("/api/instances/{name}/start", "post").parameters!.find((p) => p.name === "Idempotency-Key")!;
+    expect(key.schema.maxLength).toBe(200);
+    expect(op("/api/instances/{name}/jobs", "post").parameters!.map((p) => p.name)).toContain("Idempotency-Key");
+  });
+
+  it("documents top and continuationToken on every list", () => {
+    for (const p of ["/api/instances", "/api/instances/{name}/jobs"]) {
+      const names = op(p, "get").parameters!.map((x) => x.name);
+      expect(names, p).toEqual(expect.arrayContaining(["top", "continuationToken"]));
+      expect(op(p, "get").parameters!.find((x) => x.name === "top")!.schema.maximum).toBe(1000);
+    }
+  });
+
+  it("gives every long operation's 202 Operation-Location and Retry-After", () => {
+    for (const p of ["/api/instances/{name}/start", "/api/instances/{name}/stop", "/api/instances/{name}/restart"]) {
+      expect(Object.keys(op(p, "post").responses["202"]!.headers ?? {}), p).toEqual(expect.arrayContaining(["Operation-Location", "Retry-After"]));
+    }
+    expect(Object.keys(op("/api/instances/{name}", "delete").responses["202"]!.headers ?? {})).toEqual(expect.arrayContaining(["Operation-Location", "Retry-After"]));
+  });
+});

@@ -1,5 +1,6 @@
 // HTTP triggers: one server on 127.0.0.1:PORT in front of the app, doing what the Functions
-// host and App Service do before a request reaches the worker: authentication stand-in,
+// host and App Service do before a request reaches the worker: authentication stand-in
+// (bearer tokens, and the browser sign-in of /.auth with its session cookie, easyAuth.ts),
 // extension routes (e.g. durable webhooks), route-template matching under routePrefix,
 // method check (405 + Allow), authLevel keys, then invocation through the library — with the
 // body in the invocation, or, when the app turned HTTP streaming on, forwarded to the
@@ -12,6 +13,7 @@ import type { RegisteredFunction, RpcHttpData, RpcTypedData } from "../functions
 import { isAuthorized, loadHostKeys, normalizeAuthLevel, type AuthLevel, type HostKeys } from "./keys";
 import { authenticate, parseLocalPrincipals, principalHeaders, PRINCIPAL_HEADER_PREFIX, type LocalPrincipal, type TokenVerifier } from "./principal";
 import { managedIdentityVerifier } from "./managedIdentity";
+import { easyAuth, type EasyAuth } from "./easyAuth";
 import { compareRoutes, matchRoute, parseRouteTemplate, type RouteTemplate } from "./routeTemplate";
 import { sendError } from "./respond";
 import { setCookieHeader } from "./cookies";
@@ -33,10 +35,12 @@ export function httpExtension(): HostExtension {
       const keys = loadHostKeys(ctx.env.DATA_DIR ?? path.join(ctx.appDir, ".data"), ctx.env);
       const principals = parseLocalPrincipals(ctx.env.LOCAL_PRINCIPALS);
       const verifyJwt = managedIdentityVerifier(ctx.env);
+      // Sessions are signed with the master key: they survive a restart, and only this host can make them.
+      const auth = easyAuth(principals, keys.masterKey);
       ctx.log("information", `Function keys are in ${keys.file} (or the settings LOCAL_FUNCTION_KEY / LOCAL_MASTER_KEY).`);
       const port = Number(ctx.env.PORT ?? 7071);
       server = http.createServer((req, res) => {
-        handle(ctx, { routes, prefix, keys, principals, bodyLimit, verifyJwt }, req, res).catch((err: unknown) => {
+        handle(ctx, { routes, prefix, keys, principals, bodyLimit, verifyJwt, easyAuth: auth }, req, res).catch((err: unknown) => {
           const errorId = randomUUID();
           ctx.log("error", `Request ${req.method} ${req.url} failed (errorId ${errorId}): ${(err as Error)?.stack ?? String(err)}`);
           if (!res.headersSent) sendError(res, 500, "InternalServerError", "The host failed to process the request.", errorId);
@@ -84,7 +88,15 @@ function collectRoutes(ctx: HostContext): HttpFunction[] {
   return out.sort((a, b) => compareRoutes(a.route, b.route));
 }
 
-type Tables = { routes: HttpFunction[]; prefix: string; keys: HostKeys; principals: Map<string, LocalPrincipal>; bodyLimit: number; verifyJwt: TokenVerifier | undefined };
+type Tables = {
+  routes: HttpFunction[];
+  prefix: string;
+  keys: HostKeys;
+  principals: Map<string, LocalPrincipal>;
+  bodyLimit: number;
+  verifyJwt: TokenVerifier | undefined;
+  easyAuth: EasyAuth;
+};
 
 type RouteMatch =
   | { kind: "function"; r: HttpFunction; params: Record<string, string> }
@@ -140,6 +152,11 @@ async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, re
   const auth = authenticate(req.headers.authorization, t.principals, t.verifyJwt);
   if (auth.kind === "rejected") return sendError(res, 401, "Unauthorized", auth.message);
   if (auth.kind === "principal") Object.assign(req.headers, principalHeaders(auth.principal));
+  else {
+    // A browser's sign-in session becomes the same identity a bearer token would.
+    const session = t.easyAuth.principalOf(req.headers.cookie);
+    if (session) Object.assign(req.headers, principalHeaders(session));
+  }
 
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const method = (req.method ?? "GET").toUpperCase();
@@ -155,6 +172,7 @@ async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, re
       return sendError(res, 413, "PayloadTooLarge", `The request body exceeds ${t.bodyLimit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT).`);
     }
     body = read;
+    if (t.easyAuth.handle(req, res, body)) return;
     for (const ext of ctx.extensions) {
       for (const route of ext.httpRoutes ?? []) if (await route(req, res, body)) return;
     }

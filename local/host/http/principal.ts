@@ -48,17 +48,22 @@ export function parseLocalPrincipals(raw: string | undefined): Map<string, Local
   return map;
 }
 
+/** The claims App Service passes on for this principal (in x-ms-client-principal and /.auth/me). */
+export function principalClaims(p: LocalPrincipal): { typ: string; val: string }[] {
+  return [
+    { typ: OID_TYP, val: p.userId },
+    { typ: NAME_TYP, val: p.name },
+    { typ: "name", val: p.name },
+    ...p.roles.map((r) => ({ typ: ROLE_TYP, val: r })),
+    ...Object.entries(p.claims ?? {}).map(([typ, val]) => ({ typ, val })),
+  ];
+}
+
 /** The headers App Service would add for this principal. */
 export function principalHeaders(p: LocalPrincipal): Record<string, string> {
   const body = {
     auth_typ: IDP,
-    claims: [
-      { typ: OID_TYP, val: p.userId },
-      { typ: NAME_TYP, val: p.name },
-      { typ: "name", val: p.name },
-      ...p.roles.map((r) => ({ typ: ROLE_TYP, val: r })),
-      ...Object.entries(p.claims ?? {}).map(([typ, val]) => ({ typ, val })),
-    ],
+    claims: principalClaims(p),
     name_typ: NAME_TYP,
     role_typ: ROLE_TYP,
   };
