@@ -334,6 +334,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         AgentReport: {
+            claim?: string;
             /** @constant */
             kind: "started";
         } | {
