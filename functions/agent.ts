@@ -56,6 +56,8 @@ apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], e
   switch (report.kind) {
     case "started":
       return { status: 200, body: await started(got.record, got.etag) };
+    case "running":
+      return { status: 200, body: await running(got.record, got.etag) };
     case "heartbeat":
       return { status: 200, body: await heartbeat(got.record, got.etag) };
     case "exited": {
@@ -78,9 +80,13 @@ apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], e
 async function started(job: JobRecord, etag: string) {
   if (job.cancelRequestedAt && !isTerminalJobState(job.state)) throw new AppError("JobCanceled", `Job '${job.id}' was canceled.`, 409);
   if (job.state !== "Starting") throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}; it cannot start.`, 409);
+  if (job.pullingAt) throw new AppError("JobNotStartable", `Job '${job.id}' was handed to its agent already.`, 409);
   const now = new Date().toISOString();
+  // A job with an image stays Starting while the agent pulls it ("running" ends that); the
+  // agent's heartbeats keep it alive meanwhile.
+  const next: JobRecord = job.image ? { ...job, pullingAt: now, heartbeatAt: now } : { ...job, state: "Running", startedAt: now, heartbeatAt: now };
   try {
-    await jobStores().jobs.update({ ...job, state: "Running", startedAt: now, heartbeatAt: now }, etag);
+    await jobStores().jobs.update(next, etag);
   } catch (err) {
     // Someone else changed it (a cancel, or a concurrent "started"): the agent must not run it.
     if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
@@ -98,7 +104,22 @@ async function started(job: JobRecord, etag: string) {
     env: { JOB_ID: job.id, CUDA_VISIBLE_DEVICES: (job.gpuIndices ?? []).join(","), ...(job.variables ?? {}) },
     timeoutMinutes: job.timeoutMinutes,
     logs: { stdout, stderr },
+    ...(job.image ? { environment: { image: job.image, ...(job.workingDirectory ? { workingDirectory: job.workingDirectory } : {}) } } : {}),
   };
+}
+
+/** A job with an image: its agent has the image and starts the container (Starting → Running). */
+async function running(job: JobRecord, etag: string): Promise<Record<string, never>> {
+  if (job.cancelRequestedAt && !isTerminalJobState(job.state)) throw new AppError("JobCanceled", `Job '${job.id}' was canceled.`, 409);
+  if (job.state !== "Starting" || !job.pullingAt) throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}${job.pullingAt ? "" : " and was not handed to its agent"}; it cannot run.`, 409);
+  const now = new Date().toISOString();
+  try {
+    await jobStores().jobs.update({ ...job, state: "Running", startedAt: now, heartbeatAt: now }, etag);
+  } catch (err) {
+    if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
+    throw err;
+  }
+  return {};
 }
 
 /** Puts the reported end on the record (ETag retries); a terminal record or one that has it already is left. */
@@ -119,7 +140,9 @@ async function keepExitReport(jobId: string, outcome: NonNullable<JobRecord["exi
 /** Records the heartbeat (coarsely); answers `cancel` when the job should not run any more. */
 async function heartbeat(job: JobRecord, etag: string): Promise<{ cancel?: string }> {
   if (isTerminalJobState(job.state)) return { cancel: `the job is ${job.state}` };
-  if (job.state !== "Running") return {};
+  const pulling = job.state === "Starting" && job.pullingAt !== undefined;
+  if (pulling && job.cancelRequestedAt) return { cancel: "canceled by request" };
+  if (job.state !== "Running" && !pulling) return {};
   const now = Date.now();
   const heartbeatMs = agentSettingsOf(getSettings(), getClients()).heartbeatSeconds * 1000;
   if (!job.heartbeatAt || now - Date.parse(job.heartbeatAt) >= heartbeatMs / 2) {

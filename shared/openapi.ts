@@ -258,15 +258,15 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
       "/api/agent/jobs/{id}/reports": {
         post: {
           operationId: "reportJob",
-          summary: "A VM's agent reports on a job: started (answer: what to run, once), heartbeat, exited. Only the managed identity of the VM of the instance that owns the job may call it.",
+          summary: "A VM's agent reports on a job: started (answer: what to run, once; a job with an image stays Starting while the agent pulls it), running (the image is there: Starting → Running), heartbeat, exited. Only the managed identity of the VM of the instance that owns the job may call it.",
           parameters: [idParam("Job")],
           requestBody: { required: true, content: { "application/json": { schema: inline(agentReport) } } },
           responses: {
-            "200": { description: "started: {command, env, timeoutMinutes, logs}; heartbeat: {cancel?}.", content: { "application/json": { schema: { type: "object" } } } },
+            "200": { description: "started: {command, env, timeoutMinutes, logs, environment?}; running: {}; heartbeat: {cancel?}.", content: { "application/json": { schema: { type: "object" } } } },
             "202": { description: "exited: the end is being recorded.", content: { "application/json": { schema: { type: "object" } } } },
             ...errors,
             "404": error("No such job."),
-            "409": error("started: the job is not Starting (JobNotStartable) or was canceled (JobCanceled); it must not run."),
+            "409": error("started / running: the job is not Starting (or, for running, was not started by its agent) (JobNotStartable) or was canceled (JobCanceled); it must not run."),
           },
         },
       },

@@ -303,6 +303,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       return {
         state: r.state,
         ...(r.claimedAt ? { claimedAt: r.claimedAt } : {}),
+        ...(r.pullingAt ? { pullingAt: r.pullingAt } : {}),
         ...((r.heartbeatAt ?? r.startedAt) ? { heartbeatAt: r.heartbeatAt ?? r.startedAt } : {}),
         ...(r.exitReport ? { reported: r.exitReport as JobOutcome } : {}),
       };

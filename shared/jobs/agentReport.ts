@@ -9,6 +9,8 @@ const outcome = z.object({
 
 export const agentReport = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("started") }),
+  /** A job with an image: the pull is done, the container starts (Starting → Running). */
+  z.object({ kind: z.literal("running") }),
   z.object({ kind: z.literal("heartbeat") }),
   z.object({ kind: z.literal("exited"), outcome }),
 ]);

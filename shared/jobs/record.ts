@@ -16,7 +16,10 @@ export type JobRecord = {
   state: JobState;
   command: string;
   variables?: Record<string, string>;
+  /** environment.image: the job runs in this container image. */
   image?: string;
+  /** environment.workingDirectory: where the user's folder is mounted in the container. */
+  workingDirectory?: string;
   gpus: number;
   gpuIndices?: number[];
   timeoutMinutes: number;
@@ -25,6 +28,8 @@ export type JobRecord = {
   submittedAt: string;
   /** When the job was handed to the agent (Starting). */
   claimedAt?: string;
+  /** When the agent took a job with an image (it stays Starting while the image is pulled). */
+  pullingAt?: string;
   startedAt?: string;
   /** The agent's last heartbeat while it runs. */
   heartbeatAt?: string;
@@ -51,7 +56,7 @@ const NOT_YET_HANDED_OVER: ReadonlySet<JobState> = new Set(["Queued", "Starting"
 
 /** The record as it may be stored: without variables once the VM has the job (or it ended). */
 export function atRest(r: JobRecord): JobRecord {
-  if (r.variables === undefined || NOT_YET_HANDED_OVER.has(r.state)) return r;
+  if (r.variables === undefined || (NOT_YET_HANDED_OVER.has(r.state) && r.pullingAt === undefined)) return r;
   const { variables: _dropped, ...rest } = r;
   return rest;
 }
