@@ -15,16 +15,16 @@ D="$1"
 RT="$2"
 IMAGE="$3"
 finish() { echo "$1" >"$D/exit.tmp" && mv "$D/exit.tmp" "$D/exit"; exit "$1"; }
+set -o pipefail
 if ! "$RT" image inspect "$IMAGE" >/dev/null 2>&1; then
   echo "Pulling image $IMAGE" >>"$D/stderr"
-  if ! "$RT" pull "$IMAGE" >"$D/pull.log" 2>&1; then
-    cat "$D/pull.log" >>"$D/stderr"
+  # The pull's progress goes to the job's stderr as it comes (the agent ships it while Starting).
+  if ! "$RT" pull "$IMAGE" 2>&1 | tee "$D/pull.log" >>"$D/stderr"; then
     grep -i 'error' "$D/pull.log" | tail -n 1 >"$D/pull-failed.tmp"
     [ -s "$D/pull-failed.tmp" ] || tail -n 1 "$D/pull.log" >"$D/pull-failed.tmp"
     mv "$D/pull-failed.tmp" "$D/pull-failed"
     finish 125
   fi
-  cat "$D/pull.log" >>"$D/stderr"
 fi
 touch "$D/pulled"
 while [ ! -e "$D/go" ]; do sleep 0.1; done

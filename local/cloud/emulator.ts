@@ -90,7 +90,7 @@ export type CloudEmulator = {
   setConfig(patch: ConfigPatch): RuntimeConfig;
   getState(): AdminState;
   /** The registry (at `${url}/v2/`; image references name it as `127.0.0.1:${port}/…`). */
-  registry: { host: string; dir: string; pulls(repository: string): number };
+  registry: { host: string; dir: string; pulls(repository: string): number; holdBlobs(): () => void };
   /** Kills VM processes (their runs end Failed), persists state and closes the server. */
   stop(): Promise<void>;
 };
@@ -188,7 +188,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
         audience: r.audience, lifetimeSeconds: r.lifetimeSeconds, notBefore: r.notBefore, tenantId: r.tenantId,
       }).token,
     },
-    registry: { host: `127.0.0.1:${port}`, dir: ctx.registry.dir, pulls: (repository) => ctx.registry.pulls.get(repository) ?? 0 },
+    registry: { host: `127.0.0.1:${port}`, dir: ctx.registry.dir, pulls: (repository) => ctx.registry.pulls.get(repository) ?? 0, holdBlobs: () => ctx.registry.holdBlobs() },
     getConfig: () => ctx.config,
     setConfig: (patch) => setConfig(ctx, patch),
     getState: () => adminState(ctx),
@@ -213,7 +213,7 @@ async function handle(ctx: Ctx, throttle: Throttle, req: IncomingMessage, res: S
   const url = new URL(req.url ?? "/", "https://127.0.0.1");
   const method = (req.method ?? "GET").toUpperCase();
   if (url.pathname === "/health" && method === "GET") return sendJson(res, 200, { status: "ok", service: "cloud-emulator" });
-  if (ctx.registry.handle(req, res, url.pathname)) return;
+  if (await ctx.registry.handle(req, res, url.pathname)) return;
 
   const caller = authenticateRequest(ctx, req, res, url);
   if (!caller) return;

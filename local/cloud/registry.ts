@@ -23,11 +23,23 @@ const NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|
 /** Pull counts per repository (manifest GETs by tag or digest), for tests that check caching. */
 export class Registry {
   readonly pulls = new Map<string, number>();
+  /** While set, blob downloads wait for it (tests: a pull that is in progress). */
+  private held: Promise<void> | undefined;
 
   constructor(readonly dir: string) {}
 
+  /** Holds blob downloads until the returned function is called. */
+  holdBlobs(): () => void {
+    let release!: () => void;
+    this.held = new Promise((r) => (release = r));
+    return () => {
+      this.held = undefined;
+      release();
+    };
+  }
+
   /** Answers /v2/… requests; false when the path is not the registry's. */
-  handle(req: IncomingMessage, res: ServerResponse, pathname: string): boolean {
+  async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
     if (pathname !== "/v2" && !pathname.startsWith("/v2/")) return false;
     const method = (req.method ?? "GET").toUpperCase();
     res.setHeader("Docker-Distribution-API-Version", "registry/2.0");
@@ -67,6 +79,7 @@ export class Registry {
       send(res, method, 200, desc.mediaType, body);
       return true;
     }
+    if (this.held) await this.held;
     const file = DIGEST.test(ref) ? path.join(repo, "blobs", "sha256", ref.slice("sha256:".length)) : undefined;
     const size = file ? fs.statSync(file, { throwIfNoEntry: false })?.size : undefined;
     if (!file || size === undefined) {

@@ -141,11 +141,20 @@ describe.skipIf(missing !== undefined)("jobs in containers", () => {
     expect(await logs(job.id)).toBe("");
   }, 60_000);
 
-  it("a GPU job gets exactly its GPUs: --gpus with the queue's indices, CUDA_VISIBLE_DEVICES counted inside the container", async () => {
+  it("a GPU job gets exactly its GPUs (--gpus with the queue's indices, CUDA_VISIBLE_DEVICES counted inside the container); it is Starting while its image is pulled", async () => {
     await runningInstance(stack, "ct-gpu", "Standard_NC64as_T4_v3");
     const holder = await submit(stack, "ct-gpu", { name: "holder", gpus: 1, command: "for _ in $(seq 1 300); do [ -f gpu-go ] && break; sleep 0.1; done" });
     await waitJob(stack, holder.id, ["Running"]);
-    const job = await submit(stack, "ct-gpu", { name: "two-gpus", gpus: 2, command: 'echo "nvidia=$NVIDIA_VISIBLE_DEVICES cuda=$CUDA_VISIBLE_DEVICES"', environment: { image: image() } });
+    // A new VM pulls the image: the job is Starting while the layers come, with the pull in its logs.
+    const release = stack.cloud.registry.holdBlobs();
+    let job: Job;
+    try {
+      job = await submit(stack, "ct-gpu", { name: "two-gpus", gpus: 2, command: 'echo "nvidia=$NVIDIA_VISIBLE_DEVICES cuda=$CUDA_VISIBLE_DEVICES"', environment: { image: image() } });
+      await eventually(() => logs(job.id, "stderr"), (t) => t.includes(`Pulling image ${image()}`), 30_000, 200);
+      expect((await getJob(stack, job.id)).state).toBe("Starting");
+    } finally {
+      release();
+    }
     const ended = await waitJob(stack, job.id, ["Completed", "Failed", "Canceled", "TimedOut"], 90_000);
     expect(ended.state).toBe("Completed");
     expect(ended.gpuIndices).toEqual([1, 2]);
