@@ -110,6 +110,8 @@ async function started(job: JobRecord, etag: string) {
 
 /** A job with an image: its agent has the image and starts the container (Starting → Running). */
 async function running(job: JobRecord, etag: string): Promise<Record<string, never>> {
+  // A repeat (the agent restarted before it journaled the answer): the job runs already.
+  if (job.state === "Running" && job.pullingAt) return {};
   if (job.cancelRequestedAt && !isTerminalJobState(job.state)) throw new AppError("JobCanceled", `Job '${job.id}' was canceled.`, 409);
   if (job.state !== "Starting" || !job.pullingAt) throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}${job.pullingAt ? "" : " and was not handed to its agent"}; it cannot run.`, 409);
   const now = new Date().toISOString();
