@@ -32,9 +32,9 @@ fi
 MIRROR="${CI_DEBIAN_MIRROR:-$(grep -hoE 'https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | head -n1 || true)}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 
-WORK="$(mktemp -d "$CACHE.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$CACHE"
+WORK="$(mktemp -d "$CACHE/work.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
 ROOTFS="$CACHE/rootfs-$TAG"
 if [ ! -f "$ROOTFS/.complete" ]; then
   rm -rf "$ROOTFS"
