@@ -34,23 +34,27 @@ afterAll(() => stack?.stop());
 
 const image = (tag = "bookworm") => `${stack.cloud.registry.host}/${IMAGE_REPO}:${tag}`;
 const logs = async (id: string, stream: "stdout" | "stderr" = "stdout") => (await stack.api("GET", `/api/jobs/${id}/logs?stream=${stream}`, { as: "alice" })).text;
+/** Agent processes of an instance's VM in this stack (its VM_ROOT is under this stack's data folder). */
+function agentsOf(instance: string): { pid: number; vmRoot: string }[] {
+  const out: { pid: number; vmRoot: string }[] = [];
+  for (const e of fs.readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+    try {
+      if (/\) Z /.test(fs.readFileSync(`/proc/${e}/stat`, "utf8"))) continue;
+      const env = fs.readFileSync(`/proc/${e}/environ`, "latin1").split("\0");
+      const vmRoot = env.find((kv) => kv.startsWith("VM_ROOT="))?.slice("VM_ROOT=".length);
+      if (env.includes(`CI_NAME=${instance}`) && env.some((kv) => kv.startsWith("CI_AGENT_QUEUE_URL=")) && vmRoot?.startsWith(stack.dataDir)) out.push({ pid: Number(e), vmRoot });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** The VM's own docker command (its image store and containers), found through its agent's VM_ROOT. */
 function vmDocker(instance: string, ...args: string[]): string {
-  const root = fs
-    .readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .map((e) => {
-      try {
-        return fs.readFileSync(`/proc/${e}/environ`, "latin1").split("\0");
-      } catch {
-        return [];
-      }
-    })
-    .find((env) => env.includes(`CI_NAME=${instance}`) && env.some((kv) => kv.startsWith("CI_AGENT_QUEUE_URL=")))
-    ?.find((kv) => kv.startsWith("VM_ROOT="))
-    ?.slice("VM_ROOT=".length);
-  if (!root) throw new Error(`no agent for ${instance}`);
-  return execFileSync(path.join(root, "usr/bin/docker"), args, { encoding: "utf8" });
+  const agent = agentsOf(instance)[0];
+  if (!agent) throw new Error(`no agent for ${instance}`);
+  return execFileSync(path.join(agent.vmRoot, "usr/bin/docker"), args, { encoding: "utf8" });
 }
 
 describe("registry policy", () => {
@@ -130,6 +134,25 @@ describe.skipIf(missing !== undefined)("jobs in containers", () => {
     expect(vmDocker("ct-a", "ps", "--all", "--quiet", "--filter", `name=ci-job-${job.id}`).trim()).toBe("");
     expect(jobProcesses(job.id)).toEqual([]);
   }, 60_000);
+
+  it("kill -9 of the agent while the image is pulled: the restarted agent adopts the pull and the job runs once", async () => {
+    await runningInstance(stack, "ct-b"); // a new VM: it has no image yet
+    const release = stack.cloud.registry.holdBlobs();
+    let job: Job;
+    try {
+      job = await submit(stack, "ct-b", { name: "pull-survivor", command: "mkdir -p k9; echo $JOB_ID >> k9/$JOB_ID; echo ran", environment: { image: image() } });
+      await eventually(() => logs(job.id, "stderr"), (t) => t.includes("Pulling image"), 30_000, 200);
+      const [before] = agentsOf("ct-b");
+      process.kill(before!.pid, "SIGKILL");
+      await eventually(async () => agentsOf("ct-b"), (a) => a.length === 1 && a[0]!.pid !== before!.pid, 30_000, 100);
+      expect((await getJob(stack, job.id)).state).toBe("Starting");
+    } finally {
+      release();
+    }
+    expect((await waitJob(stack, job.id)).state).toBe("Completed");
+    expect(await logs(job.id)).toBe("ran\n");
+    expect(fs.readFileSync(path.join(userDir(stack), "k9", job.id), "utf8")).toBe(`${job.id}\n`);
+  }, 150_000);
 
   it("a failing pull ends the job Failed with the registry's message", async () => {
     const job = await submit(stack, "ct-a", { name: "no-such-tag", command: "echo never", environment: { image: image("no-such-tag") } });
