@@ -10,5 +10,6 @@ import "./functions/openapi";
 import "./orchestrations/instances/register";
 import "./functions/jobs";
 import "./functions/jobQueue";
+import "./functions/jobReconcile";
 import "./functions/agent";
 import "./orchestrations/jobs/register";

@@ -6,9 +6,12 @@
 // - the queue message is deleted only after the job is journaled as running (or refused);
 // - an agent that restarts finds "claiming" entries (it died between the journal and the spawn):
 //   those jobs may not have run, so they are reported Failed rather than started late;
+// - "started" carries a claim id journaled with the job, so when the app's answer is lost (the
+//   host died after recording it) asking again gets the same answer instead of a refusal;
 // - running jobs are adopted (they are their own process groups and survive the agent), and
 //   their real exit code is read from the file their runner wrote;
 // - an outcome is journaled before it is reported, and reported until the app has it.
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import type { QueueClient } from "@azure/storage-queue";
 import { AppClient, type StartedAnswer } from "./app";
@@ -94,8 +97,9 @@ export class Agent {
     if (!msg) return; // unreadable: nothing to do with it
     if (msg.type === "cancel") return this.cancel(msg.jobId, msg.reason);
     if (this.journal.get(msg.jobId)) return; // seen before: runs once
-    this.journal.put({ id: msg.jobId, phase: "claiming", at: new Date().toISOString() });
-    const answer = await this.app.report(msg.jobId, { kind: "started" });
+    const claim = randomUUID();
+    this.journal.put({ id: msg.jobId, phase: "claiming", at: new Date().toISOString(), claim });
+    const answer = await this.app.report(msg.jobId, { kind: "started", claim });
     if (!answer.ok) {
       // Refused: the job ended, was canceled, or is not ours. A canceled one is reported so its
       // orchestration (waiting for the agent) ends at once.
@@ -236,8 +240,13 @@ export class Agent {
       return;
     }
     await shipper.ship().catch((err: Error) => this.log(`job ${e.id}: logs: ${err.message.split("\n")[0]}`));
-    if (heartbeat && !e.killing) {
+    // The first heartbeat comes at once: it tells the app the hand-over arrived (see "started").
+    if ((heartbeat || !e.acked) && !e.killing) {
       const answer = await this.app.report(e.id, { kind: "heartbeat" }, AbortSignal.timeout(this.cfg.heartbeatMs));
+      if (!e.acked) {
+        const cur = this.journal.get(e.id);
+        if (cur?.phase === "running" && !cur.acked) this.journal.put({ ...cur, acked: true });
+      }
       const cancel = answer.ok ? (answer.body as { cancel?: string } | undefined)?.cancel : "the app no longer knows the job";
       const current = this.journal.get(e.id);
       if (cancel && current?.phase === "running" && !current.killing) this.kill(current, { state: "Canceled", message: cancel });

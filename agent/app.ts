@@ -14,7 +14,7 @@ export type StartedAnswer = {
 };
 
 export type Report =
-  | { kind: "started" }
+  | { kind: "started"; claim: string }
   | { kind: "running" }
   | { kind: "heartbeat" }
   | { kind: "exited"; outcome: Outcome };

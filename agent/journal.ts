@@ -13,8 +13,8 @@ export type Outcome = {
 };
 
 export type Entry =
-  /** Taken from the queue; the app's answer to "started" is not in yet. */
-  | { id: string; phase: "claiming"; at: string }
+  /** Taken from the queue; the app's answer to "started" is not in yet. `claim` names this run to the app. */
+  | { id: string; phase: "claiming"; at: string; claim?: string }
   | {
       id: string;
       phase: "running";
@@ -28,6 +28,8 @@ export type Entry =
       container?: { name: string; runtime: string; pulling: boolean };
       /** Set when the agent decided to kill it: the outcome it reports once the group is gone. */
       killing?: Outcome;
+      /** The app has heard from the agent since "started" (it then drops the job's variables). */
+      acked?: boolean;
     }
   /** Ended (or never to run); `reported` once the app has the outcome. */
   | { id: string; phase: "ended"; at: string; outcome?: Outcome; reported: boolean; logs?: { stdout: string; stderr: string } };

@@ -55,7 +55,7 @@ apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], e
   }
   switch (report.kind) {
     case "started":
-      return { status: 200, body: await started(got.record, got.etag) };
+      return { status: 200, body: await started(got.record, got.etag, report.claim) };
     case "running":
       return { status: 200, body: await running(got.record, got.etag) };
     case "heartbeat":
@@ -75,22 +75,29 @@ apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], e
 /**
  * Starting → Running, once: the answer carries what the job needs (command, environment with
  * the user's variables, write-only log URLs). A second "started" for the same job is refused
- * (409), so a job is never handed out twice.
+ * (409), so a job is never handed out twice — unless it repeats the first one's claim: that agent
+ * never got the answer (the host died before sending it) and has not run the job; it gets the
+ * same answer. The variables stay on the record until the agent's next report (see atRest).
  */
-async function started(job: JobRecord, etag: string) {
+async function started(job: JobRecord, etag: string, claim: string | undefined) {
   if (job.cancelRequestedAt && !isTerminalJobState(job.state)) throw new AppError("JobCanceled", `Job '${job.id}' was canceled.`, 409);
-  if (job.state !== "Starting") throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}; it cannot start.`, 409);
-  if (job.pullingAt) throw new AppError("JobNotStartable", `Job '${job.id}' was handed to its agent already.`, 409);
-  const now = new Date().toISOString();
-  // A job with an image stays Starting while the agent pulls it ("running" ends that); the
-  // agent's heartbeats keep it alive meanwhile.
-  const next: JobRecord = job.image ? { ...job, pullingAt: now, heartbeatAt: now } : { ...job, state: "Running", startedAt: now, heartbeatAt: now };
-  try {
-    await jobStores().jobs.update(next, etag);
-  } catch (err) {
-    // Someone else changed it (a cancel, or a concurrent "started"): the agent must not run it.
-    if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
-    throw err;
+  // A job with an image stays Starting while its agent pulls it (pullingAt; "running" ends that).
+  const handedOver = job.state === "Running" || (job.state === "Starting" && job.pullingAt !== undefined);
+  const repeat = handedOver && claim !== undefined && job.agentClaim === claim && !job.heartbeatAt;
+  if ((job.state !== "Starting" || job.pullingAt) && !repeat) {
+    throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}${job.pullingAt ? " (handed to its agent)" : ""}; it cannot start.`, 409);
+  }
+  if (!repeat) {
+    const now = new Date().toISOString();
+    const taken: Partial<JobRecord> = job.image ? { pullingAt: now } : { state: "Running", startedAt: now };
+    try {
+      // No heartbeatAt yet: the backstop counts from startedAt (pullingAt) until the first heartbeat.
+      await jobStores().jobs.update({ ...job, ...taken, ...(claim ? { agentClaim: claim } : { heartbeatAt: now }) }, etag);
+    } catch (err) {
+      // Someone else changed it (a cancel, or a concurrent "started"): the agent must not run it.
+      if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
+      throw err;
+    }
   }
   const storage = getClients().storage;
   const minutes = job.timeoutMinutes + LOG_SAS_MARGIN_MINUTES;

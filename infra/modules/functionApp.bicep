@@ -45,6 +45,10 @@ var platformSettings = [
   // Read by the app: the audience the VMs' job agents ask tokens for (one App Service Authentication accepts).
   { name: 'JOBS_AGENT_APP_AUDIENCE', value: 'api://${authClientId}' }
   { name: 'CONTINUATION_TOKEN_KEY', value: continuationTokenKey }
+  // Timer schedules named as %SETTING% in bindings: the Functions host resolves them itself and
+  // does not load a function whose setting is missing, so they are always set here.
+  { name: 'AUTOSTOP_SCHEDULE', value: '0 */1 * * * *' }
+  { name: 'JOBS_RECONCILE_SCHEDULE', value: '0 */5 * * * *' }
 ]
 var contractSettings = [for s in items(settings): { name: s.key, value: s.value }]
 

@@ -4,6 +4,7 @@
 import type { OrchestrationContext } from "durable-functions";
 import { all, call, deleteNetwork, notifyDispatcher, vmActionDone, pollVm, progress, ROLLBACK_RETRY, runScript, StepError, task, toStepError, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
 import { DEFAULT_POLL, type LifecycleInput } from "./types";
+import { queueId } from "../jobs/queueDriver";
 
 // Bounds for the monitor loops: Azure VM operations take minutes, rarely more than ten.
 const VM_TIMEOUT_MS = 30 * 60_000;
@@ -173,6 +174,9 @@ export function* deleteInstance(ctx: OrchestrationContext): Gen<string> {
     return "Unusable";
   }
   yield* call(ctx, "removeRecord", { instance, operationId: input.operationId, at: ctx.df.currentUtcDateTime.toISOString() });
+  // The job queue goes with the instance: a later instance of this name starts with an empty one
+  // (its size and cap, not this one's). Late calls of this one's jobs find it uninitialized and no instance.
+  ctx.df.signalEntity(queueId(instance), "delete");
   return "Deleted";
 }
 

@@ -304,7 +304,7 @@ export function createJobActivities(deps: JobActivityDeps) {
         state: r.state,
         ...(r.claimedAt ? { claimedAt: r.claimedAt } : {}),
         ...(r.pullingAt ? { pullingAt: r.pullingAt } : {}),
-        ...((r.heartbeatAt ?? r.startedAt) ? { heartbeatAt: r.heartbeatAt ?? r.startedAt } : {}),
+        ...((r.heartbeatAt ?? r.startedAt ?? r.pullingAt) ? { heartbeatAt: r.heartbeatAt ?? r.startedAt ?? r.pullingAt } : {}),
         ...(r.exitReport ? { reported: r.exitReport as JobOutcome } : {}),
       };
     },

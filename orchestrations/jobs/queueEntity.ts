@@ -38,6 +38,10 @@ export function queueEntity(context: EntityContext<QueueEntityState>): void {
       context.df.return({ commands, counts: counts(s), seq: state.n, ...(refill ? { refill } : {}), ...(trim ? { trim } : {}) } satisfies QueueAnswer);
       return;
     }
+    case "delete":
+      // The instance was deleted (its delete orchestration signals this last).
+      context.df.destructOnExit();
+      return;
     default:
       throw new Error(`unknown job-queue operation '${context.df.operationName}'`);
   }

@@ -30,6 +30,8 @@ export type JobRecord = {
   claimedAt?: string;
   /** When the agent took a job with an image (it stays Starting while the image is pulled). */
   pullingAt?: string;
+  /** The agent's claim on the job (its journal's id for this run): a repeated "started" with it gets the same answer. */
+  agentClaim?: string;
   startedAt?: string;
   /** The agent's last heartbeat while it runs. */
   heartbeatAt?: string;
@@ -54,9 +56,15 @@ export const jobLogBlobs = {
 /** States in which the job's run command may still have to be PUT, with the variables. */
 const NOT_YET_HANDED_OVER: ReadonlySet<JobState> = new Set(["Queued", "Starting"]);
 
-/** The record as it may be stored: without variables once the VM has the job (or it ended). */
+/**
+ * The record as it may be stored: without variables once the VM has the job (or it ended). The
+ * VM has it once its agent reports again after "started" (a heartbeat): until then the answer to
+ * "started" may have been lost with a host that died, and the agent asks again with its claim.
+ */
 export function atRest(r: JobRecord): JobRecord {
+  // A job with an image stays Starting while it is pulled, but its agent has it (pullingAt).
   if (r.variables === undefined || (NOT_YET_HANDED_OVER.has(r.state) && r.pullingAt === undefined)) return r;
+  if ((r.state === "Running" || r.pullingAt !== undefined) && r.agentClaim && !r.heartbeatAt) return r;
   const { variables: _dropped, ...rest } = r;
   return rest;
 }

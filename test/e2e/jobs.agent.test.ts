@@ -9,12 +9,16 @@ import { TableClient } from "@azure/data-tables";
 import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentQueueName } from "../../shared/jobs/agent";
+import { connectionStringStorage } from "../../shared/azure/storageConnection";
+import { createStorageClients } from "../../shared/azure/clients";
+import { jobRecords, type JobRecord } from "../../shared/jobs/record";
+import { testAzureConfig } from "../activities/support";
 import { eventually, startStack, type Stack } from "../support/stack";
 import { getJob, runningInstance, submit, userDir, waitJob } from "./jobs.support";
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ env: { JOBS_AGENT_HEARTBEAT_SECONDS: "2" } });
+  stack = await startStack({ env: { JOBS_AGENT_HEARTBEAT_SECONDS: "2", JOBS_RECONCILE_SCHEDULE: "*/2 * * * * *" } });
   await Promise.all([runningInstance(stack, "ag-a"), runningInstance(stack, "ag-b")]);
 }, 180_000);
 afterAll(() => stack?.stop());
@@ -96,6 +100,61 @@ describe("agent", () => {
     fs.writeFileSync(path.join(userDir(stack), "victim-go"), "");
     expect((await waitJob(stack, job.id)).state).toBe("Completed");
   }, 60_000);
+
+  it("a hand-over whose answer was lost: 'started' again with the same claim gets the same answer, any other is refused", async () => {
+    // The agent is paused (not dead: systemd would restart it), and the test plays its part with
+    // its VM identity, as an agent whose host died between recording "started" and answering.
+    const agent = agentOf("ag-a");
+    process.kill(agent.pid, "SIGSTOP");
+    try {
+      const job = await submit(stack, "ag-a", { name: "lost-answer", command: "true", environment: { variables: { LOST_ANSWER: "v1" } } });
+      const queue = new QueueClient(stack.azurite.connectionString, agentQueueName("ag-a"));
+      const got = await eventually(async () => (await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 300 })).receivedMessageItems, (ms) => ms.length === 1, 30_000, 100);
+      expect(JSON.parse(got[0]!.messageText)).toEqual({ type: "run", jobId: job.id });
+      await queue.deleteMessage(got[0]!.messageId, got[0]!.popReceipt);
+      const imds = agent.env.get("AZURE_POD_IDENTITY_AUTHORITY_HOST")!;
+      const tok = await fetch(`${imds}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(stack.settings.JOBS_AGENT_APP_AUDIENCE!)}`, { headers: { Metadata: "true" } });
+      const { access_token } = (await tok.json()) as { access_token: string };
+      const report = (body: unknown) =>
+        fetch(`${stack.baseUrl}/api/agent/jobs/${job.id}/reports`, { method: "POST", headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      const claim = "0b9f3c1e-2a4d-4c55-9e0a-7d1f2b3c4d5e";
+      const first = await report({ kind: "started", claim });
+      expect(first.status).toBe(200);
+      const answer = (await first.json()) as { command: string; env: Record<string, string> };
+      expect(answer.env.LOST_ANSWER).toBe("v1");
+      const again = await report({ kind: "started", claim });
+      expect(again.status).toBe(200);
+      expect(((await again.json()) as typeof answer).env).toEqual(answer.env);
+      expect((await report({ kind: "started", claim: "another-claim-of-someone" })).status).toBe(409);
+      expect((await report({ kind: "started" })).status).toBe(409);
+      // The agent's next report says it has the job: the variables leave, and the claim no longer hands it out.
+      expect((await report({ kind: "heartbeat" })).status).toBe(200);
+      const jobs = TableClient.fromConnectionString(stack.azurite.connectionString, "jobs", { allowInsecureConnection: true });
+      const rows: Record<string, unknown>[] = [];
+      for await (const e of jobs.listEntities<Record<string, unknown>>({ queryOptions: { filter: `RowKey eq '${job.id}'` } })) rows.push(e);
+      expect(JSON.stringify(rows)).not.toContain("LOST_ANSWER");
+      expect((await report({ kind: "started", claim })).status).toBe(409);
+      expect((await report({ kind: "exited", outcome: { state: "Completed", exitCode: 0 } })).status).toBe(202);
+      expect((await waitJob(stack, job.id)).state).toBe("Completed");
+    } finally {
+      process.kill(agent.pid, "SIGCONT");
+    }
+  }, 60_000);
+
+  it("a submission interrupted between its record and its orchestration is queued by the reconcile timer and runs", async () => {
+    // As a host killed after writing the record leaves it: Queued, three minutes old, no orchestration.
+    const inst = await stack.api<{ instanceId: string }>("GET", "/api/instances/ag-a", { as: "alice" });
+    const storage = createStorageClients(testAzureConfig({ storage: connectionStringStorage(stack.azurite.connectionString) }));
+    const id = "orphan0submission0x1";
+    const record: JobRecord = {
+      id, name: "orphan", instance: "ag-a", instanceId: inst.body.instanceId, state: "Queued", command: "mkdir -p orphan; echo $JOB_ID >> orphan/$JOB_ID",
+      gpus: 0, timeoutMinutes: 5, submittedBy: "alice", submittedAt: new Date(Date.now() - 3 * 60_000).toISOString(), source: "http",
+    };
+    await jobRecords(storage).create(record);
+    expect((await waitJob(stack, id, ["Completed", "Failed", "Canceled", "TimedOut"], 60_000)).state).toBe("Completed");
+    expect(fs.readFileSync(path.join(userDir(stack), "orphan", id), "utf8")).toBe(`${id}\n`);
+    expect(stack.host.output()).toContain(`job ${id} on ag-a had no orchestration`);
+  }, 90_000);
 
   it("secrets at rest: variables reach the job and leave the jobs table once the VM has it; the log SAS lives for the timeout plus a margin", async () => {
     const secret = "s3cr3t-value-for-the-vm";

@@ -131,6 +131,13 @@ describe("app settings", () => {
     expect(unread).toEqual([]);
   });
 
+  it("sets every setting a binding names as %SETTING%: the Functions host resolves those itself, with no code default (a missing one stops the function from loading)", () => {
+    const bound = new Set<string>();
+    for (const file of productionSources()) for (const m of fs.readFileSync(file, "utf8").matchAll(/%([A-Z][A-Z0-9_]+)%/g)) bound.add(m[1]!);
+    expect(bound.size).toBeGreaterThan(0);
+    expect([...bound].filter((n) => !template.has(n))).toEqual([]);
+  });
+
   it("documents no default for a setting the code does not read, nor for one the template sets", () => {
     expect([...defaults].filter((n) => !code.has(n) && !["IDENTITY_ENDPOINT", "IDENTITY_HEADER"].includes(n))).toEqual([]);
     expect([...defaults].filter((n) => template.has(n))).toEqual([]);

@@ -25,13 +25,19 @@ export type RunResult = {
   /** Activity calls in the order they ran: [name, input]. */
   calls: [string, unknown][];
   customStatuses: unknown[];
+  /** Entity operations sent (signals and calls), in order: [entity id "@name@key", operation]. */
+  entityOps: [string, string][];
   /** Virtual time the orchestration took (timers), ms. */
   elapsedMs: number;
   timers: number;
 };
 
 /** The host's timer settings (timers fire on a virtual clock here). */
-export const EPISODE_CONFIG = { maximumShortTimerDuration: DEFAULT_MAX_SHORT_TIMER, longRunningTimerIntervalDuration: DEFAULT_LONG_TIMER_INTERVAL, maxShortTimerMs: 6 * 86_400_000, longTimerIntervalMs: 3 * 86_400_000 };
+export const EPISODE_CONFIG = {
+  maximumShortTimerDuration: DEFAULT_MAX_SHORT_TIMER, longRunningTimerIntervalDuration: DEFAULT_LONG_TIMER_INTERVAL, maxShortTimerMs: 6 * 86_400_000, longTimerIntervalMs: 3 * 86_400_000,
+  // The app's one entity (signals to it are recorded as sent; nothing answers them here).
+  hasEntity: (name: string) => name === "jobqueue",
+};
 
 /** Calls an orchestrator through the library's own replay entry point, as the host's invoke would. */
 export function libraryInvoker(fn: OrchestrationHandler): OrchestratorInvoker {
@@ -59,6 +65,7 @@ export async function runOrchestration(fn: OrchestrationHandler, input: unknown,
     createdTime: new Date(now).toISOString(), lastUpdatedTime: new Date(now).toISOString(), history: [], leaves: [], nextId: 0, chunks: 0,
   };
   const calls: [string, unknown][] = [];
+  const entityOps: [string, string][] = [];
   const attempts = new Map<string, number>();
   let inbox: InstanceMessage[] = [];
   let pendingTimers: { id: number; fireAt: string }[] = [];
@@ -67,12 +74,16 @@ export async function runOrchestration(fn: OrchestrationHandler, input: unknown,
     const r = await runEpisode(state, inbox, new Date(now), EPISODE_CONFIG, invoke);
     for (const e of r.appended) e.IsPlayed = true;
     state = r.next;
+    for (const s of r.decisions.entitySends) {
+      const m = s.msg as { kind?: string; req?: { op?: string } };
+      if (m.kind === "op") entityOps.push([s.to, m.req?.op ?? ""]);
+    }
     if (state.customStatus !== undefined) {
       const cs: unknown = JSON.parse(state.customStatus);
       if (JSON.stringify(customStatuses.at(-1)) !== JSON.stringify(cs)) customStatuses.push(cs);
     }
     if (r.finished) {
-      return { status: r.finished.status, output: r.finished.output ? JSON.parse(r.finished.output) : undefined, calls, customStatuses, elapsedMs: now - start, timers };
+      return { status: r.finished.status, output: r.finished.output ? JSON.parse(r.finished.output) : undefined, calls, customStatuses, entityOps, elapsedMs: now - start, timers };
     }
     inbox = [...r.decisions.selfMessages];
     pendingTimers.push(...r.decisions.timers.map((t) => ({ id: t.id, fireAt: t.fireAt })));

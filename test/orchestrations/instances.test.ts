@@ -271,6 +271,8 @@ describe("stop, start, restart, delete", () => {
     const seq = names(r.calls).filter((x) => x !== A.progress);
     // The VM's role on its agent queue and the queue go before the VM (the role names its identity).
     expect(seq).toEqual([JOB_ACTIVITIES.queueConfig, A.notifyDispatcher, A.revokeAgentQueue, A.vmAction, A.vmStatus, A.vmStatus, A.vmStatus, A.deleteNetwork, A.removeRecord]);
+    // The job queue goes with it: a later instance of the name gets a fresh one (its own size and cap).
+    expect(r.entityOps).toEqual([[`@jobqueue@${input.instance.toLowerCase()}`, "delete"]]);
   });
 
   test("delete waits out a NIC reservation (NicReservedForAnotherVm) on a timer and still removes the network", async () => {

@@ -35,7 +35,15 @@ type Live = {
   queued: boolean;
   /** Failed attempts to store the current episode (see persistFailure.ts). */
   persistFailures?: number;
+  /**
+   * Row keys of delivered messages taken into an episode (running or committed) by this process:
+   * a sender delivering the same row again (its outbox is delivered at least once) is ignored
+   * instead of being stored and processed a second time.
+   */
+  taken?: Set<string>;
 };
+
+const TAKEN_MEMORY = 2000;
 
 export class EngineError extends Error {
   constructor(
@@ -188,9 +196,10 @@ export class DurableEngine {
       l = this.live.get(instanceId) ?? (await this.recover(instanceId));
       if (!l) return;
     }
-    if (isTerminal(l.state.status) || l.inbox.some((m) => m.rowKey === rowKey)) return;
+    const known = (live: Live) => live.inbox.some((m) => m.rowKey === rowKey) || live.taken?.has(rowKey) === true;
+    if (isTerminal(l.state.status) || known(l)) return;
     await this.persistMessage(instanceId, { rowKey, msg });
-    if (l.inbox.some((m) => m.rowKey === rowKey)) return;
+    if (known(l)) return;
     l.inbox.push({ ...msg, rowKey });
     this.kick(l);
   }
@@ -336,9 +345,14 @@ export class DurableEngine {
   private async runOne(l: Live): Promise<void> {
     const batch: Live["inbox"] = [];
     let persisted = 0;
+    const taken = (l.taken ??= new Set());
     while (l.inbox.length && persisted < MAX_PERSISTED_PER_EPISODE) {
       const m = l.inbox.shift()!;
-      if (m.rowKey) persisted++;
+      if (m.rowKey) {
+        persisted++;
+        taken.add(m.rowKey);
+        if (taken.size > TAKEN_MEMORY) taken.delete(taken.values().next().value!);
+      }
       batch.push(m);
     }
     const prev = l.state;
@@ -388,6 +402,17 @@ export class DurableEngine {
     } catch (err) {
       const failures = (l.persistFailures ?? 0) + 1;
       l.persistFailures = failures;
+      if ((err as { statusCode?: number }).statusCode === 404 && consumedKeys.length) {
+        // A consumed message row is gone: a copy of a message an earlier episode consumed. Its
+        // copies are dropped and the episode runs again without them (retrying would fail forever).
+        const present = await this.o.store.existingKeys(prev.instanceId, consumedKeys).catch(() => undefined);
+        if (present) {
+          const kept = batch.filter((m) => !m.rowKey || present.has(m.rowKey));
+          this.o.log("warning", `durable: '${prev.instanceId}': ${batch.length - kept.length} message(s) were consumed already; dropped`);
+          l.inbox.unshift(...kept);
+          return;
+        }
+      }
       if (isRefusedWrite(err) && failures >= MAX_REFUSED_ATTEMPTS) return this.failUnpersistable(l, batch, err);
       const delay = persistRetryDelay(failures);
       this.o.log("error", `durable: could not persist an episode of '${prev.instanceId}' (attempt ${failures}), retrying in ${delay} ms: ${errorMessage(err)}`);

@@ -310,6 +310,21 @@ export class TaskHubStore {
     if (deletes.length > room) void this.deleteKeys(id, deleteKeys.slice(room)).catch(() => undefined);
   }
 
+  /** Which of these row keys of one partition exist. */
+  async existingKeys(instanceId: string, keys: string[]): Promise<Set<string>> {
+    const present = new Set<string>();
+    const wanted = new Set(keys);
+    const pages = this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq ${odata(instanceId)} and RowKey ge 'M' and RowKey lt 'N'`, select: ["RowKey"] } }).byPage({ maxPageSize: 1000 });
+    for (;;) {
+      this.tableTrips++;
+      const next = await pages.next();
+      if (next.done) break;
+      for (const e of next.value) if (wanted.has(String(e.rowKey))) present.add(String(e.rowKey));
+      if (!next.value.continuationToken) break;
+    }
+    return present;
+  }
+
   /** Persists messages of one instance in one transaction (at most 100; large ones in blobs first). */
   async putMessages(instanceId: string, ms: StoredMessage[]): Promise<void> {
     const entities: Entity[] = [];

@@ -29,6 +29,16 @@ type Live = { rec: EntityRecord; inbox: StoredEntityMessage[]; running: boolean;
 
 /** Messages read per batch: with the entity row and the outbox row, one transaction holds 100 operations. */
 const MAX_MESSAGES = 98;
+/**
+ * Consumed message keys an entity remembers: more than the deliveries that can be in flight when
+ * the process dies (the outbox rows delivered but not yet deleted), so each copy is recognised.
+ */
+const RECENT_KEYS = 1000;
+/** Outbox rows this process delivered (or is delivering): the start-up scan and an entity's load both find them. */
+const DELIVERED_MEMORY = 20_000;
+
+/** A message some sender may deliver again after a crash (clients' signals are persisted once, before they return). */
+const fromSender = (m: EntityMessage) => (m.kind === "op" ? m.req.parent !== undefined : true);
 
 const mayDequeue = (r: EntityRecord) => r.queue.length > 0 && (r.lockedBy === undefined || r.lockedBy === r.queue[0]!.parent);
 
@@ -41,6 +51,7 @@ export class EntityRuntime {
   /** Deliveries of one sender run in order: a chain per sending partition. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly writing = new Map<string, { m: StoredEntityMessage; done: (e?: unknown) => void }[]>();
+  private readonly delivered = new Set<string>();
   readonly stats = { batches: 0, operations: 0 };
 
   constructor(private readonly o: EntityRuntimeOptions) {}
@@ -98,7 +109,7 @@ export class EntityRuntime {
   /** Accepts a message for an entity (idempotent per row key): persisted, then queued. */
   async receive(id: string, rowKey: string, msg: EntityMessage): Promise<void> {
     const l = await this.get(id);
-    if (l.inbox.some((m) => m.rowKey === rowKey)) return;
+    if (l.inbox.some((m) => m.rowKey === rowKey) || l.rec.recent?.includes(rowKey)) return; // a copy: processed already
     await this.persist(id, { rowKey, msg });
     if (l.inbox.some((m) => m.rowKey === rowKey)) return;
     l.inbox.push({ rowKey, msg });
@@ -107,6 +118,10 @@ export class EntityRuntime {
 
   /** Sends the entries of a committed outbox row in order, then deletes the row. */
   deliver(partition: string, rowKey: string, entries: OutboxEntry[]): void {
+    const key = `${partition}\u0000${rowKey}`;
+    if (this.delivered.has(key)) return;
+    this.delivered.add(key);
+    if (this.delivered.size > DELIVERED_MEMORY) this.delivered.delete(this.delivered.values().next().value!);
     const prev = this.chains.get(partition) ?? Promise.resolve();
     const next = prev.then(async () => {
       for (let attempt = 0; ; attempt++) {
@@ -226,9 +241,14 @@ export class EntityRuntime {
   private async runBatch(l: Live): Promise<void> {
     const taken = l.inbox.slice(0, MAX_MESSAGES);
     const rec: EntityRecord = { ...l.rec, queue: [...l.rec.queue] };
+    // Copies of messages consumed before (redelivered after a crash) are consumed without effect.
+    const seen = new Set(rec.recent ?? []);
+    const fresh = taken.filter((m) => !seen.has(m.rowKey));
+    const recent = [...(rec.recent ?? []), ...fresh.filter((m) => fromSender(m.msg)).map((m) => m.rowKey)];
+    rec.recent = recent.slice(Math.max(0, recent.length - RECENT_KEYS));
     // Delivery: requests of the lock holder go before everything queued; a release by the holder unlocks.
     const holder: RequestMessage[] = [];
-    for (const { msg } of taken) {
+    for (const { msg } of fresh) {
       if (msg.kind === "op") {
         if (rec.lockedBy !== undefined && rec.lockedBy === msg.req.parent) holder.push(msg.req);
         else rec.queue.push(msg.req);

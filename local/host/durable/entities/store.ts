@@ -69,6 +69,7 @@ export class EntityStore {
     if (r.state !== undefined && r.state !== null) putText(e, "State", r.state);
     if (r.lockedBy !== undefined) e.LockedBy = r.lockedBy;
     if (r.queue.length) putText(e, "Queue", JSON.stringify(r.queue));
+    if (r.recent?.length) putText(e, "Recent", JSON.stringify(r.recent));
     return e as Row;
   }
 
@@ -82,6 +83,7 @@ export class EntityStore {
       lockedBy: typeof e.LockedBy === "string" ? e.LockedBy : undefined,
       queue: JSON.parse(getText(e, "Queue") ?? "[]") as EntityRecord["queue"],
       lastModifiedTime: String(e.LastModifiedTime),
+      recent: JSON.parse(getText(e, "Recent") ?? "[]") as string[],
     };
   }
 

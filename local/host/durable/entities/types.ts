@@ -58,6 +58,13 @@ export type EntityRecord = {
   /** Requests waiting (for the lock holder to release, or for the next batch). */
   queue: RequestMessage[];
   lastModifiedTime: string;
+  /**
+   * Row keys of the latest messages consumed from orchestrations and entities. A sender's outbox
+   * row is deleted after delivery, in another partition: a crash in between delivers it again
+   * after the restart, and the copy is recognised here (the extension's MessageSorter keeps
+   * per-sender positions for the same reason).
+   */
+  recent?: string[];
 };
 
 /** One message to deliver after the sender's transaction committed: to an entity or an orchestration. */
