@@ -637,6 +637,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    claim?: string;
                     /** @constant */
                     kind: "started";
                 } | {
