@@ -94,8 +94,16 @@ describe("instance lifecycle", () => {
   });
 
   test("ETag / If-Match: a stale ETag is 412, the current one works", async () => {
-    const cur = await get("alice-cpu-1");
-    const etag = cur.headers.get("etag")!;
+    // The restart's last step tells the job queue the instance runs, which writes the record once
+    // more after the operation shows done: take the ETag once the record has settled.
+    let etag = "";
+    await eventually(async () => {
+      const a = (await get("alice-cpu-1")).headers.get("etag")!;
+      await new Promise((r) => setTimeout(r, 300));
+      const b = (await get("alice-cpu-1")).headers.get("etag")!;
+      etag = b;
+      return a === b;
+    }, (same) => same, 30_000, 100);
     const ok = await stack.api<Instance>("PATCH", "/api/instances/alice-cpu-1", { as: "alice", body: { description: "changed" }, headers: { "If-Match": etag } });
     expect(ok.status, ok.text).toBe(200);
     expect(ok.body.description).toBe("changed");
