@@ -12,11 +12,13 @@
 //   their real exit code is read from the file their runner wrote;
 // - an outcome is journaled before it is reported, and reported until the app has it.
 import { randomUUID } from "node:crypto";
+import fs from "node:fs";
 import type { QueueClient } from "@azure/storage-queue";
 import { AppClient, type StartedAnswer } from "./app";
 import type { AgentConfig } from "./config";
 import { Journal, type Entry, type Outcome } from "./journal";
 import { LogShipper } from "./logs";
+import { allowRun, containerName, imageReady, pullFailure, removeContainer, startContainerJob, type ContainerSpec } from "./container";
 import { exitCodeOf, groupAlive, killGroup, startJob } from "./process";
 
 export type QueueMessage = { type: "run"; jobId: string } | { type: "cancel"; jobId: string; reason: string };
@@ -110,10 +112,17 @@ export class Agent {
     const spec = answer.body as StartedAnswer;
     const dir = this.journal.jobDir(msg.jobId);
     let pid: number;
+    let container: Running["container"];
     try {
-      // The job runs in the user's folder on the share, with the platform's variables and then the user's.
-      const env = { CI_NAME: this.cfg.instance, CI_USER: this.cfg.user, CI_SHARE: this.cfg.share, ...spec.env };
-      pid = startJob(dir, `${this.cfg.share}/Users/${this.cfg.user}`, { command: spec.command, env }, jobBaseEnv());
+      const userDir = `${this.cfg.share}/Users/${this.cfg.user}`;
+      if (spec.environment) {
+        container = { name: containerName(msg.jobId), runtime: this.cfg.containerRuntime, pulling: true };
+        pid = startContainerJob(dir, this.containerSpec(spec, spec.environment, container.name, userDir), jobBaseEnv());
+      } else {
+        // The job runs in the user's folder on the share, with the platform's variables and then the user's.
+        const env = { CI_NAME: this.cfg.instance, CI_USER: this.cfg.user, CI_SHARE: this.cfg.share, ...spec.env };
+        pid = startJob(dir, userDir, { command: spec.command, env }, jobBaseEnv());
+      }
     } catch (err) {
       this.end(msg.jobId, { state: "Failed", message: `the job could not be started: ${(err as Error).message}` });
       return;
@@ -125,9 +134,32 @@ export class Agent {
       pid,
       deadline: Date.now() + spec.timeoutMinutes * 60_000,
       logs: spec.logs,
+      ...(container ? { container } : {}),
     };
     this.journal.put(entry);
-    this.log(`job ${msg.jobId}: started (pid ${pid})`);
+    this.log(`job ${msg.jobId}: started (pid ${pid})${container ? ` in ${spec.environment!.image}` : ""}`);
+  }
+
+  /**
+   * The container's side of a job: the same variables as a plain job, with CI_SHARE the share's
+   * path on the VM, and CUDA_VISIBLE_DEVICES counted inside the container, where the GPUs passed
+   * with --gpus are the only ones and are numbered from 0 (as CUDA numbers visible devices).
+   */
+  private containerSpec(spec: StartedAnswer, environment: NonNullable<StartedAnswer["environment"]>, name: string, userDir: string): ContainerSpec {
+    if (!fs.existsSync(this.cfg.containerRuntime)) throw new Error(`the container runtime ${this.cfg.containerRuntime} is not on this VM`);
+    const gpuIndices = (spec.env.CUDA_VISIBLE_DEVICES ?? "").split(",").filter((s) => s !== "").map(Number);
+    const env: Record<string, string> = { CI_NAME: this.cfg.instance, CI_USER: this.cfg.user, CI_SHARE: this.cfg.shareOnVm, ...spec.env };
+    env.CUDA_VISIBLE_DEVICES = gpuIndices.map((_, i) => i).join(",");
+    return {
+      runtime: this.cfg.containerRuntime,
+      image: environment.image,
+      name,
+      hostDir: userDir,
+      workingDirectory: environment.workingDirectory ?? `${this.cfg.shareOnVm}/Users/${this.cfg.user}`,
+      command: spec.command,
+      gpuIndices,
+      env,
+    };
   }
 
   private async cancel(jobId: string, reason: string): Promise<void> {
@@ -143,6 +175,8 @@ export class Agent {
   private kill(e: Running, outcome: Outcome): void {
     this.journal.put({ ...e, killing: outcome });
     killGroup(e.pid);
+    // The runtime's client passes the signal on; stopping by name also covers a client already gone.
+    if (e.container && !e.container.pulling) void removeContainer(e.container.runtime, e.container.name);
     this.log(`job ${e.id}: killing (${outcome.state})`);
   }
 
@@ -182,18 +216,25 @@ export class Agent {
     if (!shipper) this.shippers.set(e.id, (shipper = new LogShipper(dir, e.logs)));
     const code = exitCodeOf(dir);
     if (code !== undefined || !groupAlive(e.pid)) {
+      const pullFailed = e.container?.pulling ? pullFailure(dir) : undefined;
       const outcome: Outcome =
         e.killing ??
-        (code === undefined
+        (pullFailed !== undefined
+          ? { state: "Failed", message: `the image could not be pulled: ${pullFailed}`.slice(0, 1000) }
+          : code === undefined
           ? { state: "Failed", message: "the job's processes ended without an exit code (was the VM restarted?)" }
           : code === 0
             ? { state: "Completed", exitCode: 0 }
             : { state: "Failed", exitCode: code, message: `the command exited with code ${code}` });
       if (code !== undefined && e.killing) outcome.exitCode = code;
+      if (pullFailed !== undefined) delete outcome.exitCode;
+      // The container is removed afterwards, however the job ended.
+      if (e.container) await removeContainer(e.container.runtime, e.container.name);
       this.end(e.id, outcome, e.logs);
       await this.sendExit(e.id, outcome, e.logs);
       return;
     }
+    if (e.container?.pulling && !e.killing && imageReady(dir)) return this.runContainer(e, dir, shipper);
     if (!e.killing && now >= e.deadline) {
       this.kill(e, { state: "TimedOut", message: "the job ran past its timeout" });
       return;
@@ -210,6 +251,21 @@ export class Agent {
       const current = this.journal.get(e.id);
       if (cancel && current?.phase === "running" && !current.killing) this.kill(current, { state: "Canceled", message: cancel });
     }
+  }
+
+  /** The image is on the VM: the app moves the job to Running, then the container starts. */
+  private async runContainer(e: Running, dir: string, shipper: LogShipper): Promise<void> {
+    await shipper.ship().catch(() => undefined); // the pull's progress is in the logs first
+    const answer = await this.app.report(e.id, { kind: "running" });
+    const current = this.journal.get(e.id);
+    if (current?.phase !== "running" || current.killing) return;
+    if (!answer.ok) {
+      this.kill(current, answer.code === "JobCanceled" ? { state: "Canceled", message: "the job was canceled before it started" } : { state: "Failed", message: `the app refused to run the job (${answer.code})` });
+      return;
+    }
+    this.journal.put({ ...current, container: { ...current.container!, pulling: false } });
+    allowRun(dir);
+    this.log(`job ${e.id}: image ready, container ${current.container!.name} starting`);
   }
 
   /** Logs first (the job's output is complete when its end is visible), then the report. */

@@ -9,10 +9,13 @@ export type StartedAnswer = {
   env: Record<string, string>;
   timeoutMinutes: number;
   logs: { stdout: string; stderr: string };
+  /** The job runs in this image (the app keeps it Starting until the agent reports "running"). */
+  environment?: { image: string; workingDirectory?: string };
 };
 
 export type Report =
   | { kind: "started"; claim: string }
+  | { kind: "running" }
   | { kind: "heartbeat" }
   | { kind: "exited"; outcome: Outcome };
 

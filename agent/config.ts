@@ -14,6 +14,10 @@ export type AgentConfig = {
   user: string;
   /** The share's mount point as jobs see it (VM_ROOT included). */
   share: string;
+  /** The share's mount point as a path on the VM (VM_ROOT not included): a container's default working directory is below it. */
+  shareOnVm: string;
+  /** The container runtime's CLI for jobs with an image (Docker's, or a compatible one). */
+  containerRuntime: string;
   /** The journal (OS disk). */
   stateDir: string;
   heartbeatMs: number;
@@ -22,6 +26,8 @@ export type AgentConfig = {
 };
 
 export const SHARE_MOUNT_POINT = "/home/azureuser/cloudfiles/code";
+/** Docker with the NVIDIA container toolkit, as on the ML VM image. */
+export const CONTAINER_RUNTIME = "/usr/bin/docker";
 
 export function readConfig(env: NodeJS.ProcessEnv): AgentConfig {
   const need = (name: string): string => {
@@ -41,6 +47,8 @@ export function readConfig(env: NodeJS.ProcessEnv): AgentConfig {
     instance: need("CI_NAME"),
     user: need("CI_USER"),
     share: root + (env.CI_SHARE || SHARE_MOUNT_POINT),
+    shareOnVm: env.CI_SHARE || SHARE_MOUNT_POINT,
+    containerRuntime: root + (env.CI_AGENT_CONTAINER_RUNTIME || CONTAINER_RUNTIME),
     stateDir: path.join(root || "/", env.CI_AGENT_STATE_DIR || "/var/lib/ci-agent"),
     heartbeatMs: positive("CI_AGENT_HEARTBEAT_SECONDS", 30) * 1000,
     idlePollMs: positive("CI_AGENT_IDLE_POLL_MS", 500),

@@ -24,6 +24,8 @@ export type Entry =
       deadline: number;
       /** Write-only SAS URLs of the job's two log blobs (bounded expiry). */
       logs: { stdout: string; stderr: string };
+      /** A job in a container: its name, and whether the image is still being pulled (the app has it Starting). */
+      container?: { name: string; runtime: string; pulling: boolean };
       /** Set when the agent decided to kill it: the outcome it reports once the group is gone. */
       killing?: Outcome;
       /** The app has heard from the agent since "started" (it then drops the job's variables). */

@@ -27,12 +27,12 @@ export function startJob(jobDir: string, workDir: string, spec: JobSpec, baseEnv
   fs.writeFileSync(path.join(jobDir, "command.sh"), `${spec.command}\n`, { mode: 0o700 });
   fs.writeFileSync(path.join(jobDir, "runner.sh"), RUNNER, { mode: 0o700 });
   for (const f of ["stdout", "stderr"]) fs.closeSync(fs.openSync(path.join(jobDir, f), "a"));
-  const child = spawn("/bin/bash", [path.join(jobDir, "runner.sh"), jobDir, workDir], {
-    cwd: jobDir,
-    env: { ...baseEnv, ...spec.env },
-    detached: true,
-    stdio: "ignore",
-  });
+  return spawnRunner(jobDir, "runner.sh", [workDir], { ...baseEnv, ...spec.env });
+}
+
+/** Starts `script` (in the job folder) as its own detached process group; returns its pid. */
+export function spawnRunner(jobDir: string, script: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const child = spawn("/bin/bash", [path.join(jobDir, script), jobDir, ...args], { cwd: jobDir, env, detached: true, stdio: "ignore" });
   if (child.pid === undefined) throw new Error("the job's runner could not be started");
   child.unref();
   return child.pid;

@@ -51,6 +51,8 @@ apiRoute(ROUTES.reportJob, async ({ ctx, req, params, body }) => {
   switch (report.kind) {
     case "started":
       return { status: 200, body: await started(got.record, got.etag, report.claim) };
+    case "running":
+      return { status: 200, body: await running(got.record, got.etag) };
     case "heartbeat":
       return { status: 200, body: await heartbeat(got.record, got.etag) };
     case "exited": {
@@ -74,13 +76,18 @@ apiRoute(ROUTES.reportJob, async ({ ctx, req, params, body }) => {
  */
 async function started(job: JobRecord, etag: string, claim: string | undefined) {
   if (job.cancelRequestedAt && !isTerminalJobState(job.state)) throw new AppError("JobCanceled", `Job '${job.id}' was canceled.`, 409);
-  const repeat = job.state === "Running" && claim !== undefined && job.agentClaim === claim && !job.heartbeatAt;
-  if (job.state !== "Starting" && !repeat) throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}; it cannot start.`, 409);
+  // A job with an image stays Starting while its agent pulls it (pullingAt; "running" ends that).
+  const handedOver = job.state === "Running" || (job.state === "Starting" && job.pullingAt !== undefined);
+  const repeat = handedOver && claim !== undefined && job.agentClaim === claim && !job.heartbeatAt;
+  if ((job.state !== "Starting" || job.pullingAt) && !repeat) {
+    throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}${job.pullingAt ? " (handed to its agent)" : ""}; it cannot start.`, 409);
+  }
   if (!repeat) {
     const now = new Date().toISOString();
+    const taken: Partial<JobRecord> = job.image ? { pullingAt: now } : { state: "Running", startedAt: now };
     try {
-      // No heartbeatAt yet: the backstop counts from startedAt until the first heartbeat.
-      await jobStores().jobs.update({ ...job, state: "Running", startedAt: now, ...(claim ? { agentClaim: claim } : { heartbeatAt: now }) }, etag);
+      // No heartbeatAt yet: the backstop counts from startedAt (pullingAt) until the first heartbeat.
+      await jobStores().jobs.update({ ...job, ...taken, ...(claim ? { agentClaim: claim } : { heartbeatAt: now }) }, etag);
     } catch (err) {
       // Someone else changed it (a cancel, or a concurrent "started"): the agent must not run it.
       if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
@@ -99,7 +106,24 @@ async function started(job: JobRecord, etag: string, claim: string | undefined) 
     env: { JOB_ID: job.id, CUDA_VISIBLE_DEVICES: (job.gpuIndices ?? []).join(","), ...(job.variables ?? {}) },
     timeoutMinutes: job.timeoutMinutes,
     logs: { stdout, stderr },
+    ...(job.image ? { environment: { image: job.image, ...(job.workingDirectory ? { workingDirectory: job.workingDirectory } : {}) } } : {}),
   };
+}
+
+/** A job with an image: its agent has the image and starts the container (Starting → Running). */
+async function running(job: JobRecord, etag: string): Promise<Record<string, never>> {
+  // A repeat (the agent restarted before it journaled the answer): the job runs already.
+  if (job.state === "Running" && job.pullingAt) return {};
+  if (job.cancelRequestedAt && !isTerminalJobState(job.state)) throw new AppError("JobCanceled", `Job '${job.id}' was canceled.`, 409);
+  if (job.state !== "Starting" || !job.pullingAt) throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}${job.pullingAt ? "" : " and was not handed to its agent"}; it cannot run.`, 409);
+  const now = new Date().toISOString();
+  try {
+    await jobStores().jobs.update({ ...job, state: "Running", startedAt: now, heartbeatAt: now }, etag);
+  } catch (err) {
+    if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
+    throw err;
+  }
+  return {};
 }
 
 /** Puts the reported end on the record (ETag retries); a terminal record or one that has it already is left. */
@@ -120,7 +144,9 @@ async function keepExitReport(jobId: string, outcome: NonNullable<JobRecord["exi
 /** Records the heartbeat (coarsely); answers `cancel` when the job should not run any more. */
 async function heartbeat(job: JobRecord, etag: string): Promise<{ cancel?: string }> {
   if (isTerminalJobState(job.state)) return { cancel: `the job is ${job.state}` };
-  if (job.state !== "Running") return {};
+  const pulling = job.state === "Starting" && job.pullingAt !== undefined;
+  if (pulling && job.cancelRequestedAt) return { cancel: "canceled by request" };
+  if (job.state !== "Running" && !pulling) return {};
   const now = Date.now();
   const heartbeatMs = agentSettingsOf(getSettings(), getClients()).heartbeatSeconds * 1000;
   if (!job.heartbeatAt || now - Date.parse(job.heartbeatAt) >= heartbeatMs / 2) {

@@ -2,11 +2,12 @@
 // instance, honour the idempotency key, write the Queued record, start the job's orchestration.
 // Every step is repeatable: a retried submission finds its record and starts it again (an active
 // orchestration of that id is left as it is; the queue ignores duplicates).
-import { ConflictError, NotFoundError } from "../shared/errors";
+import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { sameIncarnation, type InstanceRecord } from "../shared/instances/record";
 import { isTerminalJobState } from "../shared/instances/states";
 import { jobRecords, type JobRecord } from "../shared/jobs/record";
+import { checkJobImage } from "../shared/policies/registries";
 import { assertAuthorized, type Principal } from "../shared/rbac";
 import type { JobSubmissionBody } from "../shared/schemas/job";
 import { createIdempotencyStore } from "../shared/store/idempotency";
@@ -16,7 +17,7 @@ import { ORCHESTRATIONS, type JobInput } from "../orchestrations/jobs/types";
 import { orchestrationIds } from "../shared/ids";
 import { recordActivity } from "./instanceActivity";
 import { instanceStores } from "./instanceStores";
-import { getClients } from "./runtime";
+import { getClients, getSettings } from "./runtime";
 
 /** What a job Idempotency-Key remembers; `instanceId` is absent on keys from before incarnation ids. */
 export type IdempotentJob = { jobId: string; instance: string; instanceId?: string };
@@ -47,6 +48,11 @@ export type Submission = {
 
 export async function submitJob(port: OrchestrationPort, s: Submission, now = new Date()): Promise<{ job: JobRecord; first: boolean }> {
   const inst = await instanceFor(s.principal, s.instance, "job:submit");
+  const image = s.body.environment?.image;
+  if (image !== undefined) {
+    const problems = checkJobImage(image, getSettings());
+    if (problems.length) throw new ValidationError(problems);
+  }
   if (inst.record.state === "Deleting") throw new ConflictError(`Instance '${inst.record.name}' is being deleted; it takes no new jobs.`, { retryable: false });
   const { jobs, keys } = jobStores();
   let jobId = s.jobId ?? newId();
@@ -78,7 +84,8 @@ export async function submitJob(port: OrchestrationPort, s: Submission, now = ne
   };
   const vars = s.body.environment?.variables;
   if (vars && Object.keys(vars).length) record.variables = vars;
-  if (s.body.environment?.image) record.image = s.body.environment.image;
+  if (image !== undefined) record.image = image;
+  if (s.body.environment?.workingDirectory) record.workingDirectory = s.body.environment.workingDirectory;
   if (s.body.distribution) record.distribution = s.body.distribution;
   if (s.idempotencyKey) record.idempotencyKey = s.idempotencyKey;
 

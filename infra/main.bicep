@@ -27,6 +27,9 @@ param quotaVcpusPerFamily string = '{"standardDSv5Family":32,"standardESv5Family
 @description('Source prefixes allowed to reach instances over SSH, comma separated (SSH_ALLOWED_SOURCE_PREFIXES); empty: none.')
 param sshAllowedSourcePrefixes string = ''
 
+@description('Registries a job\'s environment.image may come from, host or host:port, comma separated (ALLOWED_JOB_REGISTRIES); empty: no container jobs. The VMs pull anonymously for now: name public registries or ones that allow anonymous pull.')
+param allowedJobRegistries string = ''
+
 @description('Workspace file share size in GiB (premium: 100 minimum).')
 @minValue(100)
 param shareQuotaGb int = 100
@@ -148,6 +151,7 @@ module functionApp 'modules/functionApp.bicep' = {
       ALLOWED_SUBNET_IDS: network.outputs.instancesSubnetId
       QUOTA_VCPUS_PER_FAMILY: quotaVcpusPerFamily
       SSH_ALLOWED_SOURCE_PREFIXES: sshAllowedSourcePrefixes
+      ALLOWED_JOB_REGISTRIES: allowedJobRegistries
       WORKSPACE_STORAGE_ACCOUNT: workspaceFiles.outputs.name
       WORKSPACE_SHARE_NAME: workspaceFiles.outputs.shareName
       WORKSPACE_SHARE_QUOTA_GB: string(shareQuotaGb)

@@ -21,6 +21,8 @@ export interface Settings {
   /** Workspace policy limits, vCPUs per VM family (family names as in the SKU list). */
   quotaVcpusPerFamily: Record<string, number>;
   jobsPerCoreDefault: number;
+  /** Registries (host[:port], lower case) a job's environment.image may come from; empty: none. */
+  allowedJobRegistries: string[];
   /** NCRONTAB (six fields, seconds first) for the auto-stop timer. */
   autostopSchedule: string;
   idleShutdownMinMinutes: number;
@@ -114,6 +116,11 @@ export function parseSettings(env: Env): Settings {
     if (!parseSubnetId(id)) fail("ALLOWED_SUBNET_IDS", `'${id}' is not a subnet resource id`);
   }
 
+  const allowedJobRegistries = list("ALLOWED_JOB_REGISTRIES").map((r) => r.toLowerCase());
+  for (const r of allowedJobRegistries) {
+    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/.test(r)) fail("ALLOWED_JOB_REGISTRIES", `'${r}' is not a registry host (host or host:port, e.g. myacr.azurecr.io)`);
+  }
+
   const sshAllowedSourcePrefixes: SourcePrefix[] = [];
   for (const item of list("SSH_ALLOWED_SOURCE_PREFIXES")) {
     const parsed = parseSourcePrefix(item);
@@ -198,6 +205,7 @@ export function parseSettings(env: Env): Settings {
     sshAllowedSourcePrefixes,
     quotaVcpusPerFamily,
     jobsPerCoreDefault: int("JOBS_PER_CORE_DEFAULT", 2, 1, 16),
+    allowedJobRegistries,
     autostopSchedule,
     idleShutdownMinMinutes: int("IDLE_SHUTDOWN_MIN_MINUTES", 15, 1, IDLE_SHUTDOWN_MAX_MINUTES),
     arm: {

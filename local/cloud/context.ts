@@ -4,6 +4,7 @@ import type { Json, JsonObject } from "./http";
 import type { Operations } from "./lro";
 import type { Quota } from "./skus";
 import type { Store } from "./store";
+import type { Registry } from "./registry";
 import type { Sandbox } from "./sandbox";
 import type { IdentityService } from "./identity/service";
 
@@ -26,6 +27,8 @@ export type Ctx = {
   store: Store;
   ops: Operations;
   sandbox: Sandbox;
+  /** The container registry the VMs pull job images from (ACR's stand-in). */
+  registry: Registry;
   /** The local Entra ID: token issuer, role assignments, managed-identity endpoints (VMs' IMDS too). */
   identity: IdentityService;
   config: RuntimeConfig;

@@ -16,6 +16,7 @@ import { ArmError, readBody, sendArmError, sendJson, parseJsonObject, type JsonO
 import { Operations } from "./lro";
 import { registerNetworkCompleters, seedNetworks } from "./network";
 import { recoverRunCommands, registerRunCommandCompleters } from "./runCommands";
+import { defaultRegistryDir, Registry } from "./registry";
 import { Sandbox } from "./sandbox";
 import type { Quota } from "./skus";
 import { Store } from "./store";
@@ -49,6 +50,8 @@ export type CloudEmulatorOptions = {
   queueBackend?: QueueBackend;
   /** Port of the queue front; 0 picks a free one. Default 10445. */
   queuePort?: number;
+  /** OCI image layouts the registry serves (default: CLOUD_REGISTRY_DIR, else the cache folder local/cloud/job-image.sh fills). */
+  registryDir?: string;
   /** Log sink; default: none. main.ts passes console.log. */
   log?: (line: string) => void;
 };
@@ -86,6 +89,8 @@ export type CloudEmulator = {
   getConfig(): RuntimeConfig;
   setConfig(patch: ConfigPatch): RuntimeConfig;
   getState(): AdminState;
+  /** The registry (at `${url}/v2/`; image references name it as `127.0.0.1:${port}/…`). */
+  registry: { host: string; dir: string; pulls(repository: string): number; holdBlobs(): () => void };
   /** Kills VM processes (their runs end Failed), persists state and closes the server. */
   stop(): Promise<void>;
 };
@@ -124,6 +129,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
     opts, store, identity,
     ops: new Operations(store, location, subscriptionId),
     sandbox: new Sandbox(cloudDir),
+    registry: new Registry(options.registryDir ?? defaultRegistryDir()),
     config: applyPatch(defaultConfig(options.latencyProfile ?? "realistic"), options.config ?? {}),
     log: options.log ?? (() => undefined),
     runs: new Map(),
@@ -182,6 +188,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
         audience: r.audience, lifetimeSeconds: r.lifetimeSeconds, notBefore: r.notBefore, tenantId: r.tenantId,
       }).token,
     },
+    registry: { host: `127.0.0.1:${port}`, dir: ctx.registry.dir, pulls: (repository) => ctx.registry.pulls.get(repository) ?? 0, holdBlobs: () => ctx.registry.holdBlobs() },
     getConfig: () => ctx.config,
     setConfig: (patch) => setConfig(ctx, patch),
     getState: () => adminState(ctx),
@@ -206,6 +213,7 @@ async function handle(ctx: Ctx, throttle: Throttle, req: IncomingMessage, res: S
   const url = new URL(req.url ?? "/", "https://127.0.0.1");
   const method = (req.method ?? "GET").toUpperCase();
   if (url.pathname === "/health" && method === "GET") return sendJson(res, 200, { status: "ok", service: "cloud-emulator" });
+  if (await ctx.registry.handle(req, res, url.pathname)) return;
 
   const caller = authenticateRequest(ctx, req, res, url);
   if (!caller) return;

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { shareMounts } from "./cloudInit";
+import { forgetVmRuntime, removeVmContainers } from "./containers";
 
 export const MARKER_ENV = "CLOUD_EMULATOR_RUN";
 /** Set on every service process of a VM (value: the VM's folder); whatever they start inherits it. */
@@ -85,6 +86,13 @@ export class Sandbox {
     for (const child of this.procs.get(vmName.toLowerCase()) ?? []) this.killGroup(child);
     // Processes that left their parent's group (the agent starts each job as its own group).
     killMarked(VM_MARKER_ENV, new Set([this.vmDir(vmName)]));
+    this.removeContainers(this.vmDir(vmName));
+  }
+
+  /** Containers of jobs are the VM's processes too (only VMs that ever ran one have a store). */
+  private removeContainers(vmDir: string): void {
+    if (fs.existsSync(path.join(vmDir, "var", "lib", "containers"))) removeVmContainers(vmDir);
+    forgetVmRuntime(vmDir); // the runtime's /run state goes with the power, as on a VM
   }
 
   running(vmName: string): number {
@@ -99,6 +107,7 @@ export class Sandbox {
   stopAll(): void {
     for (const set of this.procs.values()) for (const c of set) this.killGroup(c);
     killMarked(VM_MARKER_ENV, new Set([...this.procs.keys()].map((vm) => this.vmDir(vm))));
+    for (const vm of this.procs.keys()) this.removeContainers(this.vmDir(vm));
   }
 }
 

@@ -9,6 +9,7 @@
 // a file that exists under the VM's root is given that file.
 import fs from "node:fs";
 import path from "node:path";
+import { installDocker } from "./containers";
 import type { Ctx } from "./context";
 import { obj, str } from "./http";
 import { baseEnv } from "./runner";
@@ -106,6 +107,8 @@ export async function bootVm(ctx: Ctx, vm: VmRecord): Promise<void> {
     NODE_EXTRA_CA_CERTS: ctx.opts.caCertFile,
     [VM_MARKER_ENV]: root,
   };
+  // The VM image's container runtime (Docker on Azure ML VMs; here Podman behind a docker command).
+  installDocker(root, ctx.opts.caCertFile, { name: VM_MARKER_ENV, value: root });
   for (const f of parseWriteFiles(text)) {
     const target = inVm(root, f.path);
     if (!target) continue;

@@ -303,7 +303,8 @@ export function createJobActivities(deps: JobActivityDeps) {
       return {
         state: r.state,
         ...(r.claimedAt ? { claimedAt: r.claimedAt } : {}),
-        ...((r.heartbeatAt ?? r.startedAt) ? { heartbeatAt: r.heartbeatAt ?? r.startedAt } : {}),
+        ...(r.pullingAt ? { pullingAt: r.pullingAt } : {}),
+        ...((r.heartbeatAt ?? r.startedAt ?? r.pullingAt) ? { heartbeatAt: r.heartbeatAt ?? r.startedAt ?? r.pullingAt } : {}),
         ...(r.exitReport ? { reported: r.exitReport as JobOutcome } : {}),
       };
     },

@@ -103,12 +103,14 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
 };
 
 /** The backstop: whether the record shows an agent that went silent. */
-function judge(seen: { state: string; claimedAt?: string; heartbeatAt?: string }, now: number, live: { heartbeatGraceMs: number; pickupGraceMs: number }): JobOutcome | undefined {
+function judge(seen: { state: string; claimedAt?: string; pullingAt?: string; heartbeatAt?: string }, now: number, live: { heartbeatGraceMs: number; pickupGraceMs: number }): JobOutcome | undefined {
   if (seen.state === "Missing") return { state: "Failed", error: { code: "JobNotFound", message: "the job record is missing" } };
-  if (seen.state === "Starting" && seen.claimedAt && now - Date.parse(seen.claimedAt) > live.pickupGraceMs) {
+  // Pulling its image: the agent has it and heartbeats, as for a running job.
+  const alive = seen.state === "Running" || (seen.state === "Starting" && seen.pullingAt !== undefined);
+  if (seen.state === "Starting" && !seen.pullingAt && seen.claimedAt && now - Date.parse(seen.claimedAt) > live.pickupGraceMs) {
     return lost(`the agent did not take the job within ${Math.round(live.pickupGraceMs / 1000)} s`);
   }
-  if (seen.state === "Running" && seen.heartbeatAt && now - Date.parse(seen.heartbeatAt) > live.heartbeatGraceMs) {
+  if (alive && seen.heartbeatAt && now - Date.parse(seen.heartbeatAt) > live.heartbeatGraceMs) {
     return lost(`no heartbeat from the agent for ${Math.round(live.heartbeatGraceMs / 1000)} s`);
   }
   return undefined;

@@ -110,7 +110,7 @@ export type StartJobResult =
 export type CancelOnAgentInput = { instance: string; jobId: string; reason: string };
 
 export type CheckAgentInput = { instance: string; jobId: string };
-export type CheckAgentResult = { state: JobState | "Missing"; claimedAt?: string; heartbeatAt?: string; reported?: JobOutcome };
+export type CheckAgentResult = { state: JobState | "Missing"; claimedAt?: string; pullingAt?: string; heartbeatAt?: string; reported?: JobOutcome };
 
 export type JobOutcome = {
   state: "Completed" | "Failed" | "Canceled" | "TimedOut";

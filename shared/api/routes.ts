@@ -200,14 +200,14 @@ export const ROUTES = {
   },
   reportJob: {
     fn: "agentReport", method: "POST", route: "agent/jobs/{id}/reports", operationId: "reportJob",
-    summary: "A VM's agent reports on a job: started (answer: what to run, once), heartbeat, exited. Only the managed identity of the VM of the instance that owns the job may call it.",
+    summary: "A VM's agent reports on a job: started (answer: what to run, once; a job with an image stays Starting while the agent pulls it), running (the image is there: Starting → Running), heartbeat, exited. Only the managed identity of the VM of the instance that owns the job may call it.",
     body: "AgentReport",
     responses: {
-      "200": { description: "started: {command, env, timeoutMinutes, logs}; heartbeat: {cancel?}.", body: "object" },
+      "200": { description: "started: {command, env, timeoutMinutes, logs, environment?}; running: {}; heartbeat: {cancel?}.", body: "object" },
       "202": { description: "exited: the end is being recorded.", body: "object" },
       ...common,
       "404": err("No such job."),
-      "409": err("started: the job is not Starting (JobNotStartable) or was canceled (JobCanceled); it must not run."),
+      "409": err("started / running: the job is not Starting (or, for running, was not started by its agent) (JobNotStartable) or was canceled (JobCanceled); it must not run."),
     },
   },
   listSizes: {

@@ -10,6 +10,8 @@ const outcome = z.object({
 export const agentReport = z.discriminatedUnion("kind", [
   // `claim`: the agent's id for this run of the job, so a "started" repeated after a lost answer is recognised.
   z.object({ kind: z.literal("started"), claim: z.string().regex(/^[A-Za-z0-9-]{8,64}$/).optional() }),
+  /** A job with an image: the pull is done, the container starts (Starting → Running). */
+  z.object({ kind: z.literal("running") }),
   z.object({ kind: z.literal("heartbeat") }),
   z.object({ kind: z.literal("exited"), outcome }),
 ]);

@@ -16,7 +16,10 @@ export type JobRecord = {
   state: JobState;
   command: string;
   variables?: Record<string, string>;
+  /** environment.image: the job runs in this container image. */
   image?: string;
+  /** environment.workingDirectory: where the user's folder is mounted in the container. */
+  workingDirectory?: string;
   gpus: number;
   gpuIndices?: number[];
   timeoutMinutes: number;
@@ -25,6 +28,8 @@ export type JobRecord = {
   submittedAt: string;
   /** When the job was handed to the agent (Starting). */
   claimedAt?: string;
+  /** When the agent took a job with an image (it stays Starting while the image is pulled). */
+  pullingAt?: string;
   /** The agent's claim on the job (its journal's id for this run): a repeated "started" with it gets the same answer. */
   agentClaim?: string;
   startedAt?: string;
@@ -57,8 +62,9 @@ const NOT_YET_HANDED_OVER: ReadonlySet<JobState> = new Set(["Queued", "Starting"
  * "started" may have been lost with a host that died, and the agent asks again with its claim.
  */
 export function atRest(r: JobRecord): JobRecord {
-  if (r.variables === undefined || NOT_YET_HANDED_OVER.has(r.state)) return r;
-  if (r.state === "Running" && r.agentClaim && !r.heartbeatAt) return r;
+  // A job with an image stays Starting while it is pulled, but its agent has it (pullingAt).
+  if (r.variables === undefined || (NOT_YET_HANDED_OVER.has(r.state) && r.pullingAt === undefined)) return r;
+  if ((r.state === "Running" || r.pullingAt !== undefined) && r.agentClaim && !r.heartbeatAt) return r;
   const { variables: _dropped, ...rest } = r;
   return rest;
 }

@@ -31,11 +31,28 @@ export const jobSubmissionBody = z.strictObject({
     .refine((c) => !c.includes("\u0000"), { error: "must not contain NUL characters" }),
   environment: z
     .strictObject({
-      image: z.string().max(512).optional(),
+      image: z
+        .string()
+        .max(512)
+        .describe(
+          "Container image the job runs in ([registry/]repository[:tag][@sha256:…]), from a registry the workspace allows (ALLOWED_JOB_REGISTRIES); otherwise 400 naming environment.image. The job stays Starting while the VM pulls it; a failed pull ends it Failed with the registry's message. Without it the job runs as a process on the VM.",
+        )
+        .optional(),
+      workingDirectory: z
+        .string()
+        .max(1024)
+        .regex(/^\/[^\0]*$/, { error: "must be an absolute path inside the container" })
+        .refine((p) => !p.split("/").includes(".."), { error: "must not contain '..'" })
+        .describe("Where the user's folder on the share is mounted in the container, and the job's working directory (default: the same path as on the VM). Only with image.")
+        .optional(),
       variables: z
         .record(envName, envValue)
         .refine((v) => Object.keys(v).length <= MAX_ENV_VARS, { error: `at most ${MAX_ENV_VARS} variables are allowed` })
         .default({}),
+    })
+    .refine((e) => e.workingDirectory === undefined || e.image !== undefined, {
+      error: "workingDirectory is the user's folder inside the container: it needs an image",
+      path: ["workingDirectory"],
     })
     .optional(),
   gpus: z.number().int().min(0).max(16).default(0),

@@ -14,7 +14,7 @@ const LIVE = { heartbeatMs: 1000, heartbeatGraceMs: 4000, pickupGraceMs: 5000, c
 
 /** The job orchestration with stubbed activities; `record` is what checkAgent reads (the report route writes it). */
 function job(start: unknown = { started: true, timeoutMinutes: 5, liveness: LIVE }) {
-  const record: { state: string; claimedAt?: string; heartbeatAt?: string; reported?: unknown } = { state: "Starting", claimedAt: "2025-01-06T08:00:00.000Z" };
+  const record: { state: string; claimedAt?: string; pullingAt?: string; heartbeatAt?: string; reported?: unknown } = { state: "Starting", claimedAt: "2025-01-06T08:00:00.000Z" };
   const r = new Replay(jobOrchestrator, { instance: "ci-1", jobId: "j1", gpuIndices: [], liveness: LIVE }, {
     [A.startJob]: () => {
       if (start instanceof Error) throw start;
@@ -172,6 +172,15 @@ describe("runJob", () => {
     await r.settle(true);
     expect(finishOf(r)).toHaveLength(1);
     expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Failed", exitCode: 7, error: { code: "JobFailed" } });
+  });
+
+  test("a job whose image is being pulled (Starting, taken by the agent) is judged by its heartbeats, not the pickup grace", async () => {
+    const { r, record } = job();
+    Object.assign(record, { pullingAt: "2025-01-06T08:00:00.000Z", heartbeatAt: "2025-01-06T08:00:00.000Z" });
+    await r.settle(true);
+    expect(finishOf(r)).toHaveLength(1);
+    expect(finishOf(r)[0]!.outcome).toMatchObject({ state: "Failed", error: { code: "AgentLost" } });
+    expect(finishOf(r)[0]!.outcome.error!.message).toContain("no heartbeat");
   });
 
   test("a job the agent never takes: Failed 'agent lost'", async () => {

@@ -85,6 +85,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const account = merged.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles";
     const port = await freePort();
     const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile, cloud.identity, { port, queueUrl: cloud.queueUrl, identityKeyFile: cloud.identityPublicKeyFile });
+    // Jobs may use this stack's emulator registry (ACR's stand-in) unless a test says otherwise.
+    settings.ALLOWED_JOB_REGISTRIES = opts.env?.ALLOWED_JOB_REGISTRIES ?? cloud.registry.host;
     if (identityStorage) {
       const base = (port: number) => `https://127.0.0.1:${port}/devstoreaccount1`;
       Object.assign(settings, {

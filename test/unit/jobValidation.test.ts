@@ -35,6 +35,9 @@ describe("job submission body", () => {
     ["processCount 0", { ...base, distribution: { type: "mpi", processCount: 0 } }, "distribution.processCount", /at least 1/],
     ["unknown property", { ...base, priority: 1 }, "priority", /not a known property/],
     ["unknown environment property", { ...base, environment: { vars: {} } }, "environment.vars", /not a known property/],
+    ["working directory relative", { ...base, environment: { image: "img", workingDirectory: "work" } }, "environment.workingDirectory", /absolute path/],
+    ["working directory with ..", { ...base, environment: { image: "img", workingDirectory: "/work/../etc" } }, "environment.workingDirectory", /'\.\.'/],
+    ["working directory without image", { ...base, environment: { workingDirectory: "/work" } }, "environment.workingDirectory", /needs an image/],
   ])("%s", (_case, body, target, message) => {
     const r = parseWith(jobSubmissionBody, body);
     expect(r.ok).toBe(false);

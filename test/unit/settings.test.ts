@@ -67,6 +67,7 @@ describe("settings", () => {
     ["quota not json", { QUOTA_VCPUS_PER_FAMILY: "{x" }, "QUOTA_VCPUS_PER_FAMILY"],
     ["quota negative", { QUOTA_VCPUS_PER_FAMILY: '{"a":-1}' }, "QUOTA_VCPUS_PER_FAMILY"],
     ["jobs per core", { JOBS_PER_CORE_DEFAULT: "0" }, "JOBS_PER_CORE_DEFAULT"],
+    ["registry with a path", { ALLOWED_JOB_REGISTRIES: "myacr.azurecr.io/train" }, "ALLOWED_JOB_REGISTRIES"],
     ["autostop five fields", { AUTOSTOP_SCHEDULE: "*/1 * * * *" }, "AUTOSTOP_SCHEDULE"],
     ["idle min", { IDLE_SHUTDOWN_MIN_MINUTES: "abc" }, "IDLE_SHUTDOWN_MIN_MINUTES"],
     ["arm endpoint", { ARM_ENDPOINT: "not a url" }, "ARM_ENDPOINT"],
