@@ -45,7 +45,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A VM's agent reports on a job: started (answer: what to run, once), heartbeat, exited. Only the managed identity of the VM of the instance that owns the job may call it. */
+        /** A VM's agent reports on a job: started (answer: what to run, once; a job with an image stays Starting while the agent pulls it), running (the image is there: Starting → Running), heartbeat, exited. Only the managed identity of the VM of the instance that owns the job may call it. */
         post: operations["reportJob"];
         delete?: never;
         options?: never;
@@ -339,6 +339,9 @@ export interface components {
             kind: "started";
         } | {
             /** @constant */
+            kind: "running";
+        } | {
+            /** @constant */
             kind: "heartbeat";
         } | {
             /** @constant */
@@ -580,11 +583,14 @@ export interface components {
                 type: "pytorch" | "mpi" | "tensorflow";
             };
             environment?: {
+                /** @description Container image the job runs in ([registry/]repository[:tag][@sha256:…]), from a registry the workspace allows (ALLOWED_JOB_REGISTRIES); otherwise 400 naming environment.image. The job stays Starting while the VM pulls it; a failed pull ends it Failed with the registry's message. Without it the job runs as a process on the VM. */
                 image?: string;
                 /** @default {} */
                 variables?: {
                     [key: string]: string;
                 };
+                /** @description Where the user's folder on the share is mounted in the container, and the job's working directory (default: the same path as on the VM). Only with image. */
+                workingDirectory?: string;
             };
             /** @default 0 */
             gpus?: number;
@@ -757,7 +763,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description started: {command, env, timeoutMinutes, logs}; heartbeat: {cancel?}. */
+            /** @description started: {command, env, timeoutMinutes, logs, environment?}; running: {}; heartbeat: {cancel?}. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -811,7 +817,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description started: the job is not Starting (JobNotStartable) or was canceled (JobCanceled); it must not run. */
+            /** @description started / running: the job is not Starting (or, for running, was not started by its agent) (JobNotStartable) or was canceled (JobCanceled); it must not run. */
             409: {
                 headers: {
                     [name: string]: unknown;
