@@ -14,6 +14,7 @@ import { callerResourceId, instanceVmResourceId } from "../shared/jobs/agent";
 import { agentSettingsOf } from "../shared/jobs/agentConfig";
 import { agentReport, toJobOutcome } from "../shared/jobs/agentReport";
 import { JOB_LOGS_CONTAINER, jobLogBlobs, type JobRecord } from "../shared/jobs/record";
+import { logger } from "../shared/telemetry/log";
 import { parseWith } from "../shared/validation";
 import { durablePort } from "../orchestrations/jobs/durablePort";
 import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
@@ -50,7 +51,9 @@ apiRoute("agentReport", { route: "agent/jobs/{id}/reports", methods: ["POST"], e
   const expected = instanceVmResourceId(settings.subscriptionId, settings.resourceGroup, got.record.instance);
   const caller = callerResourceId(req.headers.get("x-ms-client-principal"));
   if (!caller || caller.toLowerCase() !== expected.toLowerCase()) {
-    ctx.warn(`agent report refused: job ${got.record.id} of instance ${got.record.instance} reported by ${caller ?? "a caller without a managed identity"}`);
+    logger(ctx, { job: got.record.id, instance: got.record.instance }).warn(
+      `agent report refused: job ${got.record.id} of instance ${got.record.instance} reported by ${caller ?? "a caller without a managed identity"}`,
+    );
     throw new ForbiddenError("Only the agent of the instance that owns this job may report on it.");
   }
   switch (report.kind) {

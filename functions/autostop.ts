@@ -13,6 +13,7 @@ import { TickMemory, type PlannedAction } from "../shared/autostop/plan";
 import { instancePages } from "../shared/autostop/source";
 import { runAutoStopTick, type ActOutcome } from "../shared/autostop/tick";
 import { AppError } from "../shared/errors";
+import { logger } from "../shared/telemetry/log";
 import { beginInstanceOperation } from "./instanceOperations";
 import { getClients, getSettings } from "./runtime";
 
@@ -28,6 +29,7 @@ export async function autoStopTick(timer: Timer, context: InvocationContext): Pr
   const settings = getSettings();
   const lastTick = memory.lastTick(timer, now);
   const client = df.getClient(context);
+  const log = logger(context, { user: AUTOSTOP_REQUESTER });
 
   const started = Date.now();
   let failed = true;
@@ -36,14 +38,19 @@ export async function autoStopTick(timer: Timer, context: InvocationContext): Pr
       {
         listPage: instancePages(getClients().storage, settings.workspaceName),
         act: (a) => act(client, a),
-        log: (level, line) => (level === "error" ? context.error(line) : level === "warn" ? context.warn(line) : context.log(line)),
+        log: (level, line, ids) => {
+          const l = log.with({ ...ids });
+          if (level === "error") l.error(line);
+          else if (level === "warn") l.warn(line);
+          else l.info(line);
+        },
       },
       { now, lastTick },
       settings,
     );
     failed = summary.failed > 0;
     if (summary.actions.length > 0 || timer.isPastDue) {
-      context.log(
+      log.info(
         `autostop: tick${timer.isPastDue ? " (past due, catching up once)" : ""} evaluated ${summary.evaluated} instances in ${Date.now() - started} ms: ` +
           `${summary.started} started, ${summary.skipped} not needed, ${summary.failed} failed`,
       );

@@ -5,6 +5,7 @@ import { app, type FunctionInput, type HttpRequest, type HttpResponseInit, type 
 import { toErrorBody, ValidationError } from "../../shared/errors";
 import { assertDeclaredSize, parseJsonBody } from "../../shared/jsonBody";
 import { parsePrincipalHeader, type Principal } from "../../shared/rbac";
+import { logger, traceIdOf, type LogIds } from "../../shared/telemetry/log";
 
 export type ApiRequest = {
   req: HttpRequest;
@@ -45,21 +46,58 @@ export async function runApi(
   ctx: InvocationContext,
   handler: (r: ApiRequest) => Promise<ApiResult>,
 ): Promise<HttpResponseInit> {
+  const started = Date.now();
+  let principal: Principal | undefined;
+  let response: HttpResponseInit;
   try {
-    const principal = parsePrincipalHeader(req.headers.get("x-ms-client-principal"));
+    principal = parsePrincipalHeader(req.headers.get("x-ms-client-principal"));
     const body = await readJsonBody(req);
     const result = await handler({ req, ctx, principal, params: { ...req.params }, body });
-    return toHttp(result);
+    response = toHttp(result);
   } catch (err) {
-    return errorResponse(err, ctx);
+    response = errorResponse(err, ctx, principal);
   }
+  // One line per request: what an operator greps for first ("which call, who, how long").
+  requestLog(ctx, req, principal).with(answerIds(req, response)).info(`${req.method} ${new URL(req.url).pathname} ${response.status ?? 200}`, {
+    method: req.method,
+    path: new URL(req.url).pathname,
+    status: response.status ?? 200,
+    durationMs: Date.now() - started,
+  });
+  return response;
 }
 
-export function errorResponse(err: unknown, ctx: InvocationContext): HttpResponseInit {
-  const mapped = toErrorBody(err);
+/** The request's logger, with the user and the instance or job the route names. */
+function requestLog(ctx: InvocationContext, req: HttpRequest, principal: Principal | undefined) {
+  const ids: LogIds = {};
+  if (principal?.userId) ids.user = principal.userId;
+  if (req.params.name) ids.instance = req.params.name;
+  if (req.params.id && /\/jobs\//.test(new URL(req.url).pathname)) ids.job = req.params.id;
+  if (req.params.id && /\/operations\//.test(new URL(req.url).pathname)) ids.operation = req.params.id;
+  return logger(ctx, ids);
+}
+
+/** Ids the answer names: the operation it started, the job it created. */
+function answerIds(req: HttpRequest, response: HttpResponseInit): LogIds {
+  const ids: LogIds = {};
+  const location = (response.headers as Record<string, string> | undefined)?.["Operation-Location"];
+  const op = location ? /\/operations\/([^/?]+)$/.exec(location)?.[1] : undefined;
+  if (op) ids.operation = op;
+  const body = response.jsonBody as { id?: unknown } | undefined;
+  if (req.method === "POST" && /\/jobs$/.test(new URL(req.url).pathname) && typeof body?.id === "string") ids.job = body.id;
+  return ids;
+}
+
+export function errorResponse(err: unknown, ctx: InvocationContext, principal?: Principal): HttpResponseInit {
+  // The errorId of a 500 is the invocation's trace id: the one id that finds the request, its
+  // log lines and its spans. A new id only when the host gave no trace context.
+  const mapped = toErrorBody(err, () => traceIdOf(ctx.traceContext?.traceParent) ?? globalThis.crypto.randomUUID());
   if (mapped.errorId) {
     // The stack goes to the log under the id the client sees; never into the response.
-    ctx.error(`error ${mapped.errorId}:`, err instanceof Error ? (err.stack ?? err.message) : String(err));
+    logger(ctx, { trace: mapped.errorId, ...(principal?.userId ? { user: principal.userId } : {}) }).error(`unexpected error ${mapped.errorId}`, {
+      errorId: mapped.errorId,
+      stack: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
   }
   const headers: Record<string, string> = {};
   if (mapped.retryAfterSeconds !== undefined) headers["Retry-After"] = String(mapped.retryAfterSeconds);
