@@ -6,6 +6,7 @@ import "./functions/activityHeartbeat";
 import "./functions/instances";
 import "./functions/sizes";
 import "./functions/operations";
+import "./functions/audit";
 import "./functions/openapi";
 import "./orchestrations/instances/register";
 import "./functions/jobs";

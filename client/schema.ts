@@ -36,6 +36,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit trail, newest first: who or what changed which instance or job, when, with what result. Admins and readers see all entries, users those of their instances. */
+        get: operations["listAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["getAuditEntry"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -274,6 +307,48 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AuditEntry: {
+            /**
+             * @description What: `instance.create`, `instance.stop`, `instance.update`, `job.submit`, `job.cancel`, `job.fail`, ...
+             * @example instance.stop
+             */
+            action: string;
+            /**
+             * @description Who: the user id, or `system:schedule`, `system:idle`, `system:recovery` for automatic actions.
+             * @example alice
+             */
+            actor: string;
+            /** @description The instance's user at the time (whose entries users see). */
+            assignedUser?: string;
+            /**
+             * Format: date-time
+             * @description When it was asked for (for operations: when the operation started).
+             */
+            at: string;
+            /** Format: date-time */
+            endedAt?: string;
+            error?: {
+                code: string;
+                message: string;
+            };
+            /** @description For API calls: the status the caller got. */
+            httpStatus?: number;
+            /** @description Newest first in lists; stable, so `GET /api/audit/{id}` reads it again. */
+            id: string;
+            instance?: string;
+            instanceId?: string;
+            jobId?: string;
+            /** @description The long operation it started (`GET /api/operations/{id}`). */
+            operationId?: string;
+            /** @description Why an automatic action acted. */
+            reason?: string;
+            /** @enum {string} */
+            result: "Running" | "Succeeded" | "Failed" | "Canceled" | "Refused";
+        };
+        AuditList: {
+            nextLink?: string;
+            value: components["schemas"]["AuditEntry"][];
+        };
         CreateInstanceBody: {
             /**
              * @description Admins only; defaults to the caller.
@@ -389,6 +464,8 @@ export interface components {
             /** Format: date-time */
             lastActivityAt?: string;
             lastOperation?: {
+                /** @description Its entry on the audit trail (`GET /api/audit/{id}`): who or what asked for it, and why. */
+                audit?: string;
                 /** Format: date-time */
                 endedAt?: string;
                 error?: {
@@ -402,6 +479,8 @@ export interface components {
                 };
                 id?: string;
                 name: string;
+                /** @description The operation's URL (`GET /api/operations/{id}`). */
+                operation?: string;
                 /** Format: date-time */
                 startedAt: string;
                 /** @enum {string} */
@@ -708,6 +787,125 @@ export interface operations {
             };
             /** @description started: the job is not Starting (JobNotStartable) or was canceled (JobCanceled); it must not run. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listAudit: {
+        parameters: {
+            query?: {
+                /** @description From the previous page's nextLink; opaque and signed. One that is not from this list is a 400 naming continuationToken. */
+                continuationToken?: string;
+                /** @description Entries at or after this time (ISO 8601). */
+                from?: string;
+                /** @description Entries about this instance. */
+                instance?: string;
+                /** @description Entries at or before this time (ISO 8601). */
+                to?: string;
+                /** @description Page size. */
+                top?: number;
+                /** @description Entries whose actor is this user (or `system:schedule`, `system:idle`, `system:recovery`). */
+                user?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of entries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditList"];
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getAuditEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Audit entry id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry (an instance's `lastOperation.audit` links here). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntry"];
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such entry (or not of your instances). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,6 +13,7 @@ import { TickMemory, type PlannedAction } from "../shared/autostop/plan";
 import { instancePages } from "../shared/autostop/source";
 import { runAutoStopTick, type ActOutcome } from "../shared/autostop/tick";
 import { AppError } from "../shared/errors";
+import { SYSTEM_ACTORS } from "../shared/audit/actors";
 import { logger } from "../shared/telemetry/log";
 import { beginInstanceOperation } from "./instanceOperations";
 import { getClients, getSettings } from "./runtime";
@@ -70,6 +71,7 @@ async function act(client: df.DurableClient, a: PlannedAction): Promise<ActOutco
       client,
       orchestrationId: a.orchestrationId,
       reason: `${a.source}: ${a.reason}`,
+      actor: a.source === "idle" ? SYSTEM_ACTORS.idle : SYSTEM_ACTORS.schedule,
     });
     return { outcome: "started", operationId: op.id };
   } catch (err) {

@@ -15,7 +15,7 @@ import { parseWith } from "../shared/validation";
 import { ORCHESTRATIONS, type OperationRecord } from "../orchestrations/instances/types";
 import { accepted, apiRoute, idempotencyKey, ifMatch, type ApiRequest, type ApiResult } from "./http/api";
 import { recordActivity } from "./instanceActivity";
-import { beginInstanceOperation, lifecycleInput, type LifecycleOperation } from "./instanceOperations";
+import { beginInstanceOperation, lifecycleInput, operationAuditEntry, type LifecycleOperation } from "./instanceOperations";
 import { instanceStores } from "./instanceStores";
 import { toInstanceResponse } from "./instanceView";
 import { toOperationResponse } from "./operations";
@@ -75,7 +75,7 @@ async function create(r: ApiRequest): Promise<ApiResult> {
   const assignedUser = req.assignedUser ?? r.principal.userId;
   assertAuthorized(r.principal, "instance:create", { assignedUser });
   const hash = createHash("sha256").update(stableJson({ ...req, name: req.name.toLowerCase(), assignedUser })).digest("hex");
-  const { instances, operations } = instanceStores();
+  const { instances, operations, audit } = instanceStores();
 
   const existing = await instances.get(req.name);
   if (existing) {
@@ -128,8 +128,10 @@ async function create(r: ApiRequest): Promise<ApiResult> {
     id: operationId, name: "create", instance: req.name, instanceId: record.instanceId, status: "Running", startedAt: now, steps: [],
     requestedBy: r.principal.userId, assignedUser,
   };
+  const entry = operationAuditEntry(op, r.principal.userId, "instance.create");
   try {
     await operations.create(op);
+    await audit.record(entry);
     await df.getClient(r.ctx).startNew(ORCHESTRATIONS.provision, {
       instanceId: orchestrationIds.provision(settings.workspaceName, req.name),
       input: lifecycleInput(req.name, operationId, r.principal.userId),
@@ -138,6 +140,7 @@ async function create(r: ApiRequest): Promise<ApiResult> {
     // Nothing was provisioned: leave no record behind.
     await instances.delete(req.name).catch(() => undefined);
     await operations.delete(operationId).catch(() => undefined);
+    await audit.finish(entry.id, { result: "Failed", endedAt: new Date().toISOString(), error: { code: "NotStarted", message: "the operation could not be started" } }).catch(() => undefined);
     throw err;
   }
   return withEtag(201, stored, { "Operation-Location": `/api/operations/${operationId}`, Location: `/api/instances/${req.name}` });
@@ -231,14 +234,18 @@ async function lifecycle(r: ApiRequest, operation: LifecycleOperation): Promise<
 }
 
 apiRoute("instancesList", { route: "instances", methods: ["GET"] }, list);
-apiRoute("instancesPut", { route: "instances/{name}", methods: ["PUT"], extraInputs: durable }, create);
-apiRoute("instancesPatch", { route: "instances/{name}", methods: ["PATCH"], extraInputs: durable }, patch);
+apiRoute("instancesPut", { route: "instances/{name}", methods: ["PUT"], extraInputs: durable, audit: { action: "instance.create", startsOperation: true } }, create);
+apiRoute("instancesPatch", { route: "instances/{name}", methods: ["PATCH"], extraInputs: durable, audit: { action: "instance.update" } }, patch);
 apiRoute("instancesGet", { route: "instances/{name}", methods: ["GET"] }, async (r) =>
   withEtag(200, await loadInstance(r.principal, r.params.name, "instance:read")),
 );
-apiRoute("instancesDelete", { route: "instances/{name}", methods: ["DELETE"], extraInputs: durable }, (r) => lifecycle(r, "delete"));
+apiRoute("instancesDelete", { route: "instances/{name}", methods: ["DELETE"], extraInputs: durable, audit: { action: "instance.delete", startsOperation: true } }, (r) =>
+  lifecycle(r, "delete"),
+);
 for (const operation of ["start", "stop", "restart"] as const) {
-  apiRoute(`instances${operation[0]!.toUpperCase()}${operation.slice(1)}`, { route: `instances/{name}/${operation}`, methods: ["POST"], extraInputs: durable }, (r) =>
-    lifecycle(r, operation),
+  apiRoute(
+    `instances${operation[0]!.toUpperCase()}${operation.slice(1)}`,
+    { route: `instances/{name}/${operation}`, methods: ["POST"], extraInputs: durable, audit: { action: `instance.${operation}`, startsOperation: true } },
+    (r) => lifecycle(r, operation),
   );
 }

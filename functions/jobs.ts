@@ -20,7 +20,7 @@ import { getClients } from "./runtime";
 
 const client = [df.input.durableClient()];
 
-apiRoute("submitJob", { route: "instances/{name}/jobs", methods: ["POST"], extraInputs: client }, async ({ ctx, principal, params, body, req }) => {
+apiRoute("submitJob", { route: "instances/{name}/jobs", methods: ["POST"], extraInputs: client, audit: { action: "job.submit" } }, async ({ ctx, principal, params, body, req }) => {
   if (body === undefined) throw ValidationError.field("body", "A JSON body with at least `command` is required.");
   const parsed = parseWith(jobSubmissionBody, body);
   if (!parsed.ok) throw parsed.error;
@@ -108,8 +108,9 @@ apiRoute("getJobLogs", { route: "jobs/{id}/logs", methods: ["GET"] }, async ({ p
   return { status: 200, body: bytes, headers: { "Content-Type": "text/plain; charset=utf-8" } };
 });
 
-apiRoute("cancelJob", { route: "jobs/{id}/cancel", methods: ["POST"], extraInputs: client }, async ({ ctx, principal, params }) => {
+apiRoute("cancelJob", { route: "jobs/{id}/cancel", methods: ["POST"], extraInputs: client, audit: { action: "job.cancel", jobRoute: true } }, async ({ ctx, principal, params, audit }) => {
   const got = await jobFor(principal, params.id!, "job:cancel");
+  audit.instance = got.record.instance;
   if (isTerminalJobState(got.record.state)) {
     throw new ConflictError(`Job '${got.record.id}' already ended (${got.record.state}).`, { retryable: false });
   }

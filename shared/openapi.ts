@@ -3,6 +3,7 @@ import { errorBody } from "./schemas/common";
 import { createInstanceBody, instanceList, instanceResponse, instanceState, patchInstanceBody } from "./schemas/instance";
 import { jobList, jobQueueMessage, jobResponse, jobState, jobSubmissionBody } from "./schemas/job";
 import { operationResponse } from "./schemas/operation";
+import { auditEntry, auditList } from "./schemas/audit";
 import { agentReport } from "./jobs/agentReport";
 import { healthResponse, sizesResponse } from "./schemas/sizes";
 
@@ -24,6 +25,8 @@ const responseSchemas = {
   Job: jobResponse,
   JobList: jobList,
   Operation: operationResponse,
+  AuditEntry: auditEntry,
+  AuditList: auditList,
   Sizes: sizesResponse,
   Health: healthResponse,
   ErrorBody: errorBody,
@@ -275,6 +278,27 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
       },
       "/api/operations/{id}": {
         get: { operationId: "getOperation", parameters: [idParam("Operation")], responses: { "200": { description: "The operation.", content: json("Operation") }, ...errors, "404": error("No such operation.") } },
+      },
+      "/api/audit": {
+        get: {
+          operationId: "listAudit",
+          summary: "The audit trail, newest first: who or what changed which instance or job, when, with what result. Admins and readers see all entries, users those of their instances.",
+          parameters: [
+            { name: "instance", in: "query", required: false, description: "Entries about this instance.", schema: { type: "string" } },
+            { name: "user", in: "query", required: false, description: "Entries whose actor is this user (or `system:schedule`, `system:idle`, `system:recovery`).", schema: { type: "string" } },
+            { name: "from", in: "query", required: false, description: "Entries at or after this time (ISO 8601).", schema: { type: "string", format: "date-time" } },
+            { name: "to", in: "query", required: false, description: "Entries at or before this time (ISO 8601).", schema: { type: "string", format: "date-time" } },
+            ...pageParams,
+          ],
+          responses: { "200": { description: "One page of entries.", content: json("AuditList") }, ...errors },
+        },
+      },
+      "/api/audit/{id}": {
+        get: {
+          operationId: "getAuditEntry",
+          parameters: [idParam("Audit entry")],
+          responses: { "200": { description: "The entry (an instance's `lastOperation.audit` links here).", content: json("AuditEntry") }, ...errors, "404": error("No such entry (or not of your instances).") },
+        },
       },
     },
     components: {

@@ -24,6 +24,8 @@ export interface Settings {
   /** NCRONTAB (six fields, seconds first) for the auto-stop timer. */
   autostopSchedule: string;
   idleShutdownMinMinutes: number;
+  /** AUDIT_RETENTION_DAYS: audit entries older than this are deleted (daily). */
+  auditRetentionDays: number;
   arm: {
     endpoint: string;
     tlsCaFile?: string;
@@ -200,6 +202,7 @@ export function parseSettings(env: Env): Settings {
     jobsPerCoreDefault: int("JOBS_PER_CORE_DEFAULT", 2, 1, 16),
     autostopSchedule,
     idleShutdownMinMinutes: int("IDLE_SHUTDOWN_MIN_MINUTES", 15, 1, IDLE_SHUTDOWN_MAX_MINUTES),
+    auditRetentionDays: int("AUDIT_RETENTION_DAYS", 90, 1, 3650),
     arm: {
       endpoint: armEndpoint,
       ...(tlsCaFile !== undefined ? { tlsCaFile } : {}),

@@ -6,6 +6,7 @@ import { toErrorBody, ValidationError } from "../../shared/errors";
 import { assertDeclaredSize, parseJsonBody } from "../../shared/jsonBody";
 import { parsePrincipalHeader, type Principal } from "../../shared/rbac";
 import { logger, traceIdOf, type LogIds } from "../../shared/telemetry/log";
+import { recordCall, type AuditedAction, type AuditNote } from "../auditTrail";
 
 export type ApiRequest = {
   req: HttpRequest;
@@ -14,6 +15,8 @@ export type ApiRequest = {
   params: Record<string, string>;
   /** The parsed JSON body; undefined when the request had none. */
   body: unknown;
+  /** What the audit entry of this call names, where the route does not say it (the job's instance). */
+  audit: AuditNote;
 };
 
 export type ApiResult = {
@@ -27,6 +30,8 @@ export type ApiRouteOptions = {
   methods: ("GET" | "POST" | "PUT" | "PATCH" | "DELETE")[];
   /** Extra bindings, e.g. df.input.durableClient() for routes that start orchestrations. */
   extraInputs?: FunctionInput[];
+  /** A state-changing route: its calls go on the audit trail as this action (functions/auditTrail.ts). */
+  audit?: AuditedAction;
 };
 
 /** Register an authenticated JSON API route. */
@@ -37,7 +42,7 @@ export function apiRoute(name: string, options: ApiRouteOptions, handler: (r: Ap
     // Identity comes from App Service Authentication, not from function keys.
     authLevel: "anonymous",
     ...(options.extraInputs ? { extraInputs: options.extraInputs } : {}),
-    handler: (req, ctx) => runApi(req, ctx, handler),
+    handler: (req, ctx) => runApi(req, ctx, handler, options.audit),
   });
 }
 
@@ -45,17 +50,25 @@ export async function runApi(
   req: HttpRequest,
   ctx: InvocationContext,
   handler: (r: ApiRequest) => Promise<ApiResult>,
+  audit?: AuditedAction,
 ): Promise<HttpResponseInit> {
   const started = Date.now();
   let principal: Principal | undefined;
   let response: HttpResponseInit;
+  const note: AuditNote = {};
   try {
     principal = parsePrincipalHeader(req.headers.get("x-ms-client-principal"));
     const body = await readJsonBody(req);
-    const result = await handler({ req, ctx, principal, params: { ...req.params }, body });
+    const result = await handler({ req, ctx, principal, params: { ...req.params }, body, audit: note });
     response = toHttp(result);
   } catch (err) {
     response = errorResponse(err, ctx, principal);
+  }
+  if (audit && principal) {
+    // The change is made (or refused) whatever happens here: a failed audit write is logged, loudly.
+    await recordCall(audit, { at: new Date(started).toISOString(), actor: principal.userId, params: { ...req.params }, response, note }).catch((err: unknown) =>
+      logger(ctx, { user: principal!.userId }).error("audit entry not written", { action: audit.action, error: err instanceof Error ? err.message : String(err) }),
+    );
   }
   // One line per request: what an operator greps for first ("which call, who, how long").
   requestLog(ctx, req, principal).with(answerIds(req, response)).info(`${req.method} ${new URL(req.url).pathname} ${response.status ?? 200}`, {

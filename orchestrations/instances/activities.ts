@@ -35,6 +35,7 @@ import type {
   VmActionResult,
   VmStatusResult,
 } from "./types";
+import { operationAuditId, type AuditStore } from "../../shared/store/audit";
 
 export type InstanceActivityDeps = {
   arm: ArmClients;
@@ -44,6 +45,8 @@ export type InstanceActivityDeps = {
   settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles">;
   instances: InstanceStore<InstanceRecord>;
   operations: OperationStore<OperationRecord>;
+  /** The audit trail: an operation's entry gets its result when the operation ends. */
+  audit: AuditStore;
 };
 
 type Ref = { instance: string };
@@ -299,6 +302,9 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
         }
         await instances.update(rec, got.etag);
       });
+      if (op && p.done) {
+        await deps.audit.finish(operationAuditId(op.startedAt, op.id), { result: op.status === "Succeeded" ? "Succeeded" : op.status === "Canceled" ? "Canceled" : "Failed", endedAt: p.at, ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}) });
+      }
     },
 
     /** The end of a delete: the record goes, the operation (still readable) succeeds. */
@@ -309,6 +315,8 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
         const steps = (got.record.steps ?? []).map((s) => (s.status === "Running" ? { ...s, status: "Succeeded" as const, endedAt: input.at } : s));
         await operations.update({ ...got.record, steps, status: "Succeeded", endedAt: input.at }, got.etag);
       });
+      const op = await operations.get(input.operationId);
+      if (op) await deps.audit.finish(operationAuditId(op.record.startedAt, op.record.id), { result: "Succeeded", endedAt: input.at });
       await instances.delete(input.instance);
     },
   };

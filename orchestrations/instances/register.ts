@@ -4,6 +4,7 @@ import * as df from "durable-functions";
 import { getAzureClients } from "../../shared/azure/clients";
 import { instanceRecords } from "../../shared/instances/record";
 import { parseSettings } from "../../shared/settings";
+import { createAuditStore } from "../../shared/store/audit";
 import { createOperationStore } from "../../shared/store/operations";
 import { createInstanceActivities, type InstanceActivities } from "./activities";
 import { deleteInstance, provisionInstance, restartInstance, startInstance, stopInstance } from "./orchestrator";
@@ -24,6 +25,7 @@ function deps(): InstanceActivities {
       settings,
       instances: instanceRecords(clients.storage, settings.workspaceName),
       operations: createOperationStore<OperationRecord>(clients.storage, settings.workspaceName),
+      audit: createAuditStore(clients.storage, settings.workspaceName),
     });
   }
   return activities;

@@ -55,6 +55,13 @@ async function operations(instance: string, name: string): Promise<StoredOp[]> {
   return page.items.map((i) => i.record);
 }
 
+/** The instance's audit entries for one action, as the instance's user reads them. */
+async function auditOf(instance: string, action: string): Promise<{ actor: string; operationId?: string; reason?: string }[]> {
+  const res = await stack.api<{ value: { action: string; actor: string }[] }>("GET", `/api/audit?instance=${instance}`, { as: "alice" });
+  expect(res.status, res.text).toBe(200);
+  return res.body.value.filter((e) => e.action === action);
+}
+
 /** A five-field cron for the UTC minute `at`, written in `zone`'s local time. */
 function cronAt(at: Date, zone: string): string {
   const parts = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "numeric", minute: "numeric", hourCycle: "h23" }).formatToParts(at);
@@ -133,6 +140,10 @@ describe("auto-stop", () => {
     expect(Date.parse(idleStop!.startedAt)).toBeGreaterThanOrEqual(shutdownAt);
     expect(Date.parse(idleStop!.startedAt)).toBeLessThan(shutdownAt + 30_000);
     expect(stopped.lastOperation?.name).toBe("stop");
+    // On the audit trail, idle shutdown is the actor (not the user, not a schedule).
+    expect(await auditOf("idle-a", "instance.stop")).toEqual([
+      expect.objectContaining({ actor: "system:idle", operationId: idleStop!.id, reason: idleStop!.reason, assignedUser: "alice" }),
+    ]);
 
     // busy-b is past its idle deadline too, but its job is running: it stays up and says why.
     const b = await get("busy-b");
@@ -149,6 +160,7 @@ describe("auto-stop", () => {
     expect(Date.parse(schedStop!.startedAt)).toBeGreaterThanOrEqual(target.getTime());
     expect(Date.parse(schedStop!.startedAt)).toBeLessThan(target.getTime() + 20_000);
     expect(stack.host.output().match(/autostop: stop sched-c /g)).toHaveLength(1);
+    expect(await auditOf("sched-c", "instance.stop")).toEqual([expect.objectContaining({ actor: "system:schedule", operationId: schedStop!.id, reason: schedStop!.reason })]);
     await waitState("sched-c", ["Stopped"], 60_000);
   });
 

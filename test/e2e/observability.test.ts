@@ -4,7 +4,7 @@
 // holds none of the secrets that passed through the app.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_KEY } from "../../local/shared/azurite";
-import { startStack, TOKENS, type Stack } from "../support/stack";
+import { eventually, startStack, TOKENS, type Stack } from "../support/stack";
 import { runningInstance, submit, waitJob } from "./jobs.support";
 
 let stack: Stack;
@@ -52,4 +52,80 @@ describe("structured logs", () => {
     expect(output).not.toMatch(/eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\./); // managed-identity / Entra tokens
     expect(output).not.toMatch(/PRIVATE KEY-----/); // SSH private material
   }, 180_000);
+});
+
+type AuditEntry = {
+  id: string; at: string; actor: string; action: string; instance?: string; assignedUser?: string; operationId?: string; jobId?: string;
+  result: string; httpStatus?: number; reason?: string; error?: { code: string }; endedAt?: string;
+};
+type Instance = { state: string; lastOperation?: { id: string; name: string; status: string; audit?: string } };
+
+const audit = async (query: string, as: "alice" | "bob" | "admin" | "reader" = "admin") => {
+  const res = await stack.api<{ value: AuditEntry[]; nextLink?: string }>("GET", `/api/audit${query}`, { as });
+  expect(res.status, res.text).toBe(200);
+  return res.body;
+};
+
+describe("audit trail", () => {
+  it("create and stop by the user: one entry each with the actor, the operation and its result; lastOperation links to it", async () => {
+    const before = new Date().toISOString();
+    await runningInstance(stack, "aud-1");
+    const created = await stack.api<Instance>("GET", "/api/instances/aud-1", { as: "alice" });
+    // The create's entry, found through the instance's link, ends Succeeded.
+    const link = created.body.lastOperation?.audit;
+    expect(link).toMatch(/^\/api\/audit\/\d{13}-[a-z0-9]+$/);
+    const entry = await stack.api<AuditEntry>("GET", link!, { as: "alice" });
+    expect(entry.status, entry.text).toBe(200);
+    expect(entry.body).toMatchObject({ actor: "alice", action: "instance.create", instance: "aud-1", assignedUser: "alice", operationId: created.body.lastOperation!.id, result: "Succeeded", endedAt: expect.any(String) });
+
+    // Stop by alice; bob tries too (refused, 404 to him) and a reader cannot (403).
+    expect((await stack.api("POST", "/api/instances/aud-1/stop", { as: "bob" })).status).toBe(404);
+    expect((await stack.api("POST", "/api/instances/aud-1/stop", { as: "reader" })).status).toBe(403);
+    const stop = await stack.api<{ id: string }>("POST", "/api/instances/aud-1/stop", { as: "alice" });
+    expect(stop.status).toBe(202);
+    await eventually(async () => (await stack.api<Instance>("GET", "/api/instances/aud-1", { as: "alice" })).body.state, (s) => s === "Stopped", 60_000, 250);
+    const stopped = await stack.api<Instance>("GET", "/api/instances/aud-1", { as: "alice" });
+    const stopEntry = await stack.api<AuditEntry>("GET", stopped.body.lastOperation!.audit!, { as: "alice" });
+    expect(stopEntry.body).toMatchObject({ actor: "alice", action: "instance.stop", operationId: stop.body.id, result: "Succeeded" });
+
+    // The list: newest first, filtered by instance, user and time; refused calls are on it too.
+    const all = (await audit(`?instance=aud-1&from=${encodeURIComponent(before)}`)).value;
+    expect(all.map((e) => [e.actor, e.action, e.result])).toEqual([
+      ["alice", "instance.stop", "Succeeded"],
+      ["reader", "instance.stop", "Refused"],
+      ["bob", "instance.stop", "Refused"],
+      ["alice", "instance.create", "Succeeded"],
+    ]);
+    expect(all[1]).toMatchObject({ httpStatus: 403, error: { code: "Forbidden" } });
+    expect((await audit("?instance=aud-1&user=bob")).value.map((e) => e.httpStatus)).toEqual([404]);
+    expect((await audit(`?instance=aud-1&to=${encodeURIComponent(all[3]!.at)}`)).value.map((e) => e.action)).toEqual(["instance.create"]);
+    expect((await audit(`?instance=aud-1&from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).value).toEqual([]);
+  }, 180_000);
+
+  it("who sees what: admins and readers all, users the entries of their own instances; paged with signed tokens", async () => {
+    const forAlice = (await audit("?instance=aud-1", "alice")).value;
+    expect(forAlice.length).toBeGreaterThanOrEqual(4);
+    expect((await audit("?instance=aud-1", "reader")).value).toEqual(forAlice);
+    expect((await audit("?instance=aud-1", "bob")).value).toEqual([]);
+    expect((await stack.api("GET", `/api/audit/${forAlice[0]!.id}`, { as: "bob" })).status).toBe(404);
+    expect((await stack.api("GET", `/api/audit/${forAlice[0]!.id}`, { as: "reader" })).status).toBe(200);
+    expect((await stack.api("GET", "/api/audit")).status).toBe(401);
+
+    // Pages of one, in the same order, through nextLink; a tampered token is a 400.
+    const first = await audit("?instance=aud-1&top=1", "alice");
+    expect(first.value).toEqual([forAlice[0]]);
+    const second = await stack.api<{ value: AuditEntry[] }>("GET", first.nextLink!, { as: "alice" });
+    expect(second.body.value).toEqual([forAlice[1]]);
+    const url = new URL(first.nextLink!);
+    const token = url.searchParams.get("continuationToken")!;
+    url.searchParams.set("continuationToken", `${token.slice(0, -2)}xx`);
+    expect((await stack.api<{ error: { target?: string; details?: { target: string }[] } }>("GET", url.toString(), { as: "alice" })).status).toBe(400);
+    // Another list's token (bob's view of the same query) is refused too.
+    expect((await stack.api("GET", first.nextLink!.replace("instance=aud-1", "instance=aud-2"), { as: "alice" })).status).toBe(400);
+
+    // Bad filters name their field.
+    const bad = await stack.api<{ error: { details?: { target: string }[]; target?: string } }>("GET", "/api/audit?from=yesterday&colour=red", { as: "alice" });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/from/);
+  }, 60_000);
 });
