@@ -1,5 +1,6 @@
 // The app's single entry point (package.json "main" → dist/app.js). Importing a module
 // registers its functions with the Functions runtime through `@azure/functions`.
+import "./functions/telemetry";
 import "./functions/health";
 import "./functions/autostop";
 import "./functions/activityHeartbeat";

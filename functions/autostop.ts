@@ -15,6 +15,7 @@ import { runAutoStopTick, type ActOutcome } from "../shared/autostop/tick";
 import { AppError } from "../shared/errors";
 import { SYSTEM_ACTORS } from "../shared/audit/actors";
 import { logger } from "../shared/telemetry/log";
+import { inSpan } from "../shared/telemetry/tracing";
 import { beginInstanceOperation } from "./instanceOperations";
 import { getClients, getSettings } from "./runtime";
 
@@ -38,7 +39,8 @@ export async function autoStopTick(timer: Timer, context: InvocationContext): Pr
     const summary = await runAutoStopTick(
       {
         listPage: instancePages(getClients().storage, settings.workspaceName),
-        act: (a) => act(client, a),
+        // Each action is a span of its own: the stop or start it begins continues its trace.
+        act: (a) => inSpan(`autostop ${a.action.toLowerCase()}`, { parent: context.traceContext?.traceParent, attributes: { "ci.instance": a.instance, "ci.autostop.source": a.source } }, () => act(client, a)),
         log: (level, line, ids) => {
           const l = log.with({ ...ids });
           if (level === "error") l.error(line);

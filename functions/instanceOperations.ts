@@ -11,6 +11,7 @@ import { DEFAULT_POLL, ORCHESTRATIONS, type LifecycleInput, type OperationRecord
 import { assertQuota } from "./sizeCatalog";
 import type { AuditEntry } from "../shared/schemas/audit";
 import { operationAuditId } from "../shared/store/audit";
+import { traceField } from "../shared/telemetry/tracing";
 import { instanceStores } from "./instanceStores";
 
 export type LifecycleOperation = "start" | "stop" | "restart" | "delete";
@@ -36,7 +37,7 @@ export function pollOptions(env: NodeJS.ProcessEnv = process.env): PollOptions {
 }
 
 export function lifecycleInput(name: string, operationId: string, requestedBy: string): LifecycleInput {
-  return { instance: name.toLowerCase(), operationId, requestedBy, poll: pollOptions() };
+  return { instance: name.toLowerCase(), operationId, requestedBy, poll: pollOptions(), ...traceField() };
 }
 
 export async function beginInstanceOperation(o: BeginOptions): Promise<OperationRecord> {

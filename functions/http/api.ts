@@ -6,6 +6,7 @@ import { toErrorBody, ValidationError } from "../../shared/errors";
 import { assertDeclaredSize, parseJsonBody } from "../../shared/jsonBody";
 import { parsePrincipalHeader, type Principal } from "../../shared/rbac";
 import { logger, traceIdOf, type LogIds } from "../../shared/telemetry/log";
+import { currentTraceId, inSpan, SpanKind, SpanStatusCode } from "../../shared/telemetry/tracing";
 import { recordCall, type AuditedAction, type AuditNote } from "../auditTrail";
 
 export type ApiRequest = {
@@ -42,7 +43,14 @@ export function apiRoute(name: string, options: ApiRouteOptions, handler: (r: Ap
     // Identity comes from App Service Authentication, not from function keys.
     authLevel: "anonymous",
     ...(options.extraInputs ? { extraInputs: options.extraInputs } : {}),
-    handler: (req, ctx) => runApi(req, ctx, handler, options.audit),
+    handler: (req, ctx) =>
+      inSpan(`${options.methods.join("|")} /api/${options.route}`, { parent: ctx.traceContext?.traceParent, kind: SpanKind.SERVER, attributes: { "http.route": `/api/${options.route}` } }, (span) =>
+        runApi(req, ctx, handler, options.audit).then((res) => {
+          span.setAttributes({ "http.request.method": req.method, "http.response.status_code": res.status ?? 200 });
+          if ((res.status ?? 200) >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          return res;
+        }),
+      ),
   });
 }
 
@@ -104,7 +112,7 @@ function answerIds(req: HttpRequest, response: HttpResponseInit): LogIds {
 export function errorResponse(err: unknown, ctx: InvocationContext, principal?: Principal): HttpResponseInit {
   // The errorId of a 500 is the invocation's trace id: the one id that finds the request, its
   // log lines and its spans. A new id only when the host gave no trace context.
-  const mapped = toErrorBody(err, () => traceIdOf(ctx.traceContext?.traceParent) ?? globalThis.crypto.randomUUID());
+  const mapped = toErrorBody(err, () => currentTraceId() ?? traceIdOf(ctx.traceContext?.traceParent) ?? globalThis.crypto.randomUUID());
   if (mapped.errorId) {
     // The stack goes to the log under the id the client sees; never into the response.
     logger(ctx, { trace: mapped.errorId, ...(principal?.userId ? { user: principal.userId } : {}) }).error(`unexpected error ${mapped.errorId}`, {

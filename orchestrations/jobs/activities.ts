@@ -31,6 +31,7 @@ import {
   type StartJobResult,
 } from "./types";
 import { SYSTEM_ACTORS } from "../../shared/audit/actors";
+import { traceField } from "../../shared/telemetry/tracing";
 import { createAuditStore, operationAuditId } from "../../shared/store/audit";
 
 export type JobActivityDeps = {
@@ -300,7 +301,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       if (!rec || isTerminalJobState(rec.state)) return { started: false, outcome: { state: (rec?.state ?? "Failed") as "Completed" } };
       if (rec.state === "Queued") return { started: false }; // a cancel request came in meanwhile
       try {
-        await sendToAgent(queues, inst.record.name, { type: "run", jobId: job.id });
+        await sendToAgent(queues, inst.record.name, { type: "run", jobId: job.id, ...traceField() });
       } catch (err) {
         if (err instanceof AppError && !err.retryable) {
           return { started: false, outcome: { state: "Failed", error: { code: err.code, message: err.message } } };

@@ -106,3 +106,21 @@ describe("host.json logging.logLevel (local host, as the Functions host filters)
     expect(logged("debug", "Function.x.User")).toBe(false);
   });
 });
+
+describe("a 500's errorId", () => {
+  it("is the invocation's trace id, and the log line with the stack carries it", async () => {
+    const { InvocationContext } = await import("@azure/functions");
+    const { errorResponse } = await import("../../functions/http/api");
+    const lines: string[] = [];
+    const ctx = new InvocationContext({
+      traceContext: { traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+      logHandler: (_level, ...args) => void lines.push(String(args[0])),
+    });
+    const res = errorResponse(new Error("boom with Bearer abc.def"), ctx);
+    expect(res.status).toBe(500);
+    expect((res.jsonBody as { error: { errorId: string } }).error.errorId).toBe("0af7651916cd43dd8448eb211c80319c");
+    const event = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(event).toMatchObject({ level: "error", trace: "0af7651916cd43dd8448eb211c80319c", errorId: "0af7651916cd43dd8448eb211c80319c" });
+    expect(lines[0]).not.toContain("abc.def");
+  });
+});
