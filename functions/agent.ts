@@ -15,6 +15,7 @@ import { agentSettingsOf } from "../shared/jobs/agentConfig";
 import { agentReport, toJobOutcome } from "../shared/jobs/agentReport";
 import { JOB_LOGS_CONTAINER, jobLogBlobs, type JobRecord } from "../shared/jobs/record";
 import { logger } from "../shared/telemetry/log";
+import { recordJobStarted } from "../shared/telemetry/metrics";
 import { parseWith } from "../shared/validation";
 import { durablePort } from "../orchestrations/jobs/durablePort";
 import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
@@ -84,6 +85,7 @@ async function started(job: JobRecord, etag: string) {
   const now = new Date().toISOString();
   try {
     await jobStores().jobs.update({ ...job, state: "Running", startedAt: now, heartbeatAt: now }, etag);
+    recordJobStarted(job.instance, job.submittedAt, now);
   } catch (err) {
     // Someone else changed it (a cancel, or a concurrent "started"): the agent must not run it.
     if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);

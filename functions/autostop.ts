@@ -11,7 +11,8 @@ import { app, type InvocationContext, type Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import { TickMemory, type PlannedAction } from "../shared/autostop/plan";
 import { instancePages } from "../shared/autostop/source";
-import { runAutoStopTick, type ActOutcome } from "../shared/autostop/tick";
+import { runAutoStopTick, type ActOutcome, type TickDeps } from "../shared/autostop/tick";
+import { recordAutoStopAction, recordInstanceStates } from "../shared/telemetry/metrics";
 import { AppError } from "../shared/errors";
 import { SYSTEM_ACTORS } from "../shared/audit/actors";
 import { logger } from "../shared/telemetry/log";
@@ -32,13 +33,14 @@ export async function autoStopTick(timer: Timer, context: InvocationContext): Pr
   const lastTick = memory.lastTick(timer, now);
   const client = df.getClient(context);
   const log = logger(context, { user: AUTOSTOP_REQUESTER });
+  const states: Record<string, number> = {};
 
   const started = Date.now();
   let failed = true;
   try {
     const summary = await runAutoStopTick(
       {
-        listPage: instancePages(getClients().storage, settings.workspaceName),
+        listPage: countingStates(instancePages(getClients().storage, settings.workspaceName), states),
         // Each action is a span of its own: the stop or start it begins continues its trace.
         act: (a) => inSpan(`autostop ${a.action.toLowerCase()}`, { parent: context.traceContext?.traceParent, attributes: { "ci.instance": a.instance, "ci.autostop.source": a.source } }, () => act(client, a)),
         log: (level, line, ids) => {
@@ -52,6 +54,7 @@ export async function autoStopTick(timer: Timer, context: InvocationContext): Pr
       settings,
     );
     failed = summary.failed > 0;
+    recordInstanceStates(states);
     if (summary.actions.length > 0 || timer.isPastDue) {
       log.info(
         `autostop: tick${timer.isPastDue ? " (past due, catching up once)" : ""} evaluated ${summary.evaluated} instances in ${Date.now() - started} ms: ` +
@@ -61,6 +64,15 @@ export async function autoStopTick(timer: Timer, context: InvocationContext): Pr
   } finally {
     memory.finished(now, lastTick, !failed);
   }
+}
+
+/** The tick reads every instance anyway: it counts them by state on the way (the ci.instances gauge). */
+function countingStates(listPage: TickDeps["listPage"], counts: Record<string, number>): TickDeps["listPage"] {
+  return async (token) => {
+    const page = await listPage(token);
+    for (const r of page.items) if (typeof r.state === "string") counts[r.state] = (counts[r.state] ?? 0) + 1;
+    return page;
+  };
 }
 
 async function act(client: df.DurableClient, a: PlannedAction): Promise<ActOutcome> {
@@ -75,6 +87,7 @@ async function act(client: df.DurableClient, a: PlannedAction): Promise<ActOutco
       reason: `${a.source}: ${a.reason}`,
       actor: a.source === "idle" ? SYSTEM_ACTORS.idle : SYSTEM_ACTORS.schedule,
     });
+    recordAutoStopAction(a.source, a.action);
     return { outcome: "started", operationId: op.id };
   } catch (err) {
     // The state moved on since the page was read (someone stopped, deleted or started it, or

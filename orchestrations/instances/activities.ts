@@ -36,6 +36,7 @@ import type {
   VmStatusResult,
 } from "./types";
 import { operationAuditId, type AuditStore } from "../../shared/store/audit";
+import { recordOperationEnded } from "../../shared/telemetry/metrics";
 
 export type InstanceActivityDeps = {
   arm: ArmClients;
@@ -303,6 +304,7 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
         await instances.update(rec, got.etag);
       });
       if (op && p.done) {
+        recordOperationEnded(op.name, op.status, op.startedAt, p.at);
         await deps.audit.finish(operationAuditId(op.startedAt, op.id), { result: op.status === "Succeeded" ? "Succeeded" : op.status === "Canceled" ? "Canceled" : "Failed", endedAt: p.at, ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}) });
       }
     },
@@ -316,7 +318,10 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
         await operations.update({ ...got.record, steps, status: "Succeeded", endedAt: input.at }, got.etag);
       });
       const op = await operations.get(input.operationId);
-      if (op) await deps.audit.finish(operationAuditId(op.record.startedAt, op.record.id), { result: "Succeeded", endedAt: input.at });
+      if (op) {
+        await deps.audit.finish(operationAuditId(op.record.startedAt, op.record.id), { result: "Succeeded", endedAt: input.at });
+        recordOperationEnded(op.record.name, "Succeeded", op.record.startedAt, input.at);
+      }
       await instances.delete(input.instance);
     },
   };

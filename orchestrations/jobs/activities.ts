@@ -32,6 +32,7 @@ import {
 } from "./types";
 import { SYSTEM_ACTORS } from "../../shared/audit/actors";
 import { traceField } from "../../shared/telemetry/tracing";
+import { recordJobCounts } from "../../shared/telemetry/metrics";
 import { createAuditStore, operationAuditId } from "../../shared/store/audit";
 
 export type JobActivityDeps = {
@@ -263,6 +264,8 @@ export function createJobActivities(deps: JobActivityDeps) {
           r.jobs = { ...jobsCounts };
           changed = true;
         }
+        // The same newest-wins rule for the gauges.
+        if (!stale) recordJobCounts(r.name, jobsCounts.queued, jobsCounts.running);
         // Running ⇄ JobRunning only between those two: a stop or delete owns the state otherwise.
         if (nowBusy === true && r.state === "Running") (r.state = "JobRunning"), (changed = true);
         if (nowBusy === false && r.state === "JobRunning") (r.state = "Running"), (changed = true);

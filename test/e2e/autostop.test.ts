@@ -10,6 +10,7 @@ import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createStorageClients } from "../../shared/azure/clients";
 import { createOperationStore } from "../../shared/store/operations";
 import { REPO_ROOT, startHost, type TestHost } from "../support/host";
+import { startOtlpReceiver, type OtlpReceiver } from "../support/otlp";
 import { eventually, startStack, type Stack } from "../support/stack";
 
 type Instance = {
@@ -25,13 +26,16 @@ type StoredOp = { id: string; name: string; instance?: string; startedAt: string
 const ZONE = "Asia/Kolkata"; // +05:30: a cron minute that is not the UTC minute
 let stack: Stack;
 let restarted: TestHost | undefined;
+let otlp: OtlpReceiver;
 
 beforeAll(async () => {
-  stack = await startStack({ env: { AUTOSTOP_SCHEDULE: "*/5 * * * * *", IDLE_SHUTDOWN_MIN_MINUTES: "1" } });
+  otlp = await startOtlpReceiver();
+  stack = await startStack({ env: { AUTOSTOP_SCHEDULE: "*/5 * * * * *", IDLE_SHUTDOWN_MIN_MINUTES: "1", OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_METRIC_EXPORT_INTERVAL: "500" } });
 });
 afterAll(async () => {
   await restarted?.stop();
   await stack?.stop();
+  await otlp?.stop();
 });
 
 const get = async (name: string) => {
@@ -162,6 +166,12 @@ describe("auto-stop", () => {
     expect(stack.host.output().match(/autostop: stop sched-c /g)).toHaveLength(1);
     expect(await auditOf("sched-c", "instance.stop")).toEqual([expect.objectContaining({ actor: "system:schedule", operationId: schedStop!.id, reason: schedStop!.reason })]);
     await waitState("sched-c", ["Stopped"], 60_000);
+
+    // The metric counts each automatic stop once, by its reason.
+    const actions = (reason: string) =>
+      otlp.points("ci.autostop.actions").filter((p) => p.attributes["ci.autostop.reason"] === reason && p.attributes["ci.autostop.action"] === "Stop").reduce((n, p) => n + (p.value ?? 0), 0);
+    await eventually(async () => actions("schedule"), (n) => n >= 1, 10_000, 200);
+    expect([actions("idle"), actions("schedule")]).toEqual([1, 1]);
   });
 
   it("a repeated tick over the same window acts once (the orchestration id is taken)", async () => {

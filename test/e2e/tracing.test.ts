@@ -10,7 +10,7 @@ let stack: Stack;
 let otlp: OtlpReceiver;
 beforeAll(async () => {
   otlp = await startOtlpReceiver();
-  stack = await startStack({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: "100", OTEL_METRIC_EXPORT_INTERVAL: "500" } });
+  stack = await startStack({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: "100", OTEL_METRIC_EXPORT_INTERVAL: "500", AUTOSTOP_SCHEDULE: "*/2 * * * * *" } });
 }, 120_000);
 afterAll(async () => {
   await stack?.stop();
@@ -91,5 +91,28 @@ describe("traces", () => {
     expect(reports.length).toBeGreaterThanOrEqual(2); // started, exited
     for (const r of reports) expect(ns(r)).toBeGreaterThan(ns(startJob[0]!));
     expect(spans.filter((s) => s.name === "POST /api/instances/{name}/jobs")).toHaveLength(1);
+  }, 120_000);
+
+  it("metrics: operation durations, submit→start, jobs per instance, ARM 429s and retries, instances by state", async () => {
+    // The next two ARM requests are throttled (429, Retry-After 1 s); the SDK retries them.
+    stack.setCloudConfig({ faults: { next429: 2, retryAfterSeconds: 1 } });
+    expect((await stack.api("POST", "/api/instances/tr-1/stop", { as: "alice" })).status).toBe(202);
+    await eventually(async () => (await stack.api<{ state: string }>("GET", "/api/instances/tr-1", { as: "alice" })).body.state, (s) => s === "Stopped", 60_000, 250);
+    const total = (name: string, where: (a: Record<string, unknown>) => boolean = () => true) =>
+      otlp.points(name).filter((p) => where(p.attributes)).reduce((n, p) => n + (p.count ?? p.value ?? 0), 0);
+    await eventually(async () => total("ci.operation.duration", (a) => a["ci.operation"] === "stop"), (n) => n >= 1, 30_000, 200);
+    expect(total("ci.operation.duration", (a) => a["ci.operation"] === "create" && a["ci.outcome"] === "Succeeded")).toBe(1);
+    expect(total("ci.operation.duration", (a) => a["ci.operation"] === "stop" && a["ci.outcome"] === "Succeeded")).toBe(1);
+    expect(total("ci.jobs.submit_to_start", (a) => a["ci.instance"] === "tr-1")).toBe(1);
+    // The job ended and the stop emptied the queue: the gauges say 0 for tr-1.
+    expect(otlp.points("ci.jobs.running").filter((p) => p.attributes["ci.instance"] === "tr-1").map((p) => p.value)).toEqual([0]);
+    expect(otlp.points("ci.jobs.queued").filter((p) => p.attributes["ci.instance"] === "tr-1").map((p) => p.value)).toEqual([0]);
+    expect(total("ci.arm.throttled")).toBe(2);
+    expect(total("ci.arm.retries")).toBeGreaterThanOrEqual(2);
+    expect(total("ci.arm.requests", (a) => a["http.response.status_code"] === 429)).toBe(2);
+    expect(total("ci.arm.requests", (a) => a["http.response.status_code"] === 200)).toBeGreaterThan(0);
+    // The auto-stop tick counts instances by state: tr-1 is Stopped, nothing is Running.
+    await eventually(async () => otlp.points("ci.instances").find((p) => p.attributes["ci.instance.state"] === "Stopped")?.value, (v) => v === 1, 30_000, 200);
+    expect(otlp.points("ci.instances").find((p) => p.attributes["ci.instance.state"] === "Running")?.value).toBe(0);
   }, 120_000);
 });

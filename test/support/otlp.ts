@@ -17,7 +17,16 @@ export type ReceivedSpan = {
 
 export type ReceivedMetric = { name: string; unit?: string; data: Record<string, unknown> };
 
-export type OtlpReceiver = { url: string; spans: ReceivedSpan[]; metrics: ReceivedMetric[]; stop(): Promise<void> };
+export type MetricPoint = { attributes: Record<string, unknown>; value?: number; count?: number; sum?: number };
+
+export type OtlpReceiver = {
+  url: string;
+  spans: ReceivedSpan[];
+  metrics: ReceivedMetric[];
+  /** The data points of a metric in the latest export that had it (cumulative sums and histograms: the totals so far). */
+  points(name: string): MetricPoint[];
+  stop(): Promise<void>;
+};
 
 type AnyValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean };
 const value = (v: AnyValue | undefined) => v?.stringValue ?? (v?.intValue !== undefined ? Number(v.intValue) : (v?.doubleValue ?? v?.boolValue));
@@ -57,5 +66,16 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, spans, metrics, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+  const points = (name: string): MetricPoint[] => {
+    const latest = metrics.filter((m) => m.name === name).at(-1);
+    if (!latest) return [];
+    const data = (latest.data.gauge ?? latest.data.sum ?? latest.data.histogram) as { dataPoints?: Record<string, unknown>[] } | undefined;
+    return (data?.dataPoints ?? []).map((p) => ({
+      attributes: Object.fromEntries(((p.attributes ?? []) as { key: string; value: AnyValue }[]).map((a) => [a.key, value(a.value)])),
+      ...(p.asInt !== undefined ? { value: Number(p.asInt) } : p.asDouble !== undefined ? { value: Number(p.asDouble) } : {}),
+      ...(p.count !== undefined ? { count: Number(p.count) } : {}),
+      ...(p.sum !== undefined ? { sum: Number(p.sum) } : {}),
+    }));
+  };
+  return { url: `http://127.0.0.1:${port}`, spans, metrics, points, stop: () => new Promise((resolve) => server.close(() => resolve())) };
 }
