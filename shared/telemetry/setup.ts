@@ -56,7 +56,7 @@ export function setupTelemetry(env: NodeJS.ProcessEnv = process.env): TelemetryM
     installed = { mode: "off", shutdown: async () => undefined };
     return installed.mode;
   }
-  const { BasicTracerProvider, BatchSpanProcessor, NodeTracerProvider } = sdk.traceNode();
+  const { AlwaysOffSampler, BasicTracerProvider, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler } = sdk.traceNode();
   const resource = sdk.resources().resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME ?? env.WEBSITE_SITE_NAME ?? TRACER_NAME });
   const ids = new SteerableIds();
   if (connectionString) {
@@ -75,7 +75,11 @@ export function setupTelemetry(env: NodeJS.ProcessEnv = process.env): TelemetryM
     installed = { mode: "azureMonitor", orchestrationTracer: orchestrations.getTracer(TRACER_NAME), ids, shutdown: () => orchestrations.shutdown() };
   } else {
     // The exporters read OTEL_EXPORTER_OTLP_* (endpoint, headers) themselves.
-    const provider = new NodeTracerProvider({ resource, idGenerator: ids, spanProcessors: [new BatchSpanProcessor(new (sdk.otlpTraces().OTLPTraceExporter)())] });
+    // Every span of ours has a parent (the host's invocation context, or the orchestration's);
+    // a root span is an Azure SDK call made outside any unit of work — locally, the durable
+    // engine's own storage traffic in the same process — and is not part of any trace worth keeping.
+    const sampler = new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    const provider = new NodeTracerProvider({ resource, idGenerator: ids, sampler, spanProcessors: [new BatchSpanProcessor(new (sdk.otlpTraces().OTLPTraceExporter)())] });
     provider.register();
     sdk.coreTracing().useInstrumenter(sdk.azureSdkInstrumenter().createOpenTelemetryInstrumenter());
     const { MeterProvider, PeriodicExportingMetricReader } = sdk.metrics();
