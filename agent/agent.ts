@@ -21,7 +21,7 @@ import { LogShipper } from "./logs";
 import { allowRun, containerName, imageReady, pullFailure, removeContainer, startContainerJob, type ContainerSpec } from "./container";
 import { exitCodeOf, groupAlive, killGroup, startJob } from "./process";
 
-export type QueueMessage = { type: "run"; jobId: string } | { type: "cancel"; jobId: string; reason: string };
+export type QueueMessage = { type: "run"; jobId: string; traceParent?: string } | { type: "cancel"; jobId: string; reason: string };
 
 const WATCH_MS = 200;
 /** While a message is handled nobody else may see it (an agent crash makes it visible again). */
@@ -99,6 +99,9 @@ export class Agent {
     if (this.journal.get(msg.jobId)) return; // seen before: runs once
     const claim = randomUUID();
     this.journal.put({ id: msg.jobId, phase: "claiming", at: new Date().toISOString(), claim });
+    // The job's trace continues in the app through the reports (kept in memory: a restarted
+    // agent reports an adopted job without it).
+    if (msg.traceParent) this.app.traces.set(msg.jobId, msg.traceParent);
     const answer = await this.app.report(msg.jobId, { kind: "started", claim });
     if (!answer.ok) {
       // Refused: the job ended, was canceled, or is not ours. A canceled one is reported so its
@@ -285,7 +288,10 @@ export function parseMessage(text: string): QueueMessage | undefined {
   try {
     const m = JSON.parse(text) as Partial<QueueMessage>;
     if (typeof m.jobId !== "string") return undefined;
-    if (m.type === "run") return { type: "run", jobId: m.jobId };
+    if (m.type === "run") {
+      const tp = (m as { traceParent?: unknown }).traceParent;
+      return { type: "run", jobId: m.jobId, ...(typeof tp === "string" && /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(tp) ? { traceParent: tp } : {}) };
+    }
     if (m.type === "cancel") return { type: "cancel", jobId: m.jobId, reason: typeof m.reason === "string" ? m.reason : "canceled by request" };
   } catch {
     // not JSON

@@ -25,6 +25,9 @@ export type ReportAnswer =
   | { ok: false; status: number; code: string };
 
 export class AppClient {
+  /** W3C traceparent per job, sent with its reports. */
+  readonly traces = new Map<string, string>();
+
   constructor(
     private readonly baseUrl: string,
     private readonly audience: string,
@@ -40,13 +43,20 @@ export class AppClient {
         if (!token) throw new Error("no token for the app");
         const res = await fetch(`${this.baseUrl}/api/agent/jobs/${encodeURIComponent(jobId)}/reports`, {
           method: "POST",
-          headers: { authorization: `Bearer ${token.token}`, "content-type": "application/json" },
+          headers: {
+            authorization: `Bearer ${token.token}`,
+            "content-type": "application/json",
+            ...(this.traces.has(jobId) ? { traceparent: this.traces.get(jobId)! } : {}),
+          },
           body: JSON.stringify(report),
           ...(signal ? { signal } : {}),
         });
         const text = await res.text();
         const body: unknown = text ? JSON.parse(text) : undefined;
-        if (res.ok) return { ok: true, body };
+        if (res.ok) {
+          if (report.kind === "exited") this.traces.delete(jobId);
+          return { ok: true, body };
+        }
         if (res.status < 500 && res.status !== 429 && res.status !== 401) {
           const code = (body as { error?: { code?: string } } | undefined)?.error?.code ?? `HTTP${res.status}`;
           return { ok: false, status: res.status, code };

@@ -53,6 +53,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit trail, newest first: who or what changed which instance or job, when, with what result. Admins and readers see all entries, users those of their instances. */
+        get: operations["listAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One audit entry. */
+        get: operations["getAuditEntry"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -353,6 +387,48 @@ export interface components {
                 state: "Completed" | "Failed" | "Canceled" | "TimedOut";
             };
         };
+        AuditEntry: {
+            /**
+             * @description What: `instance.create`, `instance.stop`, `instance.update`, `job.submit`, `job.cancel`, `job.fail`, ...
+             * @example instance.stop
+             */
+            action: string;
+            /**
+             * @description Who: the user id, or `system:schedule`, `system:idle`, `system:recovery` for automatic actions.
+             * @example alice
+             */
+            actor: string;
+            /** @description The instance's user at the time (whose entries users see). */
+            assignedUser?: string;
+            /**
+             * Format: date-time
+             * @description When it was asked for (for operations: when the operation started).
+             */
+            at: string;
+            /** Format: date-time */
+            endedAt?: string;
+            error?: {
+                code: string;
+                message: string;
+            };
+            /** @description For API calls: the status the caller got. */
+            httpStatus?: number;
+            /** @description Newest first in lists; stable, so `GET /api/audit/{id}` reads it again. */
+            id: string;
+            instance?: string;
+            instanceId?: string;
+            jobId?: string;
+            /** @description The long operation it started (`GET /api/operations/{id}`). */
+            operationId?: string;
+            /** @description Why an automatic action acted. */
+            reason?: string;
+            /** @enum {string} */
+            result: "Running" | "Succeeded" | "Failed" | "Canceled" | "Refused";
+        };
+        AuditList: {
+            nextLink?: string;
+            value: components["schemas"]["AuditEntry"][];
+        };
         CreateInstanceBody: {
             /**
              * @description Admins only; defaults to the caller.
@@ -472,6 +548,8 @@ export interface components {
             /** Format: date-time */
             lastActivityAt?: string;
             lastOperation?: {
+                /** @description Its entry on the audit trail (`GET /api/audit/{id}`): who or what asked for it, and why. */
+                audit?: string;
                 /** Format: date-time */
                 endedAt?: string;
                 error?: {
@@ -485,6 +563,8 @@ export interface components {
                 };
                 id?: string;
                 name: string;
+                /** @description The operation's URL (`GET /api/operations/{id}`). */
+                operation?: string;
                 /** Format: date-time */
                 startedAt: string;
                 /** @enum {string} */
@@ -819,6 +899,123 @@ export interface operations {
             };
             /** @description started / running: the job is not Starting (or, for running, was not started by its agent) (JobNotStartable) or was canceled (JobCanceled); it must not run. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listAudit: {
+        parameters: {
+            query?: {
+                /** @description From the previous page's nextLink; opaque and signed. One that is not from this list is a 400 naming continuationToken. */
+                continuationToken?: string;
+                from?: string;
+                /** @description 3–24 characters: letters, digits and hyphens, starting with a letter. */
+                instance?: string;
+                to?: string;
+                /** @description Page size. */
+                top?: number;
+                /** @description Entries whose actor is this user (or a system actor such as `system:idle`). */
+                user?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of entries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditList"];
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getAuditEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry (an instance's `lastOperation.audit` links here). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntry"];
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such entry (or not of your instances). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,6 +13,8 @@ import { callerResourceId, instanceVmResourceId } from "../shared/jobs/agent";
 import { agentSettingsOf } from "../shared/jobs/agentConfig";
 import { agentReport, toJobOutcome } from "../shared/jobs/agentReport";
 import { JOB_LOGS_CONTAINER, jobLogBlobs, type JobRecord } from "../shared/jobs/record";
+import { logger } from "../shared/telemetry/log";
+import { recordJobStarted } from "../shared/telemetry/metrics";
 import { parseWith } from "../shared/validation";
 import { durablePort } from "../orchestrations/jobs/durablePort";
 import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
@@ -45,7 +47,9 @@ apiRoute(ROUTES.reportJob, async ({ ctx, req, params, body }) => {
   const expected = instanceVmResourceId(settings.subscriptionId, settings.resourceGroup, got.record.instance);
   const caller = callerResourceId(req.headers.get("x-ms-client-principal"));
   if (!caller || caller.toLowerCase() !== expected.toLowerCase()) {
-    ctx.warn(`agent report refused: job ${got.record.id} of instance ${got.record.instance} reported by ${caller ?? "a caller without a managed identity"}`);
+    logger(ctx, { job: got.record.id, instance: got.record.instance }).warn(
+      `agent report refused: job ${got.record.id} of instance ${got.record.instance} reported by ${caller ?? "a caller without a managed identity"}`,
+    );
     throw new ForbiddenError("Only the agent of the instance that owns this job may report on it.");
   }
   switch (report.kind) {
@@ -88,6 +92,7 @@ async function started(job: JobRecord, etag: string, claim: string | undefined) 
     try {
       // No heartbeatAt yet: the backstop counts from startedAt (pullingAt) until the first heartbeat.
       await jobStores().jobs.update({ ...job, ...taken, ...(claim ? { agentClaim: claim } : { heartbeatAt: now }) }, etag);
+      if (!job.image) recordJobStarted(job.instance, job.submittedAt, now);
     } catch (err) {
       // Someone else changed it (a cancel, or a concurrent "started"): the agent must not run it.
       if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
@@ -119,6 +124,7 @@ async function running(job: JobRecord, etag: string): Promise<Record<string, nev
   const now = new Date().toISOString();
   try {
     await jobStores().jobs.update({ ...job, state: "Running", startedAt: now, heartbeatAt: now }, etag);
+    recordJobStarted(job.instance, job.submittedAt, now);
   } catch (err) {
     if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
     throw err;

@@ -11,8 +11,12 @@ import { app, type InvocationContext, type Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import { TickMemory, type PlannedAction } from "../shared/autostop/plan";
 import { instancePages } from "../shared/autostop/source";
-import { runAutoStopTick, type ActOutcome } from "../shared/autostop/tick";
+import { runAutoStopTick, type ActOutcome, type TickDeps } from "../shared/autostop/tick";
+import { recordAutoStopAction, recordInstanceStates } from "../shared/telemetry/metrics";
 import { AppError } from "../shared/errors";
+import { SYSTEM_ACTORS } from "../shared/audit/actors";
+import { logger } from "../shared/telemetry/log";
+import { inSpan } from "../shared/telemetry/tracing";
 import { beginInstanceOperation } from "./instanceOperations";
 import { getClients, getSettings } from "./runtime";
 
@@ -28,22 +32,31 @@ export async function autoStopTick(timer: Timer, context: InvocationContext): Pr
   const settings = getSettings();
   const lastTick = memory.lastTick(timer, now);
   const client = df.getClient(context);
+  const log = logger(context, { user: AUTOSTOP_REQUESTER });
+  const states: Record<string, number> = {};
 
   const started = Date.now();
   let failed = true;
   try {
     const summary = await runAutoStopTick(
       {
-        listPage: instancePages(getClients().storage, settings.workspaceName),
-        act: (a) => act(client, a),
-        log: (level, line) => (level === "error" ? context.error(line) : level === "warn" ? context.warn(line) : context.log(line)),
+        listPage: countingStates(instancePages(getClients().storage, settings.workspaceName), states),
+        // Each action is a span of its own: the stop or start it begins continues its trace.
+        act: (a) => inSpan(`autostop ${a.action.toLowerCase()}`, { parent: context.traceContext?.traceParent, attributes: { "ci.instance": a.instance, "ci.autostop.source": a.source } }, () => act(client, a)),
+        log: (level, line, ids) => {
+          const l = log.with({ ...ids });
+          if (level === "error") l.error(line);
+          else if (level === "warn") l.warn(line);
+          else l.info(line);
+        },
       },
       { now, lastTick },
       settings,
     );
     failed = summary.failed > 0;
+    recordInstanceStates(states);
     if (summary.actions.length > 0 || timer.isPastDue) {
-      context.log(
+      log.info(
         `autostop: tick${timer.isPastDue ? " (past due, catching up once)" : ""} evaluated ${summary.evaluated} instances in ${Date.now() - started} ms: ` +
           `${summary.started} started, ${summary.skipped} not needed, ${summary.failed} failed`,
       );
@@ -51,6 +64,15 @@ export async function autoStopTick(timer: Timer, context: InvocationContext): Pr
   } finally {
     memory.finished(now, lastTick, !failed);
   }
+}
+
+/** The tick reads every instance anyway: it counts them by state on the way (the ci.instances gauge). */
+function countingStates(listPage: TickDeps["listPage"], counts: Record<string, number>): TickDeps["listPage"] {
+  return async (token) => {
+    const page = await listPage(token);
+    for (const r of page.items) if (typeof r.state === "string") counts[r.state] = (counts[r.state] ?? 0) + 1;
+    return page;
+  };
 }
 
 async function act(client: df.DurableClient, a: PlannedAction): Promise<ActOutcome> {
@@ -63,7 +85,9 @@ async function act(client: df.DurableClient, a: PlannedAction): Promise<ActOutco
       client,
       orchestrationId: a.orchestrationId,
       reason: `${a.source}: ${a.reason}`,
+      actor: a.source === "idle" ? SYSTEM_ACTORS.idle : SYSTEM_ACTORS.schedule,
     });
+    recordAutoStopAction(a.source, a.action);
     return { outcome: "started", operationId: op.id };
   } catch (err) {
     // The state moved on since the page was read (someone stopped, deleted or started it, or

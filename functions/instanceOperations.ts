@@ -9,6 +9,9 @@ import type { InstanceRecord } from "../shared/instances/record";
 import { canStart } from "../shared/instances/stateMachine";
 import { DEFAULT_POLL, ORCHESTRATIONS, type LifecycleInput, type OperationRecord, type PollOptions } from "../orchestrations/instances/types";
 import { assertQuota } from "./sizeCatalog";
+import type { AuditEntry } from "../shared/schemas/audit";
+import { operationAuditId } from "../shared/store/audit";
+import { traceField } from "../shared/telemetry/tracing";
 import { instanceStores } from "./instanceStores";
 
 export type LifecycleOperation = "start" | "stop" | "restart" | "delete";
@@ -21,6 +24,8 @@ export type BeginOptions = {
   /** Default: orchestrationIds[operation](name, operationId). The auto-stop timer passes its own. */
   orchestrationId?: string;
   reason?: string;
+  /** Who, on the audit trail: default `requestedBy`; automatic actions name their system actor. */
+  actor?: string;
   /** The caller's If-Match: the write fails with 412 unless the record still has this ETag. */
   ifMatch?: string;
 };
@@ -32,11 +37,11 @@ export function pollOptions(env: NodeJS.ProcessEnv = process.env): PollOptions {
 }
 
 export function lifecycleInput(name: string, operationId: string, requestedBy: string): LifecycleInput {
-  return { instance: name.toLowerCase(), operationId, requestedBy, poll: pollOptions() };
+  return { instance: name.toLowerCase(), operationId, requestedBy, poll: pollOptions(), ...traceField() };
 }
 
 export async function beginInstanceOperation(o: BeginOptions): Promise<OperationRecord> {
-  const { instances, operations } = instanceStores();
+  const { instances, operations, audit } = instanceStores();
   const operationId = newId();
   const startedAt = new Date().toISOString();
 
@@ -77,8 +82,11 @@ export async function beginInstanceOperation(o: BeginOptions): Promise<Operation
     assignedUser: updated.record.assignedUser,
     ...(o.reason ? { reason: o.reason } : {}),
   };
+  const entry = operationAuditEntry(op, o.actor ?? o.requestedBy, `instance.${o.operation}`);
   try {
     await operations.create(op);
+    // On the trail before it starts: an operation never runs without its entry.
+    await audit.record(entry);
     await o.client.startNew(ORCHESTRATIONS[o.operation], {
       instanceId: o.orchestrationId ?? orchestrationIds[o.operation](o.name, operationId),
       input: lifecycleInput(o.name, operationId, o.requestedBy),
@@ -87,7 +95,24 @@ export async function beginInstanceOperation(o: BeginOptions): Promise<Operation
     // Nothing will run: give the instance its state back (only if nobody wrote since).
     await instances.update({ ...previous!.record, updatedAt: new Date().toISOString() }, updated.etag).catch(() => undefined);
     await operations.delete(operationId).catch(() => undefined);
+    await audit.finish(entry.id, { result: "Failed", endedAt: new Date().toISOString(), error: { code: "NotStarted", message: "the operation could not be started" } }).catch(() => undefined);
     throw err;
   }
   return op;
+}
+
+/** The audit entry of a long operation: Running until its orchestration records the end. */
+export function operationAuditEntry(op: OperationRecord, actor: string, action: string): AuditEntry {
+  return {
+    id: operationAuditId(op.startedAt, op.id),
+    at: op.startedAt,
+    actor,
+    action,
+    ...(op.instance ? { instance: op.instance.toLowerCase() } : {}),
+    ...(op.instanceId ? { instanceId: op.instanceId } : {}),
+    ...(op.assignedUser ? { assignedUser: op.assignedUser } : {}),
+    operationId: op.id,
+    result: "Running",
+    ...(op.reason ? { reason: op.reason } : {}),
+  };
 }

@@ -1,5 +1,6 @@
 // Record stores of the instance API, built once from the app settings.
 import { instanceRecords, type InstanceRecord } from "../shared/instances/record";
+import { createAuditStore, type AuditStore } from "../shared/store/audit";
 import { createIdempotencyStore, type IdempotencyStore } from "../shared/store/idempotency";
 import type { InstanceStore } from "../shared/store/instances";
 import { createOperationStore, type OperationStore } from "../shared/store/operations";
@@ -13,6 +14,7 @@ type Stores = {
   instances: InstanceStore<InstanceRecord>;
   operations: OperationStore<OperationRecord>;
   idempotency: IdempotencyStore<RememberedResponse>;
+  audit: AuditStore;
 };
 
 let stores: Stores | undefined;
@@ -25,6 +27,7 @@ export function instanceStores(): Stores {
       instances: instanceRecords(storage, ws),
       operations: createOperationStore<OperationRecord>(storage, ws),
       idempotency: createIdempotencyStore<RememberedResponse>(storage),
+      audit: createAuditStore(storage, ws),
     };
   }
   return stores;

@@ -4,6 +4,7 @@ import { ADMIN_USER_NAME } from "../shared/ids";
 import type { InstanceRecord } from "../shared/instances/record";
 import { SSH_PORT } from "../shared/policies/ssh";
 import type { InstanceResponse } from "../shared/schemas/instance";
+import { operationAuditId } from "../shared/store/audit";
 import { SHARE_MOUNT_POINT } from "../orchestrations/instances/cloudInit";
 
 /**
@@ -52,8 +53,14 @@ export function toInstanceResponse(rec: InstanceRecord, now: Date, settings: { i
     applications: applications(rec),
     jobs: rec.jobs,
     jobsPerCore: rec.jobsPerCore,
-    ...(rec.lastOperation ? { lastOperation: rec.lastOperation } : {}),
+    ...(rec.lastOperation ? { lastOperation: lastOperationView(rec.lastOperation) } : {}),
     autoStop: autoStopView(rec, rec.jobs, now, settings),
     tags: rec.tags,
   };
+}
+
+/** The last operation, with links to its status and to its entry on the audit trail (who asked, and why). */
+function lastOperationView(op: NonNullable<InstanceRecord["lastOperation"]>) {
+  if (!op.id) return op;
+  return { ...op, operation: `/api/operations/${op.id}`, audit: `/api/audit/${operationAuditId(op.startedAt, op.id)}` };
 }

@@ -16,7 +16,7 @@ import { ORCHESTRATIONS, type OperationRecord } from "../orchestrations/instance
 import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
 import { accepted, apiRoute, idempotencyKey, ifMatch, operationHeaders, type ApiRequest, type ApiResult } from "./http/api";
 import { recordActivity } from "./instanceActivity";
-import { beginInstanceOperation, lifecycleInput, type LifecycleOperation } from "./instanceOperations";
+import { beginInstanceOperation, lifecycleInput, operationAuditEntry, type LifecycleOperation } from "./instanceOperations";
 import { instanceStores } from "./instanceStores";
 import { toInstanceResponse } from "./instanceView";
 import { toOperationResponse } from "./operations";
@@ -76,7 +76,7 @@ async function create(r: ApiRequest): Promise<ApiResult> {
   const assignedUser = req.assignedUser ?? r.principal.userId;
   assertAuthorized(r.principal, "instance:create", { assignedUser });
   const hash = createHash("sha256").update(stableJson({ ...req, name: req.name.toLowerCase(), assignedUser })).digest("hex");
-  const { instances, operations } = instanceStores();
+  const { instances, operations, audit } = instanceStores();
 
   const existing = await instances.get(req.name);
   if (existing) {
@@ -129,8 +129,10 @@ async function create(r: ApiRequest): Promise<ApiResult> {
     id: operationId, name: "create", instance: req.name, instanceId: record.instanceId, status: "Running", startedAt: now, steps: [],
     requestedBy: r.principal.userId, assignedUser,
   };
+  const entry = operationAuditEntry(op, r.principal.userId, "instance.create");
   try {
     await operations.create(op);
+    await audit.record(entry);
     await df.getClient(r.ctx).startNew(ORCHESTRATIONS.provision, {
       instanceId: orchestrationIds.provision(settings.workspaceName, req.name),
       input: lifecycleInput(req.name, operationId, r.principal.userId),
@@ -139,6 +141,7 @@ async function create(r: ApiRequest): Promise<ApiResult> {
     // Nothing was provisioned: leave no record behind.
     await instances.delete(req.name).catch(() => undefined);
     await operations.delete(operationId).catch(() => undefined);
+    await audit.finish(entry.id, { result: "Failed", endedAt: new Date().toISOString(), error: { code: "NotStarted", message: "the operation could not be started" } }).catch(() => undefined);
     throw err;
   }
   return withEtag(201, stored, { ...operationHeaders(r.req, operationId), Location: new URL(`/api/instances/${encodeURIComponent(req.name)}`, r.req.url).toString() });
@@ -232,10 +235,10 @@ async function lifecycle(r: ApiRequest, operation: LifecycleOperation): Promise<
 }
 
 apiRoute(ROUTES.listInstances, list);
-apiRoute(ROUTES.createInstance, create, { extraInputs: durable });
-apiRoute(ROUTES.updateInstance, patch, { extraInputs: durable });
+apiRoute(ROUTES.createInstance, create, { extraInputs: durable, audit: { action: "instance.create", startsOperation: true } });
+apiRoute(ROUTES.updateInstance, patch, { extraInputs: durable, audit: { action: "instance.update" } });
 apiRoute(ROUTES.getInstance, async (r) => withEtag(200, await loadInstance(r.principal, r.params.name, "instance:read")));
-apiRoute(ROUTES.deleteInstance, (r) => lifecycle(r, "delete"), { extraInputs: durable });
-apiRoute(ROUTES.startInstance, (r) => lifecycle(r, "start"), { extraInputs: durable });
-apiRoute(ROUTES.stopInstance, (r) => lifecycle(r, "stop"), { extraInputs: durable });
-apiRoute(ROUTES.restartInstance, (r) => lifecycle(r, "restart"), { extraInputs: durable });
+apiRoute(ROUTES.deleteInstance, (r) => lifecycle(r, "delete"), { extraInputs: durable, audit: { action: "instance.delete", startsOperation: true } });
+apiRoute(ROUTES.startInstance, (r) => lifecycle(r, "start"), { extraInputs: durable, audit: { action: "instance.start", startsOperation: true } });
+apiRoute(ROUTES.stopInstance, (r) => lifecycle(r, "stop"), { extraInputs: durable, audit: { action: "instance.stop", startsOperation: true } });
+apiRoute(ROUTES.restartInstance, (r) => lifecycle(r, "restart"), { extraInputs: durable, audit: { action: "instance.restart", startsOperation: true } });

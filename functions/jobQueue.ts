@@ -14,6 +14,7 @@ import { instanceKey } from "../shared/ids";
 import { parseJsonBody } from "../shared/jsonBody";
 import { jobQueueMessage } from "../shared/schemas/job";
 import { instanceName, userId } from "../shared/schemas/common";
+import { logger } from "../shared/telemetry/log";
 import { parseWith } from "../shared/validation";
 import { durablePort } from "../orchestrations/jobs/durablePort";
 import { instanceStores } from "./instanceStores";
@@ -53,7 +54,7 @@ export async function handleJobMessage(message: unknown, ctx: InvocationContext)
   const jobId = jobIdForMessage(messageId);
   const decoded = typeof message === "object" && message !== null ? message : decodeQueueText(text);
   const toPoison = (why: string) => {
-    ctx.warn(`job-submissions message ${messageId} moved to ${JOB_POISON_QUEUE}: ${why}`);
+    logger(ctx).warn(`job-submissions message ${messageId} moved to ${JOB_POISON_QUEUE}: ${why}`, { messageId });
     ctx.extraOutputs.set(poison, text);
   };
   if (decoded === undefined || typeof decoded !== "object" || decoded === null || Array.isArray(decoded)) {
@@ -77,7 +78,7 @@ export async function handleJobMessage(message: unknown, ctx: InvocationContext)
       ...(typeof rawJob.command === "string" ? { command: rawJob.command.slice(0, 32 * 1024) } : {}),
       reason: { code, message },
     });
-    ctx.warn(`job-submissions message ${messageId} recorded as Failed job ${jobId}: ${code}`);
+    logger(ctx, { job: jobId, instance: identity.instance, user: identity.submittedBy }).warn(`job-submissions message ${messageId} recorded as Failed job ${jobId}: ${code}`, { messageId });
   };
 
   const parsed = parseWith(jobQueueMessage, decoded);

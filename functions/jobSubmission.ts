@@ -18,6 +18,7 @@ import { orchestrationIds } from "../shared/ids";
 import { recordActivity } from "./instanceActivity";
 import { instanceStores } from "./instanceStores";
 import { getClients, getSettings } from "./runtime";
+import { traceField } from "../shared/telemetry/tracing";
 
 /** What a job Idempotency-Key remembers; `instanceId` is absent on keys from before incarnation ids. */
 export type IdempotentJob = { jobId: string; instance: string; instanceId?: string };
@@ -101,7 +102,13 @@ export async function submitJob(port: OrchestrationPort, s: Submission, now = ne
   }
   if (!isTerminalJobState(job.state)) {
     // The job's orchestration queues it on the instance's job-queue entity (a repeat finds it running).
-    await port.start(ORCHESTRATIONS.job, orchestrationIds.job(job.id), { instance: job.instance, jobId: job.id, gpus: job.gpus } satisfies JobInput);
+    await port.start(ORCHESTRATIONS.job, orchestrationIds.job(job.id), {
+      instance: job.instance,
+      jobId: job.id,
+      gpus: job.gpus,
+      // The job's whole life (queue, start, the agent's reports) continues the submission's trace.
+      ...traceField(),
+    } satisfies JobInput);
   }
   await recordActivity(job.instance, now, inst).catch(() => undefined); // activity is advisory; never fail a submission on it
   return { job, first };

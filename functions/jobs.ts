@@ -34,7 +34,7 @@ apiRoute(ROUTES.submitJob, async ({ ctx, principal, params, body, req }) => {
     ...(key ? { idempotencyKey: key } : {}),
   });
   return { status: 202, body: toJobResponse(job), headers: { Location: new URL(`/api/jobs/${job.id}`, req.url).toString() } };
-}, { extraInputs: client });
+}, { extraInputs: client, audit: { action: "job.submit" } });
 
 apiRoute(ROUTES.listJobs, async ({ principal, params, req }) => {
   const inst = await instanceFor(principal, params.name!, "job:read");
@@ -109,8 +109,9 @@ apiRoute(ROUTES.getJobLogs, async ({ principal, params, req }) => {
   return { status: 200, body: bytes, headers: { "Content-Type": "text/plain; charset=utf-8" } };
 });
 
-apiRoute(ROUTES.cancelJob, async ({ ctx, principal, params, req }) => {
+apiRoute(ROUTES.cancelJob, async ({ ctx, principal, params, req, audit }) => {
   const got = await jobFor(principal, params.id!, "job:cancel");
+  audit.instance = got.record.instance;
   if (isTerminalJobState(got.record.state)) {
     throw new ConflictError(`Job '${got.record.id}' already ended (${got.record.state}).`, { retryable: false });
   }
@@ -125,4 +126,4 @@ apiRoute(ROUTES.cancelJob, async ({ ctx, principal, params, req }) => {
   // Activity only on the instance that ran it, not a later one that took its name.
   if (got.instanceLives) await recordActivity(job.instance, now).catch(() => undefined);
   return { status: 202, body: toJobResponse(job), headers: { Location: new URL(`/api/jobs/${job.id}`, req.url).toString() } };
-}, { extraInputs: client });
+}, { extraInputs: client, audit: { action: "job.cancel", jobRoute: true } });

@@ -113,6 +113,7 @@ module roleAssignments 'modules/roleAssignments.bicep' = {
     instancesSubnetName: network.outputs.instancesSubnetName
     functionStorageName: functionStorage.outputs.name
     workspaceStorageName: workspaceFiles.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
   }
   dependsOn: [customRoles]
 }

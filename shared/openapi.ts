@@ -3,6 +3,7 @@ import { errorBody, INSTANCE_NAME_PATTERN } from "./schemas/common";
 import { createInstanceBody, instanceList, instanceResponse, patchInstanceBody } from "./schemas/instance";
 import { jobList, jobQueueMessage, jobResponse, jobSubmissionBody } from "./schemas/job";
 import { operationResponse } from "./schemas/operation";
+import { auditEntry, auditList } from "./schemas/audit";
 import { agentReport } from "./jobs/agentReport";
 import { IDEMPOTENCY_KEY_MAX_LENGTH, ROUTES, routeTemplate, type ResponseDef, type RouteDef } from "./api/routes";
 import { healthResponse, sizesResponse } from "./schemas/sizes";
@@ -27,6 +28,8 @@ const responseSchemas = {
   Job: jobResponse,
   JobList: jobList,
   Operation: operationResponse,
+  AuditEntry: auditEntry,
+  AuditList: auditList,
   Sizes: sizesResponse,
   Health: healthResponse,
   ErrorBody: errorBody,

@@ -83,9 +83,10 @@ export type Action =
   | "job:read"
   | "job:cancel"
   | "sizes:read"
-  | "operation:read";
+  | "operation:read"
+  | "audit:read";
 
-const READS: ReadonlySet<Action> = new Set(["instance:read", "instance:list", "job:read", "sizes:read", "operation:read"]);
+const READS: ReadonlySet<Action> = new Set(["instance:read", "instance:list", "job:read", "sizes:read", "operation:read", "audit:read"]);
 
 export function isReadAction(action: Action): boolean {
   return READS.has(action);

@@ -26,6 +26,8 @@ export interface Settings {
   /** NCRONTAB (six fields, seconds first) for the auto-stop timer. */
   autostopSchedule: string;
   idleShutdownMinMinutes: number;
+  /** AUDIT_RETENTION_DAYS: audit entries older than this are deleted (daily). */
+  auditRetentionDays: number;
   arm: {
     endpoint: string;
     tlsCaFile?: string;
@@ -208,6 +210,7 @@ export function parseSettings(env: Env): Settings {
     allowedJobRegistries,
     autostopSchedule,
     idleShutdownMinMinutes: int("IDLE_SHUTDOWN_MIN_MINUTES", 15, 1, IDLE_SHUTDOWN_MAX_MINUTES),
+    auditRetentionDays: int("AUDIT_RETENTION_DAYS", 90, 1, 3650),
     arm: {
       endpoint: armEndpoint,
       ...(tlsCaFile !== undefined ? { tlsCaFile } : {}),

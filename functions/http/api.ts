@@ -6,6 +6,9 @@ import { IDEMPOTENCY_KEY_MAX_LENGTH, OPERATION_RETRY_AFTER_SECONDS, routeTemplat
 import { toErrorBody, ValidationError } from "../../shared/errors";
 import { assertDeclaredSize, parseJsonBody } from "../../shared/jsonBody";
 import { parsePrincipalHeader, type Principal } from "../../shared/rbac";
+import { logger, traceIdOf, type LogIds } from "../../shared/telemetry/log";
+import { currentTraceId, inSpan, SpanKind, SpanStatusCode } from "../../shared/telemetry/tracing";
+import { recordCall, type AuditedAction, type AuditNote } from "../auditTrail";
 
 export type ApiRequest = {
   req: HttpRequest;
@@ -14,6 +17,8 @@ export type ApiRequest = {
   params: Record<string, string>;
   /** The parsed JSON body; undefined when the request had none. */
   body: unknown;
+  /** What the audit entry of this call names, where the route does not say it (the job's instance). */
+  audit: AuditNote;
 };
 
 export type ApiResult = {
@@ -23,14 +28,30 @@ export type ApiResult = {
 };
 
 /** Extra bindings, e.g. df.input.durableClient() for routes that start orchestrations. */
-export type ApiRouteOptions = { extraInputs?: FunctionInput[] };
+export type ApiRouteOptions = {
+  extraInputs?: FunctionInput[];
+  /** A state-changing route: its calls go on the audit trail as this action (functions/auditTrail.ts). */
+  audit?: AuditedAction;
+};
 
 /**
  * Register an authenticated JSON API route from its definition (shared/api/routes.ts), under
  * /api. The definition is also what the OpenAPI document is generated from.
  */
 export function apiRoute(def: RouteDef, handler: (r: ApiRequest) => Promise<ApiResult>, options: ApiRouteOptions = {}): void {
-  httpRoute(def, (req, ctx) => runApi(req, ctx, handler), options);
+  const route = `/${routeTemplate(def)}`;
+  httpRoute(
+    def,
+    (req, ctx) =>
+      inSpan(`${def.method} ${route}`, { parent: ctx.traceContext?.traceParent, kind: SpanKind.SERVER, attributes: { "http.route": route } }, (span) =>
+        runApi(req, ctx, handler, options.audit).then((res) => {
+          span.setAttributes({ "http.request.method": req.method, "http.response.status_code": res.status ?? 200 });
+          if ((res.status ?? 200) >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          return res;
+        }),
+      ),
+    options,
+  );
 }
 
 /** Register a route from its definition with a plain Functions handler (anonymous routes that answer themselves). */
@@ -49,22 +70,67 @@ export async function runApi(
   req: HttpRequest,
   ctx: InvocationContext,
   handler: (r: ApiRequest) => Promise<ApiResult>,
+  audit?: AuditedAction,
 ): Promise<HttpResponseInit> {
+  const started = Date.now();
+  let principal: Principal | undefined;
+  let response: HttpResponseInit;
+  const note: AuditNote = {};
   try {
-    const principal = parsePrincipalHeader(req.headers.get("x-ms-client-principal"));
+    principal = parsePrincipalHeader(req.headers.get("x-ms-client-principal"));
     const body = await readJsonBody(req);
-    const result = await handler({ req, ctx, principal, params: { ...req.params }, body });
-    return toHttp(result);
+    const result = await handler({ req, ctx, principal, params: { ...req.params }, body, audit: note });
+    response = toHttp(result);
   } catch (err) {
-    return errorResponse(err, ctx);
+    response = errorResponse(err, ctx, principal);
   }
+  if (audit && principal) {
+    // The change is made (or refused) whatever happens here: a failed audit write is logged, loudly.
+    await recordCall(audit, { at: new Date(started).toISOString(), actor: principal.userId, params: { ...req.params }, response, note }).catch((err: unknown) =>
+      logger(ctx, { user: principal!.userId }).error("audit entry not written", { action: audit.action, error: err instanceof Error ? err.message : String(err) }),
+    );
+  }
+  // One line per request: what an operator greps for first ("which call, who, how long").
+  requestLog(ctx, req, principal).with(answerIds(req, response)).info(`${req.method} ${new URL(req.url).pathname} ${response.status ?? 200}`, {
+    method: req.method,
+    path: new URL(req.url).pathname,
+    status: response.status ?? 200,
+    durationMs: Date.now() - started,
+  });
+  return response;
 }
 
-export function errorResponse(err: unknown, ctx: InvocationContext): HttpResponseInit {
-  const mapped = toErrorBody(err);
+/** The request's logger, with the user and the instance or job the route names. */
+function requestLog(ctx: InvocationContext, req: HttpRequest, principal: Principal | undefined) {
+  const ids: LogIds = {};
+  if (principal?.userId) ids.user = principal.userId;
+  if (req.params.name) ids.instance = req.params.name;
+  if (req.params.id && /\/jobs\//.test(new URL(req.url).pathname)) ids.job = req.params.id;
+  if (req.params.id && /\/operations\//.test(new URL(req.url).pathname)) ids.operation = req.params.id;
+  return logger(ctx, ids);
+}
+
+/** Ids the answer names: the operation it started, the job it created. */
+function answerIds(req: HttpRequest, response: HttpResponseInit): LogIds {
+  const ids: LogIds = {};
+  const location = (response.headers as Record<string, string> | undefined)?.["Operation-Location"];
+  const op = location ? /\/operations\/([^/?]+)$/.exec(location)?.[1] : undefined;
+  if (op) ids.operation = op;
+  const body = response.jsonBody as { id?: unknown } | undefined;
+  if (req.method === "POST" && /\/jobs$/.test(new URL(req.url).pathname) && typeof body?.id === "string") ids.job = body.id;
+  return ids;
+}
+
+export function errorResponse(err: unknown, ctx: InvocationContext, principal?: Principal): HttpResponseInit {
+  // The errorId of a 500 is the invocation's trace id: the one id that finds the request, its
+  // log lines and its spans. A new id only when the host gave no trace context.
+  const mapped = toErrorBody(err, () => currentTraceId() ?? traceIdOf(ctx.traceContext?.traceParent) ?? globalThis.crypto.randomUUID());
   if (mapped.errorId) {
     // The stack goes to the log under the id the client sees; never into the response.
-    ctx.error(`error ${mapped.errorId}:`, err instanceof Error ? (err.stack ?? err.message) : String(err));
+    logger(ctx, { trace: mapped.errorId, ...(principal?.userId ? { user: principal.userId } : {}) }).error(`unexpected error ${mapped.errorId}`, {
+      errorId: mapped.errorId,
+      stack: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
   }
   const headers: Record<string, string> = {};
   if (mapped.retryAfterSeconds !== undefined) headers["Retry-After"] = String(mapped.retryAfterSeconds);

@@ -7,6 +7,7 @@ param vnetName string
 param instancesSubnetName string
 param functionStorageName string
 param workspaceStorageName string
+param appInsightsName string
 
 var roles = loadJsonContent('../roles.json')
 // Each assignment with its role definition id: a built-in role by its GUID, or a custom one by key.
@@ -29,6 +30,10 @@ resource functionStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing
 
 resource workspaceStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: workspaceStorageName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
 }
 
 resource groupAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for a in filter(assignments, x => x.scope == 'instancesResourceGroup'): {
@@ -60,4 +65,11 @@ resource workspaceStorageAssignments 'Microsoft.Authorization/roleAssignments@20
   name: guid(workspaceStorage.id, principalId, a.name)
   scope: workspaceStorage
   properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: a.roleDefinitionId }
+}]
+
+// Telemetry with Entra ID: the component has local auth off.
+resource appInsightsAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for a in filter(assignments, x => x.scope == 'appInsights'): {
+  name: guid(appInsights.id, principalId, a.name)
+  scope: appInsights
+  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: a.roleDefinitionId, description: a.?description ?? '' }
 }]

@@ -26,6 +26,8 @@ export type TriggerInvocation = {
   triggerMetadata?: Record<string, RpcTypedData>;
   invocationId?: string;
   retryContext?: RetryContext;
+  /** W3C traceparent of the caller (an HTTP request's `traceparent` header); else a new trace. */
+  traceParent?: string;
 };
 
 export type InvocationOutcome = {
@@ -120,6 +122,7 @@ export function createHostContext(opts: HostContextOptions): HostContext {
         triggerMetadata: trigger.triggerMetadata,
         invocationId: trigger.invocationId,
         retryContext: trigger.retryContext,
+        traceParent: trigger.traceParent,
       });
       const outputs: InvocationOutcome["outputs"] = {};
       for (const o of response.outputData ?? []) outputs[o.name] = o.data;

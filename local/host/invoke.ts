@@ -2,7 +2,7 @@
 // (azure-functions-nodejs-worker, src/eventHandlers/InvocationHandler.ts): through the
 // library's programming model, so the library's own conversions of inputs and outputs
 // (HTTP responses, extra inputs, durable client binding, return values) are the ones used.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { FunctionsCore, RegisteredFunction, RpcInvocationResponse, RpcTypedData } from "./functionsCore";
 import { invocationHookContext } from "./hookContexts";
 
@@ -20,6 +20,7 @@ export type InvocationRequest = {
   triggerMetadata?: Record<string, RpcTypedData>;
   invocationId?: string;
   retryContext?: RetryContext;
+  traceParent?: string;
 };
 
 export type InvocationResult = {
@@ -49,6 +50,7 @@ export async function invokeFunction(
       inputData: request.inputData,
       triggerMetadata: request.triggerMetadata ?? {},
       retryContext: request.retryContext,
+      traceContext: { traceParent: invocationTraceParent(request.traceParent), traceState: "", attributes: {} },
     },
     metadata: fn.metadata,
     state: undefined,
@@ -77,6 +79,16 @@ export async function invokeFunction(
   if (post.error) throw post.error;
   const response = await invocation.getResponse(context, post.result);
   return { invocationId, response, httpOutputSet: httpOutputSet(fn, context, post.result) };
+}
+
+/**
+ * The host gives every invocation a W3C trace context (RpcTraceContext): a child of the caller's
+ * `traceparent` when it sent a valid one, else the root of a new trace.
+ */
+export function invocationTraceParent(callerTraceParent: string | undefined): string {
+  const m = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(callerTraceParent?.trim() ?? "");
+  const traceId = m && !/^0+$/.test(m[1]!) ? m[1]! : randomBytes(16).toString("hex");
+  return `00-${traceId}-${randomBytes(8).toString("hex")}-${m ? m[2] : "01"}`;
 }
 
 /** The library converts (and, when streaming, sends) an HTTP output only when it is not null/undefined. */

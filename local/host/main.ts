@@ -7,6 +7,7 @@ import { createHostContext, unservedBinding, type HostExtension } from "./extens
 import { extensionFactories } from "./extensionList";
 import { FunctionsCore, installFunctionsCore } from "./functionsCore";
 import { loadApp, terminateApp } from "./loadApp";
+import { logLevelFilter, workerLogCategory } from "./logLevels";
 import { applyHostJsonOverrides, applyLocalSettings, localSettingsPath, readHostJson } from "./settings";
 
 type Level = "information" | "warning" | "error" | "debug";
@@ -36,18 +37,20 @@ async function main(): Promise<void> {
   env.PORT = String(port);
   const baseUrl = `http://127.0.0.1:${port}`;
 
-  const core = new FunctionsCore();
-  core.logSink = (level, category, message, functionName) => {
-    const out = level === "error" || level === "warning" ? process.stderr : process.stdout;
-    out.write(`[${functionName ? `Functions.${functionName}` : category}] ${message}\n`);
-  };
-  installFunctionsCore(core);
   let hostJson;
   try {
     hostJson = applyHostJsonOverrides(readHostJson(appDir), env);
   } catch (err) {
     throw new StartupError(`host.json: ${(err as Error).message}`);
   }
+  const core = new FunctionsCore();
+  const logged = logLevelFilter((hostJson.logging as { logLevel?: Record<string, unknown> } | undefined)?.logLevel);
+  core.logSink = (level, category, message, functionName) => {
+    if (!logged(level, workerLogCategory(functionName, category))) return;
+    const out = level === "error" || level === "warning" ? process.stderr : process.stdout;
+    out.write(`[${functionName ? `Functions.${functionName}` : category}] ${message}\n`);
+  };
+  installFunctionsCore(core);
   try {
     await loadApp(core, appDir);
   } catch (err) {

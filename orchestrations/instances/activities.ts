@@ -35,6 +35,8 @@ import type {
   VmActionResult,
   VmStatusResult,
 } from "./types";
+import { operationAuditId, type AuditStore } from "../../shared/store/audit";
+import { recordOperationEnded } from "../../shared/telemetry/metrics";
 
 export type InstanceActivityDeps = {
   arm: ArmClients;
@@ -44,6 +46,8 @@ export type InstanceActivityDeps = {
   settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles">;
   instances: InstanceStore<InstanceRecord>;
   operations: OperationStore<OperationRecord>;
+  /** The audit trail: an operation's entry gets its result when the operation ends. */
+  audit: AuditStore;
 };
 
 type Ref = { instance: string };
@@ -299,6 +303,10 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
         }
         await instances.update(rec, got.etag);
       });
+      if (op && p.done) {
+        recordOperationEnded(op.name, op.status, op.startedAt, p.at);
+        await deps.audit.finish(operationAuditId(op.startedAt, op.id), { result: op.status === "Succeeded" ? "Succeeded" : op.status === "Canceled" ? "Canceled" : "Failed", endedAt: p.at, ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}) });
+      }
     },
 
     /** The end of a delete: the record goes, the operation (still readable) succeeds. */
@@ -309,6 +317,11 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
         const steps = (got.record.steps ?? []).map((s) => (s.status === "Running" ? { ...s, status: "Succeeded" as const, endedAt: input.at } : s));
         await operations.update({ ...got.record, steps, status: "Succeeded", endedAt: input.at }, got.etag);
       });
+      const op = await operations.get(input.operationId);
+      if (op) {
+        await deps.audit.finish(operationAuditId(op.record.startedAt, op.record.id), { result: "Succeeded", endedAt: input.at });
+        recordOperationEnded(op.record.name, "Succeeded", op.record.startedAt, input.at);
+      }
       await instances.delete(input.instance);
     },
   };

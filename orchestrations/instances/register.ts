@@ -4,10 +4,12 @@ import * as df from "durable-functions";
 import { getAzureClients } from "../../shared/azure/clients";
 import { instanceRecords } from "../../shared/instances/record";
 import { parseSettings } from "../../shared/settings";
+import { createAuditStore } from "../../shared/store/audit";
 import { createOperationStore } from "../../shared/store/operations";
 import { createInstanceActivities, type InstanceActivities } from "./activities";
 import { deleteInstance, provisionInstance, restartInstance, startInstance, stopInstance } from "./orchestrator";
 import { asOutcome } from "./outcome";
+import { tracedActivity, tracedOrchestrator } from "../traced";
 import { agentSettingsOf } from "../../shared/jobs/agentConfig";
 import { ACTIVITIES, ORCHESTRATIONS, type OperationRecord } from "./types";
 
@@ -24,21 +26,22 @@ function deps(): InstanceActivities {
       settings,
       instances: instanceRecords(clients.storage, settings.workspaceName),
       operations: createOperationStore<OperationRecord>(clients.storage, settings.workspaceName),
+      audit: createAuditStore(clients.storage, settings.workspaceName),
     });
   }
   return activities;
 }
 
-df.app.orchestration(ORCHESTRATIONS.provision, provisionInstance);
-df.app.orchestration(ORCHESTRATIONS.start, startInstance);
-df.app.orchestration(ORCHESTRATIONS.stop, stopInstance);
-df.app.orchestration(ORCHESTRATIONS.restart, restartInstance);
-df.app.orchestration(ORCHESTRATIONS.delete, deleteInstance);
+df.app.orchestration(ORCHESTRATIONS.provision, tracedOrchestrator(ORCHESTRATIONS.provision, provisionInstance));
+df.app.orchestration(ORCHESTRATIONS.start, tracedOrchestrator(ORCHESTRATIONS.start, startInstance));
+df.app.orchestration(ORCHESTRATIONS.stop, tracedOrchestrator(ORCHESTRATIONS.stop, stopInstance));
+df.app.orchestration(ORCHESTRATIONS.restart, tracedOrchestrator(ORCHESTRATIONS.restart, restartInstance));
+df.app.orchestration(ORCHESTRATIONS.delete, tracedOrchestrator(ORCHESTRATIONS.delete, deleteInstance));
 
 for (const key of Object.keys(ACTIVITIES) as (keyof typeof ACTIVITIES)[]) {
   if (key === "notifyDispatcher") continue; // the jobs workflow registers it
   const name = key as keyof InstanceActivities;
   df.app.activity(ACTIVITIES[name], {
-    handler: (input: unknown) => asOutcome(() => (deps()[name] as (i: unknown) => Promise<unknown>)(input)),
+    handler: tracedActivity(ACTIVITIES[name], (input: unknown) => asOutcome(() => (deps()[name] as (i: unknown) => Promise<unknown>)(input))),
   });
 }

@@ -7,6 +7,7 @@ import type { InstanceActivities } from "./activities";
 import type { Outcome } from "./outcome";
 import type { DispatcherEvent } from "../../shared/jobs/dispatcher";
 import { changeQueue } from "../jobs/queueDriver";
+import { withTrace } from "../traceInput";
 import { ACTIVITIES as JOB_ACTIVITIES, type QueueConfigResult } from "../jobs/types";
 import { ACTIVITIES, type LifecycleInput, type PollOptions, type ProgressInput, type ScriptKind, type VmActionInput, type VmStatusResult } from "./types";
 
@@ -43,7 +44,7 @@ export function toStepError(err: unknown): StepError {
 }
 
 export function task<K extends Name>(ctx: OrchestrationContext, name: K, input: In<K>, retry = RETRY): Task {
-  return ctx.df.callActivityWithRetry(ACTIVITIES[name], retry, input);
+  return ctx.df.callActivityWithRetry(ACTIVITIES[name], retry, withTrace(ctx, input));
 }
 
 function unwrap<T>(outcome: unknown): T {
@@ -199,13 +200,13 @@ const RUNNING_STATES = new Set(["Running", "JobRunning"]);
  */
 export function* notifyDispatcher(ctx: OrchestrationContext, instance: string, state: string): Gen<void> {
   try {
-    const cfg = (yield ctx.df.callActivityWithRetry(JOB_ACTIVITIES.queueConfig, retryOptions(500, 3), { instance })) as QueueConfigResult;
+    const cfg = (yield ctx.df.callActivityWithRetry(JOB_ACTIVITIES.queueConfig, retryOptions(500, 3), withTrace(ctx, { instance }))) as QueueConfigResult;
     if (cfg.exists) {
       const events: DispatcherEvent[] = [{ type: "Configure", config: cfg.config }, { type: "InstanceState", running: RUNNING_STATES.has(state) }];
       if (state === "Deleting") events.push({ type: "CancelQueued" });
       yield* changeQueue(ctx, instance, events);
     }
-    yield ctx.df.callActivityWithRetry(ACTIVITIES.notifyDispatcher, retryOptions(500, 3), { instance, state });
+    yield ctx.df.callActivityWithRetry(ACTIVITIES.notifyDispatcher, retryOptions(500, 3), withTrace(ctx, { instance, state }));
   } catch {
     // Jobs are told again on the next state change.
   }

@@ -42,6 +42,8 @@ export type LifecycleInput = {
   operationId: string;
   requestedBy: string;
   poll?: PollOptions;
+  /** W3C traceparent of the span that started it (the HTTP request, the auto-stop action). */
+  traceParent?: string;
 };
 
 /** Operation records: api.md's operation plus who may read it after the instance is gone. */

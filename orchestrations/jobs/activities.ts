@@ -30,6 +30,10 @@ import {
   type StartJobInput,
   type StartJobResult,
 } from "./types";
+import { SYSTEM_ACTORS } from "../../shared/audit/actors";
+import { traceField } from "../../shared/telemetry/tracing";
+import { recordJobCounts } from "../../shared/telemetry/metrics";
+import { createAuditStore, operationAuditId } from "../../shared/store/audit";
 
 export type JobActivityDeps = {
   clients: AzureClients;
@@ -51,6 +55,7 @@ export function createJobActivities(deps: JobActivityDeps) {
   const jobs = jobRecords(deps.clients.storage);
   const spill = createSpillStore(deps.clients.storage);
   const instances = instanceRecords(deps.clients.storage, deps.workspace);
+  const audit = createAuditStore(deps.clients.storage, deps.workspace);
   const queues = deps.clients.storage.queues;
   const liveness = livenessFor(deps.agent.heartbeatSeconds);
 
@@ -107,14 +112,32 @@ export function createJobActivities(deps: JobActivityDeps) {
   async function finish(input: FinishInput): Promise<null> {
     const o = input.outcome;
     // Record first: once terminal, a replayed start sees it and never runs the job again.
+    let recorded: JobRecord | undefined;
     await updateJob(input.instance, input.jobId, (r) => {
       if (isTerminalJobState(r.state)) return undefined;
       const next: JobRecord = { ...r, state: o.state, endedAt: o.endTime ?? input.at };
       if (o.startTime) next.startedAt = o.startTime;
       if (o.exitCode !== undefined) next.exitCode = o.exitCode;
       if (o.error) next.error = o.error;
-      return next;
+      return (recorded = next);
     });
+    // The backstop giving up on a lost agent is an automatic action: it goes on the audit trail
+    // (once: the entry id is the job's, and a retried activity finds the job terminal).
+    if (o.error?.code === "AgentLost") {
+      const inst = await instances.get(input.instance);
+      await audit.record({
+        id: operationAuditId(input.at, `lost-${input.jobId}`),
+        at: input.at,
+        actor: SYSTEM_ACTORS.recovery,
+        action: "job.fail",
+        instance: input.instance.toLowerCase(),
+        ...(recorded?.instanceId ? { instanceId: recorded.instanceId } : {}),
+        ...(inst ? { assignedUser: inst.record.assignedUser } : {}),
+        jobId: input.jobId,
+        result: "Succeeded",
+        reason: o.error.message,
+      });
+    }
     return null;
   }
 
@@ -241,6 +264,8 @@ export function createJobActivities(deps: JobActivityDeps) {
           r.jobs = { ...jobsCounts };
           changed = true;
         }
+        // The same newest-wins rule for the gauges.
+        if (!stale) recordJobCounts(r.name, jobsCounts.queued, jobsCounts.running);
         // Running ⇄ JobRunning only between those two: a stop or delete owns the state otherwise.
         if (nowBusy === true && r.state === "Running") (r.state = "JobRunning"), (changed = true);
         if (nowBusy === false && r.state === "JobRunning") (r.state = "Running"), (changed = true);
@@ -279,7 +304,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       if (!rec || isTerminalJobState(rec.state)) return { started: false, outcome: { state: (rec?.state ?? "Failed") as "Completed" } };
       if (rec.state === "Queued") return { started: false }; // a cancel request came in meanwhile
       try {
-        await sendToAgent(queues, inst.record.name, { type: "run", jobId: job.id });
+        await sendToAgent(queues, inst.record.name, { type: "run", jobId: job.id, ...traceField() });
       } catch (err) {
         if (err instanceof AppError && !err.retryable) {
           return { started: false, outcome: { state: "Failed", error: { code: err.code, message: err.message } } };

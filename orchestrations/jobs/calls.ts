@@ -1,6 +1,7 @@
 // Typed activity calls for the jobs orchestrators: a renamed activity or a wrong input breaks
 // the build, not production. Results come back through `yield` (untyped) and are cast once here.
 import * as df from "durable-functions";
+import { withTrace } from "../traceInput";
 import type { OrchestrationContext, Task } from "durable-functions";
 import {
   ACTIVITIES,
@@ -31,7 +32,7 @@ RETRY.backoffCoefficient = 2;
 RETRY.maxRetryIntervalInMilliseconds = 30_000;
 
 export function call<K extends keyof Calls>(ctx: OrchestrationContext, name: K, input: Calls[K][0]): Task {
-  return ctx.df.callActivityWithRetry(name, RETRY, input);
+  return ctx.df.callActivityWithRetry(name, RETRY, withTrace(ctx, input));
 }
 
 export type ResultOf<K extends keyof Calls> = Calls[K][1];

@@ -8,10 +8,11 @@ import { createJobActivities, type JobActivities } from "./activities";
 import { durablePort, type OrchestrationPort } from "./durablePort";
 import { jobOrchestrator } from "./jobOrchestrator";
 import { queueEntity } from "./queueEntity";
+import { tracedActivity, tracedOrchestrator } from "../traced";
 import { ACTIVITIES, ORCHESTRATIONS, QUEUE_ENTITY } from "./types";
 
 df.app.entity(QUEUE_ENTITY, queueEntity);
-df.app.orchestration(ORCHESTRATIONS.job, jobOrchestrator);
+df.app.orchestration(ORCHESTRATIONS.job, tracedOrchestrator(ORCHESTRATIONS.job, jobOrchestrator));
 
 // Every invocation brings a DurableClient for the same task hub; the port uses the latest one,
 // so the activities (and their table clients) are built once per process.
@@ -41,11 +42,11 @@ function jobActivities(): JobActivities {
 function register<K extends keyof JobActivities>(name: string, key: K): void {
   df.app.activity(name, {
     extraInputs: [df.input.durableClient()],
-    handler: (input: Parameters<JobActivities[K]>[0], ctx: InvocationContext) => {
+    handler: tracedActivity(name, (input: Parameters<JobActivities[K]>[0], ctx: InvocationContext) => {
       client = df.getClient(ctx);
       const fn = jobActivities()[key] as (i: Parameters<JobActivities[K]>[0]) => Promise<unknown>;
       return fn(input);
-    },
+    }),
   });
 }
 

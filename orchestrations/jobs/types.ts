@@ -86,6 +86,8 @@ export type JobInput = {
   gpuIndices?: number[];
   /** Absent in histories from before the agent; the activity's settings decide then. */
   liveness?: Liveness;
+  /** W3C traceparent of the submission (the HTTP request or queue message's invocation). */
+  traceParent?: string;
 };
 
 /** The job orchestration's only external event (from the agent's reports and from cancels). */

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { instanceState } from "../schemas/instance";
 import { jobState } from "../schemas/job";
+import { listAuditQuery } from "../schemas/audit";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -220,6 +221,20 @@ export const ROUTES = {
       "200": { description: "The operation; Retry-After while it runs.", body: "Operation", headers: ["Retry-After"] },
       ...common,
       "404": err("No such operation."),
+    },
+  },
+  listAudit: {
+    fn: "auditList", method: "GET", route: "audit", operationId: "listAudit",
+    summary: "The audit trail, newest first: who or what changed which instance or job, when, with what result. Admins and readers see all entries, users those of their instances.",
+    query: { ...listAuditQuery.shape, ...pageQuery },
+    responses: { "200": { description: "One page of entries.", body: "AuditList" }, ...common },
+  },
+  getAuditEntry: {
+    fn: "auditGet", method: "GET", route: "audit/{id}", operationId: "getAuditEntry", summary: "One audit entry.",
+    responses: {
+      "200": { description: "The entry (an instance's `lastOperation.audit` links here).", body: "AuditEntry" },
+      ...common,
+      "404": err("No such entry (or not of your instances)."),
     },
   },
   portalPage: {

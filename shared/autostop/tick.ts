@@ -12,7 +12,7 @@ export type ActOutcome =
 export interface TickDeps {
   listPage(continuationToken: string | undefined): Promise<{ items: AutoStopRecord[]; continuationToken?: string }>;
   act(action: PlannedAction): Promise<ActOutcome>;
-  log(level: "info" | "warn" | "error", line: string): void;
+  log(level: "info" | "warn" | "error", line: string, ids?: { instance?: string; operation?: string }): void;
 }
 
 export interface TickSummary {
@@ -36,7 +36,7 @@ export async function runAutoStopTick(deps: TickDeps, times: TickTimes, settings
     const plan = planTick(page.items, times, settings);
     summary.evaluated += plan.evaluated;
     summary.skippedRecords += plan.skipped.length;
-    for (const s of plan.skipped) deps.log("warn", `autostop: skipped instance ${s.instance}: ${s.reason}`);
+    for (const s of plan.skipped) deps.log("warn", `autostop: skipped instance ${s.instance}: ${s.reason}`, { instance: s.instance });
     const token = page.continuationToken;
     const next = token ? deps.listPage(token) : undefined;
     // If acting throws unexpectedly the pending read must not become an unhandled rejection.
@@ -59,16 +59,19 @@ async function actAll(actions: PlannedAction[], deps: TickDeps, summary: TickSum
         summary.actions.push({ ...a, result });
         if (result.outcome === "started") {
           summary.started++;
-          deps.log("info", `autostop: ${what}${result.operationId ? ` operation ${result.operationId}` : ""}`);
+          deps.log("info", `autostop: ${what}${result.operationId ? ` operation ${result.operationId}` : ""}`, {
+            instance: a.instance,
+            ...(result.operationId ? { operation: result.operationId } : {}),
+          });
         } else {
           summary.skipped++;
-          deps.log("info", `autostop: not acting: ${what}: ${result.why}`);
+          deps.log("info", `autostop: not acting: ${what}: ${result.why}`, { instance: a.instance });
         }
       } catch (err) {
         summary.failed++;
         const error = err instanceof Error ? err.message : String(err);
         summary.actions.push({ ...a, result: { outcome: "failed", error } });
-        deps.log("error", `autostop: failed to ${what}: ${error}`);
+        deps.log("error", `autostop: failed to ${what}: ${error}`, { instance: a.instance });
       }
     }
   };

@@ -19,6 +19,7 @@ import { azureConfigFromSettings, azureTuningFromEnv, type AzureConfig } from ".
 import { parseConnectionString, type StorageEndpoints } from "./connectionString";
 import { credentialFor, managedIdentity, type IdentityChoice } from "./credential";
 import type { StorageConnection } from "./storageConnection";
+import { armMetricsPolicy } from "../telemetry/metrics";
 
 export type ArmScope = { subscriptionId: string; resourceGroup: string; location: string };
 
@@ -75,6 +76,8 @@ export function createArmClients(config: AzureConfig): ArmClients {
     credentialScopes: ["https://management.azure.com/.default"],
     tlsOptions: tlsOptions(config),
     retryOptions: { maxRetries: config.maxRetries, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 },
+    // Every attempt counted (requests, 429s, retries): the ci.arm.* metrics.
+    additionalPolicies: [{ policy: armMetricsPolicy(), position: "perRetry" as const }],
   };
   return {
     subscriptionId: config.subscriptionId,

@@ -66,7 +66,8 @@ export function roleAssignmentName(scope: string, principalId: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-export type AgentMessage = { type: "run"; jobId: string } | { type: "cancel"; jobId: string; reason: string };
+/** `traceParent`: the W3C context the agent sends back on its reports, so the job is one trace. */
+export type AgentMessage = { type: "run"; jobId: string; traceParent?: string } | { type: "cancel"; jobId: string; reason: string };
 
 /** Queues created by this process (createIfNotExists once, not on every message). */
 const ensured = new Map<string, Promise<void>>();

@@ -73,6 +73,8 @@ export const lastOperation = z.object({
   startedAt: isoDateTime,
   endedAt: isoDateTime.optional(),
   error: z.object({ code: z.string(), message: z.string(), details: z.array(errorDetail).optional() }).optional(),
+  operation: z.string().optional().meta({ description: "The operation's URL (`GET /api/operations/{id}`)." }),
+  audit: z.string().optional().meta({ description: "Its entry on the audit trail (`GET /api/audit/{id}`): who or what asked for it, and why." }),
 });
 
 export const autoStopStatus = z.object({

@@ -10,7 +10,9 @@ export type Stored<T> = { record: T; etag: string };
 export type Page<T> = { items: Stored<T>[]; continuationToken?: string };
 export type Scalar = string | number | boolean;
 export type Filter = Record<string, Scalar | undefined>;
-export type ListOptions = { filter?: Filter; pageSize?: number; continuationToken?: string };
+/** Row keys in [ge, lt): for tables whose row key orders the records (the audit trail's, by time). */
+export type RowKeyRange = { ge?: string; lt?: string };
+export type ListOptions = { filter?: Filter; rowKeys?: RowKeyRange; pageSize?: number; continuationToken?: string };
 
 export const MAX_PAGE_SIZE = 1000;
 const FIELD_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -31,9 +33,11 @@ function literal(value: Scalar): string {
   return value ? "true" : "false";
 }
 
-export function buildFilter(partitionKey: string | undefined, filter: Filter = {}): string | undefined {
+export function buildFilter(partitionKey: string | undefined, filter: Filter = {}, rowKeys: RowKeyRange = {}): string | undefined {
   const clauses: string[] = [];
   if (partitionKey !== undefined) clauses.push(`PartitionKey eq ${literal(partitionKey)}`);
+  if (rowKeys.ge !== undefined) clauses.push(`RowKey ge ${literal(rowKeys.ge)}`);
+  if (rowKeys.lt !== undefined) clauses.push(`RowKey lt ${literal(rowKeys.lt)}`);
   for (const [field, value] of Object.entries(filter)) {
     if (value === undefined) continue;
     if (!FIELD_RE.test(field)) throw new Error(`cannot filter on field ${JSON.stringify(field)}`);
@@ -142,7 +146,7 @@ export class RecordTable<T extends object> {
   /** One page; pass the returned continuationToken back for the next one. */
   async list(partitionKey: string | undefined, opts: ListOptions = {}): Promise<Page<T>> {
     const pageSize = Math.min(Math.max(opts.pageSize ?? 100, 1), MAX_PAGE_SIZE);
-    const filter = buildFilter(partitionKey, opts.filter);
+    const filter = buildFilter(partitionKey, opts.filter, opts.rowKeys);
     // A token continues exactly this query: same table, same filter.
     const context = `${this.client.tableName}\n${filter ?? ""}`;
     const token = verifyToken(context, opts.continuationToken);

@@ -17,6 +17,7 @@ const withTemplate = (omit: string[] = []) => {
   rbac.assignTemplateRoles(P, {
     subscription: [SUB], instancesResourceGroup: [RG], instancesSubnet: [SUBNET],
     functionStorage: [`${RG}/providers/Microsoft.Storage/storageAccounts/stfunc`], workspaceStorage: [`${RG}/providers/Microsoft.Storage/storageAccounts/stws`],
+    appInsights: [`${RG}/providers/Microsoft.Insights/components/appi`],
   }, omit);
   return rbac;
 };

@@ -10,6 +10,7 @@ import { connectionStringStorage } from "../../shared/azure/storageConnection";
 import { createStorageClients } from "../../shared/azure/clients";
 import { createOperationStore } from "../../shared/store/operations";
 import { REPO_ROOT, startHost, type TestHost } from "../support/host";
+import { startOtlpReceiver, type OtlpReceiver } from "../support/otlp";
 import { eventually, startStack, type Stack } from "../support/stack";
 
 type Instance = {
@@ -25,13 +26,16 @@ type StoredOp = { id: string; name: string; instance?: string; startedAt: string
 const ZONE = "Asia/Kolkata"; // +05:30: a cron minute that is not the UTC minute
 let stack: Stack;
 let restarted: TestHost | undefined;
+let otlp: OtlpReceiver;
 
 beforeAll(async () => {
-  stack = await startStack({ env: { AUTOSTOP_SCHEDULE: "*/5 * * * * *", IDLE_SHUTDOWN_MIN_MINUTES: "1" } });
+  otlp = await startOtlpReceiver();
+  stack = await startStack({ env: { AUTOSTOP_SCHEDULE: "*/5 * * * * *", IDLE_SHUTDOWN_MIN_MINUTES: "1", OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_METRIC_EXPORT_INTERVAL: "500" } });
 });
 afterAll(async () => {
   await restarted?.stop();
   await stack?.stop();
+  await otlp?.stop();
 });
 
 const get = async (name: string) => {
@@ -53,6 +57,13 @@ async function operations(instance: string, name: string): Promise<StoredOp[]> {
   });
   const page = await createOperationStore<StoredOp>(storage, stack.settings.WORKSPACE_NAME!).list({ filter: { instance, name }, pageSize: 100 });
   return page.items.map((i) => i.record);
+}
+
+/** The instance's audit entries for one action, as the instance's user reads them. */
+async function auditOf(instance: string, action: string): Promise<{ actor: string; operationId?: string; reason?: string }[]> {
+  const res = await stack.api<{ value: { action: string; actor: string }[] }>("GET", `/api/audit?instance=${instance}`, { as: "alice" });
+  expect(res.status, res.text).toBe(200);
+  return res.body.value.filter((e) => e.action === action);
 }
 
 /** A five-field cron for the UTC minute `at`, written in `zone`'s local time. */
@@ -133,6 +144,10 @@ describe("auto-stop", () => {
     expect(Date.parse(idleStop!.startedAt)).toBeGreaterThanOrEqual(shutdownAt);
     expect(Date.parse(idleStop!.startedAt)).toBeLessThan(shutdownAt + 30_000);
     expect(stopped.lastOperation?.name).toBe("stop");
+    // On the audit trail, idle shutdown is the actor (not the user, not a schedule).
+    expect(await auditOf("idle-a", "instance.stop")).toEqual([
+      expect.objectContaining({ actor: "system:idle", operationId: idleStop!.id, reason: idleStop!.reason, assignedUser: "alice" }),
+    ]);
 
     // busy-b is past its idle deadline too, but its job is running: it stays up and says why.
     const b = await get("busy-b");
@@ -149,7 +164,14 @@ describe("auto-stop", () => {
     expect(Date.parse(schedStop!.startedAt)).toBeGreaterThanOrEqual(target.getTime());
     expect(Date.parse(schedStop!.startedAt)).toBeLessThan(target.getTime() + 20_000);
     expect(stack.host.output().match(/autostop: stop sched-c /g)).toHaveLength(1);
+    expect(await auditOf("sched-c", "instance.stop")).toEqual([expect.objectContaining({ actor: "system:schedule", operationId: schedStop!.id, reason: schedStop!.reason })]);
     await waitState("sched-c", ["Stopped"], 60_000);
+
+    // The metric counts each automatic stop once, by its reason.
+    const actions = (reason: string) =>
+      otlp.points("ci.autostop.actions").filter((p) => p.attributes["ci.autostop.reason"] === reason && p.attributes["ci.autostop.action"] === "Stop").reduce((n, p) => n + (p.value ?? 0), 0);
+    await eventually(async () => actions("schedule"), (n) => n >= 1, 10_000, 200);
+    expect([actions("idle"), actions("schedule")]).toEqual([1, 1]);
   });
 
   it("a repeated tick over the same window acts once (the orchestration id is taken)", async () => {

@@ -25,6 +25,8 @@ describe("OpenAPI document", () => {
       "/api/jobs/{id}/cancel",
       "/api/sizes",
       "/api/operations/{id}",
+      "/api/audit",
+      "/api/audit/{id}",
     ]) {
       expect(doc.paths[path], path).toBeDefined();
     }

@@ -26,6 +26,10 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
     ],
   }),
   role("acdd72a7-3385-48ef-bd42-f606fba81ae7", "Reader", { actions: ["*/read"] }),
+  role("3913510d-42f4-4e42-8a64-420c390055eb", "Monitoring Metrics Publisher", {
+    actions: ["Microsoft.Insights/Register/Action", "Microsoft.Support/*", "Microsoft.Resources/subscriptions/resourceGroups/read"],
+    dataActions: ["Microsoft.Insights/Metrics/Write", "Microsoft.Insights/Telemetry/Write"],
+  }),
   role("9980e02c-c2be-4d73-94e8-173b1dc7cf3c", "Virtual Machine Contributor", {
     actions: [
       "Microsoft.Authorization/*/read", "Microsoft.Compute/availabilitySets/*", "Microsoft.Compute/locations/*", "Microsoft.Compute/virtualMachines/*",

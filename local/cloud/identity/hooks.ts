@@ -18,6 +18,8 @@ export function templateScopes(opts: Pick<ResolvedOptions, "subscriptionId" | "r
     // Locally the Functions storage is Azurite, which checks no roles; the scope is kept for completeness.
     functionStorage: [`${rg}/providers/Microsoft.Storage/storageAccounts/devstoreaccount1`],
     workspaceStorage: [filesAccountScope(opts, workspaceAccount)],
+    // No Application Insights here (telemetry goes to OTLP locally); the scope is kept for completeness.
+    appInsights: [`${rg}/providers/Microsoft.Insights/components/appi-local`],
   };
 }
 

@@ -217,7 +217,8 @@ async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, re
   for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
 
   const invocationId = randomUUID();
-  const invoke = () => ctx.invoke(r.fn, { data: { http: rpcHttp }, triggerMetadata, invocationId });
+  const traceParent = typeof req.headers.traceparent === "string" ? req.headers.traceparent : undefined;
+  const invoke = () => ctx.invoke(r.fn, { data: { http: rpcHttp }, triggerMetadata, invocationId, ...(traceParent ? { traceParent } : {}) });
   if (streamed) {
     return streamToFunction(req, res, {
       proxyUri,
