@@ -13,6 +13,7 @@ import { listInstancesQuery } from "../shared/schemas/instance";
 import type { Stored } from "../shared/store/recordTable";
 import { parseWith } from "../shared/validation";
 import { ORCHESTRATIONS, type OperationRecord } from "../orchestrations/instances/types";
+import { ORCHESTRATIONS as JOB_ORCHESTRATIONS } from "../orchestrations/jobs/types";
 import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
 import { accepted, apiRoute, idempotencyKey, ifMatch, operationHeaders, type ApiRequest, type ApiResult } from "./http/api";
 import { recordActivity } from "./instanceActivity";
@@ -147,7 +148,22 @@ async function create(r: ApiRequest): Promise<ApiResult> {
   return withEtag(201, stored, { ...operationHeaders(r.req, operationId), Location: new URL(`/api/instances/${encodeURIComponent(req.name)}`, r.req.url).toString() });
 }
 
+/** Attempts of a PATCH without If-Match when background writes (job counts, activity) change the record meanwhile. */
+const PATCH_ATTEMPTS = 5;
+
 async function patch(r: ApiRequest): Promise<ApiResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await patchOnce(r);
+    } catch (err) {
+      // With If-Match the caller asked for exactly that version: a 412 is the answer. Without it,
+      // a write by the platform in between (the job queue's counts) is no reason to refuse.
+      if (!(err instanceof PreconditionFailedError) || ifMatch(r.req) !== undefined || attempt >= PATCH_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function patchOnce(r: ApiRequest): Promise<ApiResult> {
   const got = await loadInstance(r.principal, r.params.name, "instance:update");
   checkIfMatch(r.req, got.etag);
   const rec = got.record;
@@ -171,11 +187,8 @@ async function patch(r: ApiRequest): Promise<ApiResult> {
   // The stored ETag (or the caller's If-Match, equal to it) makes a concurrent write a 412.
   const stored = await instanceStores().instances.update(next, got.etag);
   if (p.jobsPerCore !== undefined && p.jobsPerCore !== rec.jobsPerCore) {
-    // The dispatcher re-reads vCPUs and jobsPerCore on this event; if none runs yet, it reads them when it starts.
-    await df
-      .getClient(r.ctx)
-      .raiseEvent(orchestrationIds.dispatcher(getSettings().workspaceName, rec.name), "InstanceStateChanged", { state: rec.state })
-      .catch(() => undefined);
+    // The job queue takes the new cap (and starts what now fits); a queue not made yet reads it when it is.
+    await df.getClient(r.ctx).startNew(JOB_ORCHESTRATIONS.reconfigureQueue, { input: { instance: rec.name } });
   }
   return withEtag(200, stored);
 }

@@ -18,7 +18,6 @@ export const orchestrationIds = {
   /** One per instance and due minute (UTC), so a repeated or catch-up tick cannot act twice. */
   autoStop: (name: string, action: "Start" | "Stop", dueMinute: Date) =>
     `autostop-${instanceKey(name)}-${action.toLowerCase()}-${utcMinuteStamp(dueMinute)}`,
-  dispatcher: (workspace: string, name: string) => `dispatcher-${instanceKey(workspace)}-${instanceKey(name)}`,
   job: (jobId: string) => `job-${jobId}`,
 } as const;
 

@@ -50,3 +50,13 @@ export function* changeQueue(ctx: OrchestrationContext, instance: string, events
     answer = (yield ctx.df.callEntity(id, "step", { events: more })) as QueueAnswer;
   }
 }
+
+/**
+ * Tells the instance's queue its size and jobs per core again (a PATCH of jobsPerCore): a larger
+ * cap may start queued jobs at once, which the apply of this change does.
+ */
+export function* reconfigureQueue(ctx: OrchestrationContext): Generator<Task, void, unknown> {
+  const { instance } = ctx.df.getInput<{ instance: string }>()!;
+  const cfg = (yield call(ctx, ACTIVITIES.queueConfig, { instance })) as ResultOf<typeof ACTIVITIES.queueConfig>;
+  if (cfg.exists) yield* changeQueue(ctx, instance, [{ type: "Configure", config: cfg.config }]);
+}

@@ -8,11 +8,13 @@ import { createJobActivities, type JobActivities } from "./activities";
 import { durablePort, type OrchestrationPort } from "./durablePort";
 import { jobOrchestrator } from "./jobOrchestrator";
 import { queueEntity } from "./queueEntity";
+import { reconfigureQueue } from "./queueDriver";
 import { tracedActivity, tracedOrchestrator } from "../traced";
 import { ACTIVITIES, ORCHESTRATIONS, QUEUE_ENTITY } from "./types";
 
 df.app.entity(QUEUE_ENTITY, queueEntity);
 df.app.orchestration(ORCHESTRATIONS.job, tracedOrchestrator(ORCHESTRATIONS.job, jobOrchestrator));
+df.app.orchestration(ORCHESTRATIONS.reconfigureQueue, tracedOrchestrator(ORCHESTRATIONS.reconfigureQueue, reconfigureQueue));
 
 // Every invocation brings a DurableClient for the same task hub; the port uses the latest one,
 // so the activities (and their table clients) are built once per process.

@@ -3,7 +3,7 @@
 import type { DispatcherCommand, DispatcherConfig } from "../../shared/jobs/dispatcher";
 import type { JobState } from "../../shared/instances/states";
 
-export const ORCHESTRATIONS = { job: "runJob" } as const;
+export const ORCHESTRATIONS = { job: "runJob", reconfigureQueue: "reconfigureJobQueue" } as const;
 export const QUEUE_ENTITY = "JobQueue";
 
 export const ACTIVITIES = {

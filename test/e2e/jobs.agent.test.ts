@@ -141,6 +141,21 @@ describe("agent", () => {
     }
   }, 60_000);
 
+  it("raising jobsPerCore (PATCH) lets a queued job start at once; the instance shows the new cap", async () => {
+    // Standard_D2s_v5 with the default 2 per core: cap 4. Four hold their slots until released.
+    const hold = "for _ in $(seq 1 600); do [ -f cap-go ] && break; sleep 0.1; done";
+    const jobs = await Promise.all(Array.from({ length: 5 }, (_, i) => submit(stack, "ag-a", { name: `cap-${i}`, command: hold })));
+    const states = async () => Promise.all(jobs.map(async (j) => (await getJob(stack, j.id)).state));
+    await eventually(states, (s) => s.filter((x) => x === "Running").length === 4 && s.filter((x) => x === "Queued").length === 1, 60_000, 200);
+    const patched = await stack.api<{ jobs: { cap: number } }>("PATCH", "/api/instances/ag-a", { as: "alice", body: { jobsPerCore: 3 } });
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.body.jobs.cap).toBe(6);
+    // No slot was freed: the queue took the new cap.
+    expect(await eventually(states, (s) => s.every((x) => x === "Running"), 60_000, 200)).toHaveLength(5);
+    fs.writeFileSync(path.join(userDir(stack), "cap-go"), "");
+    for (const j of jobs) expect((await waitJob(stack, j.id)).state).toBe("Completed");
+  }, 120_000);
+
   it("a submission interrupted between its record and its orchestration is queued by the reconcile timer and runs", async () => {
     // As a host killed after writing the record leaves it: Queued, three minutes old, no orchestration.
     const inst = await stack.api<{ instanceId: string }>("GET", "/api/instances/ag-a", { as: "alice" });

@@ -83,8 +83,12 @@ describe("GPUs", () => {
     const [ja, jb, jc] = await waitAll(stack, [a.id, b.id, cpu.id], 60_000);
     expect([ja!.state, jb!.state, jc!.state]).toEqual(["Completed", "Completed", "Completed"]);
     const marks = new Map(readMarks(path.join(userDir(stack), "marks-gpu")).map((m) => [m.id, m]));
-    expect(marks.get(b.id)!.start).toBeGreaterThanOrEqual(marks.get(a.id)!.end);
-    expect(marks.get(cpu.id)!.start).toBeLessThan(marks.get(a.id)!.end);
+    // One GPU: the two GPU jobs never overlap (which goes first is the queue's arrival order:
+    // each job's orchestration queues it, so two submissions a moment apart may arrive either way).
+    const [ma, mb] = [marks.get(a.id)!, marks.get(b.id)!];
+    expect(mb.start >= ma.end || ma.start >= mb.end).toBe(true);
+    // The CPU job does not wait for the GPU: it runs while one of them holds it.
+    expect(marks.get(cpu.id)!.start).toBeLessThan(Math.max(ma.end, mb.end));
     expect((await stack.api("GET", `/api/jobs/${a.id}/logs`, { as: "alice" })).text).toBe("gpus=0\n");
     expect((await stack.api("GET", `/api/jobs/${cpu.id}/logs`, { as: "alice" })).text).toBe("gpus=[]\n");
     const tooMany = await submit(stack, "ci-gpu", { name: "two-gpus", gpus: 2, command: "true" });

@@ -8,7 +8,6 @@ describe("deterministic ids", () => {
     [orchestrationIds.stop("alice-gpu", "op1"), "stop-alice-gpu-op1"],
     [orchestrationIds.start("alice-gpu", "op2"), "start-alice-gpu-op2"],
     [orchestrationIds.autoStop("alice-gpu", "Stop", new Date("2025-03-30T01:00:59.999Z")), "autostop-alice-gpu-stop-202503300100"],
-    [orchestrationIds.dispatcher("ws-local", "alice-gpu"), "dispatcher-ws-local-alice-gpu"],
     [orchestrationIds.job("j1"), "job-j1"],
     [armNames.nsg("Alice-GPU"), "ci-alice-gpu-nsg"],
     [armNames.nic("a-"), "ci-a--nic"],
