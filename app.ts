@@ -11,4 +11,6 @@ import "./orchestrations/instances/register";
 import "./functions/jobs";
 import "./functions/jobQueue";
 import "./functions/agent";
+import "./functions/agentSignals";
+import "./functions/autostopPostpone";
 import "./orchestrations/jobs/register";

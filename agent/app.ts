@@ -29,16 +29,21 @@ export class AppClient {
   ) {}
 
   /** Retries network failures and 5xx/429 with backoff until `signal` aborts. */
-  async report(jobId: string, report: Report, signal?: AbortSignal): Promise<ReportAnswer> {
+  report(jobId: string, report: Report, signal?: AbortSignal): Promise<ReportAnswer> {
+    return this.post(`/api/agent/jobs/${encodeURIComponent(jobId)}/reports`, report, signal);
+  }
+
+  /** POSTs JSON to the app as this VM; retries network failures and 5xx/429/401 with backoff until `signal` aborts. */
+  async post(route: string, payload: unknown, signal?: AbortSignal): Promise<ReportAnswer> {
     let delay = 200;
     for (;;) {
       try {
         const token = await this.credential.getToken(`${this.audience}/.default`);
         if (!token) throw new Error("no token for the app");
-        const res = await fetch(`${this.baseUrl}/api/agent/jobs/${encodeURIComponent(jobId)}/reports`, {
+        const res = await fetch(`${this.baseUrl}${route}`, {
           method: "POST",
           headers: { authorization: `Bearer ${token.token}`, "content-type": "application/json" },
-          body: JSON.stringify(report),
+          body: JSON.stringify(payload),
           ...(signal ? { signal } : {}),
         });
         const text = await res.text();

@@ -19,6 +19,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agent/instances/{name}/signals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A VM's agent reports what keeps the machine busy (and the applications its proxy serves). Only the managed identity of that instance's VM may call it. */
+        post: operations["reportSignals"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/jobs/{id}/reports": {
         parameters: {
             query?: never;
@@ -98,6 +115,23 @@ export interface paths {
         put?: never;
         /** Heartbeat from an agent or notebook on the VM; resets the idle timer. */
         post: operations["reportActivity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{name}/autostop/postpone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Push every stop shown in autoStop.warning (idle or scheduled) back by the idle timeout (an hour when idle shutdown is off). */
+        post: operations["postponeAutoStop"];
         delete?: never;
         options?: never;
         head?: never;
@@ -369,8 +403,21 @@ export interface components {
                     action: "Start" | "Stop";
                     /** Format: date-time */
                     at: string;
+                    /** @description A scheduled Stop moved by POST .../autostop/postpone. */
+                    postponed?: boolean;
                 };
+                /** @description What keeps the instance from idle shutdown, e.g. "1 job running", "kernel busy in train.ipynb", "GPU 87 % used". */
                 notIdleBecause?: string[];
+                /** @description Shown AUTOSTOP_WARNING_MINUTES before an idle or scheduled stop; POST .../autostop/postpone moves it back. */
+                warning?: {
+                    /** @constant */
+                    action: "Stop";
+                    /** Format: date-time */
+                    at: string;
+                    message: string;
+                    /** @enum {string} */
+                    source: "idle" | "schedule";
+                };
             };
             /** Format: date-time */
             createdAt: string;
@@ -611,6 +658,84 @@ export interface operations {
                 };
             };
             /** @description Not built. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reportSignals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    applications?: {
+                        message?: string;
+                        /** @enum {string} */
+                        name: "terminal" | "jupyter" | "jupyterlab";
+                        /** @enum {string} */
+                        state: "Available" | "NotInstalled";
+                    }[];
+                    busy: string[];
+                    proxy?: {
+                        /** Format: uri */
+                        url: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Recorded; `intervalSeconds` is when to report next. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        intervalSeconds?: number;
+                    };
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such instance. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1169,6 +1294,75 @@ export interface operations {
             };
             /** @description No such instance. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postponeAutoStop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Postponed; the instance with its new autoStop. */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instance"];
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such instance (or not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NothingToPostpone: no stop is due within AUTOSTOP_WARNING_MINUTES. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

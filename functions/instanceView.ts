@@ -1,5 +1,5 @@
 // The instance as the API shows it (api.md "Response body"), from the stored record.
-import { autoStopView } from "../shared/idle";
+import { autoStopView, type AutoStopSettings } from "../shared/idle";
 import { ADMIN_USER_NAME } from "../shared/ids";
 import type { InstanceRecord } from "../shared/instances/record";
 import { SSH_PORT } from "../shared/policies/ssh";
@@ -22,7 +22,7 @@ export function applications(rec: InstanceRecord): { name: string; url: string }
   ];
 }
 
-export function toInstanceResponse(rec: InstanceRecord, now: Date, settings: { idleShutdownMinMinutes: number }): InstanceResponse {
+export function toInstanceResponse(rec: InstanceRecord, now: Date, settings: AutoStopSettings): InstanceResponse {
   const sshEnabled = rec.sshPublicAccess === "Enabled";
   const address = rec.publicIp ?? rec.privateIp;
   return {

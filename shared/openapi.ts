@@ -4,6 +4,7 @@ import { createInstanceBody, instanceList, instanceResponse, instanceState, patc
 import { jobList, jobQueueMessage, jobResponse, jobState, jobSubmissionBody } from "./schemas/job";
 import { operationResponse } from "./schemas/operation";
 import { agentReport } from "./jobs/agentReport";
+import { agentSignalsReport } from "./instances/agentSignals";
 import { healthResponse, sizesResponse } from "./schemas/sizes";
 
 // The OpenAPI 3.1 document, generated from the same zod schemas that validate requests
@@ -200,6 +201,19 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
           responses: { "204": { description: "Recorded." }, ...errors, "404": error("No such instance.") },
         },
       },
+      "/api/instances/{name}/autostop/postpone": {
+        post: {
+          operationId: "postponeAutoStop",
+          summary: "Push every stop shown in autoStop.warning (idle or scheduled) back by the idle timeout (an hour when idle shutdown is off).",
+          parameters: [nameParam],
+          responses: {
+            "200": { description: "Postponed; the instance with its new autoStop.", headers: { ETag: { schema: { type: "string" } } }, content: json("Instance") },
+            ...errors,
+            "404": error("No such instance (or not yours)."),
+            "409": error("NothingToPostpone: no stop is due within AUTOSTOP_WARNING_MINUTES."),
+          },
+        },
+      },
       "/api/instances/{name}/jobs": {
         parameters: [nameParam],
         get: {
@@ -267,6 +281,19 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
             ...errors,
             "404": error("No such job."),
             "409": error("started: the job is not Starting (JobNotStartable) or was canceled (JobCanceled); it must not run."),
+          },
+        },
+      },
+      "/api/agent/instances/{name}/signals": {
+        post: {
+          operationId: "reportSignals",
+          summary: "A VM's agent reports what keeps the machine busy (and the applications its proxy serves). Only the managed identity of that instance's VM may call it.",
+          parameters: [nameParam],
+          requestBody: { required: true, content: { "application/json": { schema: inline(agentSignalsReport) } } },
+          responses: {
+            "200": { description: "Recorded; `intervalSeconds` is when to report next.", content: { "application/json": { schema: { type: "object", properties: { intervalSeconds: { type: "integer" } } } } } },
+            ...errors,
+            "404": error("No such instance."),
           },
         },
       },

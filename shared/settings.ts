@@ -24,6 +24,10 @@ export interface Settings {
   /** NCRONTAB (six fields, seconds first) for the auto-stop timer. */
   autostopSchedule: string;
   idleShutdownMinMinutes: number;
+  /** Minutes before an idle or scheduled stop that the instance shows autoStop.warning. */
+  autostopWarningMinutes: number;
+  /** How often VM agents report their busy signals (AGENT_SIGNALS_SECONDS). */
+  agentSignalsSeconds: number;
   arm: {
     endpoint: string;
     tlsCaFile?: string;
@@ -200,6 +204,8 @@ export function parseSettings(env: Env): Settings {
     jobsPerCoreDefault: int("JOBS_PER_CORE_DEFAULT", 2, 1, 16),
     autostopSchedule,
     idleShutdownMinMinutes: int("IDLE_SHUTDOWN_MIN_MINUTES", 15, 1, IDLE_SHUTDOWN_MAX_MINUTES),
+    autostopWarningMinutes: int("AUTOSTOP_WARNING_MINUTES", 10, 0, 1440),
+    agentSignalsSeconds: int("AGENT_SIGNALS_SECONDS", 60, 1, 600),
     arm: {
       endpoint: armEndpoint,
       ...(tlsCaFile !== undefined ? { tlsCaFile } : {}),

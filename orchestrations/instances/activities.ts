@@ -41,7 +41,7 @@ export type InstanceActivityDeps = {
   /** The job agent: its settings and the queue service that holds the instances' agent queues. */
   agent: { settings: AgentSettings; queues: QueueServiceClient };
   files: FilesClients;
-  settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles">;
+  settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles" | "agentSignalsSeconds">;
   instances: InstanceStore<InstanceRecord>;
   operations: OperationStore<OperationRecord>;
 };
@@ -152,6 +152,7 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
           instance: rec.name,
           user: rec.assignedUser,
           heartbeatSeconds: deps.agent.settings.heartbeatSeconds,
+          signalsSeconds: settings.agentSignalsSeconds,
         }),
         osDiskName: armNames.osDisk(input.instance),
         systemAssignedIdentity: true,

@@ -13,6 +13,8 @@ export type AgentBoot = {
   instance: string;
   user: string;
   heartbeatSeconds: number;
+  /** How often the agent reports busy signals (AGENT_SIGNALS_SECONDS). */
+  signalsSeconds: number;
 };
 
 export const AGENT_UNIT = "ci-agent.service";
@@ -36,6 +38,7 @@ export function agentUnit(a: AgentBoot): string {
     env("CI_AGENT_APP_AUDIENCE", a.appAudience),
     env("CI_AGENT_QUEUE_URL", a.queueUrl),
     env("CI_AGENT_HEARTBEAT_SECONDS", String(a.heartbeatSeconds)),
+    env("CI_AGENT_SIGNALS_SECONDS", String(a.signalsSeconds)),
     env("CI_NAME", a.instance),
     env("CI_USER", a.user),
     env("CI_SHARE", SHARE_MOUNT_POINT),

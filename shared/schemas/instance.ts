@@ -79,8 +79,19 @@ export const autoStopStatus = z.object({
   idle: z.boolean().optional(),
   idleSince: isoDateTime.optional(),
   idleShutdownAt: isoDateTime.optional(),
-  nextScheduledAction: z.object({ action: z.enum(["Start", "Stop"]), at: isoDateTime }).optional(),
-  notIdleBecause: z.array(z.string()).optional(),
+  nextScheduledAction: z
+    .object({ action: z.enum(["Start", "Stop"]), at: isoDateTime, postponed: z.boolean().optional().describe("A scheduled Stop moved by POST .../autostop/postpone.") })
+    .optional(),
+  notIdleBecause: z.array(z.string()).optional().describe('What keeps the instance from idle shutdown, e.g. "1 job running", "kernel busy in train.ipynb", "GPU 87 % used".'),
+  warning: z
+    .object({
+      action: z.literal("Stop"),
+      source: z.enum(["idle", "schedule"]),
+      at: isoDateTime,
+      message: z.string(),
+    })
+    .optional()
+    .describe("Shown AUTOSTOP_WARNING_MINUTES before an idle or scheduled stop; POST .../autostop/postpone moves it back."),
 });
 
 export const instanceResponse = z.object({
