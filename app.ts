@@ -13,4 +13,5 @@ import "./functions/jobQueue";
 import "./functions/agent";
 import "./functions/agentSignals";
 import "./functions/autostopPostpone";
+import "./functions/applications";
 import "./orchestrations/jobs/register";

@@ -36,6 +36,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agent/instances/{name}/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A VM's agent redeems an application ticket (once, before it expires) and learns whose session it starts. Only the managed identity of that instance's VM may call it. */
+        post: operations["redeemTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/jobs/{id}/reports": {
         parameters: {
             query?: never;
@@ -115,6 +132,23 @@ export interface paths {
         put?: never;
         /** Heartbeat from an agent or notebook on the VM; resets the idle timer. */
         post: operations["reportActivity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{name}/applications/{app}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A URL that opens the application (terminal, jupyter, jupyterlab) on the VM's authenticating proxy, with a single-use ticket valid for a minute. Only the instance's assigned user. */
+        post: operations["openApplication"];
         delete?: never;
         options?: never;
         head?: never;
@@ -387,9 +421,16 @@ export interface components {
             status: "ok" | "degraded";
         };
         Instance: {
+            /** @description The workstation's applications as its agent last reported them. */
             applications: {
-                name: string;
-                url: string;
+                message?: string;
+                /** @enum {string} */
+                name: "terminal" | "jupyter" | "jupyterlab";
+                /** @enum {string} */
+                state: "Available" | "NotInstalled" | "Unavailable";
+                title: string;
+                /** @description The application on the VM's authenticating proxy; open it with a URL from POST .../applications/{app}/sessions. */
+                url?: string;
             }[];
             assignedUser: string;
             autoStop?: {
@@ -737,6 +778,66 @@ export interface operations {
             };
             /** @description No such instance. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    redeemTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    application: string;
+                    ticket: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The ticket's user and application. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        application?: string;
+                        user?: string;
+                    };
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden (not this instance's VM), or TicketInvalid: unknown, used, expired, or for another application. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1294,6 +1395,80 @@ export interface operations {
             };
             /** @description No such instance. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    openApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app: "terminal" | "jupyter" | "jupyterlab";
+                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Open `url` in the browser: the proxy exchanges the ticket for an HttpOnly session cookie. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        application: string;
+                        /** Format: date-time */
+                        expiresAt: string;
+                        url: string;
+                    };
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such instance (or not yours), or no such application. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description ApplicationNotAvailable: the instance is not running, its agent has not reported yet, or the application is not installed on this machine. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

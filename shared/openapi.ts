@@ -214,6 +214,22 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
           },
         },
       },
+      "/api/instances/{name}/applications/{app}/sessions": {
+        post: {
+          operationId: "openApplication",
+          summary: "A URL that opens the application (terminal, jupyter, jupyterlab) on the VM's authenticating proxy, with a single-use ticket valid for a minute. Only the instance's assigned user.",
+          parameters: [nameParam, { name: "app", in: "path", required: true, schema: { type: "string", enum: ["terminal", "jupyter", "jupyterlab"] } }],
+          responses: {
+            "201": {
+              description: "Open `url` in the browser: the proxy exchanges the ticket for an HttpOnly session cookie.",
+              content: { "application/json": { schema: { type: "object", required: ["application", "url", "expiresAt"], properties: { application: { type: "string" }, url: { type: "string" }, expiresAt: { type: "string", format: "date-time" } } } } },
+            },
+            ...errors,
+            "404": error("No such instance (or not yours), or no such application."),
+            "409": error("ApplicationNotAvailable: the instance is not running, its agent has not reported yet, or the application is not installed on this machine."),
+          },
+        },
+      },
       "/api/instances/{name}/jobs": {
         parameters: [nameParam],
         get: {
@@ -294,6 +310,19 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
             "200": { description: "Recorded; `intervalSeconds` is when to report next.", content: { "application/json": { schema: { type: "object", properties: { intervalSeconds: { type: "integer" } } } } } },
             ...errors,
             "404": error("No such instance."),
+          },
+        },
+      },
+      "/api/agent/instances/{name}/tickets": {
+        post: {
+          operationId: "redeemTicket",
+          summary: "A VM's agent redeems an application ticket (once, before it expires) and learns whose session it starts. Only the managed identity of that instance's VM may call it.",
+          parameters: [nameParam],
+          requestBody: { required: true, content: { "application/json": { schema: { type: "object", required: ["ticket", "application"], properties: { ticket: { type: "string" }, application: { type: "string" } } } } } },
+          responses: {
+            "200": { description: "The ticket's user and application.", content: { "application/json": { schema: { type: "object", properties: { user: { type: "string" }, application: { type: "string" } } } } } },
+            ...errors,
+            "403": error("Forbidden (not this instance's VM), or TicketInvalid: unknown, used, expired, or for another application."),
           },
         },
       },

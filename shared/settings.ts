@@ -28,6 +28,10 @@ export interface Settings {
   autostopWarningMinutes: number;
   /** How often VM agents report their busy signals (AGENT_SIGNALS_SECONDS). */
   agentSignalsSeconds: number;
+  /** Port of the agent's application proxy on the VM (APPS_PROXY_PORT; 0 = any free port, local only). */
+  appsProxyPort: number;
+  /** Input on an application session within this many seconds counts as use (APPS_INPUT_RECENT_SECONDS). */
+  appsInputRecentSeconds: number;
   arm: {
     endpoint: string;
     tlsCaFile?: string;
@@ -206,6 +210,8 @@ export function parseSettings(env: Env): Settings {
     idleShutdownMinMinutes: int("IDLE_SHUTDOWN_MIN_MINUTES", 15, 1, IDLE_SHUTDOWN_MAX_MINUTES),
     autostopWarningMinutes: int("AUTOSTOP_WARNING_MINUTES", 10, 0, 1440),
     agentSignalsSeconds: int("AGENT_SIGNALS_SECONDS", 60, 1, 600),
+    appsProxyPort: int("APPS_PROXY_PORT", 8890, 0, 65535),
+    appsInputRecentSeconds: int("APPS_INPUT_RECENT_SECONDS", 300, 1, 86400),
     arm: {
       endpoint: armEndpoint,
       ...(tlsCaFile !== undefined ? { tlsCaFile } : {}),

@@ -14,8 +14,9 @@ export type WorkstationConfig = {
   inputRecentMs: number;
   /** Where the proxy listens: the VM's private address (IMDS on Azure), port (0 = any free one). */
   proxyPort: number;
-  /** The VM's root ("" on Azure) and the user's home (applications start there). */
+  /** The VM's root ("" on Azure), the user applications run as, and their home (they start there). */
   root: string;
+  user: string;
   home: string;
 };
 
@@ -33,8 +34,9 @@ export function readWorkstationConfig(env: NodeJS.ProcessEnv): WorkstationConfig
     probePath: path.join(root || "/", env.CI_AGENT_PROBE_PATH || PROBE_PATH),
     gpuBusyPercent: num("CI_AGENT_GPU_BUSY_PERCENT", 10, 0),
     inputRecentMs: num("CI_AGENT_INPUT_RECENT_SECONDS", 300, 1) * 1000,
-    proxyPort: num("CI_AGENT_PROXY_PORT", 8443, 0),
+    proxyPort: num("CI_AGENT_PROXY_PORT", 8890, 0),
     root,
+    user: env.CI_ADMIN_USER || "azureuser",
     home: path.join(root || "/", "home", env.CI_ADMIN_USER || "azureuser"),
   };
 }

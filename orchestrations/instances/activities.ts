@@ -18,6 +18,7 @@ import { ADMIN_USER_NAME, armNames, sharePaths } from "../../shared/ids";
 import type { InstanceRecord } from "../../shared/instances/record";
 import { checkTransition } from "../../shared/instances/stateMachine";
 import { nsgSecurityRules } from "../../shared/policies/ssh";
+import { applicationsNsgRules } from "../../shared/policies/applications";
 import type { Settings } from "../../shared/settings";
 import type { InstanceStore } from "../../shared/store/instances";
 import type { OperationStore } from "../../shared/store/operations";
@@ -41,7 +42,7 @@ export type InstanceActivityDeps = {
   /** The job agent: its settings and the queue service that holds the instances' agent queues. */
   agent: { settings: AgentSettings; queues: QueueServiceClient };
   files: FilesClients;
-  settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles" | "agentSignalsSeconds">;
+  settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles" | "agentSignalsSeconds" | "appsProxyPort" | "appsInputRecentSeconds">;
   instances: InstanceStore<InstanceRecord>;
   operations: OperationStore<OperationRecord>;
 };
@@ -94,7 +95,7 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
   return {
     async ensureNsg({ instance }: Ref): Promise<{ nsgId: string }> {
       const rec = await record(instance);
-      const rules: NsgRuleSpec[] = nsgSecurityRules(rec.sshPublicAccess, settings).map((r) => ({
+      const rules: NsgRuleSpec[] = [...nsgSecurityRules(rec.sshPublicAccess, settings), ...applicationsNsgRules(settings.appsProxyPort)].map((r) => ({
         name: r.name,
         priority: r.properties.priority,
         direction: r.properties.direction,
@@ -153,6 +154,8 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
           user: rec.assignedUser,
           heartbeatSeconds: deps.agent.settings.heartbeatSeconds,
           signalsSeconds: settings.agentSignalsSeconds,
+          proxyPort: settings.appsProxyPort,
+          inputRecentSeconds: settings.appsInputRecentSeconds,
         }),
         osDiskName: armNames.osDisk(input.instance),
         systemAssignedIdentity: true,

@@ -15,6 +15,9 @@ export type AgentBoot = {
   heartbeatSeconds: number;
   /** How often the agent reports busy signals (AGENT_SIGNALS_SECONDS). */
   signalsSeconds: number;
+  /** The application proxy's port (APPS_PROXY_PORT) and what counts as recent input. */
+  proxyPort: number;
+  inputRecentSeconds: number;
 };
 
 export const AGENT_UNIT = "ci-agent.service";
@@ -39,6 +42,8 @@ export function agentUnit(a: AgentBoot): string {
     env("CI_AGENT_QUEUE_URL", a.queueUrl),
     env("CI_AGENT_HEARTBEAT_SECONDS", String(a.heartbeatSeconds)),
     env("CI_AGENT_SIGNALS_SECONDS", String(a.signalsSeconds)),
+    env("CI_AGENT_PROXY_PORT", String(a.proxyPort)),
+    env("CI_AGENT_INPUT_RECENT_SECONDS", String(a.inputRecentSeconds)),
     env("CI_NAME", a.instance),
     env("CI_USER", a.user),
     env("CI_SHARE", SHARE_MOUNT_POINT),

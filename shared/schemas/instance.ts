@@ -115,7 +115,17 @@ export const instanceResponse = z.object({
   idleShutdownMinutes: z.number().int().nullable(),
   lastActivityAt: isoDateTime.optional(),
   schedules: z.array(schedule),
-  applications: z.array(z.object({ name: z.string(), url: z.string() })),
+  applications: z
+    .array(
+      z.object({
+        name: z.enum(["terminal", "jupyter", "jupyterlab"]),
+        title: z.string(),
+        state: z.enum(["Available", "NotInstalled", "Unavailable"]),
+        url: z.string().optional().describe("The application on the VM's authenticating proxy; open it with a URL from POST .../applications/{app}/sessions."),
+        message: z.string().optional(),
+      }),
+    )
+    .describe("The workstation's applications as its agent last reported them."),
   jobs: z.object({ queued: z.number().int(), running: z.number().int(), cap: z.number().int() }),
   jobsPerCore: z.number().int().optional(),
   lastOperation: lastOperation.optional(),
