@@ -4,7 +4,7 @@
 import { ForbiddenError, NotFoundError } from "../shared/errors";
 import { INSTANCE_NAME_PATTERN } from "../shared/schemas/common";
 import { callerResourceId, instanceVmResourceId } from "../shared/jobs/agent";
-import { agentSignalsReport, applySignals } from "../shared/instances/agentSignals";
+import { agentSignalsReport, applySignals, signalsNeedWrite } from "../shared/instances/agentSignals";
 import { parseWith } from "../shared/validation";
 import { apiRoute } from "./http/api";
 import { updateInstance } from "./instanceUpdate";
@@ -25,7 +25,10 @@ apiRoute("agentSignals", { route: "agent/instances/{name}/signals", methods: ["P
   const parsed = parseWith(agentSignalsReport, body);
   if (!parsed.ok) throw parsed.error;
   const now = new Date();
-  await updateInstance(name, (rec) => (REPORTING_STATES.has(rec.state) ? applySignals(rec, parsed.value, now, settings.agentSignalsSeconds) : undefined));
+  const interval = settings.agentSignalsSeconds;
+  await updateInstance(name, (rec) =>
+    REPORTING_STATES.has(rec.state) && signalsNeedWrite(rec, parsed.value, now, interval) ? applySignals(rec, parsed.value, now, interval) : undefined,
+  );
   // The interval comes back so a settings change reaches running agents without a re-create.
   return { status: 200, body: { intervalSeconds: settings.agentSignalsSeconds } };
 });

@@ -81,7 +81,8 @@ export class AppProxy {
     const out: string[] = [];
     for (const a of this.apps.values()) {
       const last = this.lastInput.get(a.name);
-      if (last !== undefined && now - last < this.inputRecentMs) out.push(`${a.title}: input ${Math.max(0, Math.round((now - last) / 1000))} s ago`);
+      // Worded without a time, so a steady state reports the same signal (the app then skips the write).
+      if (last !== undefined && now - last < this.inputRecentMs) out.push(`${a.title}: recent input`);
       out.push(...(await a.busy().catch(() => [])));
     }
     return out;

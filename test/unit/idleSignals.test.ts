@@ -2,7 +2,7 @@
 // fresh; a warning shows before an idle or scheduled stop; postpone moves either back.
 import { describe, expect, it } from "vitest";
 import { autoStopDecision, autoStopView, idleStatus, postponeAutoStop, type AutoStopInstance } from "../../shared/idle";
-import { applySignals } from "../../shared/instances/agentSignals";
+import { applySignals, signalsNeedWrite } from "../../shared/instances/agentSignals";
 import type { InstanceRecord } from "../../shared/instances/record";
 import { planTick } from "../../shared/autostop/plan";
 import { gpuReasons } from "../../agent/workstation/busy";
@@ -40,6 +40,22 @@ describe("busy signals", () => {
     expect(after.signals).toEqual({ reportedAt: now.toISOString(), validUntil: at(3), busy: ["terminal: python train.py running"] });
     const quiet = applySignals(rec, { busy: [] }, now, 60);
     expect(quiet.lastActivityAt).toBe(at(-61));
+  });
+
+  it("a steady report skips the write of the shared instance row; a change, an end or a lapse writes", () => {
+    const rec = { name: "a", state: "Running", idleShutdownMinutes: 60 } as unknown as InstanceRecord;
+    const report = { busy: ["probe: x"] };
+    const written = applySignals(rec, report, now, 60);
+    const later = (s: number) => new Date(now.getTime() + s * 1000);
+    expect(signalsNeedWrite(rec, report, now, 60)).toBe(true);
+    expect(signalsNeedWrite(written, report, later(30), 60)).toBe(false);
+    expect(signalsNeedWrite(written, report, later(61), 60)).toBe(true); // under two intervals left: renew
+    expect(signalsNeedWrite(written, { busy: ["probe: y"] }, later(30), 60)).toBe(true);
+    expect(signalsNeedWrite(written, { busy: [] }, later(30), 60)).toBe(true);
+    const quiet = applySignals(written, { busy: [] }, later(30), 60);
+    expect(quiet.lastActivityAt).toBe(later(30).toISOString()); // the end of the busy spell is use too
+    expect(signalsNeedWrite(quiet, { busy: [] }, later(60), 60)).toBe(false);
+    expect(signalsNeedWrite(quiet, { busy: [], proxy: { url: "http://10.0.0.4:8890" }, applications: [] }, later(60), 60)).toBe(true);
   });
 
   it("the tick reads signals from the record and ignores malformed ones", () => {
