@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { adminState, handleAdmin, setConfig, type AdminState } from "./admin";
 import { dispatchArm } from "./arm";
 import { registerComputeCompleters, vmNicIds } from "./compute";
+import { registerExtensionCompleters } from "./extensions";
 import { defaultConfig, applyPatch, type ConfigPatch, type LatencyProfile, type RuntimeConfig } from "./config";
 import type { Ctx, ResolvedOptions } from "./context";
 import { decideFault, decideLost, decideOutcome } from "./faults";
@@ -140,6 +141,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   };
   ctx.ops.injectFailure = (op) => decideOutcome(ctx.config, op.kind);
   registerNetworkCompleters(ctx);
+  registerExtensionCompleters(ctx);
   registerComputeCompleters(ctx);
   registerRunCommandCompleters(ctx);
   seedNetworks(ctx);

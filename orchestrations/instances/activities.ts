@@ -8,7 +8,8 @@ import type { ArmClients, FilesClients } from "../../shared/azure/clients";
 import type { QueueServiceClient } from "@azure/storage-queue";
 import { grantRole, revokeRole } from "../../shared/azure/roleAssignments";
 import { agentQueueResourceId, agentQueueUrl, deleteAgentQueue, ensureAgentQueue, QUEUE_MESSAGE_PROCESSOR_ROLE, roleAssignmentName, type AgentSettings } from "../../shared/jobs/agent";
-import { getOperationStatus, getVmPrincipalId, getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm, type OperationStatus } from "../../shared/azure/compute";
+import { getOperationStatus, getVmExtensionState, getVmPrincipalId, startEnsureVmExtension, getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm, type OperationStatus } from "../../shared/azure/compute";
+import { needsGpuDriverExtension, NVIDIA_DRIVER_EXTENSION } from "../../shared/images";
 import { ensureDirectory, ensureShare } from "../../shared/azure/files";
 import { deleteNic, deleteNsg, deletePublicIp, ensureNic, ensureNsg, ensurePublicIp, type NsgRuleSpec } from "../../shared/azure/network";
 import { deleteRunCommand, getRunCommand, isTerminal, listRunCommandStates, putRunCommand } from "../../shared/azure/runCommands";
@@ -42,7 +43,7 @@ export type InstanceActivityDeps = {
   /** The job agent: its settings and the queue service that holds the instances' agent queues. */
   agent: { settings: AgentSettings; queues: QueueServiceClient };
   files: FilesClients;
-  settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles" | "agentSignalsSeconds" | "appsProxyPort" | "appsInputRecentSeconds">;
+  settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles" | "agentSignalsSeconds" | "appsProxyPort" | "appsInputRecentSeconds" | "vmImage">;
   instances: InstanceStore<InstanceRecord>;
   operations: OperationStore<OperationRecord>;
 };
@@ -157,6 +158,7 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
           proxyPort: settings.appsProxyPort,
           inputRecentSeconds: settings.appsInputRecentSeconds,
         }),
+        image: settings.vmImage.image,
         osDiskName: armNames.osDisk(input.instance),
         systemAssignedIdentity: true,
         tags: tagsOf(settings, rec),
@@ -174,6 +176,22 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
       await ensureAgentQueue(deps.agent.queues, instance);
       const scope = agentQueueResourceId(deps.agent.settings, instance);
       await grantRole(arm, { scope, name: roleAssignmentName(scope, principalId), roleId: QUEUE_MESSAGE_PROCESSOR_ROLE, principalId });
+    },
+
+    /**
+     * The NVIDIA GPU driver extension on a GPU size whose image lacks drivers (VM_IMAGE); started
+     * here, polled with gpuDriverStatus. `needed: false` when there is nothing to install.
+     */
+    async ensureGpuDriver({ instance }: Ref): Promise<{ needed: boolean }> {
+      const rec = await record(instance);
+      if (!needsGpuDriverExtension(rec.gpus, settings.vmImage)) return { needed: false };
+      await startEnsureVmExtension(arm, armNames.vm(instance), NVIDIA_DRIVER_EXTENSION);
+      return { needed: true };
+    },
+
+    async gpuDriverStatus({ instance }: Ref): Promise<{ state: string; message?: string }> {
+      const s = await getVmExtensionState(arm, armNames.vm(instance), NVIDIA_DRIVER_EXTENSION.name);
+      return s ? { state: s.provisioningState, ...(s.message ? { message: s.message } : {}) } : { state: "NotFound" };
     },
 
     /** Before the VM goes: its role on the queue, then the queue (with any messages left). */
