@@ -33,7 +33,10 @@ export function startWorkstation(cfg: WorkstationConfig, instance: string, app: 
   reporter.start();
   void privateAddress(process.env, log, stopping.signal)
     .then((host) => proxy.listen(host, cfg.proxyPort))
-    .then((url) => log(`proxy: listening on ${url}`))
+    .then((url) => {
+      log(`proxy: listening on ${url}`);
+      reporter.nudge();
+    })
     .catch((err: Error) => log(`proxy: not started: ${err.message}`));
   return {
     stop: () => {

@@ -8,6 +8,8 @@ export type AppsReport = { proxy?: { url: string }; applications?: { name: strin
 
 export class SignalsReporter {
   private stopped = false;
+  private busyTick = false;
+  private again = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -23,6 +25,17 @@ export class SignalsReporter {
     void this.tick();
   }
 
+  /** Report now (e.g. the proxy just started: the app learns its applications at boot, not a minute later). */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.busyTick) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    void this.tick();
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
@@ -30,6 +43,7 @@ export class SignalsReporter {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    this.busyTick = true;
     try {
       const busy = await collectBusy(this.sources, this.log);
       const answer = await this.app.post(`/api/agent/instances/${encodeURIComponent(this.instance)}/signals`, { busy, ...this.apps() }, AbortSignal.timeout(Math.max(5000, this.intervalMs)));
@@ -40,6 +54,9 @@ export class SignalsReporter {
     } catch (err) {
       this.log(`signals: ${(err as Error).message.split("\n")[0]}`);
     }
-    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.intervalMs);
+    this.busyTick = false;
+    const delay = this.again ? 0 : this.intervalMs;
+    this.again = false;
+    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), delay);
   }
 }
