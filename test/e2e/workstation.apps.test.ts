@@ -38,6 +38,22 @@ async function open(app: string): Promise<{ url: string; cookie: string; base: s
   return { url: s.body.url, cookie: setCookie.split(";")[0]!, base: `${u.protocol}//${u.host}` };
 }
 
+/** The IMDS base of an instance's VM, from its agent process's environment. */
+function agentImds(instance: string): string {
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = fs.readFileSync(`/proc/${entry}/environ`, "latin1").split("\0");
+      if (env.includes(`CI_NAME=${instance}`) && env.some((kv) => kv.startsWith("CI_AGENT_QUEUE_URL="))) {
+        return env.find((kv) => kv.startsWith("AZURE_POD_IDENTITY_AUTHORITY_HOST="))!.split("=").slice(1).join("=");
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no agent for ${instance}`);
+}
+
 function connect(url: string, cookie?: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, cookie ? { headers: { cookie } } : {});
@@ -84,6 +100,22 @@ describe("applications", () => {
     const replay = await fetch(url, { redirect: "manual" });
     expect(replay.status).toBe(403);
     expect(replay.headers.get("set-cookie")).toBeNull();
+  });
+
+  it("only the instance's own VM redeems its tickets: a user, or another instance's VM, is refused and the ticket stays unused", async () => {
+    const s = await stack.api<{ url: string }>("POST", "/api/instances/apps-a/applications/terminal/sessions", { as: "alice" });
+    expect(s.status, s.text).toBe(201);
+    const ticket = new URL(s.body.url).searchParams.get("ticket")!;
+    const body = { ticket, application: "terminal" };
+    expect((await stack.api("POST", "/api/agent/instances/apps-a/tickets", { as: "alice", body })).status).toBe(403);
+    // apps-a's VM identity, asking as if it were the VM of another instance.
+    const imds = agentImds("apps-a");
+    const tok = await fetch(`${imds}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(stack.settings.JOBS_AGENT_APP_AUDIENCE!)}`, { headers: { Metadata: "true" } });
+    const { access_token } = (await tok.json()) as { access_token: string };
+    const other = await fetch(`${stack.baseUrl}/api/agent/instances/other-b/tickets`, { method: "POST", headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    expect(other.status).toBe(403);
+    // Still single-use and unused: the browser's first use works.
+    expect((await fetch(s.body.url, { redirect: "manual" })).status).toBe(303);
   });
 
   it("alice runs a command in the VM's sandbox through the terminal; a long command holds idle off, a connected idle terminal does not", async () => {
