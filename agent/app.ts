@@ -36,27 +36,28 @@ export class AppClient {
 
   /** Retries network failures and 5xx/429 with backoff until `signal` aborts. */
   async report(jobId: string, report: Report, signal?: AbortSignal): Promise<ReportAnswer> {
+    const trace = this.traces.get(jobId);
+    const answer = await this.post(`/api/agent/jobs/${encodeURIComponent(jobId)}/reports`, report, signal, trace ? { traceparent: trace } : {});
+    if (answer.ok && report.kind === "exited") this.traces.delete(jobId);
+    return answer;
+  }
+
+  /** POSTs JSON to the app as this VM; retries network failures and 5xx/429/401 with backoff until `signal` aborts. */
+  async post(route: string, payload: unknown, signal?: AbortSignal, extraHeaders: Record<string, string> = {}): Promise<ReportAnswer> {
     let delay = 200;
     for (;;) {
       try {
         const token = await this.credential.getToken(`${this.audience}/.default`);
         if (!token) throw new Error("no token for the app");
-        const res = await fetch(`${this.baseUrl}/api/agent/jobs/${encodeURIComponent(jobId)}/reports`, {
+        const res = await fetch(`${this.baseUrl}${route}`, {
           method: "POST",
-          headers: {
-            authorization: `Bearer ${token.token}`,
-            "content-type": "application/json",
-            ...(this.traces.has(jobId) ? { traceparent: this.traces.get(jobId)! } : {}),
-          },
-          body: JSON.stringify(report),
+          headers: { authorization: `Bearer ${token.token}`, "content-type": "application/json", ...extraHeaders },
+          body: JSON.stringify(payload),
           ...(signal ? { signal } : {}),
         });
         const text = await res.text();
         const body: unknown = text ? JSON.parse(text) : undefined;
-        if (res.ok) {
-          if (report.kind === "exited") this.traces.delete(jobId);
-          return { ok: true, body };
-        }
+        if (res.ok) return { ok: true, body };
         if (res.status < 500 && res.status !== 429 && res.status !== 401) {
           const code = (body as { error?: { code?: string } } | undefined)?.error?.code ?? `HTTP${res.status}`;
           return { ok: false, status: res.status, code };

@@ -8,17 +8,22 @@ import { QueueClient } from "@azure/storage-queue";
 import { Agent } from "./agent";
 import { AppClient } from "./app";
 import { readConfig } from "./config";
+import { readWorkstationConfig } from "./workstation/config";
+import { startWorkstation } from "./workstation/index";
 
 function main(): void {
   const cfg = readConfig(process.env);
   const credential = new ManagedIdentityCredential();
   const queue = new QueueClient(cfg.queueUrl, credential);
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  const agent = new Agent(cfg, queue, new AppClient(cfg.appUrl, cfg.appAudience, credential), log);
+  const app = new AppClient(cfg.appUrl, cfg.appAudience, credential);
+  const agent = new Agent(cfg, queue, app, log);
+  const workstation = startWorkstation(readWorkstationConfig(process.env), cfg.instance, app, log);
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     process.once(sig, () => {
       // Jobs keep running (their own process groups); the next agent adopts them.
       agent.stop();
+      workstation.stop();
       process.exit(0);
     });
   }

@@ -36,6 +36,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agent/instances/{name}/signals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A VM's agent reports what keeps the machine busy (and the applications its proxy serves). Only the managed identity of that instance's VM may call it. */
+        post: operations["reportSignals"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/instances/{name}/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A VM's agent redeems an application ticket (once, before it expires) and learns whose session it starts. Only the managed identity of that instance's VM may call it. */
+        post: operations["redeemTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/jobs/{id}/reports": {
         parameters: {
             query?: never;
@@ -152,6 +186,40 @@ export interface paths {
         put?: never;
         /** Heartbeat from an agent or notebook on the VM; resets the idle timer. */
         post: operations["reportActivity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{name}/applications/{app}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A URL that opens the application (terminal, jupyter, jupyterlab) on the VM's authenticating proxy, with a single-use ticket valid for a minute. Only the instance's assigned user. */
+        post: operations["openApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{name}/autostop/postpone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Push every stop shown in autoStop.warning (idle or scheduled) back by the idle timeout (an hour when idle shutdown is off). */
+        post: operations["postponeAutoStop"];
         delete?: never;
         options?: never;
         head?: never;
@@ -387,6 +455,20 @@ export interface components {
                 state: "Completed" | "Failed" | "Canceled" | "TimedOut";
             };
         };
+        AgentSignalsReport: {
+            applications?: {
+                message?: string;
+                /** @enum {string} */
+                name: "terminal" | "jupyter" | "jupyterlab";
+                /** @enum {string} */
+                state: "Available" | "NotInstalled";
+            }[];
+            busy: string[];
+            proxy?: {
+                /** Format: uri */
+                url: string;
+            };
+        };
         AuditEntry: {
             /**
              * @description What: `instance.create`, `instance.stop`, `instance.update`, `job.submit`, `job.cancel`, `job.fail`, ...
@@ -512,9 +594,16 @@ export interface components {
             status: "ok" | "unhealthy";
         };
         Instance: {
+            /** @description The workstation's applications as its agent last reported them. */
             applications: {
-                name: string;
-                url: string;
+                message?: string;
+                /** @enum {string} */
+                name: "terminal" | "jupyter" | "jupyterlab";
+                /** @enum {string} */
+                state: "Available" | "NotInstalled" | "Unavailable";
+                title: string;
+                /** @description The application on the VM's authenticating proxy; open it with a URL from POST .../applications/{app}/sessions. */
+                url?: string;
             }[];
             assignedUser: string;
             autoStop?: {
@@ -528,8 +617,21 @@ export interface components {
                     action: "Start" | "Stop";
                     /** Format: date-time */
                     at: string;
+                    /** @description A scheduled Stop moved by POST .../autostop/postpone. */
+                    postponed?: boolean;
                 };
+                /** @description What keeps the instance from idle shutdown, e.g. "1 job running", "kernel busy in train.ipynb", "GPU 87 % used". */
                 notIdleBecause?: string[];
+                /** @description Shown AUTOSTOP_WARNING_MINUTES before an idle or scheduled stop; POST .../autostop/postpone moves it back. */
+                warning?: {
+                    /** @constant */
+                    action: "Stop";
+                    /** Format: date-time */
+                    at: string;
+                    message: string;
+                    /** @enum {string} */
+                    source: "idle" | "schedule";
+                };
             };
             /** Format: date-time */
             createdAt: string;
@@ -818,6 +920,126 @@ export interface operations {
             };
             /** @description Not built. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reportSignals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentSignalsReport"];
+            };
+        };
+        responses: {
+            /** @description Recorded; `intervalSeconds` is when to report next. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such instance. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    redeemTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    application: string;
+                    ticket: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The ticket's user and application. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden (not this instance's VM), or TicketInvalid: unknown, used, expired, or for another application. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1501,6 +1723,146 @@ export interface operations {
             };
             /** @description No such instance (or not yours). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    openApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id. */
+                app: string;
+                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Open `url` (with `application` and `expiresAt`) in the browser: the proxy exchanges the ticket for an HttpOnly session cookie. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such instance (or not yours), or no such application. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description ApplicationNotAvailable: the instance is not running, its agent has not reported yet, or the application is not installed on this machine. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postponeAutoStop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance name: 3–24 letters, digits and hyphens, starting with a letter. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Postponed; the instance with its new autoStop. */
+            200: {
+                headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instance"];
+                };
+            };
+            /** @description Invalid request (code InvalidRequest); details name each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid identity (Unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this (Forbidden). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such instance (or not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NothingToPostpone: no stop is due within AUTOSTOP_WARNING_MINUTES. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,7 @@ import { jobList, jobQueueMessage, jobResponse, jobSubmissionBody } from "./sche
 import { operationResponse } from "./schemas/operation";
 import { auditEntry, auditList } from "./schemas/audit";
 import { agentReport } from "./jobs/agentReport";
+import { agentSignalsReport } from "./instances/agentSignals";
 import { IDEMPOTENCY_KEY_MAX_LENGTH, ROUTES, routeTemplate, type ResponseDef, type RouteDef } from "./api/routes";
 import { healthResponse, sizesResponse } from "./schemas/sizes";
 
@@ -21,6 +22,7 @@ const requestSchemas = {
   JobSubmissionBody: jobSubmissionBody,
   JobQueueMessage: jobQueueMessage,
   AgentReport: agentReport,
+  AgentSignalsReport: agentSignalsReport,
 };
 const responseSchemas = {
   Instance: instanceResponse,

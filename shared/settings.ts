@@ -1,6 +1,7 @@
 import { Cron } from "croner";
 import { parseSourcePrefix, type SourcePrefix } from "./cidr";
 import { parseSubnetId } from "./armIds";
+import { parseImageSetting, type ImageChoice } from "./images";
 import { readStorageConnection, type StorageConnection } from "./azure/storageConnection";
 
 // The settings contract (api.md "Settings", local.settings.example.json), parsed once into a
@@ -28,6 +29,16 @@ export interface Settings {
   idleShutdownMinMinutes: number;
   /** AUDIT_RETENTION_DAYS: audit entries older than this are deleted (daily). */
   auditRetentionDays: number;
+  /** Minutes before an idle or scheduled stop that the instance shows autoStop.warning. */
+  autostopWarningMinutes: number;
+  /** How often VM agents report their busy signals (AGENT_SIGNALS_SECONDS). */
+  agentSignalsSeconds: number;
+  /** Port of the agent's application proxy on the VM (APPS_PROXY_PORT; 0 = any free port, local only). */
+  appsProxyPort: number;
+  /** Input on an application session within this many seconds counts as use (APPS_INPUT_RECENT_SECONDS). */
+  appsInputRecentSeconds: number;
+  /** The instances' OS image (VM_IMAGE, VM_IMAGE_HAS_GPU_DRIVERS). */
+  vmImage: ImageChoice;
   arm: {
     endpoint: string;
     tlsCaFile?: string;
@@ -195,6 +206,9 @@ export function parseSettings(env: Env): Settings {
   // Checked by length only: the value is a secret.
   if (continuationTokenKey !== undefined && continuationTokenKey.length < 32) fail("CONTINUATION_TOKEN_KEY", "must be at least 32 characters");
 
+  const imageSetting = parseImageSetting(raw("VM_IMAGE"), raw("VM_IMAGE_HAS_GPU_DRIVERS") === undefined ? undefined : bool("VM_IMAGE_HAS_GPU_DRIVERS", false));
+  const vmImage = typeof imageSetting === "string" ? (fail("VM_IMAGE", imageSetting), parseImageSetting("dsvm", undefined) as ImageChoice) : imageSetting;
+
   const settings: Settings = {
     workspaceName,
     subscriptionId,
@@ -211,6 +225,11 @@ export function parseSettings(env: Env): Settings {
     autostopSchedule,
     idleShutdownMinMinutes: int("IDLE_SHUTDOWN_MIN_MINUTES", 15, 1, IDLE_SHUTDOWN_MAX_MINUTES),
     auditRetentionDays: int("AUDIT_RETENTION_DAYS", 90, 1, 3650),
+    autostopWarningMinutes: int("AUTOSTOP_WARNING_MINUTES", 10, 0, 1440),
+    agentSignalsSeconds: int("AGENT_SIGNALS_SECONDS", 60, 1, 600),
+    appsProxyPort: int("APPS_PROXY_PORT", 8890, 0, 65535),
+    appsInputRecentSeconds: int("APPS_INPUT_RECENT_SECONDS", 300, 1, 86400),
+    vmImage,
     arm: {
       endpoint: armEndpoint,
       ...(tlsCaFile !== undefined ? { tlsCaFile } : {}),

@@ -29,6 +29,7 @@ async function createVm(emu: CloudEmulator, name: string): Promise<void> {
   const key = sshpk.parseKey(generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }).toString(), "pem").toString("ssh");
   await compute.virtualMachines.createOrUpdate(RG, name, {
     location: LOC, hardwareProfile: { vmSize: "Standard_D2s_v5" },
+    storageProfile: { imageReference: { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" } },
     osProfile: { computerName: name, adminUsername: "azureuser", linuxConfiguration: { disablePasswordAuthentication: true, ssh: { publicKeys: [{ path: "/home/azureuser/.ssh/authorized_keys", keyData: key }] } } },
     networkProfile: { networkInterfaces: [{ id: nic.id }] },
   }, POLL);

@@ -1,6 +1,7 @@
 // ARM request routing: scope checks (subscription, resource group), api-version, the route
 // table of the resources the emulator serves, and operation-status resources.
 import type { ArmRequest, ArmResult, Ctx } from "./context";
+import { deleteExtension, getExtension, putExtension } from "./extensions";
 import { deleteRunCommand, getRunCommand, listRunCommands, putRunCommand } from "./runCommands";
 import { getInstanceView, getVm, listVms, putVm, vmAction } from "./compute";
 import { deleteNic, deleteNsg, deletePublicIp, getNic, getNsg, getPublicIp, getSubnet, getVnet, listSubnets, putNic, putNsg, putPublicIp } from "./network";
@@ -36,6 +37,7 @@ const ROUTES: Route[] = [
   r(`${VM}/(?<name>[^/]+)/instanceView`, { GET: getInstanceView }),
   r(`${VM}/(?<vm>[^/]+)/runCommands`, { GET: listRunCommands }),
   r(`${VM}/(?<vm>[^/]+)/runCommands/(?<name>[^/]+)`, { PUT: putRunCommand, GET: getRunCommand, DELETE: deleteRunCommand }),
+  r(`${VM}/(?<vm>[^/]+)/extensions/(?<name>[^/]+)`, { PUT: putExtension, GET: getExtension, DELETE: deleteExtension }),
   r(ROLE_ASSIGNMENTS_ROUTE, { PUT: putRoleAssignment, GET: getRoleAssignment, DELETE: deleteRoleAssignment }),
 ];
 

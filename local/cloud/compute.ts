@@ -10,6 +10,7 @@ import { ArmError, arr, canonical, invalidParameter, nowIso, obj, optBool, requi
 import { nicReserved, requireLocation, reserveNics } from "./network";
 import { runsEnded, stopVmRuns } from "./runner";
 import { bootVm, haltVm } from "./vmInit";
+import { checkImageReference } from "./images";
 import { familyLimit, findSize, vcpuUsage, type VmSize } from "./skus";
 import { key, type OperationRecord, type PowerState, type VmRecord } from "./store";
 
@@ -139,6 +140,7 @@ export function putVm(ctx: Ctx, req: ArmRequest): ArmResult {
     throw new ArmError(409, "SkuNotAvailable", `The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: ${vmSize}' is currently not available in location '${ctx.opts.location}'. Please try another size or deploy to a different location or zones. See https://aka.ms/azureskunotavailable for details.`, "properties.hardwareProfile.vmSize");
   }
   checkSkuRestriction(ctx, size, arr(raw.zones)?.map(String));
+  checkImageReference(ctx, props, !existing);
   const os = requireObj(props.osProfile ?? obj(existing?.body.properties)?.osProfile, "properties.osProfile");
   const { user, keys } = validateOsProfile(os, name, !existing);
   if (existing) {
@@ -189,6 +191,7 @@ export function putVm(ctx: Ctx, req: ArmRequest): ArmResult {
     provisioningState: existing ? "Updating" : "Creating",
     pendingOp: { id: op.id, kind },
     cloudInit: customData ? decodeCustomData(customData) : existing?.cloudInit,
+    ...(existing?.extensions ? { extensions: existing.extensions } : {}),
   };
   ctx.store.state.vms[key(id)] = rec;
   ctx.store.save();

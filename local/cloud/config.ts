@@ -5,7 +5,7 @@ import { z } from "zod";
 export const OP_KINDS = [
   "nsgPut", "nsgDelete", "publicIpPut", "publicIpDelete", "nicPut", "nicDelete",
   "vmCreate", "vmUpdate", "vmStart", "vmDeallocate", "vmPowerOff", "vmRestart", "vmDelete",
-  "runCommandStart", "runCommandDelete",
+  "runCommandStart", "runCommandDelete", "extensionPut",
 ] as const;
 export type OpKind = (typeof OP_KINDS)[number];
 
@@ -15,6 +15,8 @@ const REALISTIC: Record<OpKind, number> = {
   nsgPut: 1000, nsgDelete: 1000, publicIpPut: 1000, publicIpDelete: 1000, nicPut: 1000, nicDelete: 1000,
   vmCreate: 5000, vmUpdate: 2000, vmStart: 3000, vmDeallocate: 3000, vmPowerOff: 3000, vmRestart: 3000, vmDelete: 3000,
   runCommandStart: 500, runCommandDelete: 500,
+  // The NVIDIA driver extension takes 10+ minutes on Azure; compressed here like the VM operations.
+  extensionPut: 3000,
 };
 
 export function latencyFor(profile: LatencyProfile): Record<OpKind, number> {
@@ -76,6 +78,8 @@ export const configPatchSchema = z.object({
   outcomes: z.partialRecord(z.enum(OP_KINDS), outcomeSchema).optional(),
   /** Size name → its restriction for this subscription (null lifts it). */
   skuRestrictions: z.record(z.string(), restrictionSchema.nullable()).optional(),
+  /** Custom images that exist (gallery image, image version or managed image ids); replaces the list. */
+  customImages: z.array(z.string().min(1)).optional(),
 }).strict();
 export type ConfigPatch = z.infer<typeof configPatchSchema>;
 
@@ -91,6 +95,7 @@ export type RuntimeConfig = {
   stateLagMs: number;
   outcomes: Partial<Record<OpKind, z.infer<typeof outcomeSchema>>>;
   skuRestrictions: Record<string, z.infer<typeof restrictionSchema>>;
+  customImages: string[];
 };
 
 export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
@@ -109,6 +114,7 @@ export function defaultConfig(profile: LatencyProfile): RuntimeConfig {
     // "none" latency profile: tests set it explicitly.
     nicReservationSeconds: 180,
     stateLagMs: profile === "realistic" ? 1000 : 0,
+    customImages: [],
   };
 }
 
@@ -128,6 +134,7 @@ export function applyPatch(cfg: RuntimeConfig, patch: ConfigPatch): RuntimeConfi
     if (r) next.skuRestrictions[size] = r;
     else delete next.skuRestrictions[size];
   }
+  if (patch.customImages) next.customImages = [...patch.customImages];
   for (const [kind, o] of Object.entries(patch.outcomes ?? {}) as [OpKind, z.infer<typeof outcomeSchema>][]) {
     next.outcomes[kind] = { ...next.outcomes[kind], ...o };
   }

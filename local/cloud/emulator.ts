@@ -7,7 +7,8 @@ import type { AddressInfo } from "node:net";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { adminState, handleAdmin, setConfig, type AdminState } from "./admin";
 import { dispatchArm } from "./arm";
-import { registerComputeCompleters } from "./compute";
+import { registerComputeCompleters, vmNicIds } from "./compute";
+import { registerExtensionCompleters } from "./extensions";
 import { defaultConfig, applyPatch, type ConfigPatch, type LatencyProfile, type RuntimeConfig } from "./config";
 import type { Ctx, ResolvedOptions } from "./context";
 import { decideFault, decideLost, decideOutcome } from "./faults";
@@ -19,7 +20,7 @@ import { recoverRunCommands, registerRunCommandCompleters } from "./runCommands"
 import { defaultRegistryDir, Registry } from "./registry";
 import { Sandbox } from "./sandbox";
 import type { Quota } from "./skus";
-import { Store } from "./store";
+import { key, Store } from "./store";
 import { Throttle } from "./throttle";
 import { ensureCertificate } from "./tls";
 import { authenticateRequest, authorizeRequest, templateScopes } from "./identity/hooks";
@@ -121,8 +122,17 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   const store = new Store(cloudDir);
   const identity = new IdentityService(cloudDir, options.identity ?? {}, templateScopes(opts, options.identity?.workspaceStorageAccount), (vmName) => {
     const vm = Object.values(store.state.vms).find((v) => String(v.body.name).toLowerCase() === vmName.toLowerCase());
-    const principal = (vm?.body.identity as JsonObject | undefined)?.principalId;
-    return vm && typeof principal === "string" ? { principalId: principal, resourceId: vm.id } : undefined;
+    if (!vm) return undefined;
+    const principal = (vm.body.identity as JsonObject | undefined)?.principalId;
+    const nicId = vmNicIds(vm)[0];
+    const nic = nicId ? store.state.nics[key(nicId)] : undefined;
+    const ipc = ((nic?.body.properties as JsonObject | undefined)?.ipConfigurations as JsonObject[] | undefined)?.[0];
+    const privateIp = (ipc?.properties as JsonObject | undefined)?.privateIPAddress;
+    return {
+      ...(typeof principal === "string" ? { principalId: principal } : {}),
+      resourceId: vm.id,
+      ...(typeof privateIp === "string" ? { privateIp } : {}),
+    };
   });
   await identity.start();
   const ctx: Ctx = {
@@ -137,6 +147,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
   };
   ctx.ops.injectFailure = (op) => decideOutcome(ctx.config, op.kind);
   registerNetworkCompleters(ctx);
+  registerExtensionCompleters(ctx);
   registerComputeCompleters(ctx);
   registerRunCommandCompleters(ctx);
   seedNetworks(ctx);

@@ -21,7 +21,7 @@ export const MAX_RUN_COMMANDS_PER_VM = 25;
 /** Azure's default when timeoutInSeconds is 0 or absent: 90 minutes. */
 const DEFAULT_TIMEOUT_S = 5400;
 
-function parentVm(ctx: Ctx, req: ArmRequest): VmRecord {
+export function parentVm(ctx: Ctx, req: ArmRequest): VmRecord {
   try {
     return findVm(ctx, req.m, req.m.vm);
   } catch {
@@ -108,7 +108,7 @@ function view(rc: RunCommandRecord, withInstanceView: boolean): JsonObject {
  * "Cannot modify extensions in the VM when the VM is not running." (quoted in
  * hashicorp/terraform-provider-azurerm#477, microsoft/AzureTRE#2138).
  */
-function requireRunningVm(ctx: Ctx, vm: VmRecord): void {
+export function requireRunningVm(ctx: Ctx, vm: VmRecord): void {
   const pending = vm.pendingOp ? ctx.ops.get(vm.pendingOp.id) : undefined;
   const leaving = pending?.status === "InProgress" && ["vmDeallocate", "vmPowerOff", "vmRestart", "vmDelete"].includes(pending.kind);
   if (vm.powerState !== "running" || leaving) {

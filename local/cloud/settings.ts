@@ -40,6 +40,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): CloudEmula
   if (reservation !== undefined) patch.nicReservationSeconds = reservation;
   const restrictions = json(env, "CLOUD_SKU_RESTRICTIONS");
   if (restrictions !== undefined) patch.skuRestrictions = restrictions;
+  const images = json(env, "CLOUD_CUSTOM_IMAGES");
+  if (images !== undefined) patch.customImages = images;
   const config: ConfigPatch = parseConfigPatch(patch, "environment");
   return {
     dataDir: env.DATA_DIR ?? ".data",

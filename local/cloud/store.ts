@@ -34,6 +34,8 @@ export type VmRecord = {
   initDone?: boolean;
   /** systemd units enabled by cloud-init (started on every boot). */
   enabledUnits?: string[];
+  /** VM extensions (virtualMachines/extensions), by lowercased name; they go with the VM. */
+  extensions?: Record<string, JsonObject>;
 };
 
 export type ExecutionState = "Unknown" | "Pending" | "Running" | "Failed" | "Succeeded" | "TimedOut" | "Canceled";

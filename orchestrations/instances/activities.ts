@@ -8,7 +8,8 @@ import type { ArmClients, FilesClients } from "../../shared/azure/clients";
 import type { QueueServiceClient } from "@azure/storage-queue";
 import { grantRole, revokeRole } from "../../shared/azure/roleAssignments";
 import { agentQueueResourceId, agentQueueUrl, deleteAgentQueue, ensureAgentQueue, QUEUE_MESSAGE_PROCESSOR_ROLE, roleAssignmentName, type AgentSettings } from "../../shared/jobs/agent";
-import { getOperationStatus, getVmPrincipalId, getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm, type OperationStatus } from "../../shared/azure/compute";
+import { getOperationStatus, getVmExtensionState, getVmPrincipalId, startEnsureVmExtension, getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm, type OperationStatus } from "../../shared/azure/compute";
+import { needsGpuDriverExtension, NVIDIA_DRIVER_EXTENSION } from "../../shared/images";
 import { ensureDirectory, ensureShare } from "../../shared/azure/files";
 import { deleteNic, deleteNsg, deletePublicIp, ensureNic, ensureNsg, ensurePublicIp, type NsgRuleSpec } from "../../shared/azure/network";
 import { deleteRunCommand, getRunCommand, isTerminal, listRunCommandStates, putRunCommand } from "../../shared/azure/runCommands";
@@ -18,6 +19,7 @@ import { ADMIN_USER_NAME, armNames, sharePaths } from "../../shared/ids";
 import type { InstanceRecord } from "../../shared/instances/record";
 import { checkTransition } from "../../shared/instances/stateMachine";
 import { nsgSecurityRules } from "../../shared/policies/ssh";
+import { applicationsNsgRules } from "../../shared/policies/applications";
 import type { Settings } from "../../shared/settings";
 import type { InstanceStore } from "../../shared/store/instances";
 import type { OperationStore } from "../../shared/store/operations";
@@ -43,7 +45,7 @@ export type InstanceActivityDeps = {
   /** The job agent: its settings and the queue service that holds the instances' agent queues. */
   agent: { settings: AgentSettings; queues: QueueServiceClient };
   files: FilesClients;
-  settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles">;
+  settings: Pick<Settings, "workspaceName" | "sshAllowedSourcePrefixes" | "allowSshPublicAccess" | "workspaceFiles" | "agentSignalsSeconds" | "appsProxyPort" | "appsInputRecentSeconds" | "vmImage">;
   instances: InstanceStore<InstanceRecord>;
   operations: OperationStore<OperationRecord>;
   /** The audit trail: an operation's entry gets its result when the operation ends. */
@@ -98,7 +100,7 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
   return {
     async ensureNsg({ instance }: Ref): Promise<{ nsgId: string }> {
       const rec = await record(instance);
-      const rules: NsgRuleSpec[] = nsgSecurityRules(rec.sshPublicAccess, settings).map((r) => ({
+      const rules: NsgRuleSpec[] = [...nsgSecurityRules(rec.sshPublicAccess, settings), ...applicationsNsgRules(settings.appsProxyPort)].map((r) => ({
         name: r.name,
         priority: r.properties.priority,
         direction: r.properties.direction,
@@ -156,7 +158,11 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
           instance: rec.name,
           user: rec.assignedUser,
           heartbeatSeconds: deps.agent.settings.heartbeatSeconds,
+          signalsSeconds: settings.agentSignalsSeconds,
+          proxyPort: settings.appsProxyPort,
+          inputRecentSeconds: settings.appsInputRecentSeconds,
         }),
+        image: settings.vmImage.image,
         osDiskName: armNames.osDisk(input.instance),
         systemAssignedIdentity: true,
         tags: tagsOf(settings, rec),
@@ -174,6 +180,22 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
       await ensureAgentQueue(deps.agent.queues, instance);
       const scope = agentQueueResourceId(deps.agent.settings, instance);
       await grantRole(arm, { scope, name: roleAssignmentName(scope, principalId), roleId: QUEUE_MESSAGE_PROCESSOR_ROLE, principalId });
+    },
+
+    /**
+     * The NVIDIA GPU driver extension on a GPU size whose image lacks drivers (VM_IMAGE); started
+     * here, polled with gpuDriverStatus. `needed: false` when there is nothing to install.
+     */
+    async ensureGpuDriver({ instance }: Ref): Promise<{ needed: boolean }> {
+      const rec = await record(instance);
+      if (!needsGpuDriverExtension(rec.gpus, settings.vmImage)) return { needed: false };
+      await startEnsureVmExtension(arm, armNames.vm(instance), NVIDIA_DRIVER_EXTENSION);
+      return { needed: true };
+    },
+
+    async gpuDriverStatus({ instance }: Ref): Promise<{ state: string; message?: string }> {
+      const s = await getVmExtensionState(arm, armNames.vm(instance), NVIDIA_DRIVER_EXTENSION.name);
+      return s ? { state: s.provisioningState, ...(s.message ? { message: s.message } : {}) } : { state: "NotFound" };
     },
 
     /** Before the VM goes: its role on the queue, then the queue (with any messages left). */

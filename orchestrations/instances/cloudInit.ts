@@ -13,6 +13,11 @@ export type AgentBoot = {
   instance: string;
   user: string;
   heartbeatSeconds: number;
+  /** How often the agent reports busy signals (AGENT_SIGNALS_SECONDS). */
+  signalsSeconds: number;
+  /** The application proxy's port (APPS_PROXY_PORT) and what counts as recent input. */
+  proxyPort: number;
+  inputRecentSeconds: number;
 };
 
 export const AGENT_UNIT = "ci-agent.service";
@@ -36,6 +41,9 @@ export function agentUnit(a: AgentBoot): string {
     env("CI_AGENT_APP_AUDIENCE", a.appAudience),
     env("CI_AGENT_QUEUE_URL", a.queueUrl),
     env("CI_AGENT_HEARTBEAT_SECONDS", String(a.heartbeatSeconds)),
+    env("CI_AGENT_SIGNALS_SECONDS", String(a.signalsSeconds)),
+    env("CI_AGENT_PROXY_PORT", String(a.proxyPort)),
+    env("CI_AGENT_INPUT_RECENT_SECONDS", String(a.inputRecentSeconds)),
     env("CI_NAME", a.instance),
     env("CI_USER", a.user),
     env("CI_SHARE", SHARE_MOUNT_POINT),

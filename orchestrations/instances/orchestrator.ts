@@ -2,7 +2,7 @@
 // transitions of its operation; triggers have already moved the record into the busy state
 // (Creating, Starting, Stopping, Restarting, Deleting) and written the operation record.
 import type { OrchestrationContext } from "durable-functions";
-import { all, call, deleteNetwork, notifyDispatcher, vmActionDone, pollVm, progress, ROLLBACK_RETRY, runScript, StepError, task, toStepError, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
+import { all, call, deleteNetwork, notifyDispatcher, vmActionDone, pollGpuDriver, pollVm, progress, ROLLBACK_RETRY, runScript, StepError, task, toStepError, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
 import { DEFAULT_POLL, type LifecycleInput } from "./types";
 import { queueId } from "../jobs/queueDriver";
 
@@ -40,9 +40,15 @@ export function* provisionInstance(ctx: OrchestrationContext): Gen<string> {
     yield* call(ctx, "startCreateVm", { instance, nicId: nic.nicId! });
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmRunning);
     yield* call(ctx, "grantAgentQueue", { instance });
+    // A GPU size on an image without drivers (VM_IMAGE) gets the NVIDIA driver extension first.
+    const driver = yield* call(ctx, "ensureGpuDriver", { instance });
+    if (driver.needed) {
+      yield* progress(ctx, input, { customStep: "gpuDriver", steps: [{ name: "vm", status: "Succeeded" }, { name: "gpuDriver", status: "Running" }] });
+      yield* pollGpuDriver(ctx, instance, input.poll, VM_TIMEOUT_MS);
+    }
     yield* progress(ctx, input, {
       customStep: "creationScript",
-      steps: [{ name: "vm", status: "Succeeded" }, { name: "setup", status: "Running" }],
+      steps: [{ name: driver.needed ? "gpuDriver" : "vm", status: "Succeeded" }, { name: "setup", status: "Running" }],
       state: { op: "create", to: "SettingUp", ...network },
     });
   } catch (err) {

@@ -104,6 +104,23 @@ export function* pollVm(
   }
 }
 
+/** Polls the GPU driver extension until it succeeded; its failure (e.g. no GPU found) fails the step. */
+export function* pollGpuDriver(ctx: OrchestrationContext, instance: string, poll: PollOptions, timeoutMs: number): Gen<void> {
+  const deadline = ctx.df.currentUtcDateTime.getTime() + timeoutMs;
+  let delay = poll.initialMs;
+  for (;;) {
+    const s = yield* call(ctx, "gpuDriverStatus", { instance });
+    if (s.state === "Succeeded") return;
+    if (s.state === "Failed" || s.state === "NotFound") {
+      throw new StepError("GpuDriverInstallFailed", `The NVIDIA GPU driver extension ${s.state === "Failed" ? "failed" : "disappeared"}${s.message ? `: ${s.message}` : "."}`);
+    }
+    const now = ctx.df.currentUtcDateTime.getTime();
+    if (now >= deadline) throw new StepError("OperationTimedOut", `The NVIDIA GPU driver was not installed within ${Math.round(timeoutMs / 1000)} s.`);
+    yield ctx.df.createTimer(new Date(now + delay));
+    delay = Math.min(Math.round(delay * poll.factor), poll.maxMs);
+  }
+}
+
 export const vmRunning = (s: VmStatusResult): "done" | "wait" | StepError => {
   if (!s.exists) return new StepError("VmNotFound", "The VM does not exist.");
   if (s.provisioning === "Failed") return new StepError(s.error?.code ?? "VmProvisioningFailed", s.error?.message ?? "VM provisioning failed.");

@@ -20,6 +20,8 @@ export const ACTIVITIES = {
   startCreateVm: "instanceStartCreateVm",
   vmStatus: "instanceVmStatus",
   grantAgentQueue: "instanceGrantAgentQueue",
+  ensureGpuDriver: "instanceEnsureGpuDriver",
+  gpuDriverStatus: "instanceGpuDriverStatus",
   revokeAgentQueue: "instanceRevokeAgentQueue",
   vmAction: "instanceVmAction",
   vmOperation: "instanceVmOperation",

@@ -223,6 +223,42 @@ export const ROUTES = {
       "404": err("No such operation."),
     },
   },
+  postponeAutoStop: {
+    fn: "instanceAutoStopPostpone", method: "POST", route: "instances/{name}/autostop/postpone", operationId: "postponeAutoStop",
+    summary: "Push every stop shown in autoStop.warning (idle or scheduled) back by the idle timeout (an hour when idle shutdown is off).",
+    responses: {
+      "200": { description: "Postponed; the instance with its new autoStop.", body: "Instance", headers: ["ETag"] },
+      ...common,
+      ...noInstance,
+      "409": err("NothingToPostpone: no stop is due within AUTOSTOP_WARNING_MINUTES."),
+    },
+  },
+  openApplication: {
+    fn: "applicationSessions", method: "POST", route: "instances/{name}/applications/{app}/sessions", operationId: "openApplication",
+    summary: "A URL that opens the application (terminal, jupyter, jupyterlab) on the VM's authenticating proxy, with a single-use ticket valid for a minute. Only the instance's assigned user.",
+    responses: {
+      "201": { description: "Open `url` (with `application` and `expiresAt`) in the browser: the proxy exchanges the ticket for an HttpOnly session cookie.", body: "object" },
+      ...common,
+      "404": err("No such instance (or not yours), or no such application."),
+      "409": err("ApplicationNotAvailable: the instance is not running, its agent has not reported yet, or the application is not installed on this machine."),
+    },
+  },
+  reportSignals: {
+    fn: "agentSignals", method: "POST", route: "agent/instances/{name}/signals", operationId: "reportSignals",
+    summary: "A VM's agent reports what keeps the machine busy (and the applications its proxy serves). Only the managed identity of that instance's VM may call it.",
+    body: "AgentSignalsReport",
+    responses: { "200": { description: "Recorded; `intervalSeconds` is when to report next.", body: "object" }, ...common, "404": err("No such instance.") },
+  },
+  redeemTicket: {
+    fn: "agentTickets", method: "POST", route: "agent/instances/{name}/tickets", operationId: "redeemTicket",
+    summary: "A VM's agent redeems an application ticket (once, before it expires) and learns whose session it starts. Only the managed identity of that instance's VM may call it.",
+    body: z.object({ ticket: z.string().max(200), application: z.string() }),
+    responses: {
+      "200": { description: "The ticket's user and application.", body: "object" },
+      ...common,
+      "403": err("Forbidden (not this instance's VM), or TicketInvalid: unknown, used, expired, or for another application."),
+    },
+  },
   listAudit: {
     fn: "auditList", method: "GET", route: "audit", operationId: "listAudit",
     summary: "The audit trail, newest first: who or what changed which instance or job, when, with what result. Admins and readers see all entries, users those of their instances.",

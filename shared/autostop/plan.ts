@@ -2,7 +2,7 @@
 // records, the tick's time and the previous tick's. The timer function (functions/autostop.ts)
 // reads the pages and acts; everything that decides lives here so it can be tested with a
 // fake clock.
-import { autoStopDecision, type AutoStopAction, type JobCounts } from "../idle";
+import { autoStopDecision, type AgentSignals, type AutoStopAction, type AutoStopSettings, type JobCounts, type PostponedStop } from "../idle";
 import { orchestrationIds } from "../ids";
 import { INSTANCE_STATES, type InstanceState } from "../instances/states";
 import type { ScheduleSpec } from "../schedules";
@@ -13,6 +13,8 @@ export interface AutoStopRecord {
   state: InstanceState;
   idleShutdownMinutes?: number | null;
   lastActivityAt?: string | null;
+  signals?: AgentSignals | null;
+  stopPostponed?: PostponedStop | null;
   schedules?: readonly ScheduleSpec[] | null;
   /** Kept by the jobs workflow; absent before the first job. */
   jobs?: Partial<JobCounts> | null;
@@ -37,7 +39,7 @@ export interface TickPlan {
   skipped: { instance: string; reason: string }[];
 }
 
-export function planTick(records: readonly AutoStopRecord[], times: TickTimes, settings: { idleShutdownMinMinutes: number }): TickPlan {
+export function planTick(records: readonly AutoStopRecord[], times: TickTimes, settings: AutoStopSettings): TickPlan {
   const plan: TickPlan = { actions: [], evaluated: 0, skipped: [] };
   for (const r of records) {
     const problem = recordProblem(r);
@@ -48,7 +50,8 @@ export function planTick(records: readonly AutoStopRecord[], times: TickTimes, s
     plan.evaluated++;
     const jobs = { queued: count(r.jobs?.queued), running: count(r.jobs?.running) };
     const decision = autoStopDecision(
-      { state: r.state, idleShutdownMinutes: r.idleShutdownMinutes ?? null, lastActivityAt: r.lastActivityAt ?? null, schedules: r.schedules ?? [] },
+      { state: r.state, idleShutdownMinutes: r.idleShutdownMinutes ?? null, lastActivityAt: r.lastActivityAt ?? null, schedules: r.schedules ?? [],
+        signals: wellFormedSignals(r.signals), stopPostponed: wellFormedPostponed(r.stopPostponed) },
       jobs,
       times.now,
       times.lastTick,
@@ -95,6 +98,17 @@ function recordProblem(r: AutoStopRecord): string | null {
     return "idleShutdownMinutes is not a positive number";
   }
   return null;
+}
+
+/** Bad stored signals are ignored (they never keep an instance up), not fatal. */
+function wellFormedSignals(s: unknown): AgentSignals | null {
+  const v = s as Partial<AgentSignals> | null | undefined;
+  return v && typeof v.validUntil === "string" && typeof v.reportedAt === "string" && Array.isArray(v.busy) && v.busy.every((b) => typeof b === "string") ? (v as AgentSignals) : null;
+}
+
+function wellFormedPostponed(p: unknown): PostponedStop | null {
+  const v = p as Partial<PostponedStop> | null | undefined;
+  return v && typeof v.scheduledAt === "string" && typeof v.until === "string" && !Number.isNaN(Date.parse(v.until)) ? (v as PostponedStop) : null;
 }
 
 function count(n: unknown): number {

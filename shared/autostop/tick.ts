@@ -1,6 +1,7 @@
 // One auto-stop tick: read the instance table page by page (once), plan each page, act on the
 // planned actions. I/O is injected, so the same code runs in the timer function, in tests and
 // in the benchmark. Acting on a page overlaps with reading the next one.
+import type { AutoStopSettings } from "../idle";
 import { planTick, type AutoStopRecord, type PlannedAction, type TickTimes } from "./plan";
 
 export type ActOutcome =
@@ -28,7 +29,7 @@ export interface TickSummary {
 
 const ACT_CONCURRENCY = 4;
 
-export async function runAutoStopTick(deps: TickDeps, times: TickTimes, settings: { idleShutdownMinMinutes: number }): Promise<TickSummary> {
+export async function runAutoStopTick(deps: TickDeps, times: TickTimes, settings: AutoStopSettings): Promise<TickSummary> {
   const summary: TickSummary = { pages: 0, evaluated: 0, skippedRecords: 0, started: 0, skipped: 0, failed: 0, actions: [] };
   let page = await deps.listPage(undefined);
   for (;;) {

@@ -7,15 +7,12 @@ import { CloudError, isRetryableStatus, NotFoundError } from "../errors";
 import type { ArmClients } from "./clients";
 import { azureCall, azureCallOr404, statusOf, translateAzureError } from "./errors";
 
-export type VmImage = { publisher: string; offer: string; sku: string; version: string };
+import { DSVM_IMAGE, type VmImage } from "../images";
 
-/** Ubuntu 22.04 LTS gen2, the base of Azure ML's compute-instance image. */
-export const DEFAULT_VM_IMAGE: VmImage = {
-  publisher: "Canonical",
-  offer: "0001-com-ubuntu-server-jammy",
-  sku: "22_04-lts-gen2",
-  version: "latest",
-};
+export type { VmImage };
+
+/** What VM_IMAGE defaults to: the Data Science VM for Ubuntu 22.04 (shared/images.ts). */
+export const DEFAULT_VM_IMAGE: VmImage = DSVM_IMAGE;
 
 export type VmSpec = {
   name: string;
@@ -256,4 +253,28 @@ export async function listVmUsages(arm: ArmClients): Promise<VmUsage[]> {
     }
     return out;
   });
+}
+
+export type ExtensionSpec = { name: string; publisher: string; type: string; typeHandlerVersion: string };
+export type ExtensionState = { provisioningState: string; message?: string };
+
+/** PUTs a VM extension and returns once ARM accepted it (idempotent: the same PUT again is a no-op). */
+export async function startEnsureVmExtension(arm: ArmClients, vm: string, ext: ExtensionSpec): Promise<void> {
+  await azureCall(`install extension ${ext.name} on VM ${vm}`, () =>
+    arm.compute.virtualMachineExtensions.beginCreateOrUpdate(arm.resourceGroup, vm, ext.name, {
+      location: arm.location,
+      publisher: ext.publisher,
+      typePropertiesType: ext.type,
+      typeHandlerVersion: ext.typeHandlerVersion,
+      autoUpgradeMinorVersion: true,
+    }),
+  );
+}
+
+/** The extension's provisioning state (undefined when it does not exist). */
+export async function getVmExtensionState(arm: ArmClients, vm: string, name: string): Promise<ExtensionState | undefined> {
+  const ext = await azureCallOr404(`read extension ${name} of VM ${vm}`, () => arm.compute.virtualMachineExtensions.get(arm.resourceGroup, vm, name, { expand: "instanceView" }));
+  if (!ext) return undefined;
+  const message = ext.instanceView?.statuses?.find((s) => s.level === "Error")?.message;
+  return { provisioningState: ext.provisioningState ?? "Unknown", ...(message ? { message } : {}) };
 }

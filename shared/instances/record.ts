@@ -2,6 +2,7 @@
 // name), shared by the instance, jobs and auto-stop workflows. Top-level scalars (state,
 // assignedUser, family) are table columns, so lists can filter on them.
 import type { AzureClients } from "../azure/clients";
+import type { AgentSignals, PostponedStop } from "../idle";
 import type { Schedule } from "../schemas/common";
 import type { OperationStatus, InstanceState } from "./states";
 import { createInstanceStore, type InstanceStore } from "../store/instances";
@@ -44,6 +45,12 @@ export type InstanceRecord = {
   publicIp?: string;
   idleShutdownMinutes: number | null;
   lastActivityAt?: string;
+  /** The agent's last busy signals (POST /api/agent/instances/{name}/signals). */
+  signals?: AgentSignals;
+  /** The applications the agent's proxy serves, as it last reported them. */
+  agentApps?: { proxyUrl?: string; applications: { name: string; state: "Available" | "NotInstalled"; message?: string }[] };
+  /** A scheduled Stop pushed back by POST .../autostop/postpone. */
+  stopPostponed?: PostponedStop;
   schedules: Schedule[];
   setupScripts?: { creation?: SetupScriptSpec; startup?: SetupScriptSpec };
   jobsPerCore: number;

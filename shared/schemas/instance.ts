@@ -81,8 +81,19 @@ export const autoStopStatus = z.object({
   idle: z.boolean().optional(),
   idleSince: isoDateTime.optional(),
   idleShutdownAt: isoDateTime.optional(),
-  nextScheduledAction: z.object({ action: z.enum(["Start", "Stop"]), at: isoDateTime }).optional(),
-  notIdleBecause: z.array(z.string()).optional(),
+  nextScheduledAction: z
+    .object({ action: z.enum(["Start", "Stop"]), at: isoDateTime, postponed: z.boolean().optional().describe("A scheduled Stop moved by POST .../autostop/postpone.") })
+    .optional(),
+  notIdleBecause: z.array(z.string()).optional().describe('What keeps the instance from idle shutdown, e.g. "1 job running", "kernel busy in train.ipynb", "GPU 87 % used".'),
+  warning: z
+    .object({
+      action: z.literal("Stop"),
+      source: z.enum(["idle", "schedule"]),
+      at: isoDateTime,
+      message: z.string(),
+    })
+    .optional()
+    .describe("Shown AUTOSTOP_WARNING_MINUTES before an idle or scheduled stop; POST .../autostop/postpone moves it back."),
 });
 
 export const instanceResponse = z.object({
@@ -106,7 +117,17 @@ export const instanceResponse = z.object({
   idleShutdownMinutes: z.number().int().nullable(),
   lastActivityAt: isoDateTime.optional(),
   schedules: z.array(schedule),
-  applications: z.array(z.object({ name: z.string(), url: z.string() })),
+  applications: z
+    .array(
+      z.object({
+        name: z.enum(["terminal", "jupyter", "jupyterlab"]),
+        title: z.string(),
+        state: z.enum(["Available", "NotInstalled", "Unavailable"]),
+        url: z.string().optional().describe("The application on the VM's authenticating proxy; open it with a URL from POST .../applications/{app}/sessions."),
+        message: z.string().optional(),
+      }),
+    )
+    .describe("The workstation's applications as its agent last reported them."),
   jobs: z.object({ queued: z.number().int(), running: z.number().int(), cap: z.number().int() }),
   jobsPerCore: z.number().int().optional(),
   lastOperation: lastOperation.optional(),

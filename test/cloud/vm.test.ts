@@ -80,7 +80,8 @@ describe("virtual machines", () => {
     emu.setConfig({ latencyMs: { vmCreate: 300 } });
     try {
       const nicId = await createNic(e, "vm-idem");
-      const body = { location: LOCATION, properties: { hardwareProfile: { vmSize: "Standard_D2s_v5" }, osProfile: { adminUsername: "azureuser", computerName: "h", adminPassword: "Sup3r-secret!" }, networkProfile: { networkInterfaces: [{ id: nicId }] } } };
+      const storageProfile = { imageReference: { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" } };
+      const body = { location: LOCATION, properties: { hardwareProfile: { vmSize: "Standard_D2s_v5" }, storageProfile, osProfile: { adminUsername: "azureuser", computerName: "h", adminPassword: "Sup3r-secret!" }, networkProfile: { networkInterfaces: [{ id: nicId }] } } };
       const first = await armRequest(e, "PUT", `${vmPath("vm-idem")}?${API}`, body);
       expect(first.status).toBe(201);
       expect(first.json<{ properties: { provisioningState: string } }>().properties.provisioningState).toBe("Creating");
@@ -90,7 +91,7 @@ describe("virtual machines", () => {
       const polled = await armRequest(e, "GET", status);
       expect(polled.json<{ status: string }>().status).toBe("InProgress");
       const poller = computeClient(e).virtualMachines.createOrUpdate(RG, "vm-idem", {
-        location: LOCATION, hardwareProfile: { vmSize: "Standard_D2s_v5" }, osProfile: { adminUsername: "azureuser", computerName: "h", adminPassword: "Sup3r-secret!" }, networkProfile: { networkInterfaces: [{ id: nicId }] },
+        location: LOCATION, hardwareProfile: { vmSize: "Standard_D2s_v5" }, storageProfile, osProfile: { adminUsername: "azureuser", computerName: "h", adminPassword: "Sup3r-secret!" }, networkProfile: { networkInterfaces: [{ id: nicId }] },
       }, { updateIntervalInMs: 50 });
       const vm = await poller;
       expect(vm.provisioningState).toBe("Succeeded");

@@ -35,6 +35,8 @@ function happyStubs(over: Record<string, Stub> = {}): Record<string, Stub> {
     [A.deleteScript]: () => ok(),
     [A.removeRecord]: () => ok(),
     [A.grantAgentQueue]: () => ok(),
+    [A.ensureGpuDriver]: () => ok({ needed: false }),
+    [A.gpuDriverStatus]: () => ok({ state: "Succeeded" }),
     [A.revokeAgentQueue]: () => ok(),
     [A.notifyDispatcher]: () => null,
     // No queue entity yet for this instance (its own tests are in jobs.test.ts): the jobs are told by the activity only.
@@ -121,6 +123,35 @@ describe("provisionInstance", () => {
     expect(r.calls.filter(([n]) => n === A.startCreateVm)).toHaveLength(5);
     expect(r.calls.filter(([n]) => n === A.vmStatus)).toHaveLength(3);
     expect(progressOf(r.calls).at(-1)!.done!.error!.code).toBe("InternalServerError");
+  });
+
+  test("a GPU size on an image without drivers: the driver extension is polled before setup", async () => {
+    let polls = 0;
+    const r = await runOrchestration(provisionInstance, input, happyStubs({
+      [A.ensureGpuDriver]: () => ok({ needed: true }),
+      [A.gpuDriverStatus]: () => ok(polls++ < 2 ? { state: "Creating" } : { state: "Succeeded" }),
+    }));
+    expect(r.output).toBe("Running");
+    const seq = names(r.calls);
+    expect(seq.filter((n) => n === A.gpuDriverStatus)).toHaveLength(3);
+    expect(seq.indexOf(A.ensureGpuDriver)).toBeLessThan(seq.indexOf(A.startScript));
+    expect(r.customStatuses.map((s) => (s as { step: string }).step)).toEqual(["network", "vm", "gpuDriver", "creationScript", "running"]);
+  });
+
+  test("a failed driver extension is a create failure (rolled back)", async () => {
+    let gone = false;
+    const r = await runOrchestration(provisionInstance, input, happyStubs({
+      [A.ensureGpuDriver]: () => ok({ needed: true }),
+      [A.gpuDriverStatus]: () => ok({ state: "Failed", message: "No NVIDIA GPU was found" }),
+      // Running until the rollback deletes it, then gone.
+      [A.vmStatus]: () => ok(gone ? { exists: false } : { exists: true, provisioning: "Succeeded", power: "running" }),
+      [A.vmAction]: () => {
+        gone = true;
+        return ok();
+      },
+    }));
+    expect(r.output).toBe("CreateFailed");
+    expect(progressOf(r.calls).at(-1)!.done!.error).toMatchObject({ code: "GpuDriverInstallFailed", message: expect.stringContaining("No NVIDIA GPU") });
   });
 
   test("VM provisioning Failed is a create failure", async () => {

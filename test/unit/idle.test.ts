@@ -169,11 +169,12 @@ describe("auto-stop decisions", () => {
     expect(idleStatus(inst(), { queued: 2, running: 0 }, now, settings)).toEqual({ idle: false, notIdleBecause: ["2 jobs queued"] });
   });
 
-  it("the API's autoStop view of an idle instance with no schedules has no extra fields", () => {
+  it("the API's autoStop view of an idle instance with no schedules has no extra fields but the stop's warning", () => {
     expect(autoStopView(inst(), none, now, settings)).toEqual({
       idle: true,
       idleSince: "2025-06-02T10:59:00.000Z",
       idleShutdownAt: "2025-06-02T11:59:00.000Z",
+      warning: { action: "Stop", source: "idle", at: "2025-06-02T11:59:00.000Z", message: expect.stringContaining("Idle") },
     });
     expect(autoStopView(inst({ state: "Stopped", lastActivityAt: null }), none, now, settings)).toEqual({ idle: false, notIdleBecause: ["state is Stopped"] });
   });

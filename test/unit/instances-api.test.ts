@@ -5,7 +5,7 @@ import { describe, expect, test } from "vitest";
 import { SETUP_WRAPPER, cloudInit } from "../../orchestrations/instances/cloudInit";
 import { asOutcome } from "../../orchestrations/instances/outcome";
 import { toStepError } from "../../orchestrations/instances/steps";
-import { applications, toInstanceResponse } from "../../functions/instanceView";
+import { toInstanceResponse } from "../../functions/instanceView";
 import { CloudError, ConflictError, QuotaExceededError } from "../../shared/errors";
 import type { InstanceRecord } from "../../shared/instances/record";
 import { instanceResponse } from "../../shared/schemas/instance";
@@ -21,10 +21,10 @@ const base: InstanceRecord = {
 describe("toInstanceResponse", () => {
   const now = new Date("2025-01-06T08:30:00Z");
   test.each([
-    ["ssh disabled, private IP", { privateIp: "10.0.0.4" }, { publicAccess: "Disabled", adminUserName: "azureuser" }, 4],
-    ["ssh enabled, private IP", { sshPublicAccess: "Enabled" as const, privateIp: "10.0.0.4" }, { publicAccess: "Enabled", adminUserName: "azureuser", address: "10.0.0.4", port: 22 }, 4],
-    ["ssh enabled, public IP wins", { sshPublicAccess: "Enabled" as const, privateIp: "10.0.0.4", publicIp: "198.18.0.9" }, { publicAccess: "Enabled", adminUserName: "azureuser", address: "198.18.0.9", port: 22 }, 4],
-    ["no address yet", {}, { publicAccess: "Disabled", adminUserName: "azureuser" }, 0],
+    ["ssh disabled, private IP", { privateIp: "10.0.0.4" }, { publicAccess: "Disabled", adminUserName: "azureuser" }, 3],
+    ["ssh enabled, private IP", { sshPublicAccess: "Enabled" as const, privateIp: "10.0.0.4" }, { publicAccess: "Enabled", adminUserName: "azureuser", address: "10.0.0.4", port: 22 }, 3],
+    ["ssh enabled, public IP wins", { sshPublicAccess: "Enabled" as const, privateIp: "10.0.0.4", publicIp: "198.18.0.9" }, { publicAccess: "Enabled", adminUserName: "azureuser", address: "198.18.0.9", port: 22 }, 3],
+    ["no address yet", {}, { publicAccess: "Disabled", adminUserName: "azureuser" }, 3],
   ])("%s", (_n, over, ssh, apps) => {
     const view = toInstanceResponse({ ...base, ...over }, now, { idleShutdownMinMinutes: 15 });
     expect(instanceResponse.strict().safeParse(view).error).toBeUndefined();
@@ -39,10 +39,15 @@ describe("toInstanceResponse", () => {
     expect(active.autoStop?.idleShutdownAt).toBe("2025-01-06T09:20:00.000Z");
   });
 
-  test("applications: Jupyter, JupyterLab, RStudio, VS Code into the user's folder", () => {
-    const apps = applications({ ...base, privateIp: "10.0.0.4" });
-    expect(apps.map((a) => a.name)).toEqual(["Jupyter", "JupyterLab", "RStudio", "VS Code"]);
-    expect(apps[3]!.url).toContain("/home/azureuser/cloudfiles/code/Users/alice");
+  test("applications: what the agent reported, with the proxy's URL only where one is available", () => {
+    const none = toInstanceResponse({ ...base, privateIp: "10.0.0.4" }, now, { idleShutdownMinMinutes: 15 }).applications;
+    expect(none.map((a) => [a.name, a.state])).toEqual([["terminal", "Unavailable"], ["jupyter", "Unavailable"], ["jupyterlab", "Unavailable"]]);
+    const agentApps = { proxyUrl: "http://10.0.0.4:8890", applications: [{ name: "terminal", state: "Available" as const }, { name: "jupyter", state: "NotInstalled" as const, message: "Jupyter is not installed on this machine." }] };
+    const apps = toInstanceResponse({ ...base, agentApps }, now, { idleShutdownMinMinutes: 15 }).applications;
+    expect(apps[0]).toEqual({ name: "terminal", title: "Terminal", state: "Available", url: "http://10.0.0.4:8890/terminal/" });
+    expect(apps[1]).toMatchObject({ name: "jupyter", state: "NotInstalled", message: "Jupyter is not installed on this machine." });
+    expect(apps[1]!.url).toBeUndefined();
+    expect(toInstanceResponse({ ...base, state: "Stopped", agentApps }, now, { idleShutdownMinMinutes: 15 }).applications[0]).toMatchObject({ state: "Unavailable", message: "The instance is Stopped." });
   });
 });
 

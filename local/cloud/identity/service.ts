@@ -32,7 +32,18 @@ export const DEFAULT_TENANT_ID = "00000000-0000-0000-0000-0000000000aa";
 export const DEFAULT_APP_CLIENT_ID = "5c1e7d2a-0b8e-4f43-9d61-0c0a5e1d7a01";
 
 /** Looks up a VM's system-assigned identity principal id by VM name (undefined: no such VM or no identity). */
-export type VmIdentityLookup = (vmName: string) => { principalId: string; resourceId: string } | undefined;
+export type VmIdentityLookup = (vmName: string) => { principalId?: string; resourceId: string; privateIp?: string } | undefined;
+
+/**
+ * The VM's address on this machine: its NIC's private IP a.b.c.d becomes the loopback address
+ * 127.b.c.d (the emulator's subnets are in 10.0.0.0/8, so VMs of one emulator never share one).
+ * Azure refuses 127.0.0.0/8 in a VNet, so ARM keeps the real private IP; the VM's IMDS, which is
+ * what software on the VM asks, answers this one, the address it can listen on here.
+ */
+export function vmLoopbackAddress(privateIp: string): string | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(privateIp);
+  return m ? `127.${m[2]}.${m[3]}.${m[4]}` : undefined;
+}
 
 /** Whoever deployed (the same object id every run, so a token survives an emulator restart). */
 export const OPERATOR: Principal = { kind: "user", clientId: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", principalId: stableGuid("operator"), name: "Local Operator" };
@@ -119,7 +130,7 @@ export class IdentityService {
       if (!url.searchParams.get("api-version")) return send(400, { error: "invalid_request", error_description: "Required query variable 'api-version' is missing" });
       if (!resource) return send(400, { error: "invalid_request", error_description: "Required query variable 'resource' is missing" });
       const found = this.vmIdentity(decodeURIComponent(vm[1]!));
-      if (!found) return send(400, { error: "invalid_request", error_description: "Identity not found" });
+      if (!found?.principalId) return send(400, { error: "invalid_request", error_description: "Identity not found" });
       const { principalId } = found;
       // A managed identity's token names its resource in xms_mirid: for a system-assigned one, the VM's resource id.
       const principal: Principal = { kind: "systemAssignedIdentity", principalId, clientId: stableGuid(`vm-client:${principalId}`), name: found.resourceId };
@@ -129,6 +140,18 @@ export class IdentityService {
         access_token: token, client_id: principal.clientId, expires_in: String(expiresOn - now), expires_on: String(expiresOn),
         ext_expires_in: String(expiresOn - now), not_before: String(now), resource, token_type: "Bearer",
       });
+    }
+    // IMDS instance metadata, the one leaf the agent reads (its proxy's listen address), as text.
+    const ip = /^\/vms\/([^/]+)\/metadata\/instance\/network\/interface\/0\/ipv4\/ipAddress\/0\/privateIpAddress\/?$/.exec(url.pathname);
+    if (ip) {
+      if (req.headers.metadata !== "true") return send(400, { error: "Bad request. Required metadata header not specified" });
+      if (!url.searchParams.get("api-version")) return send(400, { error: "Bad request. api-version was not specified in the request" });
+      const found = this.vmIdentity(decodeURIComponent(ip[1]!));
+      const address = found?.privateIp ? vmLoopbackAddress(found.privateIp) : undefined;
+      if (!address) return send(404, { error: "Not found" });
+      res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+      res.end(address);
+      return;
     }
     return send(404, { statusCode: 404, message: `No identity endpoint ${url.pathname}.` });
   }

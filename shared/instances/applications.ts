@@ -1,0 +1,73 @@
+// The workstation's applications as the API shows them, and the single-use tickets that open
+// them. A ticket is issued only to the instance's assigned user, for one application, lives a
+// minute, and is redeemed once by that instance's agent (which exchanges it for a session
+// cookie). Only the ticket's hash is stored.
+import { createHash, randomBytes } from "node:crypto";
+import type { StorageClients } from "../azure/clients";
+import { instanceKey } from "../ids";
+import { RecordTable, tableKey } from "../store/recordTable";
+import { APPLICATION_NAMES, type ApplicationName } from "./agentSignals";
+import type { InstanceRecord } from "./record";
+
+export const TICKETS_TABLE = "apptickets";
+export const TICKET_TTL_SECONDS = 60;
+
+export const APPLICATION_TITLES: Record<ApplicationName, string> = { terminal: "Terminal", jupyter: "Jupyter", jupyterlab: "JupyterLab" };
+
+export type ApplicationView = {
+  name: ApplicationName;
+  title: string;
+  state: "Available" | "NotInstalled" | "Unavailable";
+  /** The application on the VM's proxy; opening it needs a session (POST .../applications/{app}/sessions). */
+  url?: string;
+  message?: string;
+};
+
+const RUNNING = new Set(["Running", "JobRunning"]);
+
+/** Each application with its state, from the agent's last report. */
+export function applicationViews(rec: Pick<InstanceRecord, "state" | "agentApps">): ApplicationView[] {
+  return APPLICATION_NAMES.map((name) => {
+    const title = APPLICATION_TITLES[name];
+    if (!RUNNING.has(rec.state)) return { name, title, state: "Unavailable", message: `The instance is ${rec.state}.` };
+    const reported = rec.agentApps?.applications.find((a) => a.name === name);
+    const proxy = rec.agentApps?.proxyUrl;
+    if (!reported || !proxy) return { name, title, state: "Unavailable", message: "The instance's agent has not reported its applications yet." };
+    if (reported.state === "NotInstalled") return { name, title, state: "NotInstalled", message: reported.message ?? `${title} is not installed on this machine.` };
+    return { name, title, state: "Available", url: `${proxy}/${name}/` };
+  });
+}
+
+export type TicketRecord = { instance: string; instanceId?: string; application: ApplicationName; user: string; expiresAt: string };
+
+export const hashTicket = (ticket: string) => createHash("sha256").update(ticket).digest("hex");
+
+export function newTicket(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+export type TicketStore = {
+  put(ticket: string, record: TicketRecord): Promise<void>;
+  /** Takes the ticket (deletes it) and answers its record; undefined if it was never issued or is already taken. */
+  take(instance: string, ticket: string): Promise<TicketRecord | undefined>;
+};
+
+export function createTicketStore(storage: StorageClients): TicketStore {
+  const table = new RecordTable<TicketRecord>(storage.table(TICKETS_TABLE), "ticket");
+  const pk = (instance: string) => tableKey(instanceKey(instance), "instance");
+  return {
+    async put(ticket, record) {
+      await table.create(pk(record.instance), hashTicket(ticket), record);
+    },
+    async take(instance, ticket) {
+      const got = await table.get(pk(instance), hashTicket(ticket));
+      if (!got) return undefined;
+      // Conditional delete: of two redeemers racing with one ticket, exactly one deletes it.
+      try {
+        return (await table.delete(pk(instance), hashTicket(ticket), got.etag)) ? got.record : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
