@@ -123,7 +123,7 @@ function AccessCard({ inst }: { inst: Instance }) {
           <h3>Applications</h3>
           <ul class="plain row">
             {inst.applications.map((a) => (
-              <li key={a.name}><a href={a.url} target="_blank" rel="noreferrer noopener">{a.name}</a></li>
+              <li key={a.name}><OpenApplication instance={inst.name} app={a} /></li>
             ))}
           </ul>
         </>
@@ -151,5 +151,33 @@ function SetupLog({ inst }: { inst: Instance }) {
       <pre data-testid="setup-log">{log.data || (running ? "(waiting for the scripts…)" : "(empty)")}</pre>
       <p class="hint">On the workspace share under <code>Logs/{inst.name.toLowerCase()}/</code>.</p>
     </details>
+  );
+}
+
+/**
+ * An application opens through a single-use ticket (POST …/applications/{app}/sessions): the
+ * VM's proxy turns it into its session cookie. The bare proxy URL alone is refused.
+ */
+function OpenApplication({ instance, app }: { instance: string; app: Instance["applications"][number] }) {
+  const [error, setError] = useState<string>();
+  if (app.state !== "Available") return <span title={app.message ?? app.state}>{app.title} ({app.message ?? "not available"})</span>;
+  const open = async () => {
+    setError(undefined);
+    // Opened first, filled in after: a window opened after an await is blocked as a pop-up.
+    const win = window.open("", "_blank", "noopener=no");
+    try {
+      const session = unwrap(await api.POST("/api/instances/{name}/applications/{app}/sessions", { params: { path: { name: instance, app: app.name } } })) as { url: string };
+      if (win) win.location.href = session.url;
+      else location.href = session.url;
+    } catch (err) {
+      win?.close();
+      setError(message(err));
+    }
+  };
+  return (
+    <>
+      <button type="button" class="link" onClick={() => void open()}>{app.title}</button>
+      {error && <span role="alert"> {error}</span>}
+    </>
   );
 }
