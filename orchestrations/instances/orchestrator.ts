@@ -2,8 +2,9 @@
 // transitions of its operation; triggers have already moved the record into the busy state
 // (Creating, Starting, Stopping, Restarting, Deleting) and written the operation record.
 import type { OrchestrationContext } from "durable-functions";
-import { all, call, deleteNetwork, notifyDispatcher, vmActionDone, pollGpuDriver, pollVm, progress, ROLLBACK_RETRY, runScript, StepError, task, toStepError, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
-import { DEFAULT_POLL, type LifecycleInput } from "./types";
+import { all, call, decodeFailure, task } from "../boundary";
+import { deleteNetwork, notifyDispatcher, vmActionDone, pollGpuDriver, pollVm, progress, ROLLBACK_RETRY, runScript, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
+import { DEFAULT_POLL, INSTANCE_ACTIVITIES as I, type LifecycleInput } from "./types";
 import { queueId } from "../jobs/queueDriver";
 
 // Bounds for the monitor loops: Azure VM operations take minutes, rarely more than ten.
@@ -15,7 +16,7 @@ function inputOf(ctx: OrchestrationContext): LifecycleInput & { poll: NonNullabl
 }
 
 const failed = (err: unknown) => {
-  const e = toStepError(err);
+  const e = decodeFailure(err);
   return { status: "Failed" as const, error: { code: e.code, message: e.message } };
 };
 
@@ -26,22 +27,22 @@ export function* provisionInstance(ctx: OrchestrationContext): Gen<string> {
   let network: { privateIp?: string; publicIp?: string } = {};
   try {
     yield* progress(ctx, input, { customStep: "network", steps: [{ name: "network", status: "Running" }, { name: "share", status: "Running" }] });
-    const [nsg, ip] = (yield* all(ctx, [
-      task(ctx, "ensureNsg", { instance }),
-      task(ctx, "ensurePublicIp", { instance }),
-      task(ctx, "ensureShareFolders", { instance }),
-    ])) as [{ nsgId: string }, { publicIpId?: string; publicIp?: string }];
-    const nic = yield* call(ctx, "ensureNic", { instance, nsgId: nsg.nsgId, ...(ip.publicIpId ? { publicIpId: ip.publicIpId } : {}) });
+    const [nsg, ip] = yield* all(ctx, [
+      task(ctx, I.ensureNsg, { instance }),
+      task(ctx, I.ensurePublicIp, { instance }),
+      task(ctx, I.ensureShareFolders, { instance }),
+    ]);
+    const nic = yield* call(ctx, I.ensureNic, { instance, nsgId: nsg.nsgId, ...(ip.publicIpId ? { publicIpId: ip.publicIpId } : {}) });
     network = { ...(nic.privateIp ? { privateIp: nic.privateIp } : {}), ...(ip.publicIp ? { publicIp: ip.publicIp } : {}) };
     yield* progress(ctx, input, {
       customStep: "vm",
       steps: [{ name: "network", status: "Succeeded" }, { name: "share", status: "Succeeded" }, { name: "vm", status: "Running" }],
     });
-    yield* call(ctx, "startCreateVm", { instance, nicId: nic.nicId! });
+    yield* call(ctx, I.startCreateVm, { instance, nicId: nic.nicId! });
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmRunning);
-    yield* call(ctx, "grantAgentQueue", { instance });
+    yield* call(ctx, I.grantAgentQueue, { instance });
     // A GPU size on an image without drivers (VM_IMAGE) gets the NVIDIA driver extension first.
-    const driver = yield* call(ctx, "ensureGpuDriver", { instance });
+    const driver = yield* call(ctx, I.ensureGpuDriver, { instance });
     if (driver.needed) {
       yield* progress(ctx, input, { customStep: "gpuDriver", steps: [{ name: "vm", status: "Succeeded" }, { name: "gpuDriver", status: "Running" }] });
       yield* pollGpuDriver(ctx, instance, input.poll, VM_TIMEOUT_MS);
@@ -64,12 +65,12 @@ function* rollback(ctx: OrchestrationContext, input: LifecycleInput & { poll: No
   const outcome = failed(cause);
   ctx.df.setCustomStatus({ step: "rollback", operationId: input.operationId });
   try {
-    yield* call(ctx, "revokeAgentQueue", { instance }, ROLLBACK_RETRY);
+    yield* call(ctx, I.revokeAgentQueue, { instance }, ROLLBACK_RETRY);
     yield* vmActionDone(ctx, instance, "delete", input.poll, VM_TIMEOUT_MS, ROLLBACK_RETRY);
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmGone, ROLLBACK_RETRY);
     yield* deleteNetwork(ctx, instance, ROLLBACK_RETRY);
   } catch (err) {
-    const e = toStepError(err);
+    const e = decodeFailure(err);
     outcome.error.message += ` Cleaning up also failed (${e.code}: ${e.message}); delete the instance to retry the cleanup.`;
   }
   yield* progress(ctx, input, { customStep: "failed", state: { op: "create", to: "CreateFailed" }, done: outcome });
@@ -97,7 +98,7 @@ function* setupThenRunning(ctx: OrchestrationContext, input: LifecycleInput & { 
   // Azure limits the run commands a VM holds; the logs stay on the share.
   for (const runCommand of ran) {
     try {
-      yield* call(ctx, "deleteScript", { instance: input.instance, runCommand });
+      yield* call(ctx, I.deleteScript, { instance: input.instance, runCommand });
     } catch {
       // A leftover run command is harmless and goes with the VM.
     }
@@ -170,7 +171,7 @@ export function* deleteInstance(ctx: OrchestrationContext): Gen<string> {
   yield* notifyDispatcher(ctx, instance, "Deleting");
   try {
     yield* progress(ctx, input, { customStep: "deleteVm", steps: [{ name: "deleteVm", status: "Running" }] });
-    yield* call(ctx, "revokeAgentQueue", { instance });
+    yield* call(ctx, I.revokeAgentQueue, { instance });
     yield* vmActionDone(ctx, instance, "delete", input.poll, VM_TIMEOUT_MS);
     yield* pollVm(ctx, instance, input.poll, VM_TIMEOUT_MS, vmGone);
     yield* progress(ctx, input, { customStep: "deleteNetwork", steps: [{ name: "deleteVm", status: "Succeeded" }, { name: "deleteNetwork", status: "Running" }] });
@@ -179,11 +180,10 @@ export function* deleteInstance(ctx: OrchestrationContext): Gen<string> {
     yield* progress(ctx, input, { customStep: "failed", state: { op: "delete", to: "Unusable" }, done: failed(err) });
     return "Unusable";
   }
-  yield* call(ctx, "removeRecord", { instance, operationId: input.operationId, at: ctx.df.currentUtcDateTime.toISOString() });
+  yield* call(ctx, I.removeRecord, { instance, operationId: input.operationId, at: ctx.df.currentUtcDateTime.toISOString() });
   // The job queue goes with the instance: a later instance of this name starts with an empty one
   // (its size and cap, not this one's). Late calls of this one's jobs find it uninitialized and no instance.
   ctx.df.signalEntity(queueId(instance), "delete");
   return "Deleted";
 }
 
-export { StepError };

@@ -1,5 +1,5 @@
 // The only file of this workflow that talks to durable-functions' registry. Activities are
-// wrapped by asOutcome (outcome.ts): business failures come back as data, transient ones throw.
+// registered from their registry entries (types.ts, boundary/register.ts).
 import * as df from "durable-functions";
 import { getAzureClients } from "../../shared/azure/clients";
 import { instanceRecords } from "../../shared/instances/record";
@@ -8,10 +8,10 @@ import { createAuditStore } from "../../shared/store/audit";
 import { createOperationStore } from "../../shared/store/operations";
 import { createInstanceActivities, type InstanceActivities } from "./activities";
 import { deleteInstance, provisionInstance, restartInstance, startInstance, stopInstance } from "./orchestrator";
-import { asOutcome } from "./outcome";
-import { tracedActivity, tracedOrchestrator } from "../traced";
+import { registerActivities } from "../boundary/register";
+import { tracedOrchestrator } from "../traced";
 import { agentSettingsOf } from "../../shared/jobs/agentConfig";
-import { ACTIVITIES, ORCHESTRATIONS, type OperationRecord } from "./types";
+import { INSTANCE_ACTIVITIES, ORCHESTRATIONS, type OperationRecord } from "./types";
 
 let activities: InstanceActivities | undefined;
 
@@ -38,10 +38,4 @@ df.app.orchestration(ORCHESTRATIONS.stop, tracedOrchestrator(ORCHESTRATIONS.stop
 df.app.orchestration(ORCHESTRATIONS.restart, tracedOrchestrator(ORCHESTRATIONS.restart, restartInstance));
 df.app.orchestration(ORCHESTRATIONS.delete, tracedOrchestrator(ORCHESTRATIONS.delete, deleteInstance));
 
-for (const key of Object.keys(ACTIVITIES) as (keyof typeof ACTIVITIES)[]) {
-  if (key === "notifyDispatcher") continue; // the jobs workflow registers it
-  const name = key as keyof InstanceActivities;
-  df.app.activity(ACTIVITIES[name], {
-    handler: tracedActivity(ACTIVITIES[name], (input: unknown) => asOutcome(() => (deps()[name] as (i: unknown) => Promise<unknown>)(input))),
-  });
-}
+registerActivities(INSTANCE_ACTIVITIES, deps);

@@ -3,6 +3,8 @@
 import type { InstanceState, OperationStatus } from "../../shared/instances/states";
 import type { Operation } from "../../shared/instances/stateMachine";
 import type { OperationResponse } from "../../shared/schemas/operation";
+import { defineActivities, namesOf, retryPolicy } from "../boundary/registry";
+import type { InstanceActivities } from "./activities";
 
 export const ORCHESTRATIONS = {
   provision: "provisionInstance",
@@ -12,28 +14,36 @@ export const ORCHESTRATIONS = {
   delete: "deleteInstance",
 } as const;
 
-export const ACTIVITIES = {
-  ensureNsg: "instanceEnsureNsg",
-  ensurePublicIp: "instanceEnsurePublicIp",
-  ensureNic: "instanceEnsureNic",
-  ensureShareFolders: "instanceEnsureShareFolders",
-  startCreateVm: "instanceStartCreateVm",
-  vmStatus: "instanceVmStatus",
-  grantAgentQueue: "instanceGrantAgentQueue",
-  ensureGpuDriver: "instanceEnsureGpuDriver",
-  gpuDriverStatus: "instanceGpuDriverStatus",
-  revokeAgentQueue: "instanceRevokeAgentQueue",
-  vmAction: "instanceVmAction",
-  vmOperation: "instanceVmOperation",
-  deleteNetwork: "instanceDeleteNetwork",
-  startScript: "instanceStartScript",
-  scriptStatus: "instanceScriptStatus",
-  deleteScript: "instanceDeleteScript",
-  progress: "instanceProgress",
-  removeRecord: "instanceRemoveRecord",
-  /** Registered by the jobs workflow (phase2 contract). */
-  notifyDispatcher: "notifyDispatcher",
-} as const;
+/**
+ * The workflow's activities (activities.ts): transient ARM failures (429/5xx, network) that the
+ * SDK's own retries did not absorb are retried; business failures (quota, bad size, state
+ * conflicts) come back at once. The jobs workflow's `notifyDispatcher` is in its own registry.
+ */
+export const INSTANCE_ACTIVITIES = defineActivities<InstanceActivities>({
+  names: {
+    ensureNsg: "instanceEnsureNsg",
+    ensurePublicIp: "instanceEnsurePublicIp",
+    ensureNic: "instanceEnsureNic",
+    ensureShareFolders: "instanceEnsureShareFolders",
+    startCreateVm: "instanceStartCreateVm",
+    vmStatus: "instanceVmStatus",
+    grantAgentQueue: "instanceGrantAgentQueue",
+    ensureGpuDriver: "instanceEnsureGpuDriver",
+    gpuDriverStatus: "instanceGpuDriverStatus",
+    revokeAgentQueue: "instanceRevokeAgentQueue",
+    vmAction: "instanceVmAction",
+    vmOperation: "instanceVmOperation",
+    deleteNetwork: "instanceDeleteNetwork",
+    startScript: "instanceStartScript",
+    scriptStatus: "instanceScriptStatus",
+    deleteScript: "instanceDeleteScript",
+    progress: "instanceProgress",
+    removeRecord: "instanceRemoveRecord",
+  },
+  retry: retryPolicy(1000, 5),
+  failFast: true,
+});
+export const ACTIVITIES = namesOf(INSTANCE_ACTIVITIES);
 
 /** How often the orchestrators poll long ARM operations (durable timers with backoff). */
 export type PollOptions = { initialMs: number; maxMs: number; factor: number };

@@ -5,10 +5,10 @@
 // taken, no end after timeout + margin) ends the job Failed "agent lost". The end is recorded
 // once, by `finish`; then the queue frees the slot.
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import { call, type ResultOf } from "./calls";
+import { call, decodeFailure, type OutputOf } from "../boundary";
 import { EventInbox } from "./eventInbox";
 import { changeQueue } from "./queueDriver";
-import { ACTIVITIES, JOB_EVENT, type JobEventPayload, type JobInput, type JobOutcome } from "./types";
+import { JOB_ACTIVITIES, JOB_EVENT, type JobEventPayload, type JobInput, type JobOutcome } from "./types";
 
 export const jobOrchestrator: OrchestrationHandler = function* (ctx: OrchestrationContext) {
   const input = ctx.df.getInput<JobInput>();
@@ -39,11 +39,11 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
     }
   }
 
-  let started: ResultOf<typeof ACTIVITIES.startJob>;
+  let started: OutputOf<typeof JOB_ACTIVITIES.startJob>;
   try {
-    started = (yield call(ctx, ACTIVITIES.startJob, { instance: input.instance, jobId: input.jobId, gpuIndices, at: at() })) as ResultOf<typeof ACTIVITIES.startJob>;
+    started = yield* call(ctx, JOB_ACTIVITIES.startJob, { instance: input.instance, jobId: input.jobId, gpuIndices, at: at() });
   } catch (err) {
-    started = { started: false, outcome: { state: "Failed", error: { code: "StartFailed", message: firstLine(err) } } };
+    started = { started: false, outcome: { state: "Failed", error: { code: "StartFailed", message: firstLine(decodeFailure(err).message) } } };
   }
 
   let outcome: JobOutcome | undefined;
@@ -66,7 +66,7 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
           outcome = canceled(ev.reason);
         } else if (!cancel) {
           cancel = { reason: ev.reason, until: now() + live.cancelGraceMs };
-          yield call(ctx, ACTIVITIES.cancelOnAgent, { instance: input.instance, jobId: input.jobId, reason: ev.reason });
+          yield* call(ctx, JOB_ACTIVITIES.cancelOnAgent, { instance: input.instance, jobId: input.jobId, reason: ev.reason });
         }
       }
       if (outcome) break;
@@ -81,7 +81,7 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
       }
       if (t - lastCheck >= live.heartbeatMs) {
         lastCheck = t;
-        const seen = (yield call(ctx, ACTIVITIES.checkAgent, { instance: input.instance, jobId: input.jobId })) as ResultOf<typeof ACTIVITIES.checkAgent>;
+        const seen = yield* call(ctx, JOB_ACTIVITIES.checkAgent, { instance: input.instance, jobId: input.jobId });
         // The agent's report is on the record too: its end counts even if the event was lost.
         const verdict = seen.reported ? (cancel && seen.reported.state !== "Completed" ? canceled(cancel.reason, seen.reported) : seen.reported) : judge(seen, t, live);
         if (verdict) {
@@ -97,7 +97,7 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
     }
   }
 
-  yield call(ctx, ACTIVITIES.finish, { instance: input.instance, jobId: input.jobId, outcome: outcome!, at: at() });
+  yield* call(ctx, JOB_ACTIVITIES.finish, { instance: input.instance, jobId: input.jobId, outcome: outcome!, at: at() });
   yield* changeQueue(ctx, input.instance, [{ type: "JobFinished", jobId: input.jobId }]);
   return outcome;
 };
@@ -129,6 +129,6 @@ function canceled(reason: string, reported?: JobOutcome): JobOutcome {
   };
 }
 
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 500);
+function firstLine(text: string): string {
+  return text.split("\n")[0]!.slice(0, 500);
 }

@@ -6,8 +6,8 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, Task } from "durable-functions";
 import type { DispatcherEvent } from "../../shared/jobs/dispatcher";
-import { call, type ResultOf } from "./calls";
-import { ACTIVITIES, QUEUE_ENTITY, type QueueAnswer } from "./types";
+import { call } from "../boundary";
+import { JOB_ACTIVITIES, QUEUE_ENTITY, type QueueAnswer } from "./types";
 
 /** Refill rounds in one change at most (each reads up to a window of spilled jobs). */
 const MAX_ROUNDS = 8;
@@ -20,7 +20,7 @@ export function* changeQueue(ctx: OrchestrationContext, instance: string, events
   const id = queueId(instance);
   let answer = (yield ctx.df.callEntity(id, "step", { events })) as QueueAnswer;
   if (answer.uninitialized) {
-    const cfg = (yield call(ctx, ACTIVITIES.queueConfig, { instance })) as ResultOf<typeof ACTIVITIES.queueConfig>;
+    const cfg = yield* call(ctx, JOB_ACTIVITIES.queueConfig, { instance });
     if (!cfg.exists) return; // the instance is gone: nothing to queue on
     yield ctx.df.callEntity(id, "init", { config: cfg.config, running: cfg.running });
     answer = (yield ctx.df.callEntity(id, "step", { events })) as QueueAnswer;
@@ -28,7 +28,7 @@ export function* changeQueue(ctx: OrchestrationContext, instance: string, events
   for (let round = 0; !answer.uninitialized; round++) {
     // Past MAX_ROUNDS no more rows are read back here (the next change of the queue does it).
     const last = round >= MAX_ROUNDS;
-    const applied = (yield call(ctx, ACTIVITIES.apply, {
+    const applied = yield* call(ctx, JOB_ACTIVITIES.apply, {
       instance,
       commands: answer.commands ?? [],
       counts: answer.counts!,
@@ -36,7 +36,7 @@ export function* changeQueue(ctx: OrchestrationContext, instance: string, events
       at: ctx.df.currentUtcDateTime.toISOString(),
       ...(answer.refill && !last ? { refill: answer.refill } : {}),
       ...(answer.trim ? { trim: answer.trim } : {}),
-    })) as ResultOf<typeof ACTIVITIES.apply>;
+    });
     const more: DispatcherEvent[] = [];
     if (answer.trim) more.push({ type: "Trimmed", until: answer.trim.until });
     if (applied?.refill) {
@@ -57,6 +57,6 @@ export function* changeQueue(ctx: OrchestrationContext, instance: string, events
  */
 export function* reconfigureQueue(ctx: OrchestrationContext): Generator<Task, void, unknown> {
   const { instance } = ctx.df.getInput<{ instance: string }>()!;
-  const cfg = (yield call(ctx, ACTIVITIES.queueConfig, { instance })) as ResultOf<typeof ACTIVITIES.queueConfig>;
+  const cfg = yield* call(ctx, JOB_ACTIVITIES.queueConfig, { instance });
   if (cfg.exists) yield* changeQueue(ctx, instance, [{ type: "Configure", config: cfg.config }]);
 }

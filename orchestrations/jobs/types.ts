@@ -2,20 +2,31 @@
 // (`JobQueue`), one orchestration per job (`runJob`) and their activities.
 import type { DispatcherCommand, DispatcherConfig } from "../../shared/jobs/dispatcher";
 import type { JobState } from "../../shared/instances/states";
+import { defineActivities, namesOf, retryPolicy } from "../boundary/registry";
+import type { JobActivities } from "./activities";
 
 export const ORCHESTRATIONS = { job: "runJob", reconfigureQueue: "reconfigureJobQueue" } as const;
 export const QUEUE_ENTITY = "JobQueue";
 
-export const ACTIVITIES = {
-  /** The instance orchestrations' contract: {instance, state} → the jobs' final cancels on a stop or delete. */
-  notifyDispatcher: "notifyDispatcher",
-  queueConfig: "jobsQueueConfig",
-  apply: "jobsApplyDispatcherCommands",
-  startJob: "jobsHandToAgent",
-  cancelOnAgent: "jobsCancelOnAgent",
-  checkAgent: "jobsCheckAgent",
-  finish: "jobsFinish",
-} as const;
+/**
+ * The workflow's activities (activities.ts). Transient cloud and storage failures (429 included)
+ * are retried with backoff by the engine; so is any other failure (no fail-fast here).
+ */
+export const JOB_ACTIVITIES = defineActivities<JobActivities>({
+  names: {
+    /** The instance orchestrations' contract: {instance, state} → the jobs' final cancels on a stop or delete. */
+    notifyDispatcher: "notifyDispatcher",
+    queueConfig: "jobsQueueConfig",
+    apply: "jobsApplyDispatcherCommands",
+    startJob: "jobsHandToAgent",
+    cancelOnAgent: "jobsCancelOnAgent",
+    checkAgent: "jobsCheckAgent",
+    finish: "jobsFinish",
+  },
+  retry: retryPolicy(500, 8),
+  failFast: false,
+});
+export const ACTIVITIES = namesOf(JOB_ACTIVITIES);
 
 /** What a queue-entity operation answers: the commands to apply (entities do no I/O). */
 export type QueueAnswer = {

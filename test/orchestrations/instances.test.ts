@@ -5,10 +5,12 @@ import { describe, expect, test } from "vitest";
 import { deleteInstance, provisionInstance, restartInstance, startInstance, stopInstance } from "../../orchestrations/instances/orchestrator";
 import { ACTIVITIES, type ProgressInput } from "../../orchestrations/instances/types";
 import { ACTIVITIES as JOB_ACTIVITIES } from "../../orchestrations/jobs/types";
+import { failureError } from "../../orchestrations/boundary/failure";
 import { COMPUTE_LIMITS } from "../../local/cloud/throttle";
 import { runOrchestration, type Stub } from "./harness";
 
-const A = ACTIVITIES;
+// The jobs workflow registers notifyDispatcher (its own registry); the instance orchestrators call it.
+const A = { ...ACTIVITIES, notifyDispatcher: JOB_ACTIVITIES.notifyDispatcher };
 const ok = (value?: unknown) => ({ ok: true, value });
 const input = { instance: "alice-1", operationId: "op1", requestedBy: "alice", poll: { initialMs: 200, maxMs: 2000, factor: 1.5 } };
 
@@ -82,7 +84,7 @@ describe("provisionInstance", () => {
     const r = await runOrchestration(provisionInstance, input, happyStubs({
       [A.ensureNsg]: (_i, attempt) => {
         nsgCalls++;
-        if (attempt <= 2) throw new Error("[TooManyRequests] throttled");
+        if (attempt <= 2) throw failureError({ code: "TooManyRequests", message: "throttled", retryable: true });
         return ok({ nsgId: "nsg-id" });
       },
     }));
@@ -115,7 +117,7 @@ describe("provisionInstance", () => {
     let polls = 0;
     const r = await runOrchestration(provisionInstance, input, happyStubs({
       [A.startCreateVm]: () => {
-        throw new Error("[InternalServerError] ARM kept failing");
+        throw failureError({ code: "InternalServerError", message: "ARM kept failing", retryable: true });
       },
       [A.vmStatus]: () => ok(polls++ < 2 ? { exists: true, provisioning: "Deleting", power: "running" } : { exists: false }),
     }));

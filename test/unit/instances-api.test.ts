@@ -3,8 +3,8 @@
 // cloud-init and setup wrapper (no secrets).
 import { describe, expect, test } from "vitest";
 import { SETUP_WRAPPER, cloudInit } from "../../orchestrations/instances/cloudInit";
-import { asOutcome } from "../../orchestrations/instances/outcome";
-import { toStepError } from "../../orchestrations/instances/steps";
+import { activityAnswer } from "../../orchestrations/boundary/register";
+import { decodeFailure, failureError } from "../../orchestrations/boundary/failure";
 import { toInstanceResponse } from "../../functions/instanceView";
 import { CloudError, ConflictError, QuotaExceededError } from "../../shared/errors";
 import type { InstanceRecord } from "../../shared/instances/record";
@@ -54,26 +54,39 @@ describe("toInstanceResponse", () => {
 describe("activity outcomes", () => {
   test.each([
     ["success", async () => 5, { ok: true, value: 5 }],
-    ["business failure comes back as data", async () => { throw new QuotaExceededError({ family: "f", used: 1, limit: 1, requested: 1, scope: "workspace" }); }, { ok: false, error: { code: "QuotaExceeded" } }],
-    ["non-retryable conflict", async () => { throw new ConflictError("x", { retryable: false }); }, { ok: false, error: { code: "Conflict" } }],
+    ["business failure comes back as data", async () => { throw new QuotaExceededError({ family: "f", used: 1, limit: 1, requested: 1, scope: "workspace" }); }, { ok: false, error: { code: "QuotaExceeded", retryable: false } }],
+    ["non-retryable conflict", async () => { throw new ConflictError("x", { retryable: false }); }, { ok: false, error: { code: "Conflict", message: "x", retryable: false } }],
   ])("%s", async (_n, run, expected) => {
-    expect(await asOutcome(run)).toMatchObject(expected);
+    expect(await activityAnswer(true, run)).toMatchObject(expected);
+  });
+
+  test("without fail-fast the value is answered as it is, and every failure is thrown for the retries", async () => {
+    expect(await activityAnswer(false, async () => ({ n: 5 }))).toEqual({ n: 5 });
+    const thrown = await activityAnswer(false, async () => { throw new ConflictError("x", { retryable: false }); }).catch((e: unknown) => e);
+    expect(decodeFailure(thrown).toFailure()).toEqual({ code: "Conflict", message: "x", retryable: false });
   });
 
   test.each([
-    ["transient cloud error", new CloudError("TooManyRequests", "slow down", { httpStatus: 429 }), "[TooManyRequests] slow down"],
-    ["unknown error", new TypeError("bug"), "[InternalError] bug"],
-  ])("%s throws [Code] message for retries", async (_n, err, message) => {
-    await expect(asOutcome(async () => { throw err; })).rejects.toThrow(message);
+    ["transient cloud error", new CloudError("TooManyRequests", "slow down", { httpStatus: 429 }), { code: "TooManyRequests", message: "slow down", retryable: true }],
+    ["unknown error", new TypeError("bug\nsecond line"), { code: "InternalError", message: "bug\nsecond line", retryable: true }],
+  ])("%s is thrown so the library retries it, and decodes to the same failure", async (_n, err, failure) => {
+    const thrown = await activityAnswer(true, async () => { throw err; }).catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(Error);
+    expect(decodeFailure(thrown).toFailure()).toEqual(failure);
   });
 
+  // What the orchestrator is handed: the activity's message, maybe behind a prefix and before the stack.
+  const encoded = failureError({ code: "InternalServerError", message: "boom [not a code] \n with a newline", retryable: true }).message;
   test.each([
-    ["[TooManyRequests] slow down \n stack", "TooManyRequests", "slow down"],
-    ["Activity function 'x' failed: [InternalServerError] boom\nat ...", "InternalServerError", "boom"],
-    ["plain failure\nmore", "InternalError", "plain failure"],
-  ])("toStepError(%j)", (text, code, message) => {
-    const e = toStepError(new Error(text));
-    expect([e.code, e.message]).toEqual([code, message]);
+    ["as thrown", encoded],
+    ["the library's Reason \n Details", `${encoded} \n at stack line`],
+    ["a host's prefix", `Activity function 'x' failed: ${encoded}\nat ...`],
+  ])("decodeFailure: %s", (_n, text) => {
+    expect(decodeFailure(new Error(text)).toFailure()).toEqual({ code: "InternalServerError", message: "boom [not a code] \n with a newline", retryable: true });
+  });
+
+  test("a failure that is not ours keeps its first line, as InternalError", () => {
+    expect(decodeFailure(new Error("plain failure\nmore")).toFailure()).toEqual({ code: "InternalError", message: "plain failure", retryable: true });
   });
 });
 
