@@ -20,8 +20,7 @@ import { durablePort } from "../orchestrations/jobs/durablePort";
 import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
 import { ROUTES } from "../shared/api/routes";
 import { apiRoute, httpRoute } from "./http/api";
-import { jobStores } from "./jobSubmission";
-import { getClients, getSettings } from "./runtime";
+import { getClients, getSettings, stores } from "../services/root";
 
 /** The bundled agent (npm run build writes it next to the app). */
 const AGENT_FILE = path.join(__dirname, "..", "agent", "agent.bundle.js");
@@ -41,7 +40,7 @@ apiRoute(ROUTES.reportJob, async ({ ctx, req, params, body }) => {
   const parsed = parseWith(agentReport, body);
   if (!parsed.ok) throw parsed.error;
   const report = parsed.value;
-  const got = await jobStores().jobs.get(params.id!);
+  const got = await stores().jobs.get(params.id!);
   if (!got) throw NotFoundError.resource("Job", params.id!);
   const settings = getSettings();
   const expected = instanceVmResourceId(settings.subscriptionId, settings.resourceGroup, got.record.instance);
@@ -91,7 +90,7 @@ async function started(job: JobRecord, etag: string, claim: string | undefined) 
     const taken: Partial<JobRecord> = job.image ? { pullingAt: now } : { state: "Running", startedAt: now };
     try {
       // No heartbeatAt yet: the backstop counts from startedAt (pullingAt) until the first heartbeat.
-      await jobStores().jobs.update({ ...job, ...taken, ...(claim ? { agentClaim: claim } : { heartbeatAt: now }) }, etag);
+      await stores().jobs.update({ ...job, ...taken, ...(claim ? { agentClaim: claim } : { heartbeatAt: now }) }, etag);
       if (!job.image) recordJobStarted(job.instance, job.submittedAt, now);
     } catch (err) {
       // Someone else changed it (a cancel, or a concurrent "started"): the agent must not run it.
@@ -123,7 +122,7 @@ async function running(job: JobRecord, etag: string): Promise<Record<string, nev
   if (job.state !== "Starting" || !job.pullingAt) throw new AppError("JobNotStartable", `Job '${job.id}' is ${job.state}${job.pullingAt ? "" : " and was not handed to its agent"}; it cannot run.`, 409);
   const now = new Date().toISOString();
   try {
-    await jobStores().jobs.update({ ...job, state: "Running", startedAt: now, heartbeatAt: now }, etag);
+    await stores().jobs.update({ ...job, state: "Running", startedAt: now, heartbeatAt: now }, etag);
     recordJobStarted(job.instance, job.submittedAt, now);
   } catch (err) {
     if (err instanceof PreconditionFailedError) throw new AppError("JobNotStartable", `Job '${job.id}' changed meanwhile; it is not started.`, 409);
@@ -135,10 +134,10 @@ async function running(job: JobRecord, etag: string): Promise<Record<string, nev
 /** Puts the reported end on the record (ETag retries); a terminal record or one that has it already is left. */
 async function keepExitReport(jobId: string, outcome: NonNullable<JobRecord["exitReport"]>): Promise<void> {
   for (let i = 0; i < 10; i++) {
-    const cur = await jobStores().jobs.get(jobId);
+    const cur = await stores().jobs.get(jobId);
     if (!cur || isTerminalJobState(cur.record.state) || cur.record.exitReport) return;
     try {
-      await jobStores().jobs.update({ ...cur.record, exitReport: outcome }, cur.etag);
+      await stores().jobs.update({ ...cur.record, exitReport: outcome }, cur.etag);
       return;
     } catch (err) {
       if (!(err instanceof PreconditionFailedError)) throw err;
@@ -156,7 +155,7 @@ async function heartbeat(job: JobRecord, etag: string): Promise<{ cancel?: strin
   const now = Date.now();
   const heartbeatMs = agentSettingsOf(getSettings(), getClients()).heartbeatSeconds * 1000;
   if (!job.heartbeatAt || now - Date.parse(job.heartbeatAt) >= heartbeatMs / 2) {
-    await jobStores().jobs.update({ ...job, heartbeatAt: new Date(now).toISOString() }, etag).catch((err: unknown) => {
+    await stores().jobs.update({ ...job, heartbeatAt: new Date(now).toISOString() }, etag).catch((err: unknown) => {
       if (!(err instanceof PreconditionFailedError)) throw err; // changed meanwhile: the next heartbeat writes
     });
   }

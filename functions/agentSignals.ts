@@ -9,7 +9,7 @@ import { parseWith } from "../shared/validation";
 import { apiRoute } from "./http/api";
 import { ROUTES } from "../shared/api/routes";
 import { updateInstance } from "./instanceUpdate";
-import { getSettings } from "./runtime";
+import { getSettings } from "../services/root";
 
 /** Reports only change what runs the VM; a stopped or deleting instance ignores a late one. */
 const REPORTING_STATES = new Set(["Running", "JobRunning", "SettingUp", "Starting", "Restarting"]);

@@ -12,8 +12,7 @@ import { INSTANCE_NAME_PATTERN } from "../shared/schemas/common";
 import { apiRoute } from "./http/api";
 import { ROUTES } from "../shared/api/routes";
 import { loadInstance } from "./instances";
-import { instanceStores } from "./instanceStores";
-import { getClients, getSettings } from "./runtime";
+import { getClients, getSettings, stores } from "../services/root";
 
 let tickets: TicketStore | undefined;
 const ticketStore = () => (tickets ??= createTicketStore(getClients().storage));
@@ -54,7 +53,7 @@ apiRoute(ROUTES.redeemTicket, async ({ ctx, req, params, body }) => {
   const taken = await ticketStore().take(name, b.ticket);
   if (!taken || taken.application !== b.application || Date.parse(taken.expiresAt) <= Date.now()) throw invalid();
   // A ticket of an earlier instance of this name opens nothing on a later one.
-  const current = await instanceStores().instances.get(name);
+  const current = await stores().instances.get(name);
   if (!current || !sameIncarnation(current.record, taken) || current.record.assignedUser !== taken.user) throw invalid();
   return { status: 200, body: { user: taken.user, application: taken.application } };
 });

@@ -10,8 +10,7 @@ import { logger } from "../shared/telemetry/log";
 import { parseWith } from "../shared/validation";
 import { apiRoute } from "./http/api";
 import { ROUTES } from "../shared/api/routes";
-import { instanceStores } from "./instanceStores";
-import { getSettings } from "./runtime";
+import { getSettings, stores } from "../services/root";
 
 apiRoute(ROUTES.listAudit, async ({ principal, req }) => {
   assertAuthorized(principal, "audit:read");
@@ -26,7 +25,7 @@ apiRoute(ROUTES.listAudit, async ({ principal, req }) => {
   if (!parsed.ok) throw parsed.error;
   const { instance, user, from, to } = parsed.value;
   if (from && to && Date.parse(from) > Date.parse(to)) throw ValidationError.field("from", "must not be after `to`");
-  const page = await instanceStores().audit.list({
+  const page = await stores().audit.list({
     ...(instance ? { instance: instance.toLowerCase() } : {}),
     ...(user ? { actor: user } : {}),
     ...listScope(principal),
@@ -46,7 +45,7 @@ apiRoute(ROUTES.listAudit, async ({ principal, req }) => {
 
 apiRoute(ROUTES.getAuditEntry, async ({ principal, params }) => {
   const id = params.id ?? "";
-  const entry = /^\d{13}-[a-z0-9-]{1,80}$/.test(id) ? await instanceStores().audit.get(id) : undefined;
+  const entry = /^\d{13}-[a-z0-9-]{1,80}$/.test(id) ? await stores().audit.get(id) : undefined;
   if (!entry) throw NotFoundError.resource("Audit entry", id);
   assertAuthorized(principal, "audit:read");
   // As for instances: an entry of another user's instance is a 404, not a 403.
@@ -58,7 +57,7 @@ apiRoute(ROUTES.getAuditEntry, async ({ principal, params }) => {
 export async function purgeAudit(_timer: unknown, ctx: InvocationContext): Promise<void> {
   const days = getSettings().auditRetentionDays;
   const before = new Date(Date.now() - days * 86_400_000).toISOString();
-  const removed = await instanceStores().audit.purge(before);
+  const removed = await stores().audit.purge(before);
   if (removed > 0) logger(ctx).info(`audit: deleted ${removed} entries older than ${days} days`, { removed, before });
 }
 

@@ -6,7 +6,7 @@
 import type { HttpResponseInit } from "@azure/functions";
 import type { AuditEntry } from "../shared/schemas/audit";
 import { newAuditId } from "../shared/store/audit";
-import { instanceStores } from "./instanceStores";
+import { stores } from "../services/root";
 
 export type AuditedAction = {
   /** `instance.stop`, `job.submit`, ... */
@@ -29,7 +29,7 @@ export async function recordCall(
   const body = call.response.jsonBody as { id?: unknown; error?: { code?: unknown; message?: unknown } } | undefined;
   const instance = (call.note.instance ?? call.params.name)?.toLowerCase();
   const jobId = call.note.jobId ?? (audited.jobRoute ? call.params.id : undefined) ?? (audited.action === "job.submit" && status < 400 && typeof body?.id === "string" ? body.id : undefined);
-  const { instances, audit } = instanceStores();
+  const { instances, audit } = stores();
   // Whose instance it is decides who may read the entry (users: their own instances').
   const owner = instance ? (await instances.get(instance))?.record : undefined;
   const entry: AuditEntry = {

@@ -18,7 +18,7 @@ import { SYSTEM_ACTORS } from "../shared/audit/actors";
 import { logger } from "../shared/telemetry/log";
 import { inSpan } from "../shared/telemetry/tracing";
 import { beginInstanceOperation } from "./instanceOperations";
-import { getClients, getSettings } from "./runtime";
+import { getClients, getSettings } from "../services/root";
 
 export const AUTOSTOP_FUNCTION = "autoStopTick";
 /** Who asked, on the operation record and in logs. */

@@ -8,7 +8,7 @@ import { ROUTES } from "../shared/api/routes";
 import { loadInstance } from "./instances";
 import { updateInstance } from "./instanceUpdate";
 import { toInstanceResponse } from "./instanceView";
-import { getSettings } from "./runtime";
+import { getSettings } from "../services/root";
 
 apiRoute(ROUTES.postponeAutoStop, async ({ principal, params }) => {
   const got = await loadInstance(principal, params.name, "instance:activity");

@@ -6,7 +6,7 @@ import { ROUTES } from "../shared/api/routes";
 import { httpRoute } from "./http/api";
 import { createStorageServiceClients } from "../shared/azure/clients";
 import { requireStorageConnection } from "../shared/azure/storageConnection";
-import { getClients } from "./runtime";
+import { getClients } from "../services/root";
 
 export type HealthCheck = {
   name: string;

@@ -4,7 +4,7 @@
 import { NotFoundError, PreconditionFailedError } from "../shared/errors";
 import type { InstanceRecord } from "../shared/instances/record";
 import type { Stored } from "../shared/store/recordTable";
-import { instanceStores } from "./instanceStores";
+import { stores } from "../services/root";
 
 export const ACTIVITY_WRITE_INTERVAL_MS = 30_000;
 
@@ -13,7 +13,7 @@ export const ACTIVITY_WRITE_INTERVAL_MS = 30_000;
  * `inHand`: the record the caller just read, tried first (a conflict re-reads it).
  */
 export async function recordActivity(name: string, at: Date = new Date(), inHand?: Stored<InstanceRecord>): Promise<void> {
-  const { instances } = instanceStores();
+  const { instances } = stores();
   for (let attempt = 1; ; attempt++) {
     const got = attempt === 1 && inHand ? inHand : await instances.get(name);
     if (!got) throw NotFoundError.resource("Instance", name);

@@ -12,7 +12,7 @@ import { assertQuota } from "./sizeCatalog";
 import type { AuditEntry } from "../shared/schemas/audit";
 import { operationAuditId } from "../shared/store/audit";
 import { traceField } from "../shared/telemetry/tracing";
-import { instanceStores } from "./instanceStores";
+import { stores } from "../services/root";
 
 export type LifecycleOperation = "start" | "stop" | "restart" | "delete";
 
@@ -41,7 +41,7 @@ export function lifecycleInput(name: string, operationId: string, requestedBy: s
 }
 
 export async function beginInstanceOperation(o: BeginOptions): Promise<OperationRecord> {
-  const { instances, operations, audit } = instanceStores();
+  const { instances, operations, audit } = stores();
   const operationId = newId();
   const startedAt = new Date().toISOString();
 

@@ -6,7 +6,7 @@ import { ROUTES } from "../shared/api/routes";
 import { sharePaths } from "../shared/ids";
 import { apiRoute } from "./http/api";
 import { loadInstance } from "./instances";
-import { getClients } from "./runtime";
+import { getClients } from "../services/root";
 
 const KINDS = ["creation", "startup"] as const;
 

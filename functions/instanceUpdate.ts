@@ -3,7 +3,7 @@
 import { AppError, NotFoundError, PreconditionFailedError } from "../shared/errors";
 import type { InstanceRecord } from "../shared/instances/record";
 import type { Stored } from "../shared/store/recordTable";
-import { instanceStores } from "./instanceStores";
+import { stores } from "../services/root";
 
 /**
  * `change` answers the new record, or undefined to write nothing. Answers what is stored after.
@@ -14,7 +14,7 @@ export async function updateInstance(
   change: (rec: InstanceRecord) => InstanceRecord | undefined,
   inHand?: Stored<InstanceRecord>,
 ): Promise<Stored<InstanceRecord>> {
-  const { instances } = instanceStores();
+  const { instances } = stores();
   for (let attempt = 1; attempt <= 10; attempt++) {
     const got = attempt === 1 && inHand ? inHand : await instances.get(name);
     if (!got) throw NotFoundError.resource("Instance", name);

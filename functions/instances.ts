@@ -18,11 +18,10 @@ import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
 import { accepted, apiRoute, idempotencyKey, ifMatch, operationHeaders, type ApiRequest, type ApiResult } from "./http/api";
 import { recordActivity } from "./instanceActivity";
 import { beginInstanceOperation, lifecycleInput, operationAuditEntry, type LifecycleOperation } from "./instanceOperations";
-import { instanceStores } from "./instanceStores";
 import { toInstanceResponse } from "./instanceView";
 import { toOperationResponse } from "./operations";
-import { getSettings } from "./runtime";
 import { assertQuota, sizeInfo } from "./sizeCatalog";
+import { getSettings, stores } from "../services/root";
 
 const durable = [df.input.durableClient()];
 
@@ -37,7 +36,7 @@ function withEtag(status: number, stored: Stored<InstanceRecord>, extra: Record<
 /** The instance the caller may see, or 404 (also for another user's instance). */
 export async function loadInstance(principal: Principal, name: string | undefined, action: Action): Promise<Stored<InstanceRecord>> {
   if (!name || !INSTANCE_NAME_PATTERN.test(name)) throw NotFoundError.resource("Instance", name ?? "");
-  const got = await instanceStores().instances.get(name);
+  const got = await stores().instances.get(name);
   if (!got) throw NotFoundError.resource("Instance", name);
   assertAuthorized(principal, action, { instance: { name: got.record.name, assignedUser: got.record.assignedUser } });
   return got;
@@ -77,7 +76,7 @@ async function create(r: ApiRequest): Promise<ApiResult> {
   const assignedUser = req.assignedUser ?? r.principal.userId;
   assertAuthorized(r.principal, "instance:create", { assignedUser });
   const hash = createHash("sha256").update(stableJson({ ...req, name: req.name.toLowerCase(), assignedUser })).digest("hex");
-  const { instances, operations, audit } = instanceStores();
+  const { instances, operations, audit } = stores();
 
   const existing = await instances.get(req.name);
   if (existing) {
@@ -185,7 +184,7 @@ async function patchOnce(r: ApiRequest): Promise<ApiResult> {
     next.jobs = { ...rec.jobs, cap: p.jobsPerCore * rec.vCpus };
   }
   // The stored ETag (or the caller's If-Match, equal to it) makes a concurrent write a 412.
-  const stored = await instanceStores().instances.update(next, got.etag);
+  const stored = await stores().instances.update(next, got.etag);
   if (p.jobsPerCore !== undefined && p.jobsPerCore !== rec.jobsPerCore) {
     // The job queue takes the new cap (and starts what now fits); a queue not made yet reads it when it is.
     await df.getClient(r.ctx).startNew(JOB_ORCHESTRATIONS.reconfigureQueue, { input: { instance: rec.name } });
@@ -206,7 +205,7 @@ async function list(r: ApiRequest): Promise<ApiResult> {
   const scope = listScope(r.principal);
   const assignedUser = scope.assignedUser ?? parsed.value.assignedUser;
   if (scope.assignedUser && parsed.value.assignedUser && parsed.value.assignedUser !== scope.assignedUser) return { status: 200, body: { value: [] } };
-  const page = await instanceStores().instances.list({
+  const page = await stores().instances.list({
     filter: { ...(parsed.value.state ? { state: parsed.value.state } : {}), ...(assignedUser ? { assignedUser } : {}) },
     pageSize: top,
     ...(token ? { continuationToken: token } : {}),
@@ -223,7 +222,7 @@ async function list(r: ApiRequest): Promise<ApiResult> {
 async function lifecycle(r: ApiRequest, operation: LifecycleOperation): Promise<ApiResult> {
   const got = await loadInstance(r.principal, r.params.name, `instance:${operation}`);
   const key = r.req.method === "POST" ? idempotencyKey(r.req) : undefined;
-  const { idempotency } = instanceStores();
+  const { idempotency } = stores();
   // Keyed by the incarnation, not the name: a key used on an earlier instance of this name
   // must not replay that instance's operation.
   const scope = `instances:${r.principal.userId}:${got.record.instanceId ?? got.record.name.toLowerCase()}:${operation}`;

@@ -17,8 +17,8 @@ import { instanceName, userId } from "../shared/schemas/common";
 import { logger } from "../shared/telemetry/log";
 import { parseWith } from "../shared/validation";
 import { durablePort } from "../orchestrations/jobs/durablePort";
-import { instanceStores } from "./instanceStores";
 import { recordFailedSubmission, submitJob } from "./jobSubmission";
+import { stores } from "../services/root";
 
 export const JOB_QUEUE = "job-submissions";
 export const JOB_POISON_QUEUE = `${JOB_QUEUE}-poison`;
@@ -68,7 +68,7 @@ export async function handleJobMessage(message: unknown, ctx: InvocationContext)
   const identity = inst.success && who.success ? { instance: inst.data, submittedBy: who.data } : undefined;
   const fail = async (code: string, message: string) => {
     if (!identity) return toPoison(`${code}: ${message}`);
-    const stored = await instanceStores().instances.get(identity.instance);
+    const stored = await stores().instances.get(identity.instance);
     await recordFailedSubmission({
       jobId,
       instance: stored?.record.name ?? identity.instance,
@@ -85,7 +85,7 @@ export async function handleJobMessage(message: unknown, ctx: InvocationContext)
   if (!parsed.ok) return fail("InvalidRequest", parsed.error.message);
   const m = parsed.value;
   // Queue submitters act as themselves: allowed only on their own instance.
-  const stored = await instanceStores().instances.get(m.instance);
+  const stored = await stores().instances.get(m.instance);
   if (!stored) return fail("NotFound", `Instance '${m.instance}' was not found.`);
   if (stored.record.assignedUser !== m.submittedBy) {
     return fail("Forbidden", `User '${m.submittedBy}' may not submit jobs to instance '${stored.record.name}'.`);

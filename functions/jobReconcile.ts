@@ -14,8 +14,7 @@ import { durablePort, type OrchestrationPort } from "../orchestrations/jobs/dura
 import { ORCHESTRATIONS, type JobInput } from "../orchestrations/jobs/types";
 import type { JobRecord } from "../shared/jobs/record";
 import type { TickDeps } from "../shared/autostop/tick";
-import { jobStores } from "./jobSubmission";
-import { getClients, getSettings } from "./runtime";
+import { getClients, getSettings, stores } from "../services/root";
 
 /** A submission's record and orchestration are written within moments; older than this, one is missing. */
 export const ORPHAN_MIN_AGE_MS = 2 * 60_000;
@@ -60,7 +59,7 @@ async function jobsReconcileTick(timer: Timer, context: InvocationContext): Prom
   await reconcileOrphanedJobs(
     {
       listPage: instancePages(getClients().storage, getSettings().workspaceName),
-      queuedJobs: async (instance) => (await jobStores().jobs.listAll(instance, { state: "Queued" })).map((s) => s.record),
+      queuedJobs: async (instance) => (await stores().jobs.listAll(instance, { state: "Queued" })).map((s) => s.record),
       port: durablePort(df.getClient(context)),
       log: (line) => context.warn(line),
     },

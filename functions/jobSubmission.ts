@@ -6,32 +6,21 @@ import { ConflictError, NotFoundError, ValidationError } from "../shared/errors"
 import { newId } from "../shared/ids";
 import { sameIncarnation, type InstanceRecord } from "../shared/instances/record";
 import { isTerminalJobState } from "../shared/instances/states";
-import { jobRecords, type JobRecord } from "../shared/jobs/record";
+import type { JobRecord } from "../shared/jobs/record";
 import { checkJobImage } from "../shared/policies/registries";
 import { assertAuthorized, type Principal } from "../shared/rbac";
 import type { JobSubmissionBody } from "../shared/schemas/job";
-import { createIdempotencyStore } from "../shared/store/idempotency";
 import type { Stored } from "../shared/store/recordTable";
 import type { OrchestrationPort } from "../orchestrations/jobs/durablePort";
 import { ORCHESTRATIONS, type JobInput } from "../orchestrations/jobs/types";
 import { orchestrationIds } from "../shared/ids";
 import { recordActivity } from "./instanceActivity";
-import { instanceStores } from "./instanceStores";
-import { getClients, getSettings } from "./runtime";
 import { traceField } from "../shared/telemetry/tracing";
-
-/** What a job Idempotency-Key remembers; `instanceId` is absent on keys from before incarnation ids. */
-export type IdempotentJob = { jobId: string; instance: string; instanceId?: string };
-
-let stores: { jobs: ReturnType<typeof jobRecords>; keys: ReturnType<typeof createIdempotencyStore<IdempotentJob>> } | undefined;
-export function jobStores() {
-  stores ??= { jobs: jobRecords(getClients().storage), keys: createIdempotencyStore<IdempotentJob>(getClients().storage) };
-  return stores;
-}
+import { getSettings, stores, type IdempotentJob } from "../services/root";
 
 /** The instance, if `principal` may do `action` on it; 404 otherwise (names do not leak). */
 export async function instanceFor(principal: Principal, name: string, action: "job:submit" | "job:read" | "job:cancel"): Promise<Stored<InstanceRecord>> {
-  const got = await instanceStores().instances.get(name);
+  const got = await stores().instances.get(name);
   if (!got) throw NotFoundError.resource("Instance", name);
   assertAuthorized(principal, action, { instance: { name: got.record.name, assignedUser: got.record.assignedUser } });
   return got;
@@ -55,7 +44,7 @@ export async function submitJob(port: OrchestrationPort, s: Submission, now = ne
     if (problems.length) throw new ValidationError(problems);
   }
   if (inst.record.state === "Deleting") throw new ConflictError(`Instance '${inst.record.name}' is being deleted; it takes no new jobs.`, { retryable: false });
-  const { jobs, keys } = jobStores();
+  const { jobs, jobKeys: keys } = stores();
   let jobId = s.jobId ?? newId();
   let first = true;
   if (s.idempotencyKey) {
@@ -143,9 +132,9 @@ export async function recordFailedSubmission(p: {
     source: "queue",
   };
   try {
-    return (await jobStores().jobs.create(record)).record;
+    return (await stores().jobs.create(record)).record;
   } catch (err) {
     if (!(err instanceof ConflictError)) throw err;
-    return (await jobStores().jobs.get(p.jobId))?.record ?? record;
+    return (await stores().jobs.get(p.jobId))?.record ?? record;
   }
 }

@@ -15,9 +15,8 @@ import { durablePort } from "../orchestrations/jobs/durablePort";
 import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
 import { apiRoute, idempotencyKey } from "./http/api";
 import { recordActivity } from "./instanceActivity";
-import { instanceStores } from "./instanceStores";
-import { instanceFor, jobStores, submitJob } from "./jobSubmission";
-import { getClients } from "./runtime";
+import { instanceFor, submitJob } from "./jobSubmission";
+import { getClients, stores } from "../services/root";
 
 const client = [df.input.durableClient()];
 
@@ -46,7 +45,7 @@ apiRoute(ROUTES.listJobs, async ({ principal, params, req }) => {
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > PAGE_SIZE.max) throw ValidationError.field("top", `must be an integer in 1..${PAGE_SIZE.max}`);
   const token = req.query.get("continuationToken") ?? undefined;
   // Only this incarnation's jobs: the partition is the name, which an earlier instance may have had.
-  const page = await jobStores().jobs.list(inst.record.name, {
+  const page = await stores().jobs.list(inst.record.name, {
     filter: { instanceId: inst.record.instanceId, ...(state ? { state: state as JobState } : {}) },
     pageSize,
     ...(token ? { continuationToken: token } : {}),
@@ -66,9 +65,9 @@ apiRoute(ROUTES.listJobs, async ({ principal, params, req }) => {
  * readable by its submitter, admins and readers, and by no one else.
  */
 async function jobFor(principal: Principal, id: string, action: "job:read" | "job:cancel") {
-  const got = await jobStores().jobs.get(id);
+  const got = await stores().jobs.get(id);
   if (!got) throw NotFoundError.resource("Job", id);
-  const found = await instanceStores().instances.get(got.record.instance);
+  const found = await stores().instances.get(got.record.instance);
   const inst = found && sameIncarnation(found.record, got.record) ? found : undefined;
   if (inst) {
     try {
@@ -119,7 +118,7 @@ apiRoute(ROUTES.cancelJob, async ({ ctx, principal, params, req, audit }) => {
   let job: JobRecord = got.record;
   if (!job.cancelRequestedAt) {
     // Recorded first: the start of a job that was just handed a slot sees it and does not run it.
-    job = (await jobStores().jobs.update({ ...job, cancelRequestedAt: now.toISOString() }, got.etag)).record;
+    job = (await stores().jobs.update({ ...job, cancelRequestedAt: now.toISOString() }, got.etag)).record;
   }
   // The job's orchestration takes it from here: off the queue, or to the agent if it runs.
   await durablePort(df.getClient(ctx)).raise(orchestrationIds.job(job.id), JOB_EVENT, { type: "Cancel", reason: "canceled by request" } satisfies JobEventPayload);

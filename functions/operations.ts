@@ -6,7 +6,7 @@ import type { OperationResponse } from "../shared/schemas/operation";
 import type { OperationRecord } from "../orchestrations/instances/types";
 import { OPERATION_RETRY_AFTER_SECONDS, ROUTES } from "../shared/api/routes";
 import { apiRoute } from "./http/api";
-import { instanceStores } from "./instanceStores";
+import { stores } from "../services/root";
 
 export function toOperationResponse(op: OperationRecord): OperationResponse & { requestedBy: string } {
   return {
@@ -24,7 +24,7 @@ export function toOperationResponse(op: OperationRecord): OperationResponse & { 
 
 apiRoute(ROUTES.getOperation, async (r) => {
   const id = r.params.id ?? "";
-  const got = /^[a-z0-9]{1,64}$/.test(id) ? await instanceStores().operations.get(id) : undefined;
+  const got = /^[a-z0-9]{1,64}$/.test(id) ? await stores().operations.get(id) : undefined;
   if (!got) throw NotFoundError.resource("Operation", id);
   assertAuthorized(r.principal, "operation:read", { instance: { name: got.record.instance ?? "", assignedUser: got.record.assignedUser } });
   // A status monitor that is still running says when to look again (REST guidelines).

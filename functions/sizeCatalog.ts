@@ -8,8 +8,7 @@ import type { InstanceRecord } from "../shared/instances/record";
 import { checkQuota, workspaceUsage, type ProviderUsage } from "../shared/policies/quota";
 import { buildSizeCatalog, findSize, type ResourceSkuLike, type SizeCatalog } from "../shared/sizes";
 import type { VmSizeInfo } from "../shared/schemas/sizes";
-import { instanceStores } from "./instanceStores";
-import { getClients, getSettings } from "./runtime";
+import { getClients, getSettings, stores } from "../services/root";
 
 const CATALOG_TTL_MS = 10 * 60_000;
 const cache = new TtlCache<string, SizeCatalog>(CATALOG_TTL_MS, () => Date.now());
@@ -63,7 +62,7 @@ export async function providerUsages(): Promise<ProviderUsage[]> {
 }
 
 export async function workspaceInstances(): Promise<InstanceRecord[]> {
-  return (await instanceStores().instances.listAll()).map((s) => s.record);
+  return (await stores().instances.listAll()).map((s) => s.record);
 }
 
 /** QuotaExceeded (409) when `vCpus` more of `family` would pass the workspace policy or the subscription's limit. */

@@ -6,8 +6,8 @@ import { IDLE_SHUTDOWN_LIMIT_MINUTES } from "../shared/schemas/instance";
 import type { SizesResponse } from "../shared/schemas/sizes";
 import { ROUTES } from "../shared/api/routes";
 import { apiRoute } from "./http/api";
-import { getSettings } from "./runtime";
 import { getSizeCatalog, providerUsages, workspaceInstances } from "./sizeCatalog";
+import { getSettings } from "../services/root";
 
 apiRoute(ROUTES.listSizes, async (r) => {
   assertAuthorized(r.principal, "sizes:read");

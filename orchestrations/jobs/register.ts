@@ -1,9 +1,6 @@
 // The only file of the jobs workflow that talks to durable-functions' registration API.
 import * as df from "durable-functions";
-import { getAzureClients } from "../../shared/azure/clients";
-import { parseSettings } from "../../shared/settings";
-import { agentSettingsOf } from "../../shared/jobs/agentConfig";
-import { createJobActivities, type JobActivities } from "./activities";
+import { root } from "../../services/root";
 import { latestClientPort } from "./durablePort";
 import { registerActivities } from "../boundary/register";
 import { jobOrchestrator } from "./jobOrchestrator";
@@ -20,27 +17,11 @@ df.app.orchestration(ORCHESTRATIONS.reconfigureQueue, tracedOrchestrator(ORCHEST
 // so the activities (and their table clients) are built once per process.
 const clients = latestClientPort();
 
-let activities: JobActivities | undefined;
-function jobActivities(): JobActivities {
-  if (!activities) {
-    const settings = parseSettings(process.env);
-    const azure = getAzureClients();
-    activities = createJobActivities({
-      clients: azure,
-      workspace: settings.workspaceName,
-      jobsPerCoreDefault: settings.jobsPerCoreDefault,
-      orchestrations: clients.port,
-      agent: agentSettingsOf(settings, azure),
-    });
-  }
-  return activities;
-}
-
 registerActivities(
   JOB_ACTIVITIES,
   (ctx) => {
     clients.use(df.getClient(ctx));
-    return jobActivities();
+    return root().jobActivities(clients.port);
   },
   { extraInputs: [df.input.durableClient()] },
 );
