@@ -5,7 +5,7 @@
 // call every minute without loading the table. Answers 204.
 import { ROUTES } from "../shared/api/routes";
 import { apiRoute } from "./http/api";
-import { recordActivity } from "./instanceActivity";
+import { recordActivity } from "../services/activity";
 import { loadInstance } from "./instances";
 
 apiRoute(ROUTES.reportActivity, async ({ principal, params }) => {

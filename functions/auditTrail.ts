@@ -1,5 +1,5 @@
 // Audit entries for API calls (the routes that say `audit` in apiRoute). A call that starts a
-// long operation is on the trail through its operation (functions/instanceOperations.ts writes
+// long operation is on the trail through its operation (services/instanceOperations.ts writes
 // that entry before the orchestration starts, the orchestration sets its result), so such a
 // route records only what was refused or failed. Every other audited call gets one entry with
 // the status the caller got.

@@ -17,7 +17,7 @@ import { AppError } from "../shared/errors";
 import { SYSTEM_ACTORS } from "../shared/audit/actors";
 import { logger } from "../shared/telemetry/log";
 import { inSpan } from "../shared/telemetry/tracing";
-import { beginInstanceOperation } from "./instanceOperations";
+import { beginInstanceOperation } from "../services/instanceOperations";
 import { getClients, getSettings } from "../services/root";
 
 export const AUTOSTOP_FUNCTION = "autoStopTick";

@@ -16,11 +16,11 @@ import { ORCHESTRATIONS, type OperationRecord } from "../orchestrations/instance
 import { ORCHESTRATIONS as JOB_ORCHESTRATIONS } from "../orchestrations/jobs/types";
 import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
 import { accepted, apiRoute, idempotencyKey, ifMatch, operationHeaders, type ApiRequest, type ApiResult } from "./http/api";
-import { recordActivity } from "./instanceActivity";
-import { beginInstanceOperation, lifecycleInput, operationAuditEntry, type LifecycleOperation } from "./instanceOperations";
+import { recordActivity } from "../services/activity";
+import { beginInstanceOperation, lifecycleInput, operationAuditEntry, type LifecycleOperation } from "../services/instanceOperations";
 import { toInstanceResponse } from "./instanceView";
 import { toOperationResponse } from "./operations";
-import { assertQuota, sizeInfo } from "./sizeCatalog";
+import { assertQuota, sizeInfo } from "../services/sizes";
 import { getSettings, stores } from "../services/root";
 
 const durable = [df.input.durableClient()];

@@ -17,7 +17,7 @@ import { instanceName, userId } from "../shared/schemas/common";
 import { logger } from "../shared/telemetry/log";
 import { parseWith } from "../shared/validation";
 import { durablePort } from "../orchestrations/jobs/durablePort";
-import { recordFailedSubmission, submitJob } from "./jobSubmission";
+import { recordFailedSubmission, submitJob } from "../services/jobs";
 import { stores } from "../services/root";
 
 export const JOB_QUEUE = "job-submissions";

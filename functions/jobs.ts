@@ -14,8 +14,8 @@ import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
 import { durablePort } from "../orchestrations/jobs/durablePort";
 import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
 import { apiRoute, idempotencyKey } from "./http/api";
-import { recordActivity } from "./instanceActivity";
-import { instanceFor, submitJob } from "./jobSubmission";
+import { recordActivity } from "../services/activity";
+import { instanceFor, submitJob } from "../services/jobs";
 import { getClients, stores } from "../services/root";
 
 const client = [df.input.durableClient()];

@@ -6,7 +6,7 @@ import { IDLE_SHUTDOWN_LIMIT_MINUTES } from "../shared/schemas/instance";
 import type { SizesResponse } from "../shared/schemas/sizes";
 import { ROUTES } from "../shared/api/routes";
 import { apiRoute } from "./http/api";
-import { getSizeCatalog, providerUsages, workspaceInstances } from "./sizeCatalog";
+import { getSizeCatalog, providerUsages, workspaceInstances } from "../services/sizes";
 import { getSettings } from "../services/root";
 
 apiRoute(ROUTES.listSizes, async (r) => {

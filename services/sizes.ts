@@ -8,7 +8,7 @@ import type { InstanceRecord } from "../shared/instances/record";
 import { checkQuota, workspaceUsage, type ProviderUsage } from "../shared/policies/quota";
 import { buildSizeCatalog, findSize, type ResourceSkuLike, type SizeCatalog } from "../shared/sizes";
 import type { VmSizeInfo } from "../shared/schemas/sizes";
-import { getClients, getSettings, stores } from "../services/root";
+import { getClients, getSettings, stores } from "./root";
 
 const CATALOG_TTL_MS = 10 * 60_000;
 const cache = new TtlCache<string, SizeCatalog>(CATALOG_TTL_MS, () => Date.now());

@@ -4,7 +4,7 @@
 import { NotFoundError, PreconditionFailedError } from "../shared/errors";
 import type { InstanceRecord } from "../shared/instances/record";
 import type { Stored } from "../shared/store/recordTable";
-import { stores } from "../services/root";
+import { stores } from "./root";
 
 export const ACTIVITY_WRITE_INTERVAL_MS = 30_000;
 

@@ -8,11 +8,11 @@ import { newId, orchestrationIds } from "../shared/ids";
 import type { InstanceRecord } from "../shared/instances/record";
 import { canStart } from "../shared/instances/stateMachine";
 import { DEFAULT_POLL, ORCHESTRATIONS, type LifecycleInput, type OperationRecord, type PollOptions } from "../orchestrations/instances/types";
-import { assertQuota } from "./sizeCatalog";
+import { assertQuota } from "./sizes";
 import type { AuditEntry } from "../shared/schemas/audit";
 import { operationAuditId } from "../shared/store/audit";
 import { traceField } from "../shared/telemetry/tracing";
-import { stores } from "../services/root";
+import { stores } from "./root";
 
 export type LifecycleOperation = "start" | "stop" | "restart" | "delete";
 

@@ -14,9 +14,9 @@ import type { Stored } from "../shared/store/recordTable";
 import type { OrchestrationPort } from "../orchestrations/jobs/durablePort";
 import { ORCHESTRATIONS, type JobInput } from "../orchestrations/jobs/types";
 import { orchestrationIds } from "../shared/ids";
-import { recordActivity } from "./instanceActivity";
+import { recordActivity } from "./activity";
 import { traceField } from "../shared/telemetry/tracing";
-import { getSettings, stores, type IdempotentJob } from "../services/root";
+import { getSettings, stores, type IdempotentJob } from "./root";
 
 /** The instance, if `principal` may do `action` on it; 404 otherwise (names do not leak). */
 export async function instanceFor(principal: Principal, name: string, action: "job:submit" | "job:read" | "job:cancel"): Promise<Stored<InstanceRecord>> {
