@@ -5,11 +5,11 @@
 // call every minute without loading the table. Answers 204.
 import { ROUTES } from "../shared/api/routes";
 import { apiRoute } from "./http/api";
-import { recordActivity } from "../services/activity";
 import { loadInstance } from "./instances";
+import { services } from "../services/root";
 
 apiRoute(ROUTES.reportActivity, async ({ principal, params }) => {
   const got = await loadInstance(principal, params.name, "instance:activity");
-  await recordActivity(got.record.name, new Date());
+  await services().activity.recordActivity(got.record.name, new Date());
   return { status: 204 };
 });

@@ -17,8 +17,7 @@ import { AppError } from "../shared/errors";
 import { SYSTEM_ACTORS } from "../shared/audit/actors";
 import { logger } from "../shared/telemetry/log";
 import { inSpan } from "../shared/telemetry/tracing";
-import { beginInstanceOperation } from "../services/instanceOperations";
-import { getClients, getSettings } from "../services/root";
+import { getClients, getSettings, services } from "../services/root";
 
 export const AUTOSTOP_FUNCTION = "autoStopTick";
 /** Who asked, on the operation record and in logs. */
@@ -78,7 +77,7 @@ function countingStates(listPage: TickDeps["listPage"], counts: Record<string, n
 async function act(client: df.DurableClient, a: PlannedAction): Promise<ActOutcome> {
   if (await orchestrationExists(client, a.orchestrationId)) return { outcome: "skipped", why: "already acted (the orchestration exists)" };
   try {
-    const op = await beginInstanceOperation({
+    const op = await services().operations.beginInstanceOperation({
       name: a.instance,
       operation: a.action === "Stop" ? "stop" : "start",
       requestedBy: AUTOSTOP_REQUESTER,

@@ -17,8 +17,7 @@ import { instanceName, userId } from "../shared/schemas/common";
 import { logger } from "../shared/telemetry/log";
 import { parseWith } from "../shared/validation";
 import { durablePort } from "../orchestrations/jobs/durablePort";
-import { recordFailedSubmission, submitJob } from "../services/jobs";
-import { stores } from "../services/root";
+import { services, stores } from "../services/root";
 
 export const JOB_QUEUE = "job-submissions";
 export const JOB_POISON_QUEUE = `${JOB_QUEUE}-poison`;
@@ -69,7 +68,7 @@ export async function handleJobMessage(message: unknown, ctx: InvocationContext)
   const fail = async (code: string, message: string) => {
     if (!identity) return toPoison(`${code}: ${message}`);
     const stored = await stores().instances.get(identity.instance);
-    await recordFailedSubmission({
+    await services().jobs.recordFailedSubmission({
       jobId,
       instance: stored?.record.name ?? identity.instance,
       ...(stored?.record.instanceId ? { instanceId: stored.record.instanceId } : {}),
@@ -91,7 +90,7 @@ export async function handleJobMessage(message: unknown, ctx: InvocationContext)
     return fail("Forbidden", `User '${m.submittedBy}' may not submit jobs to instance '${stored.record.name}'.`);
   }
   try {
-    await submitJob(durablePort(df.getClient(ctx)), {
+    await services().jobs.submitJob(durablePort(df.getClient(ctx)), {
       principal: { userId: m.submittedBy, name: m.submittedBy, roles: ["user"] },
       instance: instanceKey(m.instance),
       body: m.job,

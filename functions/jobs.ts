@@ -14,9 +14,7 @@ import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
 import { durablePort } from "../orchestrations/jobs/durablePort";
 import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
 import { apiRoute, idempotencyKey } from "./http/api";
-import { recordActivity } from "../services/activity";
-import { instanceFor, submitJob } from "../services/jobs";
-import { getClients, stores } from "../services/root";
+import { getClients, services, stores } from "../services/root";
 
 const client = [df.input.durableClient()];
 
@@ -25,7 +23,7 @@ apiRoute(ROUTES.submitJob, async ({ ctx, principal, params, body, req }) => {
   const parsed = parseWith(jobSubmissionBody, body);
   if (!parsed.ok) throw parsed.error;
   const key = idempotencyKey(req);
-  const { job } = await submitJob(durablePort(df.getClient(ctx)), {
+  const { job } = await services().jobs.submitJob(durablePort(df.getClient(ctx)), {
     principal,
     instance: params.name!,
     body: parsed.value,
@@ -36,7 +34,7 @@ apiRoute(ROUTES.submitJob, async ({ ctx, principal, params, body, req }) => {
 }, { extraInputs: client, audit: { action: "job.submit" } });
 
 apiRoute(ROUTES.listJobs, async ({ principal, params, req }) => {
-  const inst = await instanceFor(principal, params.name!, "job:read");
+  const inst = await services().jobs.instanceFor(principal, params.name!, "job:read");
   const state = req.query.get("state") ?? undefined;
   if (state !== undefined && !(JOB_STATES as readonly string[]).includes(state)) {
     throw ValidationError.field("state", `must be one of ${JOB_STATES.join(", ")}`);
@@ -123,6 +121,6 @@ apiRoute(ROUTES.cancelJob, async ({ ctx, principal, params, req, audit }) => {
   // The job's orchestration takes it from here: off the queue, or to the agent if it runs.
   await durablePort(df.getClient(ctx)).raise(orchestrationIds.job(job.id), JOB_EVENT, { type: "Cancel", reason: "canceled by request" } satisfies JobEventPayload);
   // Activity only on the instance that ran it, not a later one that took its name.
-  if (got.instanceLives) await recordActivity(job.instance, now).catch(() => undefined);
+  if (got.instanceLives) await services().activity.recordActivity(job.instance, now).catch(() => undefined);
   return { status: 202, body: toJobResponse(job), headers: { Location: new URL(`/api/jobs/${job.id}`, req.url).toString() } };
 }, { extraInputs: client, audit: { action: "job.cancel", jobRoute: true } });

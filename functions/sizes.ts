@@ -6,12 +6,12 @@ import { IDLE_SHUTDOWN_LIMIT_MINUTES } from "../shared/schemas/instance";
 import type { SizesResponse } from "../shared/schemas/sizes";
 import { ROUTES } from "../shared/api/routes";
 import { apiRoute } from "./http/api";
-import { getSizeCatalog, providerUsages, workspaceInstances } from "../services/sizes";
-import { getSettings } from "../services/root";
+import { getSettings, services } from "../services/root";
 
 apiRoute(ROUTES.listSizes, async (r) => {
   assertAuthorized(r.principal, "sizes:read");
-  const [catalog, instances, usages] = await Promise.all([getSizeCatalog(), workspaceInstances(), providerUsages()]);
+  const { sizes } = services();
+  const [catalog, instances, usages] = await Promise.all([sizes.catalog(), sizes.workspaceInstances(), sizes.providerUsages()]);
   const settings = getSettings();
   const body: SizesResponse = {
     value: catalog.sizes,

@@ -8,11 +8,11 @@ import { newId, orchestrationIds } from "../shared/ids";
 import type { InstanceRecord } from "../shared/instances/record";
 import { canStart } from "../shared/instances/stateMachine";
 import { DEFAULT_POLL, ORCHESTRATIONS, type LifecycleInput, type OperationRecord, type PollOptions } from "../orchestrations/instances/types";
-import { assertQuota } from "./sizes";
+import type { SizeService } from "./sizes";
 import type { AuditEntry } from "../shared/schemas/audit";
 import { operationAuditId } from "../shared/store/audit";
 import { traceField } from "../shared/telemetry/tracing";
-import { stores } from "./root";
+import type { Stores } from "./root";
 
 export type LifecycleOperation = "start" | "stop" | "restart" | "delete";
 
@@ -40,66 +40,73 @@ export function lifecycleInput(name: string, operationId: string, requestedBy: s
   return { instance: name.toLowerCase(), operationId, requestedBy, poll: pollOptions(), ...traceField() };
 }
 
-export async function beginInstanceOperation(o: BeginOptions): Promise<OperationRecord> {
-  const { instances, operations, audit } = stores();
-  const operationId = newId();
-  const startedAt = new Date().toISOString();
+export function createOperationService(deps: { stores: Pick<Stores, "instances" | "operations" | "audit">; sizes: Pick<SizeService, "assertQuota"> }) {
+  const { instances, operations, audit } = deps.stores;
 
-  // Gate: move into the busy state. Without If-Match, a concurrent unrelated write (job
-  // counters, activity) is re-read and the rules checked again.
-  let previous: { record: InstanceRecord; etag: string } | undefined;
-  let updated: { record: InstanceRecord; etag: string } | undefined;
-  for (let attempt = 1; !updated; attempt++) {
-    const got = await instances.get(o.name);
-    if (!got) throw NotFoundError.resource("Instance", o.name);
-    if (o.ifMatch !== undefined && o.ifMatch !== got.etag) throw new PreconditionFailedError();
-    const decision = canStart(o.operation, got.record.state);
-    if (!decision.ok) throw decision.error;
-    if (o.operation === "start") await assertQuota(got.record);
-    const next: InstanceRecord = {
-      ...got.record,
-      state: decision.enters,
-      updatedAt: startedAt,
-      lastOperation: { id: operationId, name: o.operation, status: "Running", startedAt },
-    };
-    try {
-      updated = await instances.update(next, got.etag);
-      previous = got;
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError) || o.ifMatch !== undefined || attempt >= 5) throw err;
+  async function beginInstanceOperation(o: BeginOptions): Promise<OperationRecord> {
+    const operationId = newId();
+    const startedAt = new Date().toISOString();
+
+    // Gate: move into the busy state. Without If-Match, a concurrent unrelated write (job
+    // counters, activity) is re-read and the rules checked again.
+    let previous: { record: InstanceRecord; etag: string } | undefined;
+    let updated: { record: InstanceRecord; etag: string } | undefined;
+    for (let attempt = 1; !updated; attempt++) {
+      const got = await instances.get(o.name);
+      if (!got) throw NotFoundError.resource("Instance", o.name);
+      if (o.ifMatch !== undefined && o.ifMatch !== got.etag) throw new PreconditionFailedError();
+      const decision = canStart(o.operation, got.record.state);
+      if (!decision.ok) throw decision.error;
+      if (o.operation === "start") await deps.sizes.assertQuota(got.record);
+      const next: InstanceRecord = {
+        ...got.record,
+        state: decision.enters,
+        updatedAt: startedAt,
+        lastOperation: { id: operationId, name: o.operation, status: "Running", startedAt },
+      };
+      try {
+        updated = await instances.update(next, got.etag);
+        previous = got;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError) || o.ifMatch !== undefined || attempt >= 5) throw err;
+      }
     }
+
+    const op: OperationRecord = {
+      id: operationId,
+      name: o.operation,
+      instance: updated.record.name,
+      ...(updated.record.instanceId ? { instanceId: updated.record.instanceId } : {}),
+      status: "Running",
+      startedAt,
+      steps: [],
+      requestedBy: o.requestedBy,
+      assignedUser: updated.record.assignedUser,
+      ...(o.reason ? { reason: o.reason } : {}),
+    };
+    const entry = operationAuditEntry(op, o.actor ?? o.requestedBy, `instance.${o.operation}`);
+    try {
+      await operations.create(op);
+      // On the trail before it starts: an operation never runs without its entry.
+      await audit.record(entry);
+      await o.client.startNew(ORCHESTRATIONS[o.operation], {
+        instanceId: o.orchestrationId ?? orchestrationIds[o.operation](o.name, operationId),
+        input: lifecycleInput(o.name, operationId, o.requestedBy),
+      });
+    } catch (err) {
+      // Nothing will run: give the instance its state back (only if nobody wrote since).
+      await instances.update({ ...previous!.record, updatedAt: new Date().toISOString() }, updated.etag).catch(() => undefined);
+      await operations.delete(operationId).catch(() => undefined);
+      await audit.finish(entry.id, { result: "Failed", endedAt: new Date().toISOString(), error: { code: "NotStarted", message: "the operation could not be started" } }).catch(() => undefined);
+      throw err;
+    }
+    return op;
   }
 
-  const op: OperationRecord = {
-    id: operationId,
-    name: o.operation,
-    instance: updated.record.name,
-    ...(updated.record.instanceId ? { instanceId: updated.record.instanceId } : {}),
-    status: "Running",
-    startedAt,
-    steps: [],
-    requestedBy: o.requestedBy,
-    assignedUser: updated.record.assignedUser,
-    ...(o.reason ? { reason: o.reason } : {}),
-  };
-  const entry = operationAuditEntry(op, o.actor ?? o.requestedBy, `instance.${o.operation}`);
-  try {
-    await operations.create(op);
-    // On the trail before it starts: an operation never runs without its entry.
-    await audit.record(entry);
-    await o.client.startNew(ORCHESTRATIONS[o.operation], {
-      instanceId: o.orchestrationId ?? orchestrationIds[o.operation](o.name, operationId),
-      input: lifecycleInput(o.name, operationId, o.requestedBy),
-    });
-  } catch (err) {
-    // Nothing will run: give the instance its state back (only if nobody wrote since).
-    await instances.update({ ...previous!.record, updatedAt: new Date().toISOString() }, updated.etag).catch(() => undefined);
-    await operations.delete(operationId).catch(() => undefined);
-    await audit.finish(entry.id, { result: "Failed", endedAt: new Date().toISOString(), error: { code: "NotStarted", message: "the operation could not be started" } }).catch(() => undefined);
-    throw err;
-  }
-  return op;
+  return { beginInstanceOperation };
 }
+
+export type OperationService = ReturnType<typeof createOperationService>;
 
 /** The audit entry of a long operation: Running until its orchestration records the end. */
 export function operationAuditEntry(op: OperationRecord, actor: string, action: string): AuditEntry {

@@ -17,6 +17,11 @@ import { createInstanceActivities, type InstanceActivities } from "../orchestrat
 import type { OperationRecord } from "../orchestrations/instances/types";
 import { createJobActivities, type JobActivities } from "../orchestrations/jobs/activities";
 import type { OrchestrationPort } from "../orchestrations/jobs/durablePort";
+import { createActivityService, type ActivityService } from "./activity";
+import { createInstanceService, type InstanceService } from "./instances";
+import { createOperationService, type OperationService } from "./instanceOperations";
+import { createJobService, type JobService } from "./jobs";
+import { createSizeService, type SizeService } from "./sizes";
 
 /** What an Idempotency-Key of the instance API remembers: the response the first request got. */
 export type RememberedResponse = { status: number; body: unknown; headers: Record<string, string> };
@@ -32,10 +37,20 @@ export type Stores = {
   jobKeys: IdempotencyStore<IdempotentJob>;
 };
 
+/** The application layer: what triggers call (each a factory in services/, wired here). */
+export type Services = {
+  sizes: SizeService;
+  activity: ActivityService;
+  operations: OperationService;
+  instances: InstanceService;
+  jobs: JobService;
+};
+
 export type Root = {
   settings: Settings;
   clients: AzureClients;
   stores: Stores;
+  services: Services;
   /** The instance workflow's activities (orchestrations/instances/register.ts). */
   instanceActivities(): InstanceActivities;
   /** The jobs workflow's activities, over a port to its orchestrations (orchestrations/jobs/register.ts; the first port given is kept). */
@@ -56,12 +71,23 @@ function compose(env: NodeJS.ProcessEnv): Root {
     jobs: jobRecords(storage),
     jobKeys: createIdempotencyStore<IdempotentJob>(storage),
   };
+  const sizes = createSizeService({ settings, arm: clients.arm, instances: stores.instances });
+  const activity = createActivityService({ instances: stores.instances });
+  const operations = createOperationService({ stores, sizes });
+  const services: Services = {
+    sizes,
+    activity,
+    operations,
+    instances: createInstanceService({ settings, stores, sizes }),
+    jobs: createJobService({ settings, stores, activity }),
+  };
   let instanceActivities: InstanceActivities | undefined;
   let jobActivities: JobActivities | undefined;
   return {
     settings,
     clients,
     stores,
+    services,
     instanceActivities: () =>
       (instanceActivities ??= createInstanceActivities({
         arm: clients.arm,
@@ -94,3 +120,4 @@ export function root(): Root {
 export const getSettings = (): Settings => root().settings;
 export const getClients = (): AzureClients => root().clients;
 export const stores = (): Stores => root().stores;
+export const services = (): Services => root().services;
