@@ -38,159 +38,166 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function createInstanceService(deps: InstanceServiceDeps) {
-  const { settings } = deps;
+/** The instance the caller may see, or 404 (also for another user's instance). */
+async function instanceFor(deps: InstanceServiceDeps, principal: Principal, name: string | undefined, action: Action): Promise<Stored<InstanceRecord>> {
+  const { instances } = deps.stores;
+  if (!name || !INSTANCE_NAME_PATTERN.test(name)) throw NotFoundError.resource("Instance", name ?? "");
+  const got = await instances.get(name);
+  if (!got) throw NotFoundError.resource("Instance", name);
+  assertAuthorized(principal, action, { instance: { name: got.record.name, assignedUser: got.record.assignedUser } });
+  return got;
+}
+
+/** PUT of an existing name: the same request again is the instance as it is; anything else 409. */
+function repeatOrConflict(deps: InstanceServiceDeps, existing: Stored<InstanceRecord>, hash: string, principal: Principal): { created: false; stored: Stored<InstanceRecord> } {
+  if (existing.record.requestHash === hash) {
+    assertAuthorized(principal, "instance:read", { instance: existing.record });
+    return { created: false, stored: existing };
+  }
+  throw new ConflictError(`An instance named '${existing.record.name}' already exists with different settings; PATCH it or choose another name.`, {
+    retryable: false,
+    target: "name",
+  });
+}
+
+/**
+ * Writes the Creating record and its operation, and starts the provision orchestration; a
+ * repeat of the same request answers the instance as it is (`created: false`). Nothing is left
+ * behind when the orchestration cannot be started.
+ */
+async function createInstance(deps: InstanceServiceDeps, c: {
+  request: CreateInstanceRequest;
+  assignedUser: string;
+  principal: Principal;
+  /** The caller's If-Match, if any (a create has nothing to match: 412). */
+  ifMatch: string | undefined;
+  orchestrations: OrchestrationStarter;
+}): Promise<{ created: true; stored: Stored<InstanceRecord>; operationId: string } | { created: false; stored: Stored<InstanceRecord> }> {
   const { instances, operations, audit } = deps.stores;
-
-  /** The instance the caller may see, or 404 (also for another user's instance). */
-  async function instanceFor(principal: Principal, name: string | undefined, action: Action): Promise<Stored<InstanceRecord>> {
-    if (!name || !INSTANCE_NAME_PATTERN.test(name)) throw NotFoundError.resource("Instance", name ?? "");
-    const got = await instances.get(name);
-    if (!got) throw NotFoundError.resource("Instance", name);
-    assertAuthorized(principal, action, { instance: { name: got.record.name, assignedUser: got.record.assignedUser } });
-    return got;
+  const req = c.request;
+  const hash = createHash("sha256").update(stableJson({ ...req, name: req.name.toLowerCase(), assignedUser: c.assignedUser })).digest("hex");
+  const existing = await instances.get(req.name);
+  if (existing) {
+    if (c.ifMatch !== undefined && c.ifMatch !== existing.etag) throw new PreconditionFailedError();
+    return repeatOrConflict(deps, existing, hash, c.principal);
   }
+  if (c.ifMatch !== undefined) throw new PreconditionFailedError("The instance does not exist (If-Match).");
+  const size = await deps.sizes.sizeInfo(req.vmSize);
+  await deps.sizes.assertQuota({ name: req.name, family: size.family, vCpus: size.vCpus });
 
-  /** PUT of an existing name: the same request again is the instance as it is; anything else 409. */
-  function repeatOrConflict(existing: Stored<InstanceRecord>, hash: string, principal: Principal): { created: false; stored: Stored<InstanceRecord> } {
-    if (existing.record.requestHash === hash) {
-      assertAuthorized(principal, "instance:read", { instance: existing.record });
-      return { created: false, stored: existing };
-    }
-    throw new ConflictError(`An instance named '${existing.record.name}' already exists with different settings; PATCH it or choose another name.`, {
-      retryable: false,
-      target: "name",
+  const now = new Date().toISOString();
+  const operationId = newId();
+  const record: InstanceRecord = {
+    name: req.name,
+    instanceId: randomUUID(),
+    state: "Creating",
+    vmSize: size.name,
+    family: size.family,
+    vCpus: size.vCpus,
+    gpus: size.gpus,
+    memoryGb: size.memoryGb,
+    assignedUser: c.assignedUser,
+    createdBy: c.principal.userId,
+    createdAt: now,
+    updatedAt: now,
+    ...(req.description !== undefined ? { description: req.description } : {}),
+    sshPublicAccess: req.sshPublicAccess,
+    ...(req.sshPublicKey !== undefined ? { sshPublicKey: req.sshPublicKey } : {}),
+    subnetId: req.subnetId,
+    enablePublicIp: req.enablePublicIp,
+    idleShutdownMinutes: req.idleShutdownMinutes,
+    schedules: req.schedules,
+    ...(req.setupScripts ? { setupScripts: req.setupScripts } : {}),
+    jobsPerCore: req.jobsPerCore,
+    tags: req.tags,
+    jobs: { queued: 0, running: 0, cap: req.jobsPerCore * size.vCpus },
+    lastOperation: { id: operationId, name: "create", status: "Running", startedAt: now },
+    requestHash: hash,
+  };
+  let stored: Stored<InstanceRecord>;
+  try {
+    stored = await instances.create(record);
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    const raced = await instances.get(req.name);
+    if (!raced) throw err;
+    return repeatOrConflict(deps, raced, hash, c.principal);
+  }
+  const op: OperationRecord = {
+    id: operationId, name: "create", instance: req.name, instanceId: record.instanceId, status: "Running", startedAt: now, steps: [],
+    requestedBy: c.principal.userId, assignedUser: c.assignedUser,
+  };
+  const entry = operationAuditEntry(op, c.principal.userId, "instance.create");
+  try {
+    await operations.create(op);
+    await audit.record(entry);
+    await c.orchestrations.startNew(ORCHESTRATIONS.provision, {
+      instanceId: orchestrationIds.provision(deps.settings.workspaceName, req.name),
+      input: lifecycleInput(req.name, operationId, c.principal.userId),
     });
+  } catch (err) {
+    // Nothing was provisioned: leave no record behind.
+    await instances.delete(req.name).catch(() => undefined);
+    await operations.delete(operationId).catch(() => undefined);
+    await audit.finish(entry.id, { result: "Failed", endedAt: new Date().toISOString(), error: { code: "NotStarted", message: "the operation could not be started" } }).catch(() => undefined);
+    throw err;
   }
+  return { created: true, stored, operationId };
+}
 
-  /**
-   * Writes the Creating record and its operation, and starts the provision orchestration; a
-   * repeat of the same request answers the instance as it is (`created: false`). Nothing is left
-   * behind when the orchestration cannot be started.
-   */
-  async function createInstance(c: {
-    request: CreateInstanceRequest;
-    assignedUser: string;
-    principal: Principal;
-    /** The caller's If-Match, if any (a create has nothing to match: 412). */
-    ifMatch: string | undefined;
-    orchestrations: OrchestrationStarter;
-  }): Promise<{ created: true; stored: Stored<InstanceRecord>; operationId: string } | { created: false; stored: Stored<InstanceRecord> }> {
-    const req = c.request;
-    const hash = createHash("sha256").update(stableJson({ ...req, name: req.name.toLowerCase(), assignedUser: c.assignedUser })).digest("hex");
-    const existing = await instances.get(req.name);
-    if (existing) {
-      if (c.ifMatch !== undefined && c.ifMatch !== existing.etag) throw new PreconditionFailedError();
-      return repeatOrConflict(existing, hash, c.principal);
-    }
-    if (c.ifMatch !== undefined) throw new PreconditionFailedError("The instance does not exist (If-Match).");
-    const size = await deps.sizes.sizeInfo(req.vmSize);
-    await deps.sizes.assertQuota({ name: req.name, family: size.family, vCpus: size.vCpus });
+type Update = { principal: Principal; name: string | undefined; body: unknown; ifMatch: string | undefined; orchestrations: OrchestrationStarter };
 
-    const now = new Date().toISOString();
-    const operationId = newId();
-    const record: InstanceRecord = {
-      name: req.name,
-      instanceId: randomUUID(),
-      state: "Creating",
-      vmSize: size.name,
-      family: size.family,
-      vCpus: size.vCpus,
-      gpus: size.gpus,
-      memoryGb: size.memoryGb,
-      assignedUser: c.assignedUser,
-      createdBy: c.principal.userId,
-      createdAt: now,
-      updatedAt: now,
-      ...(req.description !== undefined ? { description: req.description } : {}),
-      sshPublicAccess: req.sshPublicAccess,
-      ...(req.sshPublicKey !== undefined ? { sshPublicKey: req.sshPublicKey } : {}),
-      subnetId: req.subnetId,
-      enablePublicIp: req.enablePublicIp,
-      idleShutdownMinutes: req.idleShutdownMinutes,
-      schedules: req.schedules,
-      ...(req.setupScripts ? { setupScripts: req.setupScripts } : {}),
-      jobsPerCore: req.jobsPerCore,
-      tags: req.tags,
-      jobs: { queued: 0, running: 0, cap: req.jobsPerCore * size.vCpus },
-      lastOperation: { id: operationId, name: "create", status: "Running", startedAt: now },
-      requestHash: hash,
-    };
-    let stored: Stored<InstanceRecord>;
+/** PATCH: the changeable settings; a new jobs-per-core reaches the job queue. */
+async function updateInstance(deps: InstanceServiceDeps, u: Update): Promise<Stored<InstanceRecord>> {
+  for (let attempt = 1; ; attempt++) {
     try {
-      stored = await instances.create(record);
+      return await updateOnce(deps, u);
     } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-      const raced = await instances.get(req.name);
-      if (!raced) throw err;
-      return repeatOrConflict(raced, hash, c.principal);
-    }
-    const op: OperationRecord = {
-      id: operationId, name: "create", instance: req.name, instanceId: record.instanceId, status: "Running", startedAt: now, steps: [],
-      requestedBy: c.principal.userId, assignedUser: c.assignedUser,
-    };
-    const entry = operationAuditEntry(op, c.principal.userId, "instance.create");
-    try {
-      await operations.create(op);
-      await audit.record(entry);
-      await c.orchestrations.startNew(ORCHESTRATIONS.provision, {
-        instanceId: orchestrationIds.provision(settings.workspaceName, req.name),
-        input: lifecycleInput(req.name, operationId, c.principal.userId),
-      });
-    } catch (err) {
-      // Nothing was provisioned: leave no record behind.
-      await instances.delete(req.name).catch(() => undefined);
-      await operations.delete(operationId).catch(() => undefined);
-      await audit.finish(entry.id, { result: "Failed", endedAt: new Date().toISOString(), error: { code: "NotStarted", message: "the operation could not be started" } }).catch(() => undefined);
-      throw err;
-    }
-    return { created: true, stored, operationId };
-  }
-
-  /** PATCH: the changeable settings; a new jobs-per-core reaches the job queue. */
-  async function updateInstance(u: { principal: Principal; name: string | undefined; body: unknown; ifMatch: string | undefined; orchestrations: OrchestrationStarter }): Promise<Stored<InstanceRecord>> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await updateOnce(u);
-      } catch (err) {
-        // With If-Match the caller asked for exactly that version: a 412 is the answer. Without it,
-        // a write by the platform in between (the job queue's counts) is no reason to refuse.
-        if (!(err instanceof PreconditionFailedError) || u.ifMatch !== undefined || attempt >= PATCH_ATTEMPTS) throw err;
-      }
+      // With If-Match the caller asked for exactly that version: a 412 is the answer. Without it,
+      // a write by the platform in between (the job queue's counts) is no reason to refuse.
+      if (!(err instanceof PreconditionFailedError) || u.ifMatch !== undefined || attempt >= PATCH_ATTEMPTS) throw err;
     }
   }
+}
 
-  async function updateOnce(u: Parameters<typeof updateInstance>[0]): Promise<Stored<InstanceRecord>> {
-    const got = await instanceFor(u.principal, u.name, "instance:update");
-    if (u.ifMatch !== undefined && u.ifMatch !== got.etag) throw new PreconditionFailedError();
-    const rec = got.record;
-    const v = validatePatchInstance(
-      u.body ?? {},
-      { vmSize: rec.vmSize, assignedUser: rec.assignedUser, sshPublicAccess: rec.sshPublicAccess, subnetId: rec.subnetId, enablePublicIp: rec.enablePublicIp, setupScripts: rec.setupScripts },
-      settings,
-    );
-    if (!v.ok) throw v.error;
-    const p = v.value;
-    const next: InstanceRecord = { ...rec, updatedAt: new Date().toISOString() };
-    if (p.description !== undefined) next.description = p.description;
-    if (p.idleShutdownMinutes !== undefined) next.idleShutdownMinutes = p.idleShutdownMinutes;
-    if (p.schedules !== undefined) next.schedules = p.schedules;
-    if (p.tags !== undefined) next.tags = p.tags;
-    if (p.sshPublicKey !== undefined) next.sshPublicKey = p.sshPublicKey;
-    if (p.jobsPerCore !== undefined) {
-      next.jobsPerCore = p.jobsPerCore;
-      next.jobs = { ...rec.jobs, cap: p.jobsPerCore * rec.vCpus };
-    }
-    // The stored ETag (or the caller's If-Match, equal to it) makes a concurrent write a 412.
-    const stored = await instances.update(next, got.etag);
-    if (p.jobsPerCore !== undefined && p.jobsPerCore !== rec.jobsPerCore) {
-      // The job queue takes the new cap (and starts what now fits); a queue not made yet reads it when it is.
-      await u.orchestrations.startNew(JOB_ORCHESTRATIONS.reconfigureQueue, { input: { instance: rec.name } });
-    }
-    return stored;
+async function updateOnce(deps: InstanceServiceDeps, u: Update): Promise<Stored<InstanceRecord>> {
+  const { instances } = deps.stores;
+  const got = await instanceFor(deps, u.principal, u.name, "instance:update");
+  if (u.ifMatch !== undefined && u.ifMatch !== got.etag) throw new PreconditionFailedError();
+  const rec = got.record;
+  const v = validatePatchInstance(
+    u.body ?? {},
+    { vmSize: rec.vmSize, assignedUser: rec.assignedUser, sshPublicAccess: rec.sshPublicAccess, subnetId: rec.subnetId, enablePublicIp: rec.enablePublicIp, setupScripts: rec.setupScripts },
+    deps.settings,
+  );
+  if (!v.ok) throw v.error;
+  const p = v.value;
+  const next: InstanceRecord = { ...rec, updatedAt: new Date().toISOString() };
+  if (p.description !== undefined) next.description = p.description;
+  if (p.idleShutdownMinutes !== undefined) next.idleShutdownMinutes = p.idleShutdownMinutes;
+  if (p.schedules !== undefined) next.schedules = p.schedules;
+  if (p.tags !== undefined) next.tags = p.tags;
+  if (p.sshPublicKey !== undefined) next.sshPublicKey = p.sshPublicKey;
+  if (p.jobsPerCore !== undefined) {
+    next.jobsPerCore = p.jobsPerCore;
+    next.jobs = { ...rec.jobs, cap: p.jobsPerCore * rec.vCpus };
   }
+  // The stored ETag (or the caller's If-Match, equal to it) makes a concurrent write a 412.
+  const stored = await instances.update(next, got.etag);
+  if (p.jobsPerCore !== undefined && p.jobsPerCore !== rec.jobsPerCore) {
+    // The job queue takes the new cap (and starts what now fits); a queue not made yet reads it when it is.
+    await u.orchestrations.startNew(JOB_ORCHESTRATIONS.reconfigureQueue, { input: { instance: rec.name } });
+  }
+  return stored;
+}
 
-  return { instanceFor, createInstance, updateInstance };
+/** The instance service over its dependencies (wired once, in services/root.ts). */
+export function createInstanceService(deps: InstanceServiceDeps) {
+  return {
+    instanceFor: instanceFor.bind(undefined, deps),
+    createInstance: createInstance.bind(undefined, deps),
+    updateInstance: updateInstance.bind(undefined, deps),
+  };
 }
 
 export type InstanceService = ReturnType<typeof createInstanceService>;

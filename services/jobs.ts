@@ -34,120 +34,126 @@ export type JobServiceDeps = {
   activity: Pick<ActivityService, "recordActivity">;
 };
 
+/** The instance, if `principal` may do `action` on it; 404 otherwise (names do not leak). */
+async function instanceFor(deps: JobServiceDeps, principal: Principal, name: string, action: "job:submit" | "job:read" | "job:cancel"): Promise<Stored<InstanceRecord>> {
+  const { instances } = deps.stores;
+  const got = await instances.get(name);
+  if (!got) throw NotFoundError.resource("Instance", name);
+  assertAuthorized(principal, action, { instance: { name: got.record.name, assignedUser: got.record.assignedUser } });
+  return got;
+}
+
+async function submitJob(deps: JobServiceDeps, port: OrchestrationPort, s: Submission, now = new Date()): Promise<{ job: JobRecord; first: boolean }> {
+  const { jobs, jobKeys: keys } = deps.stores;
+  const inst = await instanceFor(deps, s.principal, s.instance, "job:submit");
+  const image = s.body.environment?.image;
+  if (image !== undefined) {
+    const problems = checkJobImage(image, deps.settings);
+    if (problems.length) throw new ValidationError(problems);
+  }
+  if (inst.record.state === "Deleting") throw new ConflictError(`Instance '${inst.record.name}' is being deleted; it takes no new jobs.`, { retryable: false });
+    let jobId = s.jobId ?? newId();
+  let first = true;
+  if (s.idempotencyKey) {
+    const remembered: IdempotentJob = { jobId, instance: inst.record.name, ...(inst.record.instanceId ? { instanceId: inst.record.instanceId } : {}) };
+    const r = await keys.remember(`jobs:${s.principal.userId}`, s.idempotencyKey, remembered, now);
+    jobId = r.result.jobId;
+    first = r.first;
+    if (!first && r.result.instance.toLowerCase() !== inst.record.name.toLowerCase()) {
+      throw new ConflictError(`Idempotency-Key '${s.idempotencyKey}' was used for a job on instance '${r.result.instance}'.`, { retryable: false });
+    }
+    if (!first && !sameIncarnation(inst.record, r.result)) {
+      throw new ConflictError(`Idempotency-Key '${s.idempotencyKey}' was used for a job on an earlier instance named '${r.result.instance}'.`, { retryable: false });
+    }
+  }
+  const record: JobRecord = {
+    id: jobId,
+    name: s.body.name ?? jobId,
+    instance: inst.record.name,
+    ...(inst.record.instanceId ? { instanceId: inst.record.instanceId } : {}),
+    state: "Queued",
+    command: s.body.command,
+    gpus: s.body.gpus,
+    timeoutMinutes: s.body.timeoutMinutes,
+    submittedBy: s.principal.userId,
+    submittedAt: now.toISOString(),
+    source: s.source,
+  };
+  const vars = s.body.environment?.variables;
+  if (vars && Object.keys(vars).length) record.variables = vars;
+  if (image !== undefined) record.image = image;
+  if (s.body.environment?.workingDirectory) record.workingDirectory = s.body.environment.workingDirectory;
+  if (s.body.distribution) record.distribution = s.body.distribution;
+  if (s.idempotencyKey) record.idempotencyKey = s.idempotencyKey;
+
+  let job: JobRecord;
+  try {
+    job = (await jobs.create(record)).record;
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    const existing = await jobs.get(jobId);
+    if (!existing) throw err;
+    job = existing.record;
+    first = false;
+  }
+  if (!isTerminalJobState(job.state)) {
+    // The job's orchestration queues it on the instance's job-queue entity (a repeat finds it running).
+    await port.start(ORCHESTRATIONS.job, orchestrationIds.job(job.id), {
+      instance: job.instance,
+      jobId: job.id,
+      gpus: job.gpus,
+      // The job's whole life (queue, start, the agent's reports) continues the submission's trace.
+      ...traceField(),
+    } satisfies JobInput);
+  }
+  await deps.activity.recordActivity(job.instance, now, inst).catch(() => undefined); // activity is advisory; never fail a submission on it
+  return { job, first };
+}
+
+/** A submission that can never run (malformed or not allowed): recorded Failed so it is not lost. */
+async function recordFailedSubmission(deps: JobServiceDeps, p: {
+  jobId: string;
+  instance: string;
+  /** The incarnation of the instance when it exists (its owner then sees the failed submission). */
+  instanceId?: string;
+  submittedBy: string;
+  name?: string;
+  command?: string;
+  reason: { code: string; message: string };
+  now?: Date;
+}): Promise<JobRecord> {
+  const { jobs } = deps.stores;
+  const at = (p.now ?? new Date()).toISOString();
+  const record: JobRecord = {
+    id: p.jobId,
+    name: p.name ?? p.jobId,
+    instance: p.instance,
+    ...(p.instanceId ? { instanceId: p.instanceId } : {}),
+    state: "Failed",
+    command: p.command ?? "",
+    gpus: 0,
+    timeoutMinutes: 0,
+    submittedBy: p.submittedBy,
+    submittedAt: at,
+    endedAt: at,
+    error: p.reason,
+    source: "queue",
+  };
+  try {
+    return (await jobs.create(record)).record;
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    return (await jobs.get(p.jobId))?.record ?? record;
+  }
+}
+
+/** The job service over its dependencies (wired once, in services/root.ts). */
 export function createJobService(deps: JobServiceDeps) {
-  const { instances, jobs, jobKeys: keys } = deps.stores;
-
-  /** The instance, if `principal` may do `action` on it; 404 otherwise (names do not leak). */
-  async function instanceFor(principal: Principal, name: string, action: "job:submit" | "job:read" | "job:cancel"): Promise<Stored<InstanceRecord>> {
-    const got = await instances.get(name);
-    if (!got) throw NotFoundError.resource("Instance", name);
-    assertAuthorized(principal, action, { instance: { name: got.record.name, assignedUser: got.record.assignedUser } });
-    return got;
-  }
-
-  async function submitJob(port: OrchestrationPort, s: Submission, now = new Date()): Promise<{ job: JobRecord; first: boolean }> {
-    const inst = await instanceFor(s.principal, s.instance, "job:submit");
-    const image = s.body.environment?.image;
-    if (image !== undefined) {
-      const problems = checkJobImage(image, deps.settings);
-      if (problems.length) throw new ValidationError(problems);
-    }
-    if (inst.record.state === "Deleting") throw new ConflictError(`Instance '${inst.record.name}' is being deleted; it takes no new jobs.`, { retryable: false });
-      let jobId = s.jobId ?? newId();
-    let first = true;
-    if (s.idempotencyKey) {
-      const remembered: IdempotentJob = { jobId, instance: inst.record.name, ...(inst.record.instanceId ? { instanceId: inst.record.instanceId } : {}) };
-      const r = await keys.remember(`jobs:${s.principal.userId}`, s.idempotencyKey, remembered, now);
-      jobId = r.result.jobId;
-      first = r.first;
-      if (!first && r.result.instance.toLowerCase() !== inst.record.name.toLowerCase()) {
-        throw new ConflictError(`Idempotency-Key '${s.idempotencyKey}' was used for a job on instance '${r.result.instance}'.`, { retryable: false });
-      }
-      if (!first && !sameIncarnation(inst.record, r.result)) {
-        throw new ConflictError(`Idempotency-Key '${s.idempotencyKey}' was used for a job on an earlier instance named '${r.result.instance}'.`, { retryable: false });
-      }
-    }
-    const record: JobRecord = {
-      id: jobId,
-      name: s.body.name ?? jobId,
-      instance: inst.record.name,
-      ...(inst.record.instanceId ? { instanceId: inst.record.instanceId } : {}),
-      state: "Queued",
-      command: s.body.command,
-      gpus: s.body.gpus,
-      timeoutMinutes: s.body.timeoutMinutes,
-      submittedBy: s.principal.userId,
-      submittedAt: now.toISOString(),
-      source: s.source,
-    };
-    const vars = s.body.environment?.variables;
-    if (vars && Object.keys(vars).length) record.variables = vars;
-    if (image !== undefined) record.image = image;
-    if (s.body.environment?.workingDirectory) record.workingDirectory = s.body.environment.workingDirectory;
-    if (s.body.distribution) record.distribution = s.body.distribution;
-    if (s.idempotencyKey) record.idempotencyKey = s.idempotencyKey;
-
-    let job: JobRecord;
-    try {
-      job = (await jobs.create(record)).record;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-      const existing = await jobs.get(jobId);
-      if (!existing) throw err;
-      job = existing.record;
-      first = false;
-    }
-    if (!isTerminalJobState(job.state)) {
-      // The job's orchestration queues it on the instance's job-queue entity (a repeat finds it running).
-      await port.start(ORCHESTRATIONS.job, orchestrationIds.job(job.id), {
-        instance: job.instance,
-        jobId: job.id,
-        gpus: job.gpus,
-        // The job's whole life (queue, start, the agent's reports) continues the submission's trace.
-        ...traceField(),
-      } satisfies JobInput);
-    }
-    await deps.activity.recordActivity(job.instance, now, inst).catch(() => undefined); // activity is advisory; never fail a submission on it
-    return { job, first };
-  }
-
-  /** A submission that can never run (malformed or not allowed): recorded Failed so it is not lost. */
-  async function recordFailedSubmission(p: {
-    jobId: string;
-    instance: string;
-    /** The incarnation of the instance when it exists (its owner then sees the failed submission). */
-    instanceId?: string;
-    submittedBy: string;
-    name?: string;
-    command?: string;
-    reason: { code: string; message: string };
-    now?: Date;
-  }): Promise<JobRecord> {
-    const at = (p.now ?? new Date()).toISOString();
-    const record: JobRecord = {
-      id: p.jobId,
-      name: p.name ?? p.jobId,
-      instance: p.instance,
-      ...(p.instanceId ? { instanceId: p.instanceId } : {}),
-      state: "Failed",
-      command: p.command ?? "",
-      gpus: 0,
-      timeoutMinutes: 0,
-      submittedBy: p.submittedBy,
-      submittedAt: at,
-      endedAt: at,
-      error: p.reason,
-      source: "queue",
-    };
-    try {
-      return (await jobs.create(record)).record;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-      return (await jobs.get(p.jobId))?.record ?? record;
-    }
-  }
-
-  return { instanceFor, submitJob, recordFailedSubmission };
+  return {
+    instanceFor: instanceFor.bind(undefined, deps),
+    submitJob: submitJob.bind(undefined, deps),
+    recordFailedSubmission: recordFailedSubmission.bind(undefined, deps),
+  };
 }
 
 export type JobService = ReturnType<typeof createJobService>;
