@@ -54,7 +54,7 @@ function productionSources(): string[] {
       else if (e.name.endsWith(".ts")) out.push(p);
     }
   };
-  for (const d of ["functions", "orchestrations", "shared"]) walk(path.join(ROOT, d));
+  for (const d of ["functions", "services", "orchestrations", "shared"]) walk(path.join(ROOT, d));
   return out;
 }
 
