@@ -1,16 +1,12 @@
-// Job routes (api.md "Jobs"): submit, list, read, logs, cancel. Validation and authorization
-// happen here, before anything starts; the dispatcher orchestration does the rest.
+// Job routes (api.md "Jobs"): submit, list, read, logs, cancel. Parsing here; authorization and
+// the records in the job service (services/jobs.ts); the job's orchestration does the rest.
 import * as df from "durable-functions";
-import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
-import { isTerminalJobState, JOB_STATES, type JobState } from "../shared/instances/states";
-import { JOB_LOGS_CONTAINER, jobLogBlobs, toJobResponse, type JobRecord } from "../shared/jobs/record";
+import { ValidationError } from "../shared/errors";
+import { JOB_STATES, type JobState } from "../shared/instances/states";
+import { JOB_LOGS_CONTAINER, jobLogBlobs, toJobResponse } from "../shared/jobs/record";
 import { readBlobFrom, readBlobText } from "../shared/azure/blobs";
-import { sameIncarnation } from "../shared/instances/record";
-import { assertAuthorized, type Principal } from "../shared/rbac";
 import { jobSubmissionBody } from "../shared/schemas/job";
 import { parseWith } from "../shared/validation";
-import { orchestrationIds } from "../shared/ids";
-import { JOB_EVENT, type JobEventPayload } from "../orchestrations/jobs/types";
 import { durablePort } from "../orchestrations/jobs/durablePort";
 import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
 import { apiRoute, idempotencyKey } from "./http/api";
@@ -56,37 +52,13 @@ apiRoute(ROUTES.listJobs, async ({ principal, params, req }) => {
   return { status: 200, body: out };
 });
 
-/**
- * The job, if the caller may do `action` on it, and whether its instance still exists. Access
- * follows the instance only while it is the same incarnation (instance id) the job was submitted
- * to; a job whose instance was deleted — even if the name has been taken again since — stays
- * readable by its submitter, admins and readers, and by no one else.
- */
-async function jobFor(principal: Principal, id: string, action: "job:read" | "job:cancel") {
-  const got = await stores().jobs.get(id);
-  if (!got) throw NotFoundError.resource("Job", id);
-  const found = await stores().instances.get(got.record.instance);
-  const inst = found && sameIncarnation(found.record, got.record) ? found : undefined;
-  if (inst) {
-    try {
-      assertAuthorized(principal, action, { instance: { name: inst.record.name, assignedUser: inst.record.assignedUser } });
-    } catch (err) {
-      if (err instanceof NotFoundError) throw NotFoundError.resource("Job", id);
-      throw err;
-    }
-  } else if (!(principal.roles.includes("admin") || (action === "job:read" && principal.roles.includes("reader")) || got.record.submittedBy === principal.userId)) {
-    throw NotFoundError.resource("Job", id);
-  }
-  return { ...got, instanceLives: inst !== undefined };
-}
-
 apiRoute(ROUTES.getJob, async ({ principal, params }) => {
-  const got = await jobFor(principal, params.id!, "job:read");
+  const got = await services().jobs.jobFor(principal, params.id!, "job:read");
   return { status: 200, body: toJobResponse(got.record), headers: { ETag: got.etag } };
 });
 
 apiRoute(ROUTES.getJobLogs, async ({ principal, params, req }) => {
-  const got = await jobFor(principal, params.id!, "job:read");
+  const got = await services().jobs.jobFor(principal, params.id!, "job:read");
   const storage = getClients().storage;
   const stream = req.query.get("stream");
   if (stream === null) {
@@ -107,20 +79,9 @@ apiRoute(ROUTES.getJobLogs, async ({ principal, params, req }) => {
 });
 
 apiRoute(ROUTES.cancelJob, async ({ ctx, principal, params, req, audit }) => {
-  const got = await jobFor(principal, params.id!, "job:cancel");
+  const { jobs } = services();
+  const got = await jobs.jobFor(principal, params.id!, "job:cancel");
   audit.instance = got.record.instance;
-  if (isTerminalJobState(got.record.state)) {
-    throw new ConflictError(`Job '${got.record.id}' already ended (${got.record.state}).`, { retryable: false });
-  }
-  const now = new Date();
-  let job: JobRecord = got.record;
-  if (!job.cancelRequestedAt) {
-    // Recorded first: the start of a job that was just handed a slot sees it and does not run it.
-    job = (await stores().jobs.update({ ...job, cancelRequestedAt: now.toISOString() }, got.etag)).record;
-  }
-  // The job's orchestration takes it from here: off the queue, or to the agent if it runs.
-  await durablePort(df.getClient(ctx)).raise(orchestrationIds.job(job.id), JOB_EVENT, { type: "Cancel", reason: "canceled by request" } satisfies JobEventPayload);
-  // Activity only on the instance that ran it, not a later one that took its name.
-  if (got.instanceLives) await services().activity.recordActivity(job.instance, now).catch(() => undefined);
+  const job = await jobs.cancelJob(got, durablePort(df.getClient(ctx)));
   return { status: 202, body: toJobResponse(job), headers: { Location: new URL(`/api/jobs/${job.id}`, req.url).toString() } };
 }, { extraInputs: client, audit: { action: "job.cancel", jobRoute: true } });

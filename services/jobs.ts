@@ -1,7 +1,8 @@
-// Job submission shared by the HTTP route and the queue trigger: authorize against the
-// instance, honour the idempotency key, write the Queued record, start the job's orchestration.
-// Every step is repeatable: a retried submission finds its record and starts it again (an active
-// orchestration of that id is left as it is; the queue ignores duplicates).
+// The job service. Submission, shared by the HTTP route and the queue trigger: authorize against
+// the instance, honour the idempotency key, write the Queued record, start the job's
+// orchestration. Every step is repeatable: a retried submission finds its record and starts it
+// again (an active orchestration of that id is left as it is; the queue ignores duplicates).
+// Also who may read or cancel a job (jobFor), and the cancel itself.
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { sameIncarnation, type InstanceRecord } from "../shared/instances/record";
@@ -12,7 +13,7 @@ import { assertAuthorized, type Principal } from "../shared/rbac";
 import type { JobSubmissionBody } from "../shared/schemas/job";
 import type { Stored } from "../shared/store/recordTable";
 import type { OrchestrationPort } from "../orchestrations/jobs/durablePort";
-import { ORCHESTRATIONS, type JobInput } from "../orchestrations/jobs/types";
+import { JOB_EVENT, ORCHESTRATIONS, type JobEventPayload, type JobInput } from "../orchestrations/jobs/types";
 import { orchestrationIds } from "../shared/ids";
 import type { ActivityService } from "./activity";
 import { traceField } from "../shared/telemetry/tracing";
@@ -147,12 +148,56 @@ async function recordFailedSubmission(deps: JobServiceDeps, p: {
   }
 }
 
+/**
+ * The job, if the caller may do `action` on it, and whether its instance still exists. Access
+ * follows the instance only while it is the same incarnation (instance id) the job was submitted
+ * to; a job whose instance was deleted — even if the name has been taken again since — stays
+ * readable by its submitter, admins and readers, and by no one else.
+ */
+async function jobFor(deps: JobServiceDeps, principal: Principal, id: string, action: "job:read" | "job:cancel"): Promise<Stored<JobRecord> & { instanceLives: boolean }> {
+  const { jobs, instances } = deps.stores;
+  const got = await jobs.get(id);
+  if (!got) throw NotFoundError.resource("Job", id);
+  const found = await instances.get(got.record.instance);
+  const inst = found && sameIncarnation(found.record, got.record) ? found : undefined;
+  if (inst) {
+    try {
+      assertAuthorized(principal, action, { instance: { name: inst.record.name, assignedUser: inst.record.assignedUser } });
+    } catch (err) {
+      if (err instanceof NotFoundError) throw NotFoundError.resource("Job", id);
+      throw err;
+    }
+  } else if (!(principal.roles.includes("admin") || (action === "job:read" && principal.roles.includes("reader")) || got.record.submittedBy === principal.userId)) {
+    throw NotFoundError.resource("Job", id);
+  }
+  return { ...got, instanceLives: inst !== undefined };
+}
+
+/** Cancels a job the caller may cancel (jobFor): recorded on the job first, then told to its orchestration. */
+async function cancelJob(deps: JobServiceDeps, got: Awaited<ReturnType<typeof jobFor>>, orchestrations: OrchestrationPort, now = new Date()): Promise<JobRecord> {
+  if (isTerminalJobState(got.record.state)) {
+    throw new ConflictError(`Job '${got.record.id}' already ended (${got.record.state}).`, { retryable: false });
+  }
+  let job: JobRecord = got.record;
+  if (!job.cancelRequestedAt) {
+    // Recorded first: the start of a job that was just handed a slot sees it and does not run it.
+    job = (await deps.stores.jobs.update({ ...job, cancelRequestedAt: now.toISOString() }, got.etag)).record;
+  }
+  // The job's orchestration takes it from here: off the queue, or to the agent if it runs.
+  await orchestrations.raise(orchestrationIds.job(job.id), JOB_EVENT, { type: "Cancel", reason: "canceled by request" } satisfies JobEventPayload);
+  // Activity only on the instance that ran it, not a later one that took its name.
+  if (got.instanceLives) await deps.activity.recordActivity(job.instance, now).catch(() => undefined);
+  return job;
+}
+
 /** The job service over its dependencies (wired once, in services/root.ts). */
 export function createJobService(deps: JobServiceDeps) {
   return {
     instanceFor: instanceFor.bind(undefined, deps),
     submitJob: submitJob.bind(undefined, deps),
     recordFailedSubmission: recordFailedSubmission.bind(undefined, deps),
+    jobFor: jobFor.bind(undefined, deps),
+    cancelJob: cancelJob.bind(undefined, deps),
   };
 }
 
