@@ -16,6 +16,7 @@ import { ORCHESTRATIONS as JOB_ORCHESTRATIONS } from "../orchestrations/jobs/typ
 import { lifecycleInput, operationAuditEntry } from "./instanceOperations";
 import type { Stores } from "./root";
 import type { SizeService } from "./sizes";
+import { withDeps } from "./withDeps";
 
 /** Starting orchestrations: what the service needs of the invocation's DurableClient (which has it). */
 export type OrchestrationStarter = { startNew(name: string, options: { instanceId?: string; input?: unknown }): Promise<string> };
@@ -193,11 +194,7 @@ async function updateOnce(deps: InstanceServiceDeps, u: Update): Promise<Stored<
 
 /** The instance service over its dependencies (wired once, in services/root.ts). */
 export function createInstanceService(deps: InstanceServiceDeps) {
-  return {
-    instanceFor: instanceFor.bind(undefined, deps),
-    createInstance: createInstance.bind(undefined, deps),
-    updateInstance: updateInstance.bind(undefined, deps),
-  };
+  return withDeps(deps, { instanceFor, createInstance, updateInstance });
 }
 
 export type InstanceService = ReturnType<typeof createInstanceService>;

@@ -18,6 +18,7 @@ import { orchestrationIds } from "../shared/ids";
 import type { ActivityService } from "./activity";
 import { traceField } from "../shared/telemetry/tracing";
 import type { IdempotentJob, Stores } from "./root";
+import { withDeps } from "./withDeps";
 
 export type Submission = {
   principal: Principal;
@@ -192,13 +193,7 @@ async function cancelJob(deps: JobServiceDeps, got: Awaited<ReturnType<typeof jo
 
 /** The job service over its dependencies (wired once, in services/root.ts). */
 export function createJobService(deps: JobServiceDeps) {
-  return {
-    instanceFor: instanceFor.bind(undefined, deps),
-    submitJob: submitJob.bind(undefined, deps),
-    recordFailedSubmission: recordFailedSubmission.bind(undefined, deps),
-    jobFor: jobFor.bind(undefined, deps),
-    cancelJob: cancelJob.bind(undefined, deps),
-  };
+  return withDeps(deps, { instanceFor, submitJob, recordFailedSubmission, jobFor, cancelJob });
 }
 
 export type JobService = ReturnType<typeof createJobService>;

@@ -106,40 +106,32 @@ function* setupThenRunning(ctx: OrchestrationContext, input: LifecycleInput & { 
   return "Running";
 }
 
-export function* startInstance(ctx: OrchestrationContext): Gen<string> {
+/** Start or restart: the VM action and its wait, then the startup script; a failure leaves `onFailure`. */
+function* vmThenSetup(ctx: OrchestrationContext, action: "start" | "restart", onFailure: "Stopped" | "Unknown"): Gen<string> {
   const input = inputOf(ctx);
+  const step = `${action}Vm`;
   try {
-    yield* progress(ctx, input, { customStep: "startVm", steps: [{ name: "startVm", status: "Running" }] });
-    yield* vmActionDone(ctx, input.instance, "start", input.poll, VM_TIMEOUT_MS);
+    yield* progress(ctx, input, { customStep: step, steps: [{ name: step, status: "Running" }] });
+    yield* vmActionDone(ctx, input.instance, action, input.poll, VM_TIMEOUT_MS);
     yield* pollVm(ctx, input.instance, input.poll, VM_TIMEOUT_MS, vmRunning);
   } catch (err) {
-    yield* progress(ctx, input, { customStep: "failed", steps: [{ name: "startVm", status: "Failed" }], state: { op: "start", to: "Stopped" }, done: failed(err) });
-    return "Stopped";
+    yield* progress(ctx, input, { customStep: "failed", steps: [{ name: step, status: "Failed" }], state: { op: action, to: onFailure }, done: failed(err) });
+    return onFailure;
   }
   yield* progress(ctx, input, {
     customStep: "startupScript",
-    steps: [{ name: "startVm", status: "Succeeded" }, { name: "setup", status: "Running" }],
-    state: { op: "start", to: "SettingUp" },
+    steps: [{ name: step, status: "Succeeded" }, { name: "setup", status: "Running" }],
+    state: { op: action, to: "SettingUp" },
   });
   return yield* setupThenRunning(ctx, input, ["startup"]);
 }
 
+export function* startInstance(ctx: OrchestrationContext): Gen<string> {
+  return yield* vmThenSetup(ctx, "start", "Stopped");
+}
+
 export function* restartInstance(ctx: OrchestrationContext): Gen<string> {
-  const input = inputOf(ctx);
-  try {
-    yield* progress(ctx, input, { customStep: "restartVm", steps: [{ name: "restartVm", status: "Running" }] });
-    yield* vmActionDone(ctx, input.instance, "restart", input.poll, VM_TIMEOUT_MS);
-    yield* pollVm(ctx, input.instance, input.poll, VM_TIMEOUT_MS, vmRunning);
-  } catch (err) {
-    yield* progress(ctx, input, { customStep: "failed", steps: [{ name: "restartVm", status: "Failed" }], state: { op: "restart", to: "Unknown" }, done: failed(err) });
-    return "Unknown";
-  }
-  yield* progress(ctx, input, {
-    customStep: "startupScript",
-    steps: [{ name: "restartVm", status: "Succeeded" }, { name: "setup", status: "Running" }],
-    state: { op: "restart", to: "SettingUp" },
-  });
-  return yield* setupThenRunning(ctx, input, ["startup"]);
+  return yield* vmThenSetup(ctx, "restart", "Unknown");
 }
 
 export function* stopInstance(ctx: OrchestrationContext): Gen<string> {
