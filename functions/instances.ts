@@ -75,30 +75,18 @@ async function list(r: ApiRequest): Promise<ApiResult> {
 
 async function lifecycle(r: ApiRequest, operation: LifecycleOperation): Promise<ApiResult> {
   const got = await loadInstance(r.principal, r.params.name, `instance:${operation}`);
-  const key = r.req.method === "POST" ? idempotencyKey(r.req) : undefined;
-  const { idempotency } = stores();
-  const { operations, activity } = services();
-  // Keyed by the incarnation, not the name: a key used on an earlier instance of this name
-  // must not replay that instance's operation.
-  const scope = `instances:${r.principal.userId}:${got.record.instanceId ?? got.record.name.toLowerCase()}:${operation}`;
-  if (key) {
-    const seen = await idempotency.get(scope, key);
-    if (seen) return seen.record.result;
-  }
-  const op = await operations.beginInstanceOperation({
-    name: got.record.name,
+  return services().operations.requestOperation({
+    instance: got.record,
     operation,
-    requestedBy: r.principal.userId,
-    client: df.getClient(r.ctx),
-    ...(ifMatch(r.req) !== undefined ? { ifMatch: ifMatch(r.req) } : {}),
+    principal: r.principal,
+    idempotencyKey: r.req.method === "POST" ? idempotencyKey(r.req) : undefined,
+    ifMatch: ifMatch(r.req),
+    orchestrations: df.getClient(r.ctx),
+    answer: (op) => {
+      const a = accepted(r.req, op.id, toOperationResponse(op));
+      return { status: a.status, body: a.body, headers: a.headers ?? {} };
+    },
   });
-  if (operation === "start") await activity.recordActivity(got.record.name).catch(() => undefined);
-  const result = accepted(r.req, op.id, toOperationResponse(op));
-  if (key) {
-    const remembered = await idempotency.remember(scope, key, { status: result.status, body: result.body, headers: result.headers ?? {} });
-    return remembered.result;
-  }
-  return result;
 }
 
 apiRoute(ROUTES.listInstances, list);

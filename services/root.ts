@@ -73,7 +73,7 @@ function compose(env: NodeJS.ProcessEnv): Root {
   };
   const sizes = createSizeService({ settings, arm: clients.arm, instances: stores.instances });
   const activity = createActivityService({ instances: stores.instances });
-  const operations = createOperationService({ stores, sizes });
+  const operations = createOperationService({ stores, sizes, activity });
   const services: Services = {
     sizes,
     activity,
