@@ -5,7 +5,7 @@
 // taken, no end after timeout + margin) ends the job Failed "agent lost". The end is recorded
 // once, by `finish`; then the queue frees the slot.
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import { call, decodeFailure, type OutputOf } from "../boundary";
+import { call, decodeFailure, type Gen, type OutputOf } from "../boundary";
 import { EventInbox } from "./eventInbox";
 import { changeQueue } from "./queueDriver";
 import { JOB_ACTIVITIES, JOB_EVENT, type JobEventPayload, type JobInput, type JobOutcome } from "./types";
@@ -18,26 +18,8 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
   const inbox = new EventInbox(ctx, JOB_EVENT);
 
   // Queued until the queue entity grants a slot (and GPUs), or drops the job (canceled, cannot run).
-  let gpuIndices = input.gpuIndices;
-  if (!gpuIndices) {
-    yield* changeQueue(ctx, input.instance, [{ type: "JobSubmitted", jobId: input.jobId, gpus: input.gpus ?? 0 }]);
-    let asked = false;
-    while (!gpuIndices) {
-      yield inbox.any(1);
-      for (const raw of inbox.collect()) {
-        const ev = raw as JobEventPayload | undefined;
-        if (!ev || gpuIndices) continue;
-        if (ev.type === "Start") gpuIndices = ev.gpuIndices;
-        else if (ev.type === "Dropped") return { state: "Dropped" }; // its record was written by whoever dropped it
-        else if (ev.type === "Cancel" && !asked) {
-          // The queue cancels it if it is still queued (and drops it), or it has started: then the
-          // start sees the cancel request on the record.
-          asked = true;
-          yield* changeQueue(ctx, input.instance, [{ type: "CancelRequested", jobId: input.jobId }]);
-        }
-      }
-    }
-  }
+  const gpuIndices = input.gpuIndices ?? (yield* waitForSlot(ctx, input, inbox));
+  if (gpuIndices === "dropped") return { state: "Dropped" }; // its record was written by whoever dropped it
 
   let started: OutputOf<typeof JOB_ACTIVITIES.startJob>;
   try {
@@ -101,6 +83,27 @@ export const jobOrchestrator: OrchestrationHandler = function* (ctx: Orchestrati
   yield* changeQueue(ctx, input.instance, [{ type: "JobFinished", jobId: input.jobId }]);
   return outcome;
 };
+
+/** Puts the job on its instance's queue and waits for its slot (the GPUs it got), or for the queue to drop it. */
+function* waitForSlot(ctx: OrchestrationContext, input: JobInput, inbox: EventInbox): Gen<number[] | "dropped"> {
+  yield* changeQueue(ctx, input.instance, [{ type: "JobSubmitted", jobId: input.jobId, gpus: input.gpus ?? 0 }]);
+  let asked = false;
+  for (;;) {
+    yield inbox.any(1);
+    for (const raw of inbox.collect()) {
+      const ev = raw as JobEventPayload | undefined;
+      if (!ev) continue;
+      if (ev.type === "Start") return ev.gpuIndices;
+      if (ev.type === "Dropped") return "dropped";
+      if (ev.type === "Cancel" && !asked) {
+        // The queue cancels it if it is still queued (and drops it), or it has started: then the
+        // start sees the cancel request on the record.
+        asked = true;
+        yield* changeQueue(ctx, input.instance, [{ type: "CancelRequested", jobId: input.jobId }]);
+      }
+    }
+  }
+}
 
 /** The backstop: whether the record shows an agent that went silent. */
 function judge(seen: { state: string; claimedAt?: string; pullingAt?: string; heartbeatAt?: string }, now: number, live: { heartbeatGraceMs: number; pickupGraceMs: number }): JobOutcome | undefined {
