@@ -16,14 +16,19 @@ export function queueId(instance: string): df.EntityId {
   return new df.EntityId(QUEUE_ENTITY, instance.toLowerCase());
 }
 
+/** The queue entity's `step` operation (queueEntity.ts answers a QueueAnswer). */
+function* step(ctx: OrchestrationContext, id: df.EntityId, events: DispatcherEvent[]): Generator<Task, QueueAnswer, unknown> {
+  return (yield ctx.df.callEntity(id, "step", { events })) as QueueAnswer;
+}
+
 export function* changeQueue(ctx: OrchestrationContext, instance: string, events: DispatcherEvent[]): Generator<Task, void, unknown> {
   const id = queueId(instance);
-  let answer = (yield ctx.df.callEntity(id, "step", { events })) as QueueAnswer;
+  let answer = yield* step(ctx, id, events);
   if (answer.uninitialized) {
     const cfg = yield* call(ctx, JOB_ACTIVITIES.queueConfig, { instance });
     if (!cfg.exists) return; // the instance is gone: nothing to queue on
     yield ctx.df.callEntity(id, "init", { config: cfg.config, running: cfg.running });
-    answer = (yield ctx.df.callEntity(id, "step", { events })) as QueueAnswer;
+    answer = yield* step(ctx, id, events);
   }
   for (let round = 0; !answer.uninitialized; round++) {
     // Past MAX_ROUNDS no more rows are read back here (the next change of the queue does it).
@@ -47,7 +52,7 @@ export function* changeQueue(ctx: OrchestrationContext, instance: string, events
       more.push({ type: "Refilled", from: applied.refill.from });
     }
     if (more.length === 0) return;
-    answer = (yield ctx.df.callEntity(id, "step", { events: more })) as QueueAnswer;
+    answer = yield* step(ctx, id, more);
   }
 }
 
