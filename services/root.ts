@@ -3,7 +3,7 @@
 // workflow registration gets its dependencies here, so they all see the same configuration.
 // Built on first use (the Functions host sets the environment before any invocation).
 import { azureConfigFromSettings, azureTuningFromEnv } from "../shared/azure/config";
-import { createAzureClients, type AzureClients } from "../shared/azure/clients";
+import { getAzureClients, type AzureClients } from "../shared/azure/clients";
 import { instanceRecords, type InstanceRecord } from "../shared/instances/record";
 import { agentSettingsOf } from "../shared/jobs/agentConfig";
 import { jobRecords } from "../shared/jobs/record";
@@ -60,7 +60,7 @@ export type Root = {
 function compose(env: NodeJS.ProcessEnv): Root {
   const settings = parseSettings(env);
   if (settings.continuationTokenKey) useContinuationTokenKey(settings.continuationTokenKey);
-  const clients = createAzureClients(azureConfigFromSettings(settings, azureTuningFromEnv(env)));
+  const clients = getAzureClients(azureConfigFromSettings(settings, azureTuningFromEnv(env)));
   const { storage } = clients;
   const ws = settings.workspaceName;
   const stores: Stores = {
@@ -118,6 +118,11 @@ export function root(): Root {
 
 // The accessors triggers use.
 export const getSettings = (): Settings => root().settings;
-export const getClients = (): AzureClients => root().clients;
+/**
+ * The clients for the environment as it is now: the same objects as the root's while the
+ * Azure settings stay as they were (getAzureClients keeps them per configuration), new ones
+ * if they changed (the health checks are run against a changed environment in tests).
+ */
+export const getClients = (): AzureClients => getAzureClients();
 export const stores = (): Stores => root().stores;
 export const services = (): Services => root().services;

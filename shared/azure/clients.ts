@@ -14,7 +14,8 @@ import { BlobServiceClient, type StoragePipelineOptions as BlobPipelineOptions }
 import { ShareServiceClient, type ShareClientOptions } from "@azure/storage-file-share";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
-import type { AzureConfig } from "./config";
+import { parseSettings } from "../settings";
+import { azureConfigFromSettings, azureTuningFromEnv, type AzureConfig } from "./config";
 import { parseConnectionString, type StorageEndpoints } from "./connectionString";
 import { credentialFor, managedIdentity, type IdentityChoice } from "./credential";
 import type { StorageConnection } from "./storageConnection";
@@ -167,4 +168,15 @@ export function createAzureClients(config: AzureConfig): AzureClients {
     files: createFilesClients(config),
     storage: createStorageClients(config),
   };
+}
+
+let cached: { key: string; clients: AzureClients } | undefined;
+
+/** Clients for this process, built once from the app settings (environment). */
+export function getAzureClients(
+  config: AzureConfig = azureConfigFromSettings(parseSettings(process.env), azureTuningFromEnv()),
+): AzureClients {
+  const key = JSON.stringify(config);
+  if (!cached || cached.key !== key) cached = { key, clients: createAzureClients(config) };
+  return cached.clients;
 }
