@@ -58,6 +58,17 @@ export function agentUnit(a: AgentBoot): string {
   ].join("\n");
 }
 
+/** code-server (VS Code in the browser), the version cloud-init installs where the image lacks it. */
+export const CODE_SERVER_VERSION = "4.139.1";
+
+/**
+ * Installs code-server from its release (the project's install script picks the .deb on Ubuntu)
+ * where the image has none, after the agent is up: a VM whose network cannot reach the release
+ * still boots, and VS Code then says "not installed on this machine". Never in the local emulator
+ * (VM_ROOT set), whose VMs are directories of this machine: it reports what this machine has.
+ */
+export const INSTALL_CODE_SERVER = `[ -n "\${VM_ROOT:-}" ] || command -v code-server >/dev/null || curl -fsSL --retry 5 https://code-server.dev/install.sh | sh -s -- --version ${CODE_SERVER_VERSION} || echo "code-server not installed: VS Code stays unavailable" >&2`;
+
 export function cloudInit(account: string, share: string, agent?: AgentBoot): string {
   const lines = [
     "#cloud-config",
@@ -78,6 +89,7 @@ export function cloudInit(account: string, share: string, agent?: AgentBoot): st
       `  - ${JSON.stringify(fetch)}`,
       `  - ${JSON.stringify("systemctl daemon-reload")}`,
       `  - ${JSON.stringify(`systemctl enable --now ${AGENT_UNIT}`)}`,
+      `  - ${JSON.stringify(INSTALL_CODE_SERVER)}`,
     );
   }
   lines.push("");
