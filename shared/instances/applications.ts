@@ -2,8 +2,9 @@
 // them. A ticket is issued only to the instance's assigned user, for one application, lives a
 // minute, and is redeemed once by that instance's agent (which exchanges it for a session
 // cookie). Only the ticket's hash is stored. A redeemed ticket is deleted when taken; one never
-// redeemed is deleted by the next issue for the same instance (pruneExpired), so a partition
-// holds little more than the last minute's tickets.
+// redeemed is deleted by the next issue of any ticket (pruneExpired), whichever instance it is
+// for, so one of an instance deleted since goes too, and the table holds little more than the
+// last minute's tickets.
 import { createHash, randomBytes } from "node:crypto";
 import { odata } from "@azure/data-tables";
 import type { StorageClients } from "../azure/clients";
@@ -54,12 +55,12 @@ export function newTicket(): string {
 export const TICKET_PRUNE_PAGE = 100;
 
 export type TicketStore = {
-  /** Stores a new ticket, first removing the instance's expired ones. */
+  /** Stores a new ticket, first removing expired ones. */
   put(ticket: string, record: TicketRecord, now?: Date): Promise<void>;
   /** Takes the ticket (deletes it) and answers its record; undefined if it was never issued or is already taken. */
   take(instance: string, ticket: string): Promise<TicketRecord | undefined>;
-  /** Deletes up to TICKET_PRUNE_PAGE of the instance's tickets that expired by `now`; answers how many. */
-  pruneExpired(instance: string, now: Date): Promise<number>;
+  /** Deletes up to TICKET_PRUNE_PAGE tickets (of any instance) that expired by `now`; answers how many. */
+  pruneExpired(now: Date): Promise<number>;
 };
 
 export function createTicketStore(storage: StorageClients): TicketStore {
@@ -67,17 +68,18 @@ export function createTicketStore(storage: StorageClients): TicketStore {
   const pk = (instance: string) => tableKey(instanceKey(instance), "instance");
   const store: TicketStore = {
     async put(ticket, record, now = new Date()) {
-      await store.pruneExpired(record.instance, now);
+      await store.pruneExpired(now);
       await table.create(pk(record.instance), hashTicket(ticket), record);
     },
-    async pruneExpired(instance, now) {
+    async pruneExpired(now) {
       // expiresAt is an ISO time in one format, so the table compares it as a string, server-side.
-      const filter = odata`PartitionKey eq ${pk(instance)} and expiresAt le ${now.toISOString()}`;
-      const expired: { rowKey: string; etag: string }[] = [];
+      // Not a key: a scan, but of a table this pruning keeps to about a minute's tickets.
+      const filter = odata`expiresAt le ${now.toISOString()}`;
+      const expired: { partitionKey: string; rowKey: string; etag: string }[] = [];
       try {
-        const pages = table.client.listEntities({ queryOptions: { filter, select: ["RowKey"] } }).byPage({ maxPageSize: TICKET_PRUNE_PAGE });
+        const pages = table.client.listEntities({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } }).byPage({ maxPageSize: TICKET_PRUNE_PAGE });
         const first = await pages.next();
-        for (const e of first.done ? [] : first.value) expired.push({ rowKey: e.rowKey!, etag: e.etag });
+        for (const e of first.done ? [] : first.value) expired.push({ partitionKey: e.partitionKey!, rowKey: e.rowKey!, etag: e.etag });
       } catch (err) {
         if (statusOf(err) === 404) return 0; // no ticket was ever issued: no table yet
         throw err;
@@ -85,7 +87,7 @@ export function createTicketStore(storage: StorageClients): TicketStore {
       let removed = 0;
       for (const t of expired) {
         // With the ETag; one redeemed (taken) meanwhile is simply gone.
-        if (await table.delete(pk(instance), t.rowKey, t.etag).catch(() => false)) removed++;
+        if (await table.delete(t.partitionKey, t.rowKey, t.etag).catch(() => false)) removed++;
       }
       return removed;
     },
