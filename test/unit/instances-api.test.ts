@@ -3,7 +3,8 @@
 // cloud-init and setup wrapper (no secrets).
 import { describe, expect, test } from "vitest";
 import { spawnSync } from "node:child_process";
-import { INSTALL_CODE_SERVER, SETUP_WRAPPER, cloudInit } from "../../orchestrations/instances/cloudInit";
+import path from "node:path";
+import { INSTALL_CODE_SERVER, INSTALL_NODE, SETUP_WRAPPER, cloudInit } from "../../orchestrations/instances/cloudInit";
 import { parseRunCmd } from "../../local/cloud/vmInit";
 import { asOutcome } from "../../orchestrations/instances/outcome";
 import { toStepError } from "../../orchestrations/instances/steps";
@@ -96,6 +97,21 @@ describe("what the VM gets", () => {
     expect([local.status, local.stderr]).toEqual([0, ""]);
     const azure = spawnSync("/bin/sh", ["-c", INSTALL_CODE_SERVER], { env: { PATH: "" }, encoding: "utf8" });
     expect(azure.stderr).toMatch(/curl|code-server not installed/);
+  });
+
+  test("with the agent, cloud-init installs Node.js before the agent starts where the image lacks it, and not in the emulator", () => {
+    const agent = { appUrl: "https://app.example", appAudience: "api://x", queueUrl: "https://q.example/q", instance: "i1", user: "alice", heartbeatSeconds: 30, signalsSeconds: 60, proxyPort: 8890, inputRecentSeconds: 300 };
+    const cmds = parseRunCmd(cloudInit("wslocalfiles", "workspace", agent));
+    expect(cmds.indexOf(INSTALL_NODE)).toBeGreaterThanOrEqual(0);
+    expect(cmds.indexOf(INSTALL_NODE)).toBeLessThan(cmds.findIndex((c) => c.startsWith("systemctl enable --now")));
+    // This machine's Node.js (≥ 20) is enough: nothing is fetched.
+    const present = spawnSync("/bin/sh", ["-c", INSTALL_NODE], { env: { PATH: path.dirname(process.execPath) + ":/usr/bin:/bin" }, encoding: "utf8" });
+    expect([present.status, present.stderr]).toEqual([0, ""]);
+    const local = spawnSync("/bin/sh", ["-c", INSTALL_NODE], { env: { VM_ROOT: "/nonexistent", PATH: "" }, encoding: "utf8" });
+    expect([local.status, local.stderr]).toEqual([0, ""]);
+    // No Node.js and no network tools: it says the agent cannot start.
+    const bare = spawnSync("/bin/sh", ["-c", INSTALL_NODE], { env: { PATH: "" }, encoding: "utf8" });
+    expect(bare.stderr).toMatch(/Node\.js v\d+\.\d+\.\d+ not installed: the job agent cannot start/);
   });
 
   test("the setup wrapper logs to Logs/<instance> on the share and carries no secret", () => {
