@@ -11,8 +11,11 @@
 // - running jobs are adopted (they are their own process groups and survive the agent), and
 //   their real exit code is read from the file their runner wrote;
 // - an outcome is journaled before it is reported, and reported until the app has it.
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
+import path from "node:path";
+import type { TokenCredential } from "@azure/core-auth";
 import type { QueueClient } from "@azure/storage-queue";
 import { AppClient, type StartedAnswer } from "./app";
 import type { AgentConfig } from "./config";
@@ -20,6 +23,7 @@ import { Journal, type Entry, type Outcome } from "./journal";
 import { LogShipper } from "./logs";
 import { allowRun, containerName, imageReady, pullFailure, removeContainer, startContainerJob, type ContainerSpec } from "./container";
 import { exitCodeOf, groupAlive, killGroup, startJob } from "./process";
+import { loginDir, loginWithVmIdentity, RegistryLoginError, registryOf } from "./registryLogin";
 
 export type QueueMessage = { type: "run"; jobId: string; traceParent?: string } | { type: "cancel"; jobId: string; reason: string };
 
@@ -41,6 +45,8 @@ export class Agent {
     private readonly queue: QueueClient,
     private readonly app: AppClient,
     private readonly log: (line: string) => void,
+    /** The VM's managed identity: the workspace registry's pulls log in with it. */
+    private readonly credential?: TokenCredential,
   ) {
     this.journal = new Journal(cfg.stateDir);
   }
@@ -120,13 +126,21 @@ export class Agent {
       const userDir = `${this.cfg.share}/Users/${this.cfg.user}`;
       if (spec.environment) {
         container = { name: containerName(msg.jobId), runtime: this.cfg.containerRuntime, pulling: true };
-        pid = startContainerJob(dir, this.containerSpec(spec, spec.environment, container.name, userDir), jobBaseEnv());
+        const cspec = this.containerSpec(spec, spec.environment, container.name, userDir);
+        pid = startContainerJob(dir, cspec, jobBaseEnv(), await this.registryLogin(msg.jobId, cspec));
       } else {
         // The job runs in the user's folder on the share, with the platform's variables and then the user's.
         const env = { CI_NAME: this.cfg.instance, CI_USER: this.cfg.user, CI_SHARE: this.cfg.share, ...spec.env };
         pid = startJob(dir, userDir, { command: spec.command, env }, jobBaseEnv());
       }
     } catch (err) {
+      if (err instanceof RegistryLoginError) {
+        // As a failed pull: the job's stderr and its end say what the registry answered.
+        fs.appendFileSync(path.join(dir, "stderr"), `Pulling image ${spec.environment!.image}\nError: ${err.message}\n`);
+        this.end(msg.jobId, { state: "Failed", message: `the image could not be pulled: ${err.message}`.slice(0, 1000) }, spec.logs);
+        this.log(`job ${msg.jobId}: registry login failed`);
+        return;
+      }
       this.end(msg.jobId, { state: "Failed", message: `the job could not be started: ${(err as Error).message}` });
       return;
     }
@@ -163,6 +177,19 @@ export class Agent {
       gpuIndices,
       env,
     };
+  }
+
+  /**
+   * An image from the workspace registry that the VM does not have: log in with the VM's
+   * identity for the pull (the folder the runner pulls with, then deletes). Other registries,
+   * and images already on the VM, need no login ("" = none).
+   */
+  private async registryLogin(jobId: string, spec: ContainerSpec): Promise<string> {
+    if (!this.credential || !this.cfg.registry || registryOf(spec.image) !== this.cfg.registry) return "";
+    if (await imagePresent(spec.runtime, spec.image)) return "";
+    const dir = loginDir(this.cfg.runDir, jobId);
+    await loginWithVmIdentity(this.credential, spec.runtime, this.cfg.registry, dir);
+    return dir;
   }
 
   private async cancel(jobId: string, reason: string): Promise<void> {
@@ -231,8 +258,11 @@ export class Agent {
             : { state: "Failed", exitCode: code, message: `the command exited with code ${code}` });
       if (code !== undefined && e.killing) outcome.exitCode = code;
       if (pullFailed !== undefined) delete outcome.exitCode;
-      // The container is removed afterwards, however the job ended.
-      if (e.container) await removeContainer(e.container.runtime, e.container.name);
+      // The container is removed afterwards, however the job ended (and a login its pull left).
+      if (e.container) {
+        await removeContainer(e.container.runtime, e.container.name);
+        fs.rmSync(loginDir(this.cfg.runDir, e.id), { recursive: true, force: true });
+      }
       this.end(e.id, outcome, e.logs);
       await this.sendExit(e.id, outcome, e.logs);
       return;
@@ -307,6 +337,11 @@ function jobBaseEnv(): NodeJS.ProcessEnv {
     env[k] = v;
   }
   return env;
+}
+
+/** Whether the VM has the image already (`docker image inspect`). */
+function imagePresent(runtime: string, image: string): Promise<boolean> {
+  return new Promise((resolve) => execFile(runtime, ["image", "inspect", image], { timeout: 30_000 }, (err) => resolve(!err)));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
