@@ -11,17 +11,15 @@
 // - running jobs are adopted (they are their own process groups and survive the agent), and
 //   their real exit code is read from the file their runner wrote;
 // - an outcome is journaled before it is reported, and reported until the app has it.
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
 import type { TokenCredential } from "@azure/core-auth";
 import type { QueueClient } from "@azure/storage-queue";
 import { AppClient, type StartedAnswer } from "./app";
 import type { AgentConfig } from "./config";
 import { Journal, type Entry, type Outcome } from "./journal";
 import { LogShipper } from "./logs";
-import { allowRun, containerName, imageReady, pullFailure, removeContainer, startContainerJob, type ContainerSpec } from "./container";
+import { allowRun, answerLogin, containerName, imageReady, loginWanted, pullFailure, removeContainer, startContainerJob, type ContainerSpec } from "./container";
 import { exitCodeOf, groupAlive, killGroup, startJob } from "./process";
 import { loginDir, loginWithVmIdentity, RegistryLoginError, registryOf } from "./registryLogin";
 
@@ -39,6 +37,8 @@ export class Agent {
   private shippers = new Map<string, LogShipper>();
   private stopped = false;
   private lastHeartbeat = 0;
+  /** Jobs whose registry login is under way. */
+  private logins = new Set<string>();
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -127,20 +127,15 @@ export class Agent {
       if (spec.environment) {
         container = { name: containerName(msg.jobId), runtime: this.cfg.containerRuntime, pulling: true };
         const cspec = this.containerSpec(spec, spec.environment, container.name, userDir);
-        pid = startContainerJob(dir, cspec, jobBaseEnv(), await this.registryLogin(msg.jobId, cspec));
+        // The workspace registry's images are pulled with a login the runner asks for (watchRunning).
+        const login = this.cfg.registry && registryOf(cspec.image) === this.cfg.registry ? loginDir(this.cfg.runDir, msg.jobId) : "";
+        pid = startContainerJob(dir, cspec, jobBaseEnv(), login);
       } else {
         // The job runs in the user's folder on the share, with the platform's variables and then the user's.
         const env = { CI_NAME: this.cfg.instance, CI_USER: this.cfg.user, CI_SHARE: this.cfg.share, ...spec.env };
         pid = startJob(dir, userDir, { command: spec.command, env }, jobBaseEnv());
       }
     } catch (err) {
-      if (err instanceof RegistryLoginError) {
-        // As a failed pull: the job's stderr and its end say what the registry answered.
-        fs.appendFileSync(path.join(dir, "stderr"), `Pulling image ${spec.environment!.image}\nError: ${err.message}\n`);
-        this.end(msg.jobId, { state: "Failed", message: `the image could not be pulled: ${err.message}`.slice(0, 1000) }, spec.logs);
-        this.log(`job ${msg.jobId}: registry login failed`);
-        return;
-      }
       this.end(msg.jobId, { state: "Failed", message: `the job could not be started: ${(err as Error).message}` });
       return;
     }
@@ -180,16 +175,29 @@ export class Agent {
   }
 
   /**
-   * An image from the workspace registry that the VM does not have: log in with the VM's
-   * identity for the pull (the folder the runner pulls with, then deletes). Other registries,
-   * and images already on the VM, need no login ("" = none).
+   * The runner must pull an image of the workspace registry: log in with the VM's identity into
+   * the job's login folder, then tell the runner (a refusal becomes the pull's failure, with the
+   * registry's message). In the background, so other jobs' ticks go on; a restarted agent
+   * answers a runner still waiting.
    */
-  private async registryLogin(jobId: string, spec: ContainerSpec): Promise<string> {
-    if (!this.credential || !this.cfg.registry || registryOf(spec.image) !== this.cfg.registry) return "";
-    if (await imagePresent(spec.runtime, spec.image)) return "";
-    const dir = loginDir(this.cfg.runDir, jobId);
-    await loginWithVmIdentity(this.credential, spec.runtime, this.cfg.registry, dir);
-    return dir;
+  private startLogin(e: Running, dir: string): void {
+    if (this.logins.has(e.id)) return;
+    this.logins.add(e.id);
+    const registry = this.cfg.registry ?? "";
+    const login = this.credential
+      ? loginWithVmIdentity(this.credential, e.container!.runtime, registry, loginDir(this.cfg.runDir, e.id))
+      : Promise.reject(new RegistryLoginError("the agent has no identity to log in with"));
+    login
+      .then(() => {
+        // The job may have ended meanwhile (a cancel): then nobody pulls with the login.
+        if (this.journal.get(e.id)?.phase === "running") answerLogin(dir);
+        else fs.rmSync(loginDir(this.cfg.runDir, e.id), { recursive: true, force: true });
+      })
+      .catch((err: Error) => {
+        answerLogin(dir, err instanceof RegistryLoginError ? err.message : `the registry login failed: ${err.message}`);
+        this.log(`job ${e.id}: registry login failed`);
+      })
+      .finally(() => this.logins.delete(e.id));
   }
 
   private async cancel(jobId: string, reason: string): Promise<void> {
@@ -267,6 +275,7 @@ export class Agent {
       await this.sendExit(e.id, outcome, e.logs);
       return;
     }
+    if (e.container?.pulling && !e.killing && loginWanted(dir)) this.startLogin(e, dir);
     if (e.container?.pulling && !e.killing && imageReady(dir)) return this.runContainer(e, dir, shipper);
     if (!e.killing && now >= e.deadline) {
       this.kill(e, { state: "TimedOut", message: "the job ran past its timeout" });
@@ -337,11 +346,6 @@ function jobBaseEnv(): NodeJS.ProcessEnv {
     env[k] = v;
   }
   return env;
-}
-
-/** Whether the VM has the image already (`docker image inspect`). */
-function imagePresent(runtime: string, image: string): Promise<boolean> {
-  return new Promise((resolve) => execFile(runtime, ["image", "inspect", image], { timeout: 30_000 }, (err) => resolve(!err)));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -14,8 +14,8 @@ const RUNNER = `#!/bin/bash
 D="$1"
 RT="$2"
 IMAGE="$3"
-# The registry login the agent made for this pull (a Docker config folder under /run), if any:
-# used for the pull only, and deleted as soon as it is done.
+# For an image of the workspace registry: the Docker config folder (under /run) the agent logs
+# in to with the VM's identity when a pull is needed; used for that pull only, then deleted.
 LOGIN="$4"
 finish() { echo "$1" >"$D/exit.tmp" && mv "$D/exit.tmp" "$D/exit"; exit "$1"; }
 forget_login() { [ -z "$LOGIN" ] || rm -rf "$LOGIN"; }
@@ -23,6 +23,17 @@ pull() { if [ -n "$LOGIN" ]; then DOCKER_CONFIG="$LOGIN" "$RT" pull "$IMAGE"; el
 set -o pipefail
 if ! "$RT" image inspect "$IMAGE" >/dev/null 2>&1; then
   echo "Pulling image $IMAGE" >>"$D/stderr"
+  if [ -n "$LOGIN" ]; then
+    # Ask the agent for the login (it holds the identity), and wait for its answer.
+    touch "$D/login-wanted"
+    while [ ! -e "$D/login-ready" ] && [ ! -e "$D/login-failed" ]; do sleep 0.1; done
+    if [ -e "$D/login-failed" ]; then
+      forget_login
+      echo "Error: $(cat "$D/login-failed")" >>"$D/stderr"
+      cp "$D/login-failed" "$D/pull-failed"
+      finish 125
+    fi
+  fi
   # The pull's progress goes to the job's stderr as it comes (the agent ships it while Starting).
   if ! pull 2>&1 | tee "$D/pull.log" >>"$D/stderr"; then
     forget_login
@@ -68,7 +79,8 @@ export function runArgs(spec: ContainerSpec): string[] {
 
 /**
  * Starts the runner; returns its pid (= process group id). The container starts after `allowRun`.
- * `loginDir`: the Docker config folder holding the registry login for the pull (deleted after it).
+ * `loginDir` (images of the workspace registry): where a pull's registry login goes; the runner
+ * asks for it (`loginWanted`) only when the VM lacks the image, and deletes it after the pull.
  */
 export function startContainerJob(jobDir: string, spec: ContainerSpec, baseEnv: NodeJS.ProcessEnv, loginDir = ""): number {
   fs.mkdirSync(spec.hostDir, { recursive: true });
@@ -76,6 +88,17 @@ export function startContainerJob(jobDir: string, spec: ContainerSpec, baseEnv: 
   fs.writeFileSync(path.join(jobDir, "run.args"), runArgs(spec).map((a) => `${a}\0`).join(""), { mode: 0o600 });
   for (const f of ["stdout", "stderr"]) fs.closeSync(fs.openSync(path.join(jobDir, f), "a"));
   return spawnRunner(jobDir, "container-runner.sh", [spec.runtime, spec.image, loginDir], { ...baseEnv, ...spec.env });
+}
+
+/** Whether the runner waits for a registry login (it must pull, from the workspace registry). */
+export const loginWanted = (jobDir: string) =>
+  fs.existsSync(path.join(jobDir, "login-wanted")) && !fs.existsSync(path.join(jobDir, "login-ready")) && !fs.existsSync(path.join(jobDir, "login-failed"));
+
+/** The agent's answer to `loginWanted`: done (undefined) or the reason it failed. Atomic, so the runner never reads half of it. */
+export function answerLogin(jobDir: string, failure?: string): void {
+  const name = failure === undefined ? "login-ready" : "login-failed";
+  fs.writeFileSync(path.join(jobDir, `${name}.tmp`), failure ?? "");
+  fs.renameSync(path.join(jobDir, `${name}.tmp`), path.join(jobDir, name));
 }
 
 /** Whether the runner has the image (pulled now, or on the VM already). */

@@ -49,11 +49,17 @@ export async function loginWithVmIdentity(credential: TokenCredential, runtime: 
       signal,
     });
   } catch (err) {
-    throw new RegistryLoginError(`${registry} could not be reached: ${(err as Error).message}`);
+    const e = err as Error & { cause?: Error };
+    throw new RegistryLoginError(`${registry} could not be reached: ${e.cause?.message ?? e.message}`);
   }
   const text = await res.text();
   if (!res.ok) throw new RegistryLoginError(`${registry} refused the VM's identity: ${registryMessage(res.status, text)}`);
-  const refresh = (JSON.parse(text) as { refresh_token?: unknown }).refresh_token;
+  let refresh: unknown;
+  try {
+    refresh = (JSON.parse(text) as { refresh_token?: unknown }).refresh_token;
+  } catch {
+    refresh = undefined;
+  }
   if (typeof refresh !== "string" || !refresh) throw new RegistryLoginError(`${registry} answered the token exchange without a refresh token`);
   fs.rmSync(configDir, { recursive: true, force: true });
   fs.mkdirSync(configDir, { recursive: true, mode: 0o700 });

@@ -5,9 +5,10 @@
 // service): the VMs pull with their managed identity, which the create gives AcrPull on it.
 // Where Podman or that image is missing the container tests skip, saying why; the registry
 // policy is checked either way.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containerRuntimeAvailable } from "../../local/cloud/containers";
 import { defaultRegistryDir } from "../../local/cloud/registry";
@@ -201,7 +202,9 @@ describe.skipIf(missing !== undefined)("jobs in containers", () => {
     const granted = await armRequest(stack.cloud, "GET", assignment);
     expect(granted.status, granted.body).toBe(200); // the create gave the VM's identity AcrPull
     expect((await armRequest(stack.cloud, "DELETE", assignment)).status).toBe(200);
-    vmDocker("ct-a", "rmi", image()); // so the job must pull
+    // So the job must pull. Not execFileSync: a blocked event loop misses the host closing idle
+    // keep-alive sockets, and the next request would go out on a dead one.
+    await promisify(execFile)(path.join(agentsOf("ct-a")[0]!.vmRoot, "usr/bin/docker"), ["rmi", image()]);
     try {
       const job = await submit(stack, "ct-a", { name: "no-acrpull", command: "echo never", environment: { image: image() } });
       const ended = await waitJob(stack, job.id);
