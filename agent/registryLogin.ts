@@ -4,7 +4,8 @@
 // takes as the password of the null-GUID user; Docker then gets access tokens itself.
 // The credentials never reach a log, an argument list or the OS disk: the refresh token goes to
 // `docker login` on stdin, into a per-job Docker config folder under /run (tmpfs on the VM,
-// root only), which the job's runner deletes as soon as the pull is done.
+// root only), which the job's runner deletes as soon as the pull is done (agent.ts logs in
+// when the runner asks: only when the image must be pulled).
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
