@@ -99,7 +99,7 @@ export type CloudEmulator = {
    * ACR's token service: `resourceId` is the scope of AcrPull; `secrets()` every credential its
    * token service saw or issued (tests check none leaks).
    */
-  registry: { host: string; dir: string; resourceId: string; pulls(repository: string): number; holdBlobs(): () => void; secrets(): string[] };
+  registry: { host: string; dir: string; resourceId: string; pulls(repository: string): number; holdBlobs(): () => void; holdExchanges(): () => void; secrets(): string[] };
   /** Kills VM processes (their runs end Failed), persists state and closes the server. */
   stop(): Promise<void>;
 };
@@ -213,7 +213,8 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
     },
     registry: {
       host: `127.0.0.1:${port}`, dir: ctx.registry.dir, resourceId: opts.registryId,
-      pulls: (repository) => ctx.registry.pulls.get(repository) ?? 0, holdBlobs: () => ctx.registry.holdBlobs(), secrets: () => [...ctx.registry.auth.secrets],
+      pulls: (repository) => ctx.registry.pulls.get(repository) ?? 0, holdBlobs: () => ctx.registry.holdBlobs(),
+      holdExchanges: () => ctx.registry.auth.holdExchanges(), secrets: () => [...ctx.registry.auth.secrets],
     },
     getConfig: () => ctx.config,
     setConfig: (patch) => setConfig(ctx, patch),

@@ -49,11 +49,28 @@ export class RegistryAuth {
     private readonly canPull: PullCheck,
   ) {}
 
+  /** While set, exchanges wait for it (tests: an agent that dies during a login). */
+  private held: Promise<void> | undefined;
+
+  /** Holds token exchanges until the returned function is called. */
+  holdExchanges(): () => void {
+    let release!: () => void;
+    this.held = new Promise((r) => (release = r));
+    return () => {
+      this.held = undefined;
+      release();
+    };
+  }
+
   /** Answers /oauth2/exchange and /oauth2/token; false for other paths. `service` is the registry's login server (its host). */
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, service: string): Promise<boolean> {
     if (url.pathname === "/oauth2/exchange") {
       if (req.method !== "POST") sendError(res, 405, "UNSUPPORTED", "The operation is unsupported.");
-      else this.exchange(await readForm(req), service, res);
+      else {
+        const form = await readForm(req);
+        if (this.held) await this.held;
+        this.exchange(form, service, res);
+      }
       return true;
     }
     if (url.pathname === "/oauth2/token") {

@@ -224,6 +224,28 @@ describe.skipIf(missing !== undefined)("jobs in containers", () => {
     expect((await waitJob(stack, again.id)).state).toBe("Completed");
   }, 90_000);
 
+  it("kill -9 of the agent while it logs in to the registry: the restarted agent logs in again and the job runs once", async () => {
+    const vmRoot = agentsOf("ct-b")[0]!.vmRoot;
+    await promisify(execFile)(path.join(vmRoot, "usr/bin/docker"), ["rmi", image()]); // ct-b must pull again
+    const release = stack.cloud.registry.holdExchanges();
+    let job: Job;
+    try {
+      job = await submit(stack, "ct-b", { name: "login-survivor", command: "echo logged-in", environment: { image: image() } });
+      // The runner asked for the login; the agent's exchange is held at the registry.
+      await eventually(async () => fs.existsSync(path.join(vmRoot, "var/lib/ci-agent/jobs", job.id, "login-wanted")), (x) => x, 30_000, 100);
+      const [before] = agentsOf("ct-b");
+      process.kill(before!.pid, "SIGKILL");
+      await eventually(async () => agentsOf("ct-b"), (a) => a.length === 1 && a[0]!.pid !== before!.pid, 30_000, 100);
+      expect((await getJob(stack, job.id)).state).toBe("Starting");
+    } finally {
+      release();
+    }
+    const ended = await waitJob(stack, job.id);
+    expect(ended.state, ended.error?.message).toBe("Completed");
+    expect(await logs(job.id)).toBe("logged-in\n");
+    expect(fs.readdirSync(path.join(vmRoot, "run/ci-agent/docker"))).toEqual([]);
+  }, 120_000);
+
   it("no registry credential (Entra ID token, ACR refresh or access token) is in a job's logs, the host's output, the agents' logs or journals, or left on a VM", async () => {
     const secrets = stack.cloud.registry.secrets();
     expect(secrets.length).toBeGreaterThanOrEqual(3);
