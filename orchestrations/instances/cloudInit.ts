@@ -13,6 +13,8 @@ export type AgentBoot = {
   instance: string;
   user: string;
   heartbeatSeconds: number;
+  /** The workspace registry's login server: the agent pulls its images with the VM's identity. */
+  registry?: string;
   /** How often the agent reports busy signals (AGENT_SIGNALS_SECONDS). */
   signalsSeconds: number;
   /** The application proxy's port (APPS_PROXY_PORT) and what counts as recent input. */
@@ -41,6 +43,7 @@ export function agentUnit(a: AgentBoot): string {
     env("CI_AGENT_APP_AUDIENCE", a.appAudience),
     env("CI_AGENT_QUEUE_URL", a.queueUrl),
     env("CI_AGENT_HEARTBEAT_SECONDS", String(a.heartbeatSeconds)),
+    ...(a.registry ? [env("CI_AGENT_REGISTRY", a.registry)] : []),
     env("CI_AGENT_SIGNALS_SECONDS", String(a.signalsSeconds)),
     env("CI_AGENT_PROXY_PORT", String(a.proxyPort)),
     env("CI_AGENT_INPUT_RECENT_SECONDS", String(a.inputRecentSeconds)),
