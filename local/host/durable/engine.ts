@@ -8,10 +8,10 @@ import type { RegisteredFunction, RpcTypedData } from "../functionsCore";
 import { parseOrchestratorError, isOrchestratorState } from "./actions";
 import type { EntityRuntime } from "./entities/runtime";
 import { outboxRow } from "./entities/store";
-import { runEpisode, type ActivityWork, type ChildWork, type EpisodeConfig, type EpisodeResult, type OrchestratorCall, type TimerWork } from "./episode";
+import { runEpisode, type ActivityWork, type ChildWork, type EpisodeConfig, type EpisodeResult, type OrchestratorCall, type TimerWork } from "./executor/episode";
 import { executeDurableHttp, HTTP_ACTIVITY, ManagedIdentityTokens } from "./durableHttp";
-import { isRefusedWrite, MAX_REFUSED_ATTEMPTS, persistRetryDelay, unpersistableFailure } from "./persistFailure";
-import { chunkRowPrefix, TaskHubStore, type InstanceRow, type StoredMessage } from "./store";
+import { isRefusedWrite, MAX_REFUSED_ATTEMPTS, persistRetryDelay, unpersistableFailure } from "./dispatch/persistFailure";
+import { chunkRowPrefix, TaskHubStore, type InstanceRow, type StoredMessage } from "./backend/store";
 import { isTerminal, type FailureDetails, type HistoryEvent, type InstanceMessage, type InstanceState, type Leaf, type RuntimeStatus } from "./types";
 
 export type EngineOptions = {

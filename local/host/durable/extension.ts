@@ -5,14 +5,14 @@ import path from "node:path";
 import type { HostContext, HostExtension } from "../extensions";
 import { isSystemAuthorized, loadHostKeys, type HostKeys } from "../http/keys";
 import { timeSpanToMs } from "../settings";
-import { durableApi, clientUrls } from "./api";
+import { durableApi, clientUrls } from "./client/api";
 import { DEFAULT_HTTP_ASYNC_SLEEP_MS } from "./durableHttp";
 import { DurableEngine } from "./engine";
 import { EntityRuntime } from "./entities/runtime";
 import { EntityStore } from "./entities/store";
-import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
-import { largeMessagesContainer } from "./payloads";
-import { TaskHubStore } from "./store";
+import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./executor/episode";
+import { largeMessagesContainer } from "./backend/payloads";
+import { TaskHubStore } from "./backend/store";
 import { hostStorage, storageConnection, type HostStorage } from "../storageClients";
 import type { InstanceMessage } from "./types";
 

@@ -11,7 +11,7 @@
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { TableClient, TableServiceClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
 import { fitsInMessage, fitsInProperty, PayloadStore, PersistLimitError, TABLE_LIMITS, utf16Bytes } from "./payloads";
-import type { FailureDetails, HistoryEvent, InstanceMessage, Leaf, ParentRef, RuntimeStatus } from "./types";
+import type { FailureDetails, HistoryEvent, InstanceMessage, Leaf, ParentRef, RuntimeStatus } from "../types";
 
 const MAX_OPS = TABLE_LIMITS.batchOps;
 

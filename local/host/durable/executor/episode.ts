@@ -11,10 +11,10 @@
 // long timer firing before the final time (the next sub-timer). None of them resumes user
 // code, so we append them before the other new events: their ids come first, then the
 // new leaves in order.
-import { flattenActions, processedInputText, rawInputText, withoutStackFrames } from "./actions";
-import { DEFAULT_HTTP_ASYNC_SLEEP_MS, HTTP_ACTIVITY, httpRequestOf, nextPoll, type DurableHttpRequestWire } from "./durableHttp";
-import { entityLeafName, isEntityAction, releaseOnEnd, scheduleEntityAction, type EntitySend } from "./entities/orchestration";
-import { customStatusSizeError } from "./payloads";
+import { flattenActions, processedInputText, rawInputText, withoutStackFrames } from "../actions";
+import { DEFAULT_HTTP_ASYNC_SLEEP_MS, HTTP_ACTIVITY, httpRequestOf, nextPoll, type DurableHttpRequestWire } from "../durableHttp";
+import { entityLeafName, isEntityAction, releaseOnEnd, scheduleEntityAction, type EntitySend } from "../entities/orchestration";
+import { customStatusSizeError } from "../backend/payloads";
 import {
   ActionType,
   ActionTypeName,
@@ -28,7 +28,7 @@ import {
   type OrchestratorStateWire,
   type RetryOptionsWire,
   type RuntimeStatus,
-} from "./types";
+} from "../types";
 
 export type EpisodeConfig = {
   /** TimeSpan texts handed to the library, and the same in ms for our own splitting. */

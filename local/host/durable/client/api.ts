@@ -2,10 +2,10 @@
 // `rpcBaseUrl` (<host>/durabletask/) and the documented "Durable Functions HTTP API" under
 // /runtime/webhooks/durabletask. Both share one implementation.
 import type http from "node:http";
-import { EngineError, type DurableEngine } from "./engine";
-import { entityRoute } from "./entities/api";
-import type { InstanceRow } from "./store";
-import { EventType, EventTypeName, isTerminal, type HistoryEvent, type RuntimeStatus } from "./types";
+import { EngineError, type DurableEngine } from "../engine";
+import { entityRoute } from "../entities/api";
+import type { InstanceRow } from "../backend/store";
+import { EventType, EventTypeName, isTerminal, type HistoryEvent, type RuntimeStatus } from "../types";
 
 const STATUSES: RuntimeStatus[] = ["Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Terminated", "Suspended"];
 
