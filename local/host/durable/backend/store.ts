@@ -11,7 +11,7 @@
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { TableClient, TableServiceClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
 import { fitsInMessage, fitsInProperty, PayloadStore, PersistLimitError, TABLE_LIMITS, utf16Bytes } from "./payloads";
-import type { FailureDetails, HistoryEvent, InstanceMessage, Leaf, ParentRef, RuntimeStatus } from "../types";
+import type { FailureDetails, HistoryEvent, InstanceMessage, InstanceState, Leaf, ParentRef, RuntimeStatus } from "../types";
 
 const MAX_OPS = TABLE_LIMITS.batchOps;
 
@@ -29,6 +29,24 @@ export type InstanceRow = {
   parent?: ParentRef;
   chunks: number;
 };
+
+/** The instance row of an execution's state. */
+export function toRow(s: InstanceState): InstanceRow {
+  return {
+    instanceId: s.instanceId,
+    name: s.name,
+    status: s.status,
+    exec: s.exec,
+    createdTime: s.createdTime,
+    lastUpdatedTime: s.lastUpdatedTime,
+    input: s.input,
+    output: s.output,
+    customStatus: s.customStatus,
+    failure: s.failure,
+    parent: s.parent,
+    chunks: s.chunks,
+  };
+}
 
 export type Chunk = { exec: string; seq: number; events: HistoryEvent[]; leafPatch: [number, Leaf][]; nextId: number };
 export type StoredMessage = { rowKey: string; msg: InstanceMessage };

@@ -2,7 +2,8 @@
 // `rpcBaseUrl` (<host>/durabletask/) and the documented "Durable Functions HTTP API" under
 // /runtime/webhooks/durabletask. Both share one implementation.
 import type http from "node:http";
-import { EngineError, type DurableEngine } from "../engine";
+import type { DurableEngine } from "../engine";
+import { EngineError } from "./errors";
 import { entityRoute } from "../entities/api";
 import type { InstanceRow } from "../backend/store";
 import { EventType, EventTypeName, isTerminal, type HistoryEvent, type RuntimeStatus } from "../types";

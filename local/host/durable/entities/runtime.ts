@@ -8,7 +8,7 @@
 // delivered from the outbox (at least once, also after a crash).
 import { randomUUID } from "node:crypto";
 import type { RegisteredFunction, RpcTypedData } from "../../functionsCore";
-import { EngineError } from "../engine";
+import { EngineError } from "../client/errors";
 import { schedulerId, unknownEntityMessage, validateEntityId } from "./ids";
 import { EntityStore, outboxEntries, type StoredEntityMessage } from "./store";
 import type { EntityBatchRequest, EntityBatchResult, EntityIdWire, EntityMessage, EntityRecord, OutboxEntry, RequestMessage, ResponseMessage } from "./types";
