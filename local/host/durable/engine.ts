@@ -10,7 +10,8 @@
 // every unfinished instance resumes from storage: open activities run again (at-least-once),
 // timers re-arm.
 import { randomUUID } from "node:crypto";
-import { toRow, type InstanceRow, type StoredMessage, type TaskHubStore } from "./backend/store";
+import { toRow, type InstanceRow, type StoredMessage } from "./backend/records";
+import type { TaskHubStore } from "./backend/store";
 import { EngineError, validateInstanceId } from "./client/errors";
 import { ActivityDispatcher } from "./dispatch/activities";
 import { SubOrchestrations } from "./dispatch/children";

@@ -5,7 +5,7 @@ import type http from "node:http";
 import type { DurableEngine } from "../engine";
 import { EngineError } from "./errors";
 import { entityRoute } from "../entities/api";
-import type { InstanceRow } from "../backend/store";
+import type { InstanceRow } from "../backend/records";
 import { EventType, EventTypeName, isTerminal, type HistoryEvent, type RuntimeStatus } from "../types";
 
 const STATUSES: RuntimeStatus[] = ["Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Terminated", "Suspended"];

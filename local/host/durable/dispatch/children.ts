@@ -1,7 +1,8 @@
 // Sub-orchestrations: starting a child for a parent's SubOrchestrationInstanceCreated, and
 // reporting its end to the parent. The child's instance row names its parent (durable); a
 // parent that was not loaded is loaded to receive the report.
-import type { InstanceRow, TaskHubStore } from "../backend/store";
+import type { InstanceRow } from "../backend/records";
+import type { TaskHubStore } from "../backend/store";
 import { EngineError } from "../client/errors";
 import type { ChildWork } from "../executor/episode";
 import { isTerminal, type FailureDetails, type InstanceMessage, type InstanceState, type RuntimeStatus } from "../types";

@@ -4,7 +4,9 @@
 // dispatched; a crash before the commit replays the same messages, after it re-dispatches
 // the open work from the stored history.
 import { randomUUID } from "node:crypto";
-import { chunkRowPrefix, toRow, type Chunk, type StoredMessage, type TaskHubStore } from "../backend/store";
+import { chunkRowPrefix } from "../backend/rows";
+import { toRow, type Chunk, type StoredMessage } from "../backend/records";
+import type { TaskHubStore } from "../backend/store";
 import type { EntityRuntime } from "../entities/runtime";
 import { outboxRow } from "../entities/store";
 import type { OutboxEntry } from "../entities/types";

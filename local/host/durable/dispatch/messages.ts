@@ -1,7 +1,8 @@
 // Persisting messages for an instance (events, control, entity replies) before they are
 // accepted. Group commit: messages for one instance that arrive while a write is in flight
 // share the next transaction.
-import type { StoredMessage, TaskHubStore } from "../backend/store";
+import type { StoredMessage } from "../backend/records";
+import type { TaskHubStore } from "../backend/store";
 
 type Waiting = { m: StoredMessage; done: (e?: unknown) => void };
 
