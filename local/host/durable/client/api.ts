@@ -5,8 +5,8 @@ import type http from "node:http";
 import type { DurableEngine } from "../engine";
 import { EngineError } from "./errors";
 import { entityRoute } from "../entities/api";
-import type { InstanceRow } from "../backend/records";
-import { EventType, EventTypeName, isTerminal, type HistoryEvent, type RuntimeStatus } from "../types";
+import { isTerminal, type RuntimeStatus } from "../types";
+import { clientUrls, publicHistory, statusBody, statusCodeFor } from "./answers";
 
 const STATUSES: RuntimeStatus[] = ["Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Terminated", "Suspended"];
 
@@ -20,37 +20,6 @@ export type ApiOptions = {
   authorize(presented: string | undefined): boolean;
   log?(level: "warning", message: string): void;
 };
-
-export function clientUrls(baseUrl: string, hubName: string, systemKey: string) {
-  const webhook = `${baseUrl}/runtime/webhooks/durabletask`;
-  // As in Azure, every webhook URL handed out carries the system key as `code`.
-  const qs = `taskHub=${hubName}&connection=Storage&code=${encodeURIComponent(systemKey)}`;
-  const inst = `${webhook}/instances/INSTANCEID`;
-  return {
-    taskHubName: hubName,
-    creationUrls: {
-      createNewInstancePostUri: `${webhook}/orchestrators/{functionName}[/{instanceId}]?${qs}`,
-      createAndWaitOnNewInstancePostUri: `${webhook}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&${qs}`,
-    },
-    managementUrls: {
-      id: "INSTANCEID",
-      statusQueryGetUri: `${inst}?${qs}`,
-      sendEventPostUri: `${inst}/raiseEvent/{eventName}?${qs}`,
-      terminatePostUri: `${inst}/terminate?reason={text}&${qs}`,
-      rewindPostUri: `${inst}/rewind?reason={text}&${qs}`,
-      purgeHistoryDeleteUri: `${inst}?${qs}`,
-      restartPostUri: `${inst}/restart?${qs}`,
-      suspendPostUri: `${inst}/suspend?reason={text}&${qs}`,
-      resumePostUri: `${inst}/resume?reason={text}&${qs}`,
-    },
-    baseUrl: webhook,
-    requiredQueryStringParameters: qs,
-    // Azure serves the client's RPC routes on a listener only the worker can reach; here they
-    // share the port with everything on the machine (jobs included), and the library drops any
-    // query string when it resolves paths against this URL, so the key is a path segment.
-    rpcBaseUrl: `${baseUrl}/durabletask/${encodeURIComponent(systemKey)}/`,
-  };
-}
 
 function send(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
   const text = body === undefined ? "" : JSON.stringify(body);
@@ -75,99 +44,6 @@ function parseJsonBody(body: Buffer, field: string): string | undefined {
 
 function flag(q: URLSearchParams, name: string): boolean {
   return (q.get(name) ?? "").toLowerCase() === "true";
-}
-
-function parseValue(text: string | undefined): unknown {
-  if (text === undefined) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/** History as the status API shows it: the documented event list, without scheduling bookkeeping. */
-export function publicHistory(events: HistoryEvent[], showOutput: boolean, showInput: boolean): Record<string, unknown>[] {
-  const scheduled = new Map<number, HistoryEvent>();
-  for (const e of events) {
-    if (e.EventType === EventType.TaskScheduled || e.EventType === EventType.SubOrchestrationInstanceCreated || e.EventType === EventType.TimerCreated) {
-      scheduled.set(e.EventId, e);
-    }
-  }
-  const out: Record<string, unknown>[] = [];
-  for (const e of events) {
-    const type = EventTypeName[e.EventType] ?? String(e.EventType);
-    const item: Record<string, unknown> = { EventType: type, Timestamp: e.Timestamp };
-    switch (e.EventType) {
-      case EventType.ExecutionStarted:
-        item.FunctionName = e.Name;
-        if (showInput) item.Input = parseValue(e.Input as string | undefined);
-        break;
-      case EventType.TaskCompleted:
-      case EventType.TaskFailed:
-      case EventType.SubOrchestrationInstanceCompleted:
-      case EventType.SubOrchestrationInstanceFailed: {
-        const s = scheduled.get(e.TaskScheduledId as number);
-        item.FunctionName = s?.Name;
-        item.ScheduledTime = s?.Timestamp;
-        if (e.EventType === EventType.SubOrchestrationInstanceCompleted || e.EventType === EventType.SubOrchestrationInstanceFailed) item.InstanceId = s?.InstanceId;
-        if (showOutput && (e.EventType === EventType.TaskCompleted || e.EventType === EventType.SubOrchestrationInstanceCompleted)) item.Result = parseValue(e.Result as string | undefined);
-        if (e.Reason !== undefined) item.Reason = e.Reason;
-        if (showOutput && e.Details !== undefined) item.Details = e.Details;
-        break;
-      }
-      case EventType.TimerFired:
-        item.FireAt = e.FireAt;
-        break;
-      case EventType.EventRaised:
-        item.Name = e.Name;
-        if (showInput) item.Input = parseValue(e.Input as string | undefined);
-        break;
-      case EventType.ExecutionCompleted:
-        item.OrchestrationStatus = e.OrchestrationStatus;
-        if (showOutput) item.Result = parseValue(e.Result as string | undefined);
-        break;
-      case EventType.ExecutionTerminated:
-      case EventType.ExecutionSuspended:
-      case EventType.ExecutionResumed:
-        item.Reason = e.Reason ?? parseValue(e.Input as string | undefined);
-        break;
-      default:
-        continue; // OrchestratorStarted/Completed, TaskScheduled, TimerCreated, ...: bookkeeping
-    }
-    out.push(item);
-  }
-  return out;
-}
-
-/**
- * The status payload of the extension's HttpApiHandler (StatusResponsePayload): these fields
- * only — no failure details — and times as .NET's "s" format plus "Z" (whole seconds).
- */
-export function statusBody(row: InstanceRow, showInput: boolean): Record<string, unknown> {
-  return {
-    name: row.name,
-    instanceId: row.instanceId,
-    runtimeStatus: row.status,
-    input: showInput ? parseValue(row.input) : null,
-    customStatus: parseValue(row.customStatus),
-    output: parseValue(row.output),
-    createdTime: azureTime(row.createdTime),
-    lastUpdatedTime: azureTime(row.lastUpdatedTime),
-  };
-}
-
-/** `DateTime.ToString("s") + "Z"`: 2026-12-01T09:47:26Z. */
-export function azureTime(iso: string): string {
-  const t = Date.parse(iso);
-  return Number.isNaN(t) ? iso : new Date(Math.floor(t / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-/** HttpApiHandler.HandleGetStatusRequestAsync: 202 while active; 200 once done, Failed too unless the caller asks for 500. */
-function statusCodeFor(s: RuntimeStatus, internalErrorOnFailure: boolean): number {
-  if (s === "Failed") return internalErrorOnFailure ? 500 : 200;
-  if (s === "Completed" || s === "Terminated") return 200;
-  return 202;
 }
 
 /** Suspend needs Running, Pending or ContinuedAsNew; resume needs Suspended (DurableClient.IsOrchestrationSuspendable/IsOrchestrationSuspended). */
@@ -223,7 +99,7 @@ export function durableApi(o: ApiOptions): (req: http.IncomingMessage, res: http
     const parts = rest.split("/").map((p) => decodeURIComponent(p));
     const method = (req.method ?? "GET").toUpperCase();
     try {
-      await route(o, method, parts, url.searchParams, req, res, body, rpc);
+      await route({ o, method, parts, q: url.searchParams, req, res, body, rpc });
     } catch (err) {
       if (err instanceof EngineError) error(res, err.status, err.code, err.message);
       else error(res, 500, "InternalError", (err as Error).message);
@@ -232,109 +108,139 @@ export function durableApi(o: ApiOptions): (req: http.IncomingMessage, res: http
   };
 }
 
-async function route(
-  o: ApiOptions,
-  method: string,
-  parts: string[],
-  q: URLSearchParams,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  body: Buffer,
-  rpc: boolean,
-): Promise<void> {
-  const e = o.engine;
-  const [head, id, action, eventName] = parts;
-  const urls = clientUrls(origin(req, o.baseUrl()), o.hubName, o.systemKey());
-  const payloadFor = (instanceId: string) =>
-    Object.fromEntries(Object.entries(urls.managementUrls).map(([k, v]) => [k, v.replace(/INSTANCEID/g, encodeURIComponent(instanceId))]));
+/** One request to the API, after authorization. */
+type Call = {
+  o: ApiOptions;
+  method: string;
+  parts: string[];
+  q: URLSearchParams;
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  body: Buffer;
+  rpc: boolean;
+};
 
-  if (head === "orchestrators" && method === "POST" && id) {
-    const input = parseJsonBody(body, "input");
-    const instanceId = await e.startNew(id, action || undefined, input);
-    const links = payloadFor(instanceId);
-    // HttpApiHandler.CreateCheckStatusResponseMessage: these links, Retry-After 10 s.
-    const payload = {
-      id: instanceId,
-      statusQueryGetUri: links.statusQueryGetUri,
-      sendEventPostUri: links.sendEventPostUri,
-      terminatePostUri: links.terminatePostUri,
-      purgeHistoryDeleteUri: links.purgeHistoryDeleteUri,
-      restartPostUri: links.restartPostUri,
-      suspendPostUri: links.suspendPostUri,
-      resumePostUri: links.resumePostUri,
-    };
-    return send(res, 202, payload, { Location: String(payload.statusQueryGetUri), "Retry-After": "10" });
-  }
-  if (head === "entities" && e.entities) return entityRoute(e.entities, method, parts, q, req, res, body);
-  if (head !== "instances") return error(res, 404, "NotFound", `no durable task route ${method} /${parts.join("/")}`);
-
+async function route(c: Call): Promise<void> {
+  const [head, id, action] = c.parts;
+  if (head === "orchestrators" && c.method === "POST" && id) return startOrchestration(c, id, action || undefined);
+  if (head === "entities" && c.o.engine.entities) return entityRoute(c.o.engine.entities, c.method, c.parts, c.q, c.req, c.res, c.body);
+  if (head !== "instances") return notFound(c);
   if (!id) {
-    const filter = parseFilter(q);
-    if (method === "GET") {
-      const topText = q.get("top");
-      const top = topText ? Number(topText) : undefined;
-      if (top !== undefined && (!Number.isInteger(top) || top < 1)) throw new EngineError(400, "InvalidTop", `top: "${topText}" is not a positive integer`);
-      const token = (req.headers["x-ms-continuation-token"] as string | undefined) || undefined;
-      const page = await e.store.listInstances(filter, top, token);
-      const showInput = flag(q, "showInput");
-      const headers: Record<string, string> = page.continuationToken ? { "x-ms-continuation-token": page.continuationToken } : {};
-      return send(res, 200, page.rows.map((r) => statusBody(r, showInput)), headers);
-    }
-    if (method === "DELETE") {
-      const rows = await e.store.listAllInstances(filter);
-      let n = 0;
-      for (const r of rows) if (["Completed", "Failed", "Terminated"].includes(r.status) && (await e.purge(r.instanceId))) n++;
-      return n === 0 ? send(res, 404, { instancesDeleted: 0 }) : send(res, 200, { instancesDeleted: n });
-    }
+    const filter = parseFilter(c.q);
+    if (c.method === "GET") return listInstances(c, filter);
+    if (c.method === "DELETE") return purgeInstances(c, filter);
+    return notFound(c);
   }
-  if (id && !action) {
-    if (method === "GET") {
-      const got = await e.getState(id);
-      if (!got) return error(res, 404, "InstanceNotFound", `No orchestration instance with ID '${id}'.`);
-      const showInput = q.get("showInput") === null ? true : flag(q, "showInput");
-      const b = statusBody(got.row, showInput);
-      if (flag(q, "showHistory")) {
-        const h = publicHistory(got.history ?? (await e.history(id)), flag(q, "showHistoryOutput"), showInput);
-        b[rpc ? "history" : "historyEvents"] = h;
-        if (rpc) b.historyEvents = h;
-      }
-      const code = statusCodeFor(got.row.status, flag(q, "returnInternalServerErrorOnFailure"));
-      // While active: Location is the request's own URL, Retry-After 5 s (HttpApiHandler).
-      return send(res, code, b, code === 202 ? { Location: `${origin(req, o.baseUrl())}${req.url ?? ""}`, "Retry-After": "5" } : {});
-    }
-    if (method === "DELETE") {
-      const ok = await e.purge(id);
-      return ok ? send(res, 200, { instancesDeleted: 1 }) : send(res, 404, { instancesDeleted: 0 });
-    }
-  }
-  if (id && method === "POST") {
-    const reason = q.get("reason") ?? "";
-    if (action === "raiseEvent" && eventName) {
-      const input = parseJsonBody(body, "eventData");
-      await e.send(id, { kind: "event", name: eventName, input: input ?? null });
-      return send(res, 202);
-    }
-    if (action === "suspend" || action === "resume") {
-      // HttpApiHandler answers 404/410 itself; DurableClient then throws InvalidOperationException
-      // ("Cannot suspend the orchestration instance ... because instance is in the Suspended
-      // state."), which the handler's catch-all turns into this 500.
-      const got = await e.getState(id);
-      if (got && !isTerminal(got.row.status) && !canSuspendOrResume(action, got.row.status)) {
-        // The extension's warning (the Durable e2e tests look for it in the host's log).
-        o.log?.("warning", `${got.row.name} (${id}): Cannot ${action} orchestration instance in the ${got.row.status} state.`);
-        return send(res, 500, { Message: "Something went wrong while processing your request" });
-      }
-    }
-    if (action === "terminate" || action === "suspend" || action === "resume") {
-      await e.send(id, { kind: action, reason });
-      return send(res, 202);
-    }
-    if (action === "rewind" || action === "restart") {
-      return error(res, 501, "NotImplemented", `${action} is not supported by the local host`);
-    }
-  }
-  return error(res, 404, "NotFound", `no durable task route ${method} /${parts.join("/")}`);
+  if (!action && c.method === "GET") return getStatus(c, id);
+  if (!action && c.method === "DELETE") return purgeInstance(c, id);
+  const handler = c.method === "POST" && action !== undefined ? INSTANCE_ACTIONS.get(action) : undefined;
+  return handler ? handler(c, id) : notFound(c);
 }
+
+function notFound(c: Call): void {
+  error(c.res, 404, "NotFound", `no durable task route ${c.method} /${c.parts.join("/")}`);
+}
+
+function managementUrls(c: Call, instanceId: string): Record<string, string> {
+  const urls = clientUrls(origin(c.req, c.o.baseUrl()), c.o.hubName, c.o.systemKey());
+  return Object.fromEntries(Object.entries(urls.managementUrls).map(([k, v]) => [k, v.replace(/INSTANCEID/g, encodeURIComponent(instanceId))]));
+}
+
+async function startOrchestration(c: Call, name: string, instanceId: string | undefined): Promise<void> {
+  const input = parseJsonBody(c.body, "input");
+  const id = await c.o.engine.startNew(name, instanceId, input);
+  const links = managementUrls(c, id);
+  // HttpApiHandler.CreateCheckStatusResponseMessage: these links, Retry-After 10 s.
+  const payload = {
+    id,
+    statusQueryGetUri: links.statusQueryGetUri,
+    sendEventPostUri: links.sendEventPostUri,
+    terminatePostUri: links.terminatePostUri,
+    purgeHistoryDeleteUri: links.purgeHistoryDeleteUri,
+    restartPostUri: links.restartPostUri,
+    suspendPostUri: links.suspendPostUri,
+    resumePostUri: links.resumePostUri,
+  };
+  send(c.res, 202, payload, { Location: String(payload.statusQueryGetUri), "Retry-After": "10" });
+}
+
+async function listInstances(c: Call, filter: ReturnType<typeof parseFilter>): Promise<void> {
+  const topText = c.q.get("top");
+  const top = topText ? Number(topText) : undefined;
+  if (top !== undefined && (!Number.isInteger(top) || top < 1)) throw new EngineError(400, "InvalidTop", `top: "${topText}" is not a positive integer`);
+  const token = (c.req.headers["x-ms-continuation-token"] as string | undefined) || undefined;
+  const page = await c.o.engine.store.listInstances(filter, top, token);
+  const showInput = flag(c.q, "showInput");
+  const headers: Record<string, string> = page.continuationToken ? { "x-ms-continuation-token": page.continuationToken } : {};
+  send(c.res, 200, page.rows.map((r) => statusBody(r, showInput)), headers);
+}
+
+async function purgeInstances(c: Call, filter: ReturnType<typeof parseFilter>): Promise<void> {
+  const rows = await c.o.engine.store.listAllInstances(filter);
+  let n = 0;
+  for (const r of rows) if (["Completed", "Failed", "Terminated"].includes(r.status) && (await c.o.engine.purge(r.instanceId))) n++;
+  return n === 0 ? send(c.res, 404, { instancesDeleted: 0 }) : send(c.res, 200, { instancesDeleted: n });
+}
+
+async function getStatus(c: Call, id: string): Promise<void> {
+  const { q, rpc } = c;
+  const got = await c.o.engine.getState(id);
+  if (!got) return error(c.res, 404, "InstanceNotFound", `No orchestration instance with ID '${id}'.`);
+  const showInput = q.get("showInput") === null ? true : flag(q, "showInput");
+  const b = statusBody(got.row, showInput);
+  if (flag(q, "showHistory")) {
+    const h = publicHistory(got.history ?? (await c.o.engine.history(id)), flag(q, "showHistoryOutput"), showInput);
+    b[rpc ? "history" : "historyEvents"] = h;
+    if (rpc) b.historyEvents = h;
+  }
+  const code = statusCodeFor(got.row.status, flag(q, "returnInternalServerErrorOnFailure"));
+  // While active: Location is the request's own URL, Retry-After 5 s (HttpApiHandler).
+  send(c.res, code, b, code === 202 ? { Location: `${origin(c.req, c.o.baseUrl())}${c.req.url ?? ""}`, "Retry-After": "5" } : {});
+}
+
+async function purgeInstance(c: Call, id: string): Promise<void> {
+  const ok = await c.o.engine.purge(id);
+  return ok ? send(c.res, 200, { instancesDeleted: 1 }) : send(c.res, 404, { instancesDeleted: 0 });
+}
+
+async function raiseEvent(c: Call, id: string): Promise<void> {
+  const eventName = c.parts[3];
+  if (!eventName) return notFound(c);
+  const input = parseJsonBody(c.body, "eventData");
+  await c.o.engine.send(id, { kind: "event", name: eventName, input: input ?? null });
+  send(c.res, 202);
+}
+
+async function control(c: Call, id: string): Promise<void> {
+  const action = c.parts[2] as "terminate" | "suspend" | "resume";
+  if (action === "suspend" || action === "resume") {
+    // HttpApiHandler answers 404/410 itself; DurableClient then throws InvalidOperationException
+    // ("Cannot suspend the orchestration instance ... because instance is in the Suspended
+    // state."), which the handler's catch-all turns into this 500.
+    const got = await c.o.engine.getState(id);
+    if (got && !isTerminal(got.row.status) && !canSuspendOrResume(action, got.row.status)) {
+      // The extension's warning (the Durable e2e tests look for it in the host's log).
+      c.o.log?.("warning", `${got.row.name} (${id}): Cannot ${action} orchestration instance in the ${got.row.status} state.`);
+      return send(c.res, 500, { Message: "Something went wrong while processing your request" });
+    }
+  }
+  await c.o.engine.send(id, { kind: action, reason: c.q.get("reason") ?? "" });
+  send(c.res, 202);
+}
+
+async function notImplemented(c: Call): Promise<void> {
+  error(c.res, 501, "NotImplemented", `${c.parts[2]} is not supported by the local host`);
+}
+
+/** POST /instances/{id}/{action}: one handler per action. */
+const INSTANCE_ACTIONS = new Map<string, (c: Call, id: string) => Promise<void>>([
+  ["raiseEvent", raiseEvent],
+  ["terminate", control],
+  ["suspend", control],
+  ["resume", control],
+  ["rewind", notImplemented],
+  ["restart", notImplemented],
+]);
 
 /** Links point at the origin the caller used, like the real host. */
 function origin(req: http.IncomingMessage, fallback: string): string {
