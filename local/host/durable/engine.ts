@@ -18,7 +18,7 @@ import { SubOrchestrations } from "./dispatch/children";
 import { EpisodeDispatcher } from "./dispatch/episodes";
 import { kindOf, type AppFunctions } from "./dispatch/invoke";
 import { LiveInstances, newLive, type Live } from "./dispatch/live";
-import { MessageWriter } from "./dispatch/messages";
+import { GroupCommit } from "./dispatch/groupCommit";
 import { DurableTimers } from "./dispatch/timers";
 import type { EntityRuntime } from "./entities/runtime";
 import type { EpisodeConfig } from "./executor/episode";
@@ -47,19 +47,19 @@ export class DurableEngine {
   private readonly activities: ActivityDispatcher;
   private readonly children: SubOrchestrations;
   private readonly episodes: EpisodeDispatcher;
-  private readonly messages: MessageWriter;
+  private readonly messages: GroupCommit<StoredMessage>;
 
   constructor(private readonly o: EngineOptions) {
     const stopped = () => this.stopped;
     const settled = () => this.checkIdle();
     const deliver = (instanceId: string, msg: InstanceMessage) => this.deliver(instanceId, msg);
     this.live = new LiveInstances(o.store, (l) => this.resume(l));
-    this.messages = new MessageWriter(o.store);
+    this.messages = new GroupCommit<StoredMessage>((id, batch) => o.store.putMessages(id, batch));
     this.timers = new DurableTimers((t) => deliver(t.instanceId, { kind: "timerFired", exec: t.exec, id: t.id, fireAt: t.fireAt }), stopped);
     this.activities = new ActivityDispatcher({
       max: o.maxActivities,
       functions: o.functions,
-      log: o.log,
+      log: (level, message) => o.log(level, message),
       stats: this.stats,
       queueOf: (instanceId) => this.live.get(instanceId)?.state.name ?? "",
       done: deliver,
@@ -69,6 +69,7 @@ export class DurableEngine {
     this.children = new SubOrchestrations({ store: o.store, live: this.live, startNew: (...a) => this.startNew(...a), deliver });
     this.episodes = new EpisodeDispatcher({
       ...o,
+      log: (level, message) => o.log(level, message),
       stats: this.stats,
       live: this.live,
       timers: this.timers,
