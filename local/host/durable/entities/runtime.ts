@@ -11,6 +11,7 @@ import type { RegisteredFunction, RpcTypedData } from "../../functionsCore";
 import { EngineError } from "../client/errors";
 import { schedulerId, unknownEntityMessage, validateEntityId } from "./ids";
 import { GroupCommit } from "../dispatch/groupCommit";
+import { admit, mayDequeue } from "./admission";
 import { OutboxDelivery } from "./outbox";
 import { EntityStore, outboxEntries, type StoredEntityMessage } from "./store";
 import type { EntityBatchRequest, EntityBatchResult, EntityIdWire, EntityMessage, EntityRecord, OutboxEntry, RequestMessage, ResponseMessage } from "./types";
@@ -31,17 +32,6 @@ type Live = { rec: EntityRecord; inbox: StoredEntityMessage[]; running: boolean;
 
 /** Messages read per batch: with the entity row and the outbox row, one transaction holds 100 operations. */
 const MAX_MESSAGES = 98;
-/**
- * Consumed message keys an entity remembers: more than the deliveries that can be in flight when
- * the process dies (the outbox rows delivered but not yet deleted), so each copy is recognised.
- */
-const RECENT_KEYS = 1000;
-
-/** A message some sender may deliver again after a crash (clients' signals are persisted once, before they return). */
-const fromSender = (m: EntityMessage) => (m.kind === "op" ? m.req.parent !== undefined : true);
-
-const mayDequeue = (r: EntityRecord) => r.queue.length > 0 && (r.lockedBy === undefined || r.lockedBy === r.queue[0]!.parent);
-
 export class EntityRuntime {
   private readonly live = new Map<string, Live>();
   private readonly loading = new Map<string, Promise<Live>>();
@@ -186,30 +176,7 @@ export class EntityRuntime {
   private async runBatch(l: Live): Promise<void> {
     const taken = l.inbox.slice(0, MAX_MESSAGES);
     const rec: EntityRecord = { ...l.rec, queue: [...l.rec.queue] };
-    // Copies of messages consumed before (redelivered after a crash) are consumed without effect.
-    const seen = new Set(rec.recent ?? []);
-    const fresh = taken.filter((m) => !seen.has(m.rowKey));
-    const recent = [...(rec.recent ?? []), ...fresh.filter((m) => fromSender(m.msg)).map((m) => m.rowKey)];
-    rec.recent = recent.slice(Math.max(0, recent.length - RECENT_KEYS));
-    // Delivery: requests of the lock holder go before everything queued; a release by the holder unlocks.
-    const holder: RequestMessage[] = [];
-    for (const { msg } of fresh) {
-      if (msg.kind === "op") {
-        if (rec.lockedBy !== undefined && rec.lockedBy === msg.req.parent) holder.push(msg.req);
-        else rec.queue.push(msg.req);
-      } else if (rec.lockedBy === msg.rel.parent) rec.lockedBy = undefined;
-    }
-    rec.queue = [...holder, ...rec.queue];
-    const ops: RequestMessage[] = [];
-    let lockRequest: RequestMessage | undefined;
-    while (mayDequeue(rec) && ops.length < this.o.maxBatch) {
-      const r = rec.queue.shift()!;
-      if (r.lockset) {
-        lockRequest = r;
-        break;
-      }
-      ops.push(r);
-    }
+    const { ops, lockRequest } = admit(rec, taken, this.o.maxBatch);
     const now = new Date().toISOString();
     const before = { exists: rec.exists, state: rec.state };
     const replies: OutboxEntry[] = [];
