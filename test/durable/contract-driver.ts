@@ -1,4 +1,4 @@
-// Drives an orchestration through OUR episode logic (local/host/durable/episode.ts) and the
+// Drives an orchestration through OUR episode logic (local/host/durable/executor/episode.ts) and the
 // REAL library orchestrator, in process, with a virtual clock and no storage. A scenario
 // says, episode by episode, which pending work finishes (so races and the delivery order of
 // the library's recorded histories can be reproduced); once the script runs out every
@@ -16,7 +16,7 @@ import {
   type EpisodeConfig,
   type OrchestratorCall,
   type TimerWork,
-} from "../../local/host/durable/episode";
+} from "../../local/host/durable/executor/episode";
 import { EventType, EventTypeName, type HistoryEvent, type InstanceMessage, type InstanceState } from "../../local/host/durable/types";
 
 export type Gen = (ctx: OrchestrationContext) => Generator<unknown, unknown, unknown>;

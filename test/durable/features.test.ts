@@ -129,7 +129,7 @@ describe("timers and events", () => {
     expect(h.historyEvents!.filter((e) => e.EventType === "EventRaised").length).toBe(1); // truncated per generation
   });
 
-  // As on Azure for a JavaScript orchestration (see runEpisode in local/host/durable/episode.ts).
+  // As on Azure for a JavaScript orchestration (see runEpisode in local/host/durable/executor/episode.ts).
   it("drops an event no wait took when the orchestration continues as new", async () => {
     const id = await start(base, "Relay", { gen: 1, waitMs: 1000 });
     await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/X`, 1);

@@ -6,7 +6,7 @@
 // The engine is driven directly with hand-written functions speaking the orchestrator wire protocol.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DurableEngine } from "../../local/host/durable/engine";
-import { TaskHubStore } from "../../local/host/durable/store";
+import { TaskHubStore } from "../../local/host/durable/backend/store";
 import { ActionType, EventType } from "../../local/host/durable/types";
 import type { RegisteredFunction, RpcTypedData } from "../../local/host/functionsCore";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";

@@ -13,7 +13,7 @@ import { DurableEngine } from "../../local/host/durable/engine";
 import { EntityRuntime } from "../../local/host/durable/entities/runtime";
 import { EntityStore } from "../../local/host/durable/entities/store";
 import type { EntityBatchRequest, EntityMessage } from "../../local/host/durable/entities/types";
-import { TaskHubStore } from "../../local/host/durable/store";
+import { TaskHubStore } from "../../local/host/durable/backend/store";
 import { ActionType, EventType } from "../../local/host/durable/types";
 import type { RegisteredFunction, RpcTypedData } from "../../local/host/functionsCore";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";

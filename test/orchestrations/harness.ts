@@ -13,7 +13,7 @@ const { ReplaySchema } = require("durable-functions/lib/src/orchestrations/Repla
 const testing = require("durable-functions/lib/src/util/testingUtils") as { createOrchestrator: (fn: unknown) => Handler; DurableOrchestrationInput: ReplayInputCtor };
 const { createOrchestrator, DurableOrchestrationInput } = testing;
 import { isOrchestratorState, parseOrchestratorError } from "../../local/host/durable/actions";
-import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER, runEpisode, type OrchestratorInvoker } from "../../local/host/durable/episode";
+import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER, runEpisode, type OrchestratorInvoker } from "../../local/host/durable/executor/episode";
 import type { InstanceMessage, InstanceState, RuntimeStatus } from "../../local/host/durable/types";
 
 /** An activity stand-in: its input, the attempt (1, 2, … under retries) and the virtual time of the call. */

@@ -3,7 +3,7 @@
 // episodes, activity results held back and delivered in chosen batches, and continueAsNew
 // (the next generation starts with the carried events, as the engine does).
 import type { OrchestrationHandler } from "durable-functions";
-import { runEpisode, type OrchestratorInvoker } from "../../local/host/durable/episode";
+import { runEpisode, type OrchestratorInvoker } from "../../local/host/durable/executor/episode";
 import type { InstanceMessage, InstanceState } from "../../local/host/durable/types";
 import { EPISODE_CONFIG, libraryInvoker } from "./harness";
 

@@ -5,14 +5,15 @@ import path from "node:path";
 import type { HostContext, HostExtension } from "../extensions";
 import { isSystemAuthorized, loadHostKeys, type HostKeys } from "../http/keys";
 import { timeSpanToMs } from "../settings";
-import { durableApi, clientUrls } from "./api";
+import { durableApi } from "./client/api";
+import { clientUrls } from "./client/answers";
 import { DEFAULT_HTTP_ASYNC_SLEEP_MS } from "./durableHttp";
 import { DurableEngine } from "./engine";
 import { EntityRuntime } from "./entities/runtime";
 import { EntityStore } from "./entities/store";
-import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./episode";
-import { largeMessagesContainer } from "./payloads";
-import { TaskHubStore } from "./store";
+import { DEFAULT_LONG_TIMER_INTERVAL, DEFAULT_MAX_SHORT_TIMER } from "./executor/episode";
+import { largeMessagesContainer } from "./backend/payloads";
+import { TaskHubStore } from "./backend/store";
 import { hostStorage, storageConnection, type HostStorage } from "../storageClients";
 import type { InstanceMessage } from "./types";
 
@@ -72,56 +73,9 @@ export function createDurableExtension(): DurableExtension {
       baseUrl = () => ctx.baseUrl();
       log = (level, message) => ctx.log(level, message);
       keysOf(ctx);
-      // The task hub lives in Table storage of AzureWebJobsStorage, connection string or identity-based.
-      // A connection string goes to the store as is (it may name a table endpoint only).
-      let storage: string | HostStorage;
-      try {
-        const conn = storageConnection(ctx.env, undefined);
-        storage = conn.kind === "connectionString" ? conn.connectionString : hostStorage(ctx.env);
-      } catch (err) {
-        throw new Error(`durable: ${(err as Error).message} (the task hub lives in Table storage)`);
-      }
-      // The library rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (func sets it too).
-      if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = new URL(ctx.baseUrl()).host;
-      const maxShort = typeof dt.maximumShortTimerDuration === "string" ? dt.maximumShortTimerDuration : DEFAULT_MAX_SHORT_TIMER;
-      const interval = typeof dt.longRunningTimerIntervalDuration === "string" ? dt.longRunningTimerIntervalDuration : DEFAULT_LONG_TIMER_INTERVAL;
-      const store = new TaskHubStore(storage, hubTableName(hubName), largeMessagesContainer(hubName));
-      // Entity functions by lower-cased name (entity names are case-insensitive, like function names).
-      const findEntity = (name: string) =>
-        [...ctx.core.functions.values()].find((f) => f.trigger.type.toLowerCase() === "entitytrigger" && f.name.toLowerCase() === name);
-      engine = new DurableEngine({
-        store,
-        hubName,
-        maxActivities: dt.maxConcurrentActivityFunctions ?? 10,
-        maxOrchestrators: dt.maxConcurrentOrchestratorFunctions ?? 10,
-        episode: {
-          maximumShortTimerDuration: maxShort,
-          longRunningTimerIntervalDuration: interval,
-          maxShortTimerMs: timeSpanToMs(maxShort, 6 * 86_400_000),
-          longTimerIntervalMs: timeSpanToMs(interval, 3 * 86_400_000),
-          httpAsyncSleepMs: httpAsyncSleepMs(dt.httpSettings),
-          hasEntity: (name) => findEntity(name.toLowerCase()) !== undefined,
-        },
-        functions: {
-          get: (name) => ctx.core.functions.get(name),
-          invoke: async (fn, data) => (await ctx.invoke(fn, { data })).returnValue,
-        },
-        log: (level, message) => ctx.log(level, message),
-      });
-      const orchestrations = engine;
-      const entities = new EntityRuntime({
-        store: new EntityStore(store.table, () => store.countTrip()),
-        findEntity,
-        invoke: async (fn, data) => (await ctx.invoke(fn, { data })).returnValue,
-        toOrchestration: (instanceId, rowKey, msg) => orchestrations.receive(instanceId, rowKey, msg as InstanceMessage),
-        maxConcurrent: dt.maxConcurrentOrchestratorFunctions ?? 10,
-        // The extension's default outside the Consumption plan is 5000; 50 keeps a batch's reply within one transaction here.
-        maxBatch: Math.min(typeof dt.maxEntityOperationBatchSize === "number" && dt.maxEntityOperationBatchSize > 0 ? dt.maxEntityOperationBatchSize : 50, 50),
-        log: (level, message) => ctx.log(level, message),
-      });
-      engine.entities = entities;
+      engine = createEngine(ctx, dt, hubName);
       await engine.start();
-      await entities.start();
+      await engine.entities!.start();
     },
     async stop() {
       engine?.entities?.stop();
@@ -131,4 +85,58 @@ export function createDurableExtension(): DurableExtension {
       return { durable: engine !== undefined };
     },
   };
+}
+
+type DurableTaskSettings = NonNullable<NonNullable<HostContext["hostJson"]["extensions"]>["durableTask"]>;
+
+/** The engine and its entity runtime over the task hub of AzureWebJobsStorage, as host.json configures them. */
+function createEngine(ctx: HostContext, dt: DurableTaskSettings, hubName: string): DurableEngine {
+  // The task hub lives in Table storage of AzureWebJobsStorage, connection string or identity-based.
+  // A connection string goes to the store as is (it may name a table endpoint only).
+  let storage: string | HostStorage;
+  try {
+    const conn = storageConnection(ctx.env, undefined);
+    storage = conn.kind === "connectionString" ? conn.connectionString : hostStorage(ctx.env);
+  } catch (err) {
+    throw new Error(`durable: ${(err as Error).message} (the task hub lives in Table storage)`);
+  }
+  // The library rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (func sets it too).
+  if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = new URL(ctx.baseUrl()).host;
+  const maxShort = typeof dt.maximumShortTimerDuration === "string" ? dt.maximumShortTimerDuration : DEFAULT_MAX_SHORT_TIMER;
+  const interval = typeof dt.longRunningTimerIntervalDuration === "string" ? dt.longRunningTimerIntervalDuration : DEFAULT_LONG_TIMER_INTERVAL;
+  const store = new TaskHubStore(storage, hubTableName(hubName), largeMessagesContainer(hubName));
+  // Entity functions by lower-cased name (entity names are case-insensitive, like function names).
+  const findEntity = (name: string) =>
+    [...ctx.core.functions.values()].find((f) => f.trigger.type.toLowerCase() === "entitytrigger" && f.name.toLowerCase() === name);
+  const engine = new DurableEngine({
+    store,
+    hubName,
+    maxActivities: dt.maxConcurrentActivityFunctions ?? 10,
+    maxOrchestrators: dt.maxConcurrentOrchestratorFunctions ?? 10,
+    episode: {
+      maximumShortTimerDuration: maxShort,
+      longRunningTimerIntervalDuration: interval,
+      maxShortTimerMs: timeSpanToMs(maxShort, 6 * 86_400_000),
+      longTimerIntervalMs: timeSpanToMs(interval, 3 * 86_400_000),
+      httpAsyncSleepMs: httpAsyncSleepMs(dt.httpSettings),
+      hasEntity: (name) => findEntity(name.toLowerCase()) !== undefined,
+    },
+    functions: {
+      get: (name) => ctx.core.functions.get(name),
+      invoke: async (fn, data) => (await ctx.invoke(fn, { data })).returnValue,
+    },
+    log: (level, message) => ctx.log(level, message),
+  });
+  const entities = new EntityRuntime({
+    store: new EntityStore(store.table, () => store.countTrip()),
+    findEntity,
+    invoke: async (fn, data) => (await ctx.invoke(fn, { data })).returnValue,
+    toOrchestration: (instanceId, rowKey, msg) => engine.receive(instanceId, rowKey, msg as InstanceMessage),
+    maxConcurrent: dt.maxConcurrentOrchestratorFunctions ?? 10,
+    // The extension's default outside the Consumption plan is 5000; 50 keeps a batch's reply within one transaction here.
+    maxBatch: Math.min(typeof dt.maxEntityOperationBatchSize === "number" && dt.maxEntityOperationBatchSize > 0 ? dt.maxEntityOperationBatchSize : 50, 50),
+    log: (level, message) => ctx.log(level, message),
+  });
+  engine.entities = entities;
+  return engine;
 }

@@ -6,7 +6,7 @@
 //   GET    entities[/{name}]          list existing entities (top, fetchState, x-ms-continuation-token)
 // A key of "$" stands for the empty key, as on Azure.
 import type http from "node:http";
-import { EngineError } from "../engine";
+import { EngineError } from "../client/errors";
 import type { EntityRuntime } from "./runtime";
 
 function reply(res: http.ServerResponse, status: number, text = "", headers: Record<string, string> = {}): void {

@@ -1,7 +1,7 @@
 // Entity identity: EntityId { name, key } and its instance id "@<name lower-cased>@<key>"
 // (the extension's EntityId.GetSchedulerIdFromEntityId). Entity instance ids are partition
 // keys of the task hub table like orchestration instance ids, so the same characters are refused.
-import { EngineError } from "../engine";
+import { EngineError } from "../client/errors";
 import type { EntityIdWire } from "./types";
 
 export function schedulerId(e: EntityIdWire): string {

@@ -8,8 +8,11 @@
 // delivered from the outbox (at least once, also after a crash).
 import { randomUUID } from "node:crypto";
 import type { RegisteredFunction, RpcTypedData } from "../../functionsCore";
-import { EngineError } from "../engine";
+import { EngineError } from "../client/errors";
 import { schedulerId, unknownEntityMessage, validateEntityId } from "./ids";
+import { GroupCommit } from "../dispatch/groupCommit";
+import { admit, mayDequeue } from "./admission";
+import { OutboxDelivery } from "./outbox";
 import { EntityStore, outboxEntries, type StoredEntityMessage } from "./store";
 import type { EntityBatchRequest, EntityBatchResult, EntityIdWire, EntityMessage, EntityRecord, OutboxEntry, RequestMessage, ResponseMessage } from "./types";
 
@@ -29,32 +32,26 @@ type Live = { rec: EntityRecord; inbox: StoredEntityMessage[]; running: boolean;
 
 /** Messages read per batch: with the entity row and the outbox row, one transaction holds 100 operations. */
 const MAX_MESSAGES = 98;
-/**
- * Consumed message keys an entity remembers: more than the deliveries that can be in flight when
- * the process dies (the outbox rows delivered but not yet deleted), so each copy is recognised.
- */
-const RECENT_KEYS = 1000;
-/** Outbox rows this process delivered (or is delivering): the start-up scan and an entity's load both find them. */
-const DELIVERED_MEMORY = 20_000;
-
-/** A message some sender may deliver again after a crash (clients' signals are persisted once, before they return). */
-const fromSender = (m: EntityMessage) => (m.kind === "op" ? m.req.parent !== undefined : true);
-
-const mayDequeue = (r: EntityRecord) => r.queue.length > 0 && (r.lockedBy === undefined || r.lockedBy === r.queue[0]!.parent);
-
 export class EntityRuntime {
   private readonly live = new Map<string, Live>();
   private readonly loading = new Map<string, Promise<Live>>();
   private readonly ready: Live[] = [];
   private running = 0;
   private stopped = false;
-  /** Deliveries of one sender run in order: a chain per sending partition. */
-  private readonly chains = new Map<string, Promise<void>>();
-  private readonly writing = new Map<string, { m: StoredEntityMessage; done: (e?: unknown) => void }[]>();
-  private readonly delivered = new Set<string>();
+  private readonly messages: GroupCommit<StoredEntityMessage>;
+  private readonly outbox: OutboxDelivery;
   readonly stats = { batches: 0, operations: 0 };
 
-  constructor(private readonly o: EntityRuntimeOptions) {}
+  constructor(private readonly o: EntityRuntimeOptions) {
+    this.messages = new GroupCommit<StoredEntityMessage>((id, batch) => o.store.putMessages(id, batch));
+    this.outbox = new OutboxDelivery({
+      store: o.store,
+      toEntity: (id, rowKey, msg) => this.receive(id, rowKey, msg),
+      toOrchestration: (instanceId, rowKey, msg) => o.toOrchestration(instanceId, rowKey, msg),
+      log: (level, message) => o.log(level, message),
+      stopped: () => this.stopped,
+    });
+  }
 
   get store(): EntityStore {
     return this.o.store;
@@ -110,52 +107,15 @@ export class EntityRuntime {
   async receive(id: string, rowKey: string, msg: EntityMessage): Promise<void> {
     const l = await this.get(id);
     if (l.inbox.some((m) => m.rowKey === rowKey) || l.rec.recent?.includes(rowKey)) return; // a copy: processed already
-    await this.persist(id, { rowKey, msg });
+    await this.messages.persist(id, { rowKey, msg });
     if (l.inbox.some((m) => m.rowKey === rowKey)) return;
     l.inbox.push({ rowKey, msg });
     this.kick(l);
   }
 
-  /** Sends the entries of a committed outbox row in order, then deletes the row. */
+  /** Sends the entries of a committed outbox row in order, then deletes the row (outbox.ts). */
   deliver(partition: string, rowKey: string, entries: OutboxEntry[]): void {
-    const key = `${partition}\u0000${rowKey}`;
-    if (this.delivered.has(key)) return;
-    this.delivered.add(key);
-    if (this.delivered.size > DELIVERED_MEMORY) this.delivered.delete(this.delivered.values().next().value!);
-    const prev = this.chains.get(partition) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          for (const e of entries) await this.deliverOne(partition, e);
-          await this.o.store.deleteRow(partition, rowKey);
-          return;
-        } catch (err) {
-          if (this.stopped) return;
-          this.o.log("warning", `durable: delivering messages of '${partition}' failed, retrying: ${(err as Error).message}`);
-          await sleep(Math.min(5000, 200 * 2 ** attempt));
-        }
-      }
-    });
-    this.chains.set(partition, next);
-    void next.finally(() => {
-      if (this.chains.get(partition) === next) this.chains.delete(partition);
-    });
-  }
-
-  private async deliverOne(from: string, e: OutboxEntry): Promise<void> {
-    try {
-      if (e.to.startsWith("@")) await this.receive(e.to, e.rowKey, e.msg as EntityMessage);
-      else await this.o.toOrchestration(e.to, e.rowKey, e.msg);
-    } catch (err) {
-      const status = (err as { statusCode?: number }).statusCode;
-      const msg = e.msg as { kind?: string; name?: string };
-      if ((status !== 400 && status !== 413) || e.to.startsWith("@") || msg.kind !== "event") throw err;
-      // A reply storage refuses for good (too large for a message row): the caller gets an error instead of waiting forever.
-      const message = `the reply of '${from}' could not be delivered: ${(err as Error).message.split("\n")[0]}`;
-      this.o.log("error", `durable: ${message}`);
-      const input = JSON.stringify({ result: JSON.stringify(message), exceptionType: "Error" } satisfies ResponseMessage);
-      await this.o.toOrchestration(e.to, e.rowKey, { ...msg, input });
-    }
+    this.outbox.deliver(partition, rowKey, entries);
   }
 
   // ---------- loading and persisting ----------
@@ -181,31 +141,6 @@ export class EntityRuntime {
       );
     }
     return p;
-  }
-
-  /** Group commit: messages for one entity that arrive while a write is in flight share the next transaction. */
-  private persist(id: string, m: StoredEntityMessage): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const done = (e?: unknown) => (e ? reject(e) : resolve());
-      const waiting = this.writing.get(id);
-      if (waiting) {
-        waiting.push({ m, done });
-        return;
-      }
-      const next: { m: StoredEntityMessage; done: (e?: unknown) => void }[] = [];
-      this.writing.set(id, next);
-      const flush = async (batch: typeof next) => {
-        try {
-          await this.o.store.putMessages(id, batch.map((b) => b.m));
-          for (const b of batch) b.done();
-        } catch (err) {
-          for (const b of batch) b.done(err);
-        }
-        if (next.length) void flush(next.splice(0, 100));
-        else this.writing.delete(id);
-      };
-      void flush([{ m, done }]);
-    });
   }
 
   // ---------- batches ----------
@@ -241,30 +176,7 @@ export class EntityRuntime {
   private async runBatch(l: Live): Promise<void> {
     const taken = l.inbox.slice(0, MAX_MESSAGES);
     const rec: EntityRecord = { ...l.rec, queue: [...l.rec.queue] };
-    // Copies of messages consumed before (redelivered after a crash) are consumed without effect.
-    const seen = new Set(rec.recent ?? []);
-    const fresh = taken.filter((m) => !seen.has(m.rowKey));
-    const recent = [...(rec.recent ?? []), ...fresh.filter((m) => fromSender(m.msg)).map((m) => m.rowKey)];
-    rec.recent = recent.slice(Math.max(0, recent.length - RECENT_KEYS));
-    // Delivery: requests of the lock holder go before everything queued; a release by the holder unlocks.
-    const holder: RequestMessage[] = [];
-    for (const { msg } of fresh) {
-      if (msg.kind === "op") {
-        if (rec.lockedBy !== undefined && rec.lockedBy === msg.req.parent) holder.push(msg.req);
-        else rec.queue.push(msg.req);
-      } else if (rec.lockedBy === msg.rel.parent) rec.lockedBy = undefined;
-    }
-    rec.queue = [...holder, ...rec.queue];
-    const ops: RequestMessage[] = [];
-    let lockRequest: RequestMessage | undefined;
-    while (mayDequeue(rec) && ops.length < this.o.maxBatch) {
-      const r = rec.queue.shift()!;
-      if (r.lockset) {
-        lockRequest = r;
-        break;
-      }
-      ops.push(r);
-    }
+    const { ops, lockRequest } = admit(rec, taken, this.o.maxBatch);
     const now = new Date().toISOString();
     const before = { exists: rec.exists, state: rec.state };
     const replies: OutboxEntry[] = [];

@@ -3,8 +3,8 @@
 // that storage refuses for what it is (over a Table limit, invalid) would be refused on every
 // retry: after a few attempts the orchestration fails with an error saying why, and the
 // failure — small by construction — is what gets stored.
-import { PersistLimitError } from "./payloads";
-import { EventType, type FailureDetails, type HistoryEvent, type InstanceState } from "./types";
+import { PersistLimitError } from "../backend/payloads";
+import { EventType, type FailureDetails, type HistoryEvent, type InstanceState } from "../types";
 
 /** Attempts at an episode that storage refuses before the orchestration fails. */
 export const MAX_REFUSED_ATTEMPTS = 4;
