@@ -44,7 +44,7 @@ export function toInstanceResponse(rec: InstanceRecord, now: Date, settings: Aut
 }
 
 /** The last operation, with links to its status and to its entry on the audit trail (who asked, and why). */
-function lastOperationView(op: NonNullable<InstanceRecord["lastOperation"]>) {
+function lastOperationView({ orchestrationId: _internal, ...op }: NonNullable<InstanceRecord["lastOperation"]>) {
   if (!op.id) return op;
   return { ...op, operation: `/api/operations/${op.id}`, audit: `/api/audit/${operationAuditId(op.startedAt, op.id)}` };
 }

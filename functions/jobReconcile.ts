@@ -15,6 +15,9 @@ import { ORCHESTRATIONS, type JobInput } from "../orchestrations/jobs/types";
 import type { JobRecord } from "../shared/jobs/record";
 import type { TickDeps } from "../shared/autostop/tick";
 import { getClients, getSettings, stores } from "../services/root";
+import { recoverStalledOperations } from "../services/operationRecovery";
+import { createInstanceStore, MAX_PAGE_SIZE } from "../shared/store";
+import type { InstanceRecord } from "../shared/instances/record";
 
 /** A submission's record and orchestration are written within moments; older than this, one is missing. */
 export const ORPHAN_MIN_AGE_MS = 2 * 60_000;
@@ -56,11 +59,28 @@ export async function reconcileOrphanedJobs(deps: ReconcileDeps, now: Date, last
 
 async function jobsReconcileTick(timer: Timer, context: InvocationContext): Promise<void> {
   const last = timer.scheduleStatus?.last ? new Date(timer.scheduleStatus.last) : undefined;
+  const port = durablePort(df.getClient(context));
+  // The same tick also restarts instance operations whose request died before starting them.
+  const instances = createInstanceStore<InstanceRecord>(getClients().storage, getSettings().workspaceName);
+  await recoverStalledOperations(
+    {
+      workspace: getSettings().workspaceName,
+      listPage: async (continuationToken) => {
+        const page = await instances.list({ pageSize: MAX_PAGE_SIZE, continuationToken });
+        return { items: page.items.map((i) => i.record), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+      },
+      operations: stores().operations,
+      audit: stores().audit,
+      port,
+      log: (line) => context.warn(line),
+    },
+    new Date(),
+  );
   await reconcileOrphanedJobs(
     {
       listPage: instancePages(getClients().storage, getSettings().workspaceName),
       queuedJobs: async (instance) => (await stores().jobs.listAll(instance, { state: "Queued" })).map((s) => s.record),
-      port: durablePort(df.getClient(context)),
+      port,
       log: (line) => context.warn(line),
     },
     new Date(),

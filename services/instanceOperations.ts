@@ -53,6 +53,7 @@ async function beginInstanceOperation(deps: OperationServiceDeps, o: BeginOption
   const { instances, operations, audit } = deps.stores;
   const operationId = newId();
   const startedAt = new Date().toISOString();
+  const orchestrationId = o.orchestrationId ?? orchestrationIds[o.operation](o.name, operationId);
 
   // Gate: move into the busy state. Without If-Match, a concurrent unrelated write (job
   // counters, activity) is re-read and the rules checked again.
@@ -69,7 +70,7 @@ async function beginInstanceOperation(deps: OperationServiceDeps, o: BeginOption
       ...got.record,
       state: decision.enters,
       updatedAt: startedAt,
-      lastOperation: { id: operationId, name: o.operation, status: "Running", startedAt },
+      lastOperation: { id: operationId, name: o.operation, status: "Running", startedAt, orchestrationId },
     };
     try {
       updated = await instances.update(next, got.etag);
@@ -97,7 +98,7 @@ async function beginInstanceOperation(deps: OperationServiceDeps, o: BeginOption
     // On the trail before it starts: an operation never runs without its entry.
     await audit.record(entry);
     await o.client.startNew(ORCHESTRATIONS[o.operation], {
-      instanceId: o.orchestrationId ?? orchestrationIds[o.operation](o.name, operationId),
+      instanceId: orchestrationId,
       input: lifecycleInput(o.name, operationId, o.requestedBy),
     });
   } catch (err) {

@@ -16,6 +16,8 @@ export type LastOperation = {
   startedAt: string;
   endedAt?: string;
   error?: { code: string; message: string };
+  /** The orchestration running it (lifecycle operations), so a start that never happened can be made (services/operationRecovery.ts). Not in API answers. */
+  orchestrationId?: string;
 };
 
 export type InstanceRecord = {
