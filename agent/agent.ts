@@ -13,13 +13,15 @@
 // - an outcome is journaled before it is reported, and reported until the app has it.
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
+import type { TokenCredential } from "@azure/core-auth";
 import type { QueueClient } from "@azure/storage-queue";
 import { AppClient, type StartedAnswer } from "./app";
 import type { AgentConfig } from "./config";
 import { Journal, type Entry, type Outcome } from "./journal";
 import { LogShipper } from "./logs";
-import { allowRun, containerName, imageReady, pullFailure, removeContainer, startContainerJob, type ContainerSpec } from "./container";
+import { allowRun, answerLogin, containerName, imageReady, loginWanted, pullFailure, removeContainer, startContainerJob, type ContainerSpec } from "./container";
 import { exitCodeOf, groupAlive, killGroup, startJob } from "./process";
+import { loginDir, loginWithVmIdentity, RegistryLoginError, registryOf } from "./registryLogin";
 
 export type QueueMessage = { type: "run"; jobId: string; traceParent?: string } | { type: "cancel"; jobId: string; reason: string };
 
@@ -35,12 +37,16 @@ export class Agent {
   private shippers = new Map<string, LogShipper>();
   private stopped = false;
   private lastHeartbeat = 0;
+  /** Jobs whose registry login is under way. */
+  private logins = new Set<string>();
 
   constructor(
     private readonly cfg: AgentConfig,
     private readonly queue: QueueClient,
     private readonly app: AppClient,
     private readonly log: (line: string) => void,
+    /** The VM's managed identity: the workspace registry's pulls log in with it. */
+    private readonly credential?: TokenCredential,
   ) {
     this.journal = new Journal(cfg.stateDir);
   }
@@ -120,7 +126,10 @@ export class Agent {
       const userDir = `${this.cfg.share}/Users/${this.cfg.user}`;
       if (spec.environment) {
         container = { name: containerName(msg.jobId), runtime: this.cfg.containerRuntime, pulling: true };
-        pid = startContainerJob(dir, this.containerSpec(spec, spec.environment, container.name, userDir), jobBaseEnv());
+        const cspec = this.containerSpec(spec, spec.environment, container.name, userDir);
+        // The workspace registry's images are pulled with a login the runner asks for (watchRunning).
+        const login = this.cfg.registry && registryOf(cspec.image) === this.cfg.registry ? loginDir(this.cfg.runDir, msg.jobId) : "";
+        pid = startContainerJob(dir, cspec, jobBaseEnv(), login);
       } else {
         // The job runs in the user's folder on the share, with the platform's variables and then the user's.
         const env = { CI_NAME: this.cfg.instance, CI_USER: this.cfg.user, CI_SHARE: this.cfg.share, ...spec.env };
@@ -163,6 +172,32 @@ export class Agent {
       gpuIndices,
       env,
     };
+  }
+
+  /**
+   * The runner must pull an image of the workspace registry: log in with the VM's identity into
+   * the job's login folder, then tell the runner (a refusal becomes the pull's failure, with the
+   * registry's message). In the background, so other jobs' ticks go on; a restarted agent
+   * answers a runner still waiting.
+   */
+  private startLogin(e: Running, dir: string): void {
+    if (this.logins.has(e.id)) return;
+    this.logins.add(e.id);
+    const registry = this.cfg.registry ?? "";
+    const login = this.credential
+      ? loginWithVmIdentity(this.credential, e.container!.runtime, registry, loginDir(this.cfg.runDir, e.id))
+      : Promise.reject(new RegistryLoginError("the agent has no identity to log in with"));
+    login
+      .then(() => {
+        // The job may have ended meanwhile (a cancel): then nobody pulls with the login.
+        if (this.journal.get(e.id)?.phase === "running") answerLogin(dir);
+        else fs.rmSync(loginDir(this.cfg.runDir, e.id), { recursive: true, force: true });
+      })
+      .catch((err: Error) => {
+        answerLogin(dir, err instanceof RegistryLoginError ? err.message : `the registry login failed: ${err.message}`);
+        this.log(`job ${e.id}: registry login failed`);
+      })
+      .finally(() => this.logins.delete(e.id));
   }
 
   private async cancel(jobId: string, reason: string): Promise<void> {
@@ -231,12 +266,16 @@ export class Agent {
             : { state: "Failed", exitCode: code, message: `the command exited with code ${code}` });
       if (code !== undefined && e.killing) outcome.exitCode = code;
       if (pullFailed !== undefined) delete outcome.exitCode;
-      // The container is removed afterwards, however the job ended.
-      if (e.container) await removeContainer(e.container.runtime, e.container.name);
+      // The container is removed afterwards, however the job ended (and a login its pull left).
+      if (e.container) {
+        await removeContainer(e.container.runtime, e.container.name);
+        fs.rmSync(loginDir(this.cfg.runDir, e.id), { recursive: true, force: true });
+      }
       this.end(e.id, outcome, e.logs);
       await this.sendExit(e.id, outcome, e.logs);
       return;
     }
+    if (e.container?.pulling && !e.killing && loginWanted(dir)) this.startLogin(e, dir);
     if (e.container?.pulling && !e.killing && imageReady(dir)) return this.runContainer(e, dir, shipper);
     if (!e.killing && now >= e.deadline) {
       this.kill(e, { state: "TimedOut", message: "the job ran past its timeout" });

@@ -18,6 +18,10 @@ export type AgentConfig = {
   shareOnVm: string;
   /** The container runtime's CLI for jobs with an image (Docker's, or a compatible one). */
   containerRuntime: string;
+  /** The workspace's container registry (login server): images from it are pulled with the VM's identity. */
+  registry?: string;
+  /** Runtime state on tmpfs (/run): the per-pull registry logins. */
+  runDir: string;
   /** The journal (OS disk). */
   stateDir: string;
   heartbeatMs: number;
@@ -49,6 +53,8 @@ export function readConfig(env: NodeJS.ProcessEnv): AgentConfig {
     share: root + (env.CI_SHARE || SHARE_MOUNT_POINT),
     shareOnVm: env.CI_SHARE || SHARE_MOUNT_POINT,
     containerRuntime: root + (env.CI_AGENT_CONTAINER_RUNTIME || CONTAINER_RUNTIME),
+    ...(env.CI_AGENT_REGISTRY?.trim() ? { registry: env.CI_AGENT_REGISTRY.trim().toLowerCase() } : {}),
+    runDir: path.join(root || "/", "run", "ci-agent"),
     stateDir: path.join(root || "/", env.CI_AGENT_STATE_DIR || "/var/lib/ci-agent"),
     heartbeatMs: positive("CI_AGENT_HEARTBEAT_SECONDS", 30) * 1000,
     idlePollMs: positive("CI_AGENT_IDLE_POLL_MS", 500),

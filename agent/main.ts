@@ -17,7 +17,7 @@ function main(): void {
   const queue = new QueueClient(cfg.queueUrl, credential);
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const app = new AppClient(cfg.appUrl, cfg.appAudience, credential);
-  const agent = new Agent(cfg, queue, app, log);
+  const agent = new Agent(cfg, queue, app, log, credential);
   const workstation = startWorkstation(readWorkstationConfig(process.env), cfg.instance, app, log);
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     process.once(sig, () => {

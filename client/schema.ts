@@ -201,7 +201,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A URL that opens the application (terminal, jupyter, jupyterlab) on the VM's authenticating proxy, with a single-use ticket valid for a minute. Only the instance's assigned user. */
+        /** A URL that opens the application (terminal, jupyter, jupyterlab, vscode) on the VM's authenticating proxy, with a single-use ticket valid for a minute. Only the instance's assigned user. */
         post: operations["openApplication"];
         delete?: never;
         options?: never;
@@ -459,7 +459,7 @@ export interface components {
             applications?: {
                 message?: string;
                 /** @enum {string} */
-                name: "terminal" | "jupyter" | "jupyterlab";
+                name: "terminal" | "jupyter" | "jupyterlab" | "vscode";
                 /** @enum {string} */
                 state: "Available" | "NotInstalled";
             }[];
@@ -598,7 +598,7 @@ export interface components {
             applications: {
                 message?: string;
                 /** @enum {string} */
-                name: "terminal" | "jupyter" | "jupyterlab";
+                name: "terminal" | "jupyter" | "jupyterlab" | "vscode";
                 /** @enum {string} */
                 state: "Available" | "NotInstalled" | "Unavailable";
                 title: string;

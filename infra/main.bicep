@@ -27,7 +27,7 @@ param quotaVcpusPerFamily string = '{"standardDSv5Family":32,"standardESv5Family
 @description('Source prefixes allowed to reach instances over SSH, comma separated (SSH_ALLOWED_SOURCE_PREFIXES); empty: none.')
 param sshAllowedSourcePrefixes string = ''
 
-@description('Registries a job\'s environment.image may come from, host or host:port, comma separated (ALLOWED_JOB_REGISTRIES); empty: no container jobs. The VMs pull anonymously for now: name public registries or ones that allow anonymous pull.')
+@description('Registries a job\'s environment.image may come from besides the workspace registry (always allowed), host or host:port, comma separated (ALLOWED_JOB_REGISTRIES). The VMs pull from these anonymously: name public registries.')
 param allowedJobRegistries string = ''
 
 @description('Workspace file share size in GiB (premium: 100 minimum).')
@@ -103,6 +103,12 @@ module workspaceFiles 'modules/workspaceFiles.bicep' = {
   }
 }
 
+module workspaceRegistry 'modules/workspaceRegistry.bicep' = {
+  scope: rg
+  name: 'workspaceRegistry'
+  params: { name: 'cr${token}', location: location, tags: tags }
+}
+
 module roleAssignments 'modules/roleAssignments.bicep' = {
   scope: rg
   name: 'roleAssignments'
@@ -113,6 +119,7 @@ module roleAssignments 'modules/roleAssignments.bicep' = {
     instancesSubnetName: network.outputs.instancesSubnetName
     functionStorageName: functionStorage.outputs.name
     workspaceStorageName: workspaceFiles.outputs.name
+    workspaceRegistryName: workspaceRegistry.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
   }
   dependsOn: [customRoles]
@@ -152,7 +159,9 @@ module functionApp 'modules/functionApp.bicep' = {
       ALLOWED_SUBNET_IDS: network.outputs.instancesSubnetId
       QUOTA_VCPUS_PER_FAMILY: quotaVcpusPerFamily
       SSH_ALLOWED_SOURCE_PREFIXES: sshAllowedSourcePrefixes
-      ALLOWED_JOB_REGISTRIES: allowedJobRegistries
+      ALLOWED_JOB_REGISTRIES: empty(allowedJobRegistries) ? workspaceRegistry.outputs.loginServer : '${workspaceRegistry.outputs.loginServer},${allowedJobRegistries}'
+      WORKSPACE_REGISTRY: workspaceRegistry.outputs.loginServer
+      WORKSPACE_REGISTRY_ID: workspaceRegistry.outputs.id
       WORKSPACE_STORAGE_ACCOUNT: workspaceFiles.outputs.name
       WORKSPACE_SHARE_NAME: workspaceFiles.outputs.shareName
       WORKSPACE_SHARE_QUOTA_GB: string(shareQuotaGb)

@@ -130,6 +130,9 @@ async function main(): Promise<void> {
   if (ports.CLOUD_PORT !== DEFAULT_PORTS.CLOUD_PORT) {
     hostEnv.ARM_ENDPOINT = `https://127.0.0.1:${ports.CLOUD_PORT}`;
     hostEnv.WORKSPACE_FILES_ENDPOINT = `https://127.0.0.1:${ports.CLOUD_PORT}/files/${settings.WORKSPACE_STORAGE_ACCOUNT ?? "wslocalfiles"}`;
+    // The emulator's registry moves with it (the workspace registry, and an allowed one).
+    if (settings.WORKSPACE_REGISTRY === `127.0.0.1:${DEFAULT_PORTS.CLOUD_PORT}`) hostEnv.WORKSPACE_REGISTRY = `127.0.0.1:${ports.CLOUD_PORT}`;
+    if (settings.ALLOWED_JOB_REGISTRIES === `127.0.0.1:${DEFAULT_PORTS.CLOUD_PORT}`) hostEnv.ALLOWED_JOB_REGISTRIES = `127.0.0.1:${ports.CLOUD_PORT}`;
   }
   // A fresh secret per start: only the host may ask the emulator for the app's tokens.
   const identityHeader = randomBytes(24).toString("base64url");

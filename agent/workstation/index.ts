@@ -10,12 +10,13 @@ import { AppProxy, type Redeem } from "./proxy";
 import { SignalsReporter } from "./reporter";
 import { Terminal } from "./terminal";
 import { userProcessIdentity } from "./users";
+import { VsCode } from "./vscode";
 
 export function startWorkstation(cfg: WorkstationConfig, instance: string, app: AppClient, log: (line: string) => void): { stop(): void } {
   const env = userEnv();
   const runAs = userProcessIdentity(cfg.root, cfg.user);
   const proxy = new AppProxy(
-    [new Terminal(cfg.home, env, runAs, log), new Jupyter(JUPYTER, cfg.home, env, runAs, log), new Jupyter(JUPYTERLAB, cfg.home, env, runAs, log)],
+    [new Terminal(cfg.home, env, runAs, log), new Jupyter(JUPYTER, cfg.home, env, runAs, log), new Jupyter(JUPYTERLAB, cfg.home, env, runAs, log), new VsCode(cfg.home, env, runAs, log)],
     redeemer(app, instance),
     cfg.inputRecentMs,
     log,

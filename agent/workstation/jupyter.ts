@@ -44,7 +44,7 @@ export class Jupyter implements Application {
   readonly name: Kind["name"];
   readonly title: string;
   private server: Server | undefined;
-  private readonly program: string | undefined;
+  private program: string | undefined;
 
   constructor(
     private readonly kind: Kind,
@@ -55,10 +55,11 @@ export class Jupyter implements Application {
   ) {
     this.name = kind.name;
     this.title = kind.title;
-    this.program = findProgram(kind.program, env.PATH);
   }
 
   status(): AppState {
+    // Looked up until found: a setup script (or the image's first boot) may install it after the agent started.
+    this.program ??= findProgram(this.kind.program, this.env.PATH);
     return this.program ? { state: "Available" } : { state: "NotInstalled", message: `${this.title} is not installed on this machine (no ${this.kind.program}).` };
   }
 
@@ -152,7 +153,7 @@ export class Jupyter implements Application {
 
   /** The running server, started on first use (and again after it exited). */
   private started(): Promise<Server> {
-    if (!this.program) return Promise.reject(new Error("not installed"));
+    if (this.status().state !== "Available" || !this.program) return Promise.reject(new Error("not installed"));
     if (this.server && this.server.child.exitCode === null && this.server.child.signalCode === null) return this.server.ready.then(() => this.server!);
     return this.start(this.program);
   }

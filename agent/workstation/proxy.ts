@@ -12,7 +12,7 @@ import { WebSocket, WebSocketServer } from "ws";
 
 export type AppState = { state: "Available" | "NotInstalled"; message?: string };
 
-export type ApplicationName = "terminal" | "jupyter" | "jupyterlab";
+export type ApplicationName = "terminal" | "jupyter" | "jupyterlab" | "vscode";
 
 /** One application behind the proxy; its paths all start with /<name>/. */
 export interface Application {

@@ -7,6 +7,7 @@ param vnetName string
 param instancesSubnetName string
 param functionStorageName string
 param workspaceStorageName string
+param workspaceRegistryName string
 param appInsightsName string
 
 var roles = loadJsonContent('../roles.json')
@@ -30,6 +31,10 @@ resource functionStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing
 
 resource workspaceStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: workspaceStorageName
+}
+
+resource workspaceRegistry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
+  name: workspaceRegistryName
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -65,6 +70,20 @@ resource workspaceStorageAssignments 'Microsoft.Authorization/roleAssignments@20
   name: guid(workspaceStorage.id, principalId, a.name)
   scope: workspaceStorage
   properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: a.roleDefinitionId }
+}]
+
+// The delegation (agentRegistryDelegation, with its ABAC condition): the app grants each instance's identity AcrPull here, nothing else.
+resource workspaceRegistryAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for a in filter(assignments, x => x.scope == 'workspaceRegistry'): {
+  name: guid(workspaceRegistry.id, principalId, a.name)
+  scope: workspaceRegistry
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: a.roleDefinitionId
+    description: a.?description ?? ''
+    condition: a.?condition
+    conditionVersion: a.?conditionVersion
+  }
 }]
 
 // Telemetry with Entra ID: the component has local auth off.

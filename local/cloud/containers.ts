@@ -1,6 +1,6 @@
 // The container runtime of the emulator's VMs. An Azure ML VM has Docker (with the NVIDIA
 // container toolkit) at /usr/bin/docker; here each VM gets a `docker` command at that path that
-// speaks the part of Docker's CLI the job agent uses (image inspect, pull, run, stop, rm) over
+// speaks the part of Docker's CLI the job agent uses (image inspect, login, pull, run, stop, rm) over
 // Debian's Podman (daemonless), with the VM's own image store on the VM's disk, so images are
 // cached per VM and a new VM pulls again, as on Azure. Podman needs runc here: crun refuses this
 // machine's hybrid cgroup layout. What it isolates, and what it does not, is in the README.
@@ -66,11 +66,20 @@ function shim(vmRoot: string, runroot: string, certDir: string, marker: { name: 
   return `#!/bin/bash
 # This VM's docker (written by the cloud emulator): Docker's CLI as the job agent uses it, over Podman.
 P=(podman --root ${q(path.join(vmRoot, "var/lib/containers/storage"))} --runroot ${q(runroot)} --runtime runc --cgroup-manager cgroupfs --events-backend file)
+# Docker keeps registry credentials in $DOCKER_CONFIG/config.json (default ~/.docker): this VM's
+# own, never the machine's (Podman's default auth file is shared by every VM here).
+D=${q(path.join(vmRoot, "root", ".docker"))}
+AUTH="\${DOCKER_CONFIG:-$D}/config.json"
+auth() { [ -s "$AUTH" ] || { mkdir -p -m 700 "$(dirname "$AUTH")" && echo '{"auths":{}}' >"$AUTH"; }; }
 sub="$1"; shift
 case "$sub" in
   pull)
     # The registry's certificate is the emulator's (HTTPS, as ACR).
-    exec "\${P[@]}" pull --cert-dir ${q(certDir)} "$@" ;;
+    auth; exec "\${P[@]}" pull --authfile "$AUTH" --cert-dir ${q(certDir)} "$@" ;;
+  login)
+    auth; exec "\${P[@]}" login --authfile "$AUTH" --cert-dir ${q(certDir)} "$@" ;;
+  logout)
+    auth; exec "\${P[@]}" logout --authfile "$AUTH" "$@" ;;
   run)
     # --gpus "device=1,2" as Docker with the NVIDIA toolkit does it: only those GPUs in the
     # container, named in NVIDIA_VISIBLE_DEVICES (this machine has none to pass through).

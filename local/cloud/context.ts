@@ -20,6 +20,8 @@ export type ResolvedOptions = {
   quota: Quota;
   /** The emulator's CA certificate (VMs trust it, as Azure VMs trust Azure's CAs). */
   caCertFile: string;
+  /** Resource id of the registry the emulator serves (the workspace's ACR stand-in): AcrPull is checked at this scope. */
+  registryId: string;
 };
 
 export type Ctx = {

@@ -18,6 +18,8 @@ import { Operations } from "./lro";
 import { registerNetworkCompleters, seedNetworks } from "./network";
 import { recoverRunCommands, registerRunCommandCompleters } from "./runCommands";
 import { defaultRegistryDir, Registry } from "./registry";
+import { ACR_PULL_ACTION, RegistryAuth } from "./registryAuth";
+import { allowedRegistryAction } from "./roleAssignments";
 import { Sandbox } from "./sandbox";
 import type { Quota } from "./skus";
 import { key, Store } from "./store";
@@ -53,6 +55,8 @@ export type CloudEmulatorOptions = {
   queuePort?: number;
   /** OCI image layouts the registry serves (default: CLOUD_REGISTRY_DIR, else the cache folder local/cloud/job-image.sh fills). */
   registryDir?: string;
+  /** The registry's resource name (its id, in the emulator's resource group, is the scope AcrPull is checked at). Default "crlocal". */
+  registryName?: string;
   /** Log sink; default: none. main.ts passes console.log. */
   log?: (line: string) => void;
 };
@@ -90,8 +94,12 @@ export type CloudEmulator = {
   getConfig(): RuntimeConfig;
   setConfig(patch: ConfigPatch): RuntimeConfig;
   getState(): AdminState;
-  /** The registry (at `${url}/v2/`; image references name it as `127.0.0.1:${port}/…`). */
-  registry: { host: string; dir: string; pulls(repository: string): number; holdBlobs(): () => void };
+  /**
+   * The registry (at `${url}/v2/`; image references name it as `127.0.0.1:${port}/…`), behind
+   * ACR's token service: `resourceId` is the scope of AcrPull; `secrets()` every credential its
+   * token service saw or issued (tests check none leaks).
+   */
+  registry: { host: string; dir: string; resourceId: string; pulls(repository: string): number; holdBlobs(): () => void; holdExchanges(): () => void; secrets(): string[] };
   /** Kills VM processes (their runs end Failed), persists state and closes the server. */
   stop(): Promise<void>;
 };
@@ -116,6 +124,7 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
     subscriptionId, resourceGroup, location, quota,
     allowedSubnetIds: options.allowedSubnetIds ?? [`/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/virtualNetworks/vnet-local/subnets/default`],
     caCertFile: "",
+    registryId: `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${options.registryName ?? "crlocal"}`,
   };
   const tls = await ensureCertificate(cloudDir);
   opts.caCertFile = tls.certFile;
@@ -135,11 +144,14 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
     };
   });
   await identity.start();
+  // AcrPull on the registry: an assignment of roles.json (the template's) or one made through ARM (the VMs').
+  const canPull = (principalId: string) =>
+    identity.rbac.allows(principalId, ACR_PULL_ACTION, opts.registryId) || allowedRegistryAction(ctx, principalId, opts.registryId, ACR_PULL_ACTION);
   const ctx: Ctx = {
     opts, store, identity,
     ops: new Operations(store, location, subscriptionId),
     sandbox: new Sandbox(cloudDir),
-    registry: new Registry(options.registryDir ?? defaultRegistryDir()),
+    registry: new Registry(options.registryDir ?? defaultRegistryDir(), new RegistryAuth(identity.issuer, canPull)),
     config: applyPatch(defaultConfig(options.latencyProfile ?? "realistic"), options.config ?? {}),
     log: options.log ?? (() => undefined),
     runs: new Map(),
@@ -199,7 +211,11 @@ export async function startCloudEmulator(options: CloudEmulatorOptions = {}): Pr
         audience: r.audience, lifetimeSeconds: r.lifetimeSeconds, notBefore: r.notBefore, tenantId: r.tenantId,
       }).token,
     },
-    registry: { host: `127.0.0.1:${port}`, dir: ctx.registry.dir, pulls: (repository) => ctx.registry.pulls.get(repository) ?? 0, holdBlobs: () => ctx.registry.holdBlobs() },
+    registry: {
+      host: `127.0.0.1:${port}`, dir: ctx.registry.dir, resourceId: opts.registryId,
+      pulls: (repository) => ctx.registry.pulls.get(repository) ?? 0, holdBlobs: () => ctx.registry.holdBlobs(),
+      holdExchanges: () => ctx.registry.auth.holdExchanges(), secrets: () => [...ctx.registry.auth.secrets],
+    },
     getConfig: () => ctx.config,
     setConfig: (patch) => setConfig(ctx, patch),
     getState: () => adminState(ctx),
@@ -224,7 +240,8 @@ async function handle(ctx: Ctx, throttle: Throttle, req: IncomingMessage, res: S
   const url = new URL(req.url ?? "/", "https://127.0.0.1");
   const method = (req.method ?? "GET").toUpperCase();
   if (url.pathname === "/health" && method === "GET") return sendJson(res, 200, { status: "ok", service: "cloud-emulator" });
-  if (await ctx.registry.handle(req, res, url.pathname)) return;
+  // The registry and its token service: their own credentials (ACR tokens), not ARM's.
+  if (await ctx.registry.handle(req, res, url, req.headers.host ?? `127.0.0.1:${ctx.opts.port}`)) return;
 
   const caller = authenticateRequest(ctx, req, res, url);
   if (!caller) return;

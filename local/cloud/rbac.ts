@@ -11,7 +11,7 @@ import { stableGuid, type TokenCaller } from "./identity/issuer";
 export type RoleAssignment = { principalId: string; roleDefinitionId: string; scope: string; condition?: string };
 
 /** The scope names infra/roles.json uses, resolved to resource ids of one deployment. */
-export type TemplateScopes = Record<"subscription" | "instancesResourceGroup" | "instancesSubnet" | "functionStorage" | "workspaceStorage" | "appInsights", string[]>;
+export type TemplateScopes = Record<"subscription" | "instancesResourceGroup" | "instancesSubnet" | "functionStorage" | "workspaceStorage" | "workspaceRegistry" | "appInsights", string[]>;
 
 type RolesFile = {
   roleDefinitions: Record<string, Omit<RoleDefinition, "id">>;

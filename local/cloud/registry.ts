@@ -4,11 +4,13 @@
 // .ci/run, writes one: <dir>/<repository>/{oci-layout,index.json,blobs/sha256/…}, tags in the
 // index's org.opencontainers.image.ref.name annotations). Errors are the distribution spec's
 // JSON ({errors:[{code,message,detail}]}) with ACR's wording, so a failed pull shows what a
-// registry says. Anonymous: ACR itself wants a token (the VM's identity); see the README.
+// registry says. Not anonymous, as ACR is not: every /v2/ request needs an access token from
+// the token service in front of it (registryAuth.ts), which wants an identity holding AcrPull.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { RegistryAuth } from "./registryAuth";
 
 /** Where .ci/run's image script puts the layouts, shared by every clone on this machine. */
 export function defaultRegistryDir(): string {
@@ -26,7 +28,10 @@ export class Registry {
   /** While set, blob downloads wait for it (tests: a pull that is in progress). */
   private held: Promise<void> | undefined;
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    readonly auth: RegistryAuth,
+  ) {}
 
   /** Holds blob downloads until the returned function is called. */
   holdBlobs(): () => void {
@@ -38,11 +43,15 @@ export class Registry {
     };
   }
 
-  /** Answers /v2/… requests; false when the path is not the registry's. */
-  async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+  /** Answers /v2/… and the token service's /oauth2/… requests; false when the path is not the registry's. `service`: its login server (host:port). */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, service: string): Promise<boolean> {
+    if (await this.auth.handle(req, res, url, service)) return true;
+    const pathname = url.pathname;
     if (pathname !== "/v2" && !pathname.startsWith("/v2/")) return false;
     const method = (req.method ?? "GET").toUpperCase();
     res.setHeader("Docker-Distribution-API-Version", "registry/2.0");
+    const repository = /^\/v2\/(.+)\/(?:manifests|blobs)\/[^/]+$/.exec(pathname)?.[1];
+    if (!this.auth.authorize(req, res, service, repository && NAME.test(repository) ? repository : undefined)) return true;
     if (method !== "GET" && method !== "HEAD") {
       error(res, 405, "UNSUPPORTED", "the operation is unsupported (this registry is read-only)");
       return true;

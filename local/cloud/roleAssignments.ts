@@ -1,8 +1,10 @@
 // Microsoft.Authorization/roleAssignments at any scope (PUT / GET / DELETE), as far as the
-// emulator needs them: data-plane roles on storage queues for VM identities. Checked like ARM:
+// emulator needs them: data-plane roles on storage queues and AcrPull on the registry, for VM
+// identities. Checked like ARM:
 // the name is a GUID, the principal must exist (here: a VM's system-assigned identity), one
 // assignment per (principal, role, scope), an existing one cannot be changed.
 import type { ArmRequest, ArmResult, Ctx } from "./context";
+import { ACR_PULL_ACTION, ACR_PULL_ROLE } from "./registryAuth";
 import { ArmError, obj, requireObj, requireStr, str, type JsonObject } from "./http";
 import { key } from "./store";
 
@@ -21,6 +23,9 @@ export const QUEUE_ROLES: Record<string, string[]> = {
   // Storage Queue Data Reader
   "19e7f393-937e-4f77-808e-94535e297925": ["messages/read"],
 };
+
+/** Built-in roles with control-plane actions the emulator checks on assignments it stores: AcrPull (the registry's token service asks). */
+export const REGISTRY_ROLES: Record<string, string[]> = { [ACR_PULL_ROLE]: [ACR_PULL_ACTION] };
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -55,7 +60,7 @@ export function putRoleAssignment(ctx: Ctx, req: ArmRequest): ArmResult {
   const roleDefinitionId = requireStr(props.roleDefinitionId, "properties.roleDefinitionId");
   const principalId = requireStr(props.principalId, "properties.principalId");
   const roleGuid = /roleDefinitions\/([^/]+)$/i.exec(roleDefinitionId)?.[1]?.toLowerCase();
-  if (!roleGuid || !(roleGuid in QUEUE_ROLES)) throw new ArmError(400, "RoleDefinitionDoesNotExist", `The specified role definition with ID '${roleGuid ?? roleDefinitionId}' does not exist.`);
+  if (!roleGuid || !(roleGuid in QUEUE_ROLES || roleGuid in REGISTRY_ROLES)) throw new ArmError(400, "RoleDefinitionDoesNotExist", `The specified role definition with ID '${roleGuid ?? roleDefinitionId}' does not exist.`);
   if (!principalExists(ctx, principalId)) {
     throw new ArmError(400, "PrincipalNotFound", `Principal ${principalId.replace(/-/g, "")} does not exist in the directory ${ctx.opts.subscriptionId}.`);
   }
@@ -92,12 +97,21 @@ export function deleteRoleAssignment(ctx: Ctx, req: ArmRequest): ArmResult {
 
 /** Whether `principalId` may perform `dataAction` (relative to .../queueServices/queues/) on the resource `resourceId`. */
 export function allowedQueueAction(ctx: Ctx, principalId: string, resourceId: string, dataAction: string): boolean {
+  return granted(ctx, principalId, resourceId, QUEUE_ROLES, dataAction);
+}
+
+/** Whether a stored assignment gives `principalId` the registry action `action` (AcrPull's) on `resourceId`. */
+export function allowedRegistryAction(ctx: Ctx, principalId: string, resourceId: string, action: string): boolean {
+  return granted(ctx, principalId, resourceId, REGISTRY_ROLES, action);
+}
+
+function granted(ctx: Ctx, principalId: string, resourceId: string, roles: Record<string, string[]>, action: string): boolean {
   const target = key(resourceId);
   return Object.values(assignments(ctx)).some((r) => {
     if (r.principalId.toLowerCase() !== principalId.toLowerCase()) return false;
     const scope = key(r.scope);
     if (target !== scope && !target.startsWith(`${scope}/`)) return false;
     const role = /roleDefinitions\/([^/]+)$/i.exec(r.roleDefinitionId)?.[1]?.toLowerCase() ?? "";
-    return (QUEUE_ROLES[role] ?? []).includes(dataAction);
+    return (roles[role] ?? []).includes(action);
   });
 }

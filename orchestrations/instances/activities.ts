@@ -7,7 +7,7 @@ import sshpk from "sshpk";
 import type { ArmClients, FilesClients } from "../../shared/azure/clients";
 import type { QueueServiceClient } from "@azure/storage-queue";
 import { grantRole, revokeRole } from "../../shared/azure/roleAssignments";
-import { agentQueueResourceId, agentQueueUrl, deleteAgentQueue, ensureAgentQueue, QUEUE_MESSAGE_PROCESSOR_ROLE, roleAssignmentName, type AgentSettings } from "../../shared/jobs/agent";
+import { ACR_PULL_ROLE, agentQueueResourceId, agentQueueUrl, deleteAgentQueue, ensureAgentQueue, QUEUE_MESSAGE_PROCESSOR_ROLE, roleAssignmentName, type AgentSettings } from "../../shared/jobs/agent";
 import { getOperationStatus, getVmExtensionState, getVmPrincipalId, startEnsureVmExtension, getVmStatus, startCreateOrUpdateVm, startDeallocateVm, startDeleteVm, startRestartVm, startVm, type OperationStatus } from "../../shared/azure/compute";
 import { needsGpuDriverExtension, NVIDIA_DRIVER_EXTENSION } from "../../shared/images";
 import { ensureDirectory, ensureShare } from "../../shared/azure/files";
@@ -158,6 +158,7 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
           instance: rec.name,
           user: rec.assignedUser,
           heartbeatSeconds: deps.agent.settings.heartbeatSeconds,
+          ...(deps.agent.settings.registry ? { registry: deps.agent.settings.registry.loginServer } : {}),
           signalsSeconds: settings.agentSignalsSeconds,
           proxyPort: settings.appsProxyPort,
           inputRecentSeconds: settings.appsInputRecentSeconds,
@@ -171,8 +172,9 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
 
     /**
      * The instance's agent queue, and a role on that one queue for the VM's identity (its agent
-     * takes messages with it). Idempotent: the queue is created if missing, the assignment's name
-     * is derived from scope and principal.
+     * takes messages with it); with a workspace registry, AcrPull on it too (the agent pulls job
+     * images with that identity). Idempotent: the queue is created if missing, each assignment's
+     * name is derived from scope and principal.
      */
     async grantAgentQueue({ instance }: Ref): Promise<void> {
       const principalId = await getVmPrincipalId(arm, armNames.vm(instance));
@@ -180,6 +182,8 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
       await ensureAgentQueue(deps.agent.queues, instance);
       const scope = agentQueueResourceId(deps.agent.settings, instance);
       await grantRole(arm, { scope, name: roleAssignmentName(scope, principalId), roleId: QUEUE_MESSAGE_PROCESSOR_ROLE, principalId });
+      const registry = deps.agent.settings.registry?.resourceId;
+      if (registry) await grantRole(arm, { scope: registry, name: roleAssignmentName(registry, principalId), roleId: ACR_PULL_ROLE, principalId });
     },
 
     /**
@@ -198,10 +202,12 @@ export function createInstanceActivities(deps: InstanceActivityDeps) {
       return s ? { state: s.provisioningState, ...(s.message ? { message: s.message } : {}) } : { state: "NotFound" };
     },
 
-    /** Before the VM goes: its role on the queue, then the queue (with any messages left). */
+    /** Before the VM goes: its roles on the queue and the registry, then the queue (with any messages left). */
     async revokeAgentQueue({ instance }: Ref): Promise<void> {
       const principalId = await getVmPrincipalId(arm, armNames.vm(instance));
       const scope = agentQueueResourceId(deps.agent.settings, instance);
+      const registry = deps.agent.settings.registry?.resourceId;
+      if (principalId && registry) await revokeRole(arm, registry, roleAssignmentName(registry, principalId));
       if (principalId) await revokeRole(arm, scope, roleAssignmentName(scope, principalId));
       await deleteAgentQueue(deps.agent.queues, instance);
     },

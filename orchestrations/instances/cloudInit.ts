@@ -13,6 +13,8 @@ export type AgentBoot = {
   instance: string;
   user: string;
   heartbeatSeconds: number;
+  /** The workspace registry's login server: the agent pulls its images with the VM's identity. */
+  registry?: string;
   /** How often the agent reports busy signals (AGENT_SIGNALS_SECONDS). */
   signalsSeconds: number;
   /** The application proxy's port (APPS_PROXY_PORT) and what counts as recent input. */
@@ -26,7 +28,7 @@ export const AGENT_PATH = "/opt/ci-agent/agent.js";
 /**
  * The job agent as a systemd service. KillMode=process: restarting the agent leaves the jobs
  * (each its own process group) running; the next agent adopts them from its journal.
- * Node.js ≥ 20 must be on the image (the agent is one bundled file).
+ * Node.js ≥ 20 runs it: the image's, or the one INSTALL_NODE puts there.
  */
 export function agentUnit(a: AgentBoot): string {
   const env = (k: string, v: string) => `Environment="${k}=${v.replace(/["\\\n]/g, "")}"`;
@@ -41,6 +43,7 @@ export function agentUnit(a: AgentBoot): string {
     env("CI_AGENT_APP_AUDIENCE", a.appAudience),
     env("CI_AGENT_QUEUE_URL", a.queueUrl),
     env("CI_AGENT_HEARTBEAT_SECONDS", String(a.heartbeatSeconds)),
+    ...(a.registry ? [env("CI_AGENT_REGISTRY", a.registry)] : []),
     env("CI_AGENT_SIGNALS_SECONDS", String(a.signalsSeconds)),
     env("CI_AGENT_PROXY_PORT", String(a.proxyPort)),
     env("CI_AGENT_INPUT_RECENT_SECONDS", String(a.inputRecentSeconds)),
@@ -57,6 +60,35 @@ export function agentUnit(a: AgentBoot): string {
     "",
   ].join("\n");
 }
+
+/** Node.js for the agent, installed where the image has none ≥ 20 (Node 20 left support in April 2026). */
+export const NODE_VERSION = "v24.21.0";
+
+/**
+ * Puts Node.js NODE_VERSION in /opt/ci-node with a link in /usr/local/bin (first on systemd's
+ * default PATH, so the unit's `/usr/bin/env node` finds it) where the image has no Node.js ≥ 20:
+ * the agent is one bundled file and needs nothing else. The tarball is checked against the
+ * release's SHASUMS256.txt. Never in the local emulator (VM_ROOT set), whose VMs run this
+ * machine's Node.js.
+ */
+export const INSTALL_NODE =
+  `[ -n "\${VM_ROOT:-}" ] || [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 20 ] || (set -e; ` +
+  `case "$(uname -m)" in aarch64) A=arm64;; *) A=x64;; esac; F=node-${NODE_VERSION}-linux-$A.tar.xz; cd /tmp; ` +
+  `curl -fsSLO --retry 5 https://nodejs.org/dist/${NODE_VERSION}/$F; ` +
+  `curl -fsSL --retry 5 https://nodejs.org/dist/${NODE_VERSION}/SHASUMS256.txt | grep " $F\$" | sha256sum -c -; ` +
+  `mkdir -p /opt/ci-node; tar -xJf $F -C /opt/ci-node --strip-components=1; ln -sf /opt/ci-node/bin/node /usr/local/bin/node; rm -f $F) ` +
+  `|| echo "Node.js ${NODE_VERSION} not installed: the job agent cannot start" >&2`;
+
+/** code-server (VS Code in the browser), the version cloud-init installs where the image lacks it. */
+export const CODE_SERVER_VERSION = "4.139.1";
+
+/**
+ * Installs code-server from its release (the project's install script picks the .deb on Ubuntu)
+ * where the image has none, after the agent is up: a VM whose network cannot reach the release
+ * still boots, and VS Code then says "not installed on this machine". Never in the local emulator
+ * (VM_ROOT set), whose VMs are directories of this machine: it reports what this machine has.
+ */
+export const INSTALL_CODE_SERVER = `[ -n "\${VM_ROOT:-}" ] || command -v code-server >/dev/null || curl -fsSL --retry 5 https://code-server.dev/install.sh | sh -s -- --version ${CODE_SERVER_VERSION} || echo "code-server not installed: VS Code stays unavailable" >&2`;
 
 export function cloudInit(account: string, share: string, agent?: AgentBoot): string {
   const lines = [
@@ -75,9 +107,11 @@ export function cloudInit(account: string, share: string, agent?: AgentBoot): st
       "    encoding: b64",
       `    content: ${Buffer.from(agentUnit(agent), "utf8").toString("base64")}`,
       "runcmd:",
+      `  - ${JSON.stringify(INSTALL_NODE)}`,
       `  - ${JSON.stringify(fetch)}`,
       `  - ${JSON.stringify("systemctl daemon-reload")}`,
       `  - ${JSON.stringify(`systemctl enable --now ${AGENT_UNIT}`)}`,
+      `  - ${JSON.stringify(INSTALL_CODE_SERVER)}`,
     );
   }
   lines.push("");

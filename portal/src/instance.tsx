@@ -6,7 +6,7 @@ import { InstanceActions, StateBadge } from "./components";
 import { usePoll } from "./hooks";
 import { Jobs } from "./jobs";
 import type { Instance, Operation } from "./types";
-import { autoStopWords, relative } from "./words";
+import { autoStopWords, relative, warningWords } from "./words";
 
 const INSTANCE_REFRESH_MS = 2000;
 const OPERATION_REFRESH_MS = 1000;
@@ -29,6 +29,7 @@ export function InstancePage({ name, me, readOnly }: { name: string; me: Me; rea
             <InstanceActions inst={i} readOnly={readOnly} onChanged={inst.refresh} />
           </div>
           {i.description && <p>{i.description}</p>}
+          <AutoStopBanner inst={i} readOnly={readOnly} onChanged={inst.refresh} />
           <div class="cards">
             <OperationCard inst={i} />
             <AutoStopCard inst={i} />
@@ -71,6 +72,38 @@ function OperationCard({ inst }: { inst: Instance }) {
         </p>
       )}
       <p class="hint">{done && last.endedAt ? `Ended ${relative(new Date(last.endedAt), new Date())}` : `Started ${relative(new Date(last.startedAt), new Date())}`}</p>
+    </div>
+  );
+}
+
+/**
+ * The warning before an idle or scheduled stop (autoStop.warning), with the one click that
+ * pushes it back (POST .../autostop/postpone). It goes when the warning does.
+ */
+function AutoStopBanner({ inst, readOnly, onChanged }: { inst: Instance; readOnly?: string; onChanged: () => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const words = warningWords(inst, new Date());
+  if (!words) return null;
+  const postpone = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      unwrap(await api.POST("/api/instances/{name}/autostop/postpone", { params: { path: { name: inst.name } } }));
+      onChanged();
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="banner" role="status" data-testid="autostop-warning" data-source={inst.autoStop?.warning?.source}>
+      <p>{words}</p>
+      <button type="button" class="primary" disabled={busy || readOnly !== undefined} title={readOnly} onClick={() => void postpone()}>
+        Postpone
+      </button>
+      {error && <p class="error" role="alert">{error}</p>}
     </div>
   );
 }
@@ -119,14 +152,14 @@ function AccessCard({ inst }: { inst: Instance }) {
       </dl>
       <SetupLog inst={inst} />
       {inst.applications.length > 0 && (
-        <>
+        <div class="apps">
           <h3>Applications</h3>
           <ul class="plain row">
             {inst.applications.map((a) => (
-              <li key={a.name}><OpenApplication instance={inst.name} app={a} /></li>
+              <li key={a.name} data-app={a.name} data-state={a.state}><OpenApplication instance={inst.name} app={a} /></li>
             ))}
           </ul>
-        </>
+        </div>
       )}
     </div>
   );
@@ -160,7 +193,15 @@ function SetupLog({ inst }: { inst: Instance }) {
  */
 function OpenApplication({ instance, app }: { instance: string; app: Instance["applications"][number] }) {
   const [error, setError] = useState<string>();
-  if (app.state !== "Available") return <span title={app.message ?? app.state}>{app.title} ({app.message ?? "not available"})</span>;
+  if (app.state !== "Available") {
+    // The agent's message names what is missing ("… (no jupyter-lab)"): in the tooltip, the state in words.
+    const why = app.state === "NotInstalled" ? "not installed on this machine" : (app.message ?? "not available");
+    return (
+      <span title={app.message ?? app.state}>
+        {app.title}: <span class="hint">{why}</span>
+      </span>
+    );
+  }
   const open = async () => {
     setError(undefined);
     // Opened first, filled in after: a window opened after an await is blocked as a pop-up.

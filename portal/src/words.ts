@@ -76,6 +76,23 @@ export function autoStopWords(inst: Pick<Instance, "autoStop" | "schedules" | "i
   return out;
 }
 
+/**
+ * The banner for `autoStop.warning`: when the stop comes and why ("Stops at 14:32 (in 8 min):
+ * idle since 14:02, nothing keeps it busy."). Undefined when there is no warning.
+ */
+export function warningWords(inst: Pick<Instance, "autoStop" | "schedules">, now: Date): string | undefined {
+  const w = inst.autoStop?.warning;
+  if (!w) return undefined;
+  const at = new Date(w.at);
+  const zone = w.source === "schedule" ? scheduleAt(inst.schedules, at, now)?.timeZone : undefined;
+  const when = at.getTime() <= now.getTime() ? "now" : `${whenIn(at, zone, now)}${zone ? ` ${zone}` : ""} (${relative(at, now)})`;
+  if (w.source === "idle") {
+    const since = inst.autoStop?.idleSince;
+    return `Stops ${when}: idle${since ? ` since ${timeIn(new Date(since), undefined, now)}` : ""}, nothing keeps it busy.`;
+  }
+  return `Stops ${when}: ${inst.autoStop?.nextScheduledAction?.postponed ? "a postponed scheduled stop" : "a scheduled stop"}.`;
+}
+
 /** The next `count` runs of a schedule as the auto-stop timer computes them (shared/schedules.ts), or why there are none. */
 export function previewRuns(s: { cron: string; timeZone: string }, now: Date, count = 3): Date[] | string {
   const out: Date[] = [];

@@ -235,7 +235,7 @@ export const ROUTES = {
   },
   openApplication: {
     fn: "applicationSessions", method: "POST", route: "instances/{name}/applications/{app}/sessions", operationId: "openApplication",
-    summary: "A URL that opens the application (terminal, jupyter, jupyterlab) on the VM's authenticating proxy, with a single-use ticket valid for a minute. Only the instance's assigned user.",
+    summary: "A URL that opens the application (terminal, jupyter, jupyterlab, vscode) on the VM's authenticating proxy, with a single-use ticket valid for a minute. Only the instance's assigned user.",
     responses: {
       "201": { description: "Open `url` (with `application` and `expiresAt`) in the browser: the proxy exchanges the ticket for an HttpOnly session cookie.", body: "object" },
       ...common,

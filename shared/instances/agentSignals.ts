@@ -4,7 +4,7 @@
 import { z } from "zod";
 import type { InstanceRecord } from "./record";
 
-export const APPLICATION_NAMES = ["terminal", "jupyter", "jupyterlab"] as const;
+export const APPLICATION_NAMES = ["terminal", "jupyter", "jupyterlab", "vscode"] as const;
 export type ApplicationName = (typeof APPLICATION_NAMES)[number];
 
 export const agentSignalsReport = z.strictObject({

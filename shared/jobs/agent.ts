@@ -16,6 +16,12 @@ export type AgentSettings = {
   /** Resource id of the storage account that holds the agent queues (the role assignments' scope). */
   queueAccountId: string;
   heartbeatSeconds: number;
+  /**
+   * The workspace's container registry (WORKSPACE_REGISTRY, its login server, and
+   * WORKSPACE_REGISTRY_ID): each instance's identity gets AcrPull on it, and the agent pulls
+   * images from it with that identity. Absent: VMs pull anonymously.
+   */
+  registry?: { loginServer: string; resourceId: string };
 };
 
 /** Reads the JOBS_AGENT_* settings; every problem names its setting. */
@@ -27,7 +33,15 @@ export function agentSettings(env: Readonly<Record<string, string | undefined>>,
   if (!appAudience) throw new Error("setting JOBS_AGENT_APP_AUDIENCE is required (the app's application ID URI)");
   const heartbeat = Number(raw("JOBS_AGENT_HEARTBEAT_SECONDS") ?? 30);
   if (!Number.isInteger(heartbeat) || heartbeat < 1 || heartbeat > 300) throw new Error("setting JOBS_AGENT_HEARTBEAT_SECONDS must be an integer in 1..300");
+  const loginServer = raw("WORKSPACE_REGISTRY")?.toLowerCase();
+  const registryId = raw("WORKSPACE_REGISTRY_ID");
+  if ((loginServer === undefined) !== (registryId === undefined)) throw new Error("settings WORKSPACE_REGISTRY and WORKSPACE_REGISTRY_ID go together (the registry's login server and its resource id)");
+  if (loginServer && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/.test(loginServer)) throw new Error(`setting WORKSPACE_REGISTRY must be a registry host (host or host:port, e.g. myacr.azurecr.io), not '${loginServer}'`);
+  if (registryId && !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+$/i.test(registryId)) {
+    throw new Error("setting WORKSPACE_REGISTRY_ID must be a container registry's resource id (/subscriptions/…/providers/Microsoft.ContainerRegistry/registries/<name>)");
+  }
   return {
+    ...(loginServer && registryId ? { registry: { loginServer, resourceId: registryId } } : {}),
     appUrl: appUrl.replace(/\/+$/, ""),
     appAudience,
     queueEndpoint: (raw("JOBS_AGENT_QUEUE_ENDPOINT") ?? defaults.queueEndpoint).replace(/\/+$/, ""),
@@ -56,6 +70,9 @@ export function agentQueueUrl(s: AgentSettings, instance: string): string {
 export function agentQueueResourceId(s: AgentSettings, instance: string): string {
   return `${s.queueAccountId}/queueServices/default/queues/${agentQueueName(instance)}`;
 }
+
+/** AcrPull: pull images from the registry; nothing else. */
+export const ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 
 /** Storage Queue Data Message Processor: peek, receive and delete messages; nothing else. */
 export const QUEUE_MESSAGE_PROCESSOR_ROLE = "8a0f0c08-91a1-4084-bc3d-661d67233fed";

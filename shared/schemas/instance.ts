@@ -120,7 +120,7 @@ export const instanceResponse = z.object({
   applications: z
     .array(
       z.object({
-        name: z.enum(["terminal", "jupyter", "jupyterlab"]),
+        name: z.enum(["terminal", "jupyter", "jupyterlab", "vscode"]),
         title: z.string(),
         state: z.enum(["Available", "NotInstalled", "Unavailable"]),
         url: z.string().optional().describe("The application on the VM's authenticating proxy; open it with a URL from POST .../applications/{app}/sessions."),

@@ -12,12 +12,13 @@ const OTHER_SUBNET = `${RG}/providers/Microsoft.Network/virtualNetworks/vnet/sub
 const P = "11111111-1111-4111-8111-111111111111";
 const caller = { principalId: P, clientId: "22222222-2222-4222-8222-222222222222" };
 
+const REGISTRY = `${RG}/providers/Microsoft.ContainerRegistry/registries/crws`;
 const withTemplate = (omit: string[] = []) => {
   const rbac = new Rbac();
   rbac.assignTemplateRoles(P, {
     subscription: [SUB], instancesResourceGroup: [RG], instancesSubnet: [SUBNET],
     functionStorage: [`${RG}/providers/Microsoft.Storage/storageAccounts/stfunc`], workspaceStorage: [`${RG}/providers/Microsoft.Storage/storageAccounts/stws`],
-    appInsights: [`${RG}/providers/Microsoft.Insights/components/appi`],
+    workspaceRegistry: [REGISTRY], appInsights: [`${RG}/providers/Microsoft.Insights/components/appi`],
   }, omit);
   return rbac;
 };
@@ -81,6 +82,8 @@ describe("rbac", () => {
     expect(rbac.allows(P, "Microsoft.Compute/virtualMachines/write", `${SUB}/resourceGroups/other/providers/Microsoft.Compute/virtualMachines/vm1`)).toBe(false);
     expect(rbac.allows(P, "Microsoft.Network/virtualNetworks/subnets/join/action", OTHER_SUBNET)).toBe(false);
     expect(rbac.allows(P, "Microsoft.Storage/storageAccounts/fileServices/fileshares/files/write", `${RG}/providers/Microsoft.Storage/storageAccounts/stws`, "dataAction")).toBe(true);
+    // On the workspace registry: assign roles (the condition narrows that to AcrPull for service principals in Azure).
+    expect(rbac.allows(P, "Microsoft.Authorization/roleAssignments/write", `${REGISTRY}/providers/Microsoft.Authorization/roleAssignments/x`)).toBe(true);
     expect(customRoleId("operator")).toMatch(/^[0-9a-f-]{36}$/);
   });
 

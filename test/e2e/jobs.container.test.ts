@@ -1,14 +1,20 @@
 // Jobs in containers on the local stack: the real agent on the emulator's VMs runs jobs that
 // name an image with the VM's `docker` (Podman underneath, local/cloud/containers.ts), pulling
 // from the emulator's registry (local/cloud/registry.ts) the Debian image .ci/run prepares
-// (local/cloud/job-image.sh). Where Podman or that image is missing the container tests skip,
-// saying why; the registry policy is checked either way.
-import { execFileSync } from "node:child_process";
+// (local/cloud/job-image.sh). That registry is the workspace's (ACR's stand-in, behind its token
+// service): the VMs pull with their managed identity, which the create gives AcrPull on it.
+// Where Podman or that image is missing the container tests skip, saying why; the registry
+// policy is checked either way.
+import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containerRuntimeAvailable } from "../../local/cloud/containers";
 import { defaultRegistryDir } from "../../local/cloud/registry";
+import { armNames } from "../../shared/ids";
+import { roleAssignmentName } from "../../shared/jobs/agent";
+import { armRequest } from "../cloud/clients";
 import { eventually, startStack, type Stack } from "../support/stack";
 import { getJob, jobProcesses, runningInstance, submit, userDir, waitJob, type Job } from "./jobs.support";
 
@@ -109,6 +115,9 @@ describe.skipIf(missing !== undefined)("jobs in containers", () => {
     expect(stderr).toContain(`Pulling image ${image()}`);
     expect(stderr).toMatch(/Copying blob/);
     expect(stack.cloud.registry.pulls(IMAGE_REPO)).toBe(1);
+    // Through ACR's token service, with the VM's identity; its login went with the pull.
+    expect(stack.cloud.registry.secrets().length).toBeGreaterThanOrEqual(3);
+    expect(fs.readdirSync(path.join(agentsOf("ct-a")[0]!.vmRoot, "run/ci-agent/docker"))).toEqual([]);
     // Removed afterwards.
     expect(vmDocker("ct-a", "ps", "--all", "--quiet", "--filter", `name=ci-job-${job.id}`).trim()).toBe("");
   }, 120_000);
@@ -185,4 +194,82 @@ describe.skipIf(missing !== undefined)("jobs in containers", () => {
     fs.writeFileSync(path.join(userDir(stack), "gpu-go"), "");
     expect((await waitJob(stack, holder.id)).state).toBe("Completed");
   }, 150_000);
+  it("without AcrPull on the workspace registry a job ends Failed with the registry's unauthorized message", async () => {
+    const vm = await armRequest(stack.cloud, "GET", `/subscriptions/${stack.cloud.subscriptionId}/resourceGroups/${stack.cloud.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${armNames.vm("ct-a")}?api-version=2024-07-01`);
+    const principalId = vm.json<{ identity: { principalId: string } }>().identity.principalId;
+    const registryId = stack.cloud.registry.resourceId;
+    const assignment = `${registryId}/providers/Microsoft.Authorization/roleAssignments/${roleAssignmentName(registryId, principalId)}?api-version=2022-04-01`;
+    const granted = await armRequest(stack.cloud, "GET", assignment);
+    expect(granted.status, granted.body).toBe(200); // the create gave the VM's identity AcrPull
+    expect((await armRequest(stack.cloud, "DELETE", assignment)).status).toBe(200);
+    // So the job must pull. Not execFileSync: a blocked event loop misses the host closing idle
+    // keep-alive sockets, and the next request would go out on a dead one.
+    await promisify(execFile)(path.join(agentsOf("ct-a")[0]!.vmRoot, "usr/bin/docker"), ["rmi", image()]);
+    try {
+      const job = await submit(stack, "ct-a", { name: "no-acrpull", command: "echo never", environment: { image: image() } });
+      const ended = await waitJob(stack, job.id);
+      expect(ended.state).toBe("Failed");
+      expect(ended.startedAt).toBeUndefined();
+      expect(ended.error?.message).toContain("the image could not be pulled");
+      expect(ended.error?.message).toContain("unauthorized: authentication required, visit https://aka.ms/acr/authorization for more information.");
+      expect(await logs(job.id, "stderr")).toContain("authentication required");
+      expect(await logs(job.id)).toBe("");
+    } finally {
+      const { properties } = granted.json<{ properties: { roleDefinitionId: string; principalId: string } }>();
+      const back = await armRequest(stack.cloud, "PUT", assignment, { properties: { roleDefinitionId: properties.roleDefinitionId, principalId: properties.principalId, principalType: "ServicePrincipal" } });
+      expect(back.status, back.body).toBe(201);
+    }
+    // With the role back, the same VM pulls again.
+    const again = await submit(stack, "ct-a", { name: "acrpull-back", command: "echo back", environment: { image: image() } });
+    expect((await waitJob(stack, again.id)).state).toBe("Completed");
+  }, 90_000);
+
+  it("kill -9 of the agent while it logs in to the registry: the restarted agent logs in again and the job runs once", async () => {
+    const vmRoot = agentsOf("ct-b")[0]!.vmRoot;
+    await promisify(execFile)(path.join(vmRoot, "usr/bin/docker"), ["rmi", image()]); // ct-b must pull again
+    const release = stack.cloud.registry.holdExchanges();
+    let job: Job;
+    try {
+      job = await submit(stack, "ct-b", { name: "login-survivor", command: "echo logged-in", environment: { image: image() } });
+      // The runner asked for the login; the agent's exchange is held at the registry.
+      await eventually(async () => fs.existsSync(path.join(vmRoot, "var/lib/ci-agent/jobs", job.id, "login-wanted")), (x) => x, 30_000, 100);
+      const [before] = agentsOf("ct-b");
+      process.kill(before!.pid, "SIGKILL");
+      await eventually(async () => agentsOf("ct-b"), (a) => a.length === 1 && a[0]!.pid !== before!.pid, 30_000, 100);
+      expect((await getJob(stack, job.id)).state).toBe("Starting");
+    } finally {
+      release();
+    }
+    const ended = await waitJob(stack, job.id);
+    expect(ended.state, ended.error?.message).toBe("Completed");
+    expect(await logs(job.id)).toBe("logged-in\n");
+    expect(fs.readdirSync(path.join(vmRoot, "run/ci-agent/docker"))).toEqual([]);
+  }, 120_000);
+
+  it("no registry credential (Entra ID token, ACR refresh or access token) is in a job's logs, the host's output, the agents' logs or journals, or left on a VM", async () => {
+    const secrets = stack.cloud.registry.secrets();
+    expect(secrets.length).toBeGreaterThanOrEqual(3);
+    const texts: { where: string; text: string }[] = [{ where: "host output", text: stack.host.output() }];
+    for (const instance of ["ct-a", "ct-b", "ct-gpu"]) {
+      const list = await stack.api<{ value: Job[] }>("GET", `/api/instances/${instance}/jobs`, { as: "alice" });
+      for (const j of list.body.value) texts.push({ where: `job ${j.id} stdout`, text: await logs(j.id) }, { where: `job ${j.id} stderr`, text: await logs(j.id, "stderr") });
+      const vmRoot = agentsOf(instance)[0]!.vmRoot;
+      for (const dir of ["var/log", "var/lib/ci-agent", "run/ci-agent", "root"]) {
+        for (const file of walk(path.join(vmRoot, dir))) texts.push({ where: file, text: fs.readFileSync(file, "latin1") });
+      }
+      expect(fs.readdirSync(path.join(vmRoot, "run/ci-agent/docker"))).toEqual([]);
+    }
+    expect(texts.length).toBeGreaterThan(10);
+    for (const { where, text } of texts) {
+      // A whole token, or its signature (the part that makes it usable).
+      const leaked = secrets.filter((t) => t && (text.includes(t) || text.includes(t.slice(t.lastIndexOf(".") + 1))));
+      expect(leaked.length, `a registry credential in ${where}`).toBe(0);
+    }
+  }, 60_000);
 });
+
+/** Every file below `dir` (none if it is missing). */
+function walk(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
+}

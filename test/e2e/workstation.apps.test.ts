@@ -11,6 +11,12 @@ import { WebSocket } from "ws";
 import { eventually, startStack, type Stack } from "../support/stack";
 
 type App = { name: string; state: string; url?: string; message?: string };
+
+/**
+ * How long a wait may last before the test gives up: a bound for a stack that hangs, not a
+ * speed requirement (under parallel load a Python kernel may take a minute to start).
+ */
+const SLOW = 180_000;
 type Instance = { state: string; applications: App[]; autoStop?: { notIdleBecause?: string[] } };
 
 let stack: Stack;
@@ -18,8 +24,8 @@ beforeAll(async () => {
   stack = await startStack({ env: { AGENT_SIGNALS_SECONDS: "1", APPS_INPUT_RECENT_SECONDS: "3" } });
   const res = await stack.api("PUT", "/api/instances/apps-a", { as: "alice", body: { vmSize: "Standard_D2s_v5", idleShutdownMinutes: 60 } });
   expect(res.status, res.text).toBe(201);
-  await eventually(() => get(), (i) => i.state === "Running" && i.applications.some((a) => a.state !== "Unavailable"), 120_000, 500);
-}, 180_000);
+  await eventually(() => get(), (i) => i.state === "Running" && i.applications.some((a) => a.state !== "Unavailable"), SLOW, 500);
+}, 2 * SLOW);
 afterAll(() => stack?.stop());
 
 const get = async () => (await stack.api<Instance>("GET", "/api/instances/apps-a", { as: "alice" })).body;
@@ -69,7 +75,51 @@ function collect(ws: WebSocket): { text: () => string; until: (pred: (t: string)
   ws.on("message", (d) => (buf += d.toString()));
   return {
     text: () => buf,
-    until: (pred, ms = 30_000) => eventually(async () => buf, pred, ms, 100),
+    until: (pred, ms = SLOW) => eventually(async () => buf, pred, ms, 100),
+  };
+}
+
+type KernelMessage = { channel?: string; msg_type?: string; header?: { msg_id?: string; msg_type?: string }; parent_header?: { msg_id?: string }; content?: Record<string, unknown> };
+
+/**
+ * The Jupyter kernel protocol over the notebook server's WebSocket, waiting on the protocol's
+ * own conditions rather than on time: ready once a kernel_info request was answered on shell
+ * AND seen on iopub (a ZMQ subscriber that joins late misses what was published before), and a
+ * request settled when iopub says the kernel went idle after it (its output all came before).
+ */
+function kernelChannels(ws: WebSocket) {
+  const messages: KernelMessage[] = [];
+  ws.on("message", (d) => messages.push(JSON.parse(d.toString()) as KernelMessage));
+  let n = 0;
+  const send = (msgType: string, content: Record<string, unknown>): string => {
+    const id = `test-${msgType}-${++n}`;
+    ws.send(JSON.stringify({
+      header: { msg_id: id, username: "alice", session: "test-session", msg_type: msgType, version: "5.3", date: new Date().toISOString() },
+      parent_header: {}, metadata: {}, channel: "shell", buffers: [], content,
+    }));
+    return id;
+  };
+  const type = (m: KernelMessage) => m.msg_type ?? m.header?.msg_type;
+  const answered = (id: string, channel: string, t?: string) => messages.some((m) => m.parent_header?.msg_id === id && m.channel === channel && (t === undefined || type(m) === t));
+  return {
+    async ready(): Promise<void> {
+      const asked: string[] = [];
+      await eventually(
+        async () => {
+          asked.push(send("kernel_info_request", {}));
+          return asked;
+        },
+        (ids) => ids.some((id) => answered(id, "shell", "kernel_info_reply") && answered(id, "iopub")),
+        SLOW,
+        500,
+      );
+    },
+    execute: (code: string) => send("execute_request", { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }),
+    async settled(id: string): Promise<void> {
+      await eventually(async () => messages.some((m) => m.parent_header?.msg_id === id && m.channel === "iopub" && type(m) === "status" && m.content?.execution_state === "idle"), Boolean, SLOW, 100);
+    },
+    stdout: (id: string) => messages.filter((m) => m.parent_header?.msg_id === id && type(m) === "stream" && m.content?.name === "stdout").map((m) => String(m.content?.text ?? "")).join(""),
+    close: () => ws.close(),
   };
 }
 
@@ -82,6 +132,10 @@ describe("applications", () => {
     expect(new URL(terminal.url!).hostname).not.toBe("127.0.0.1");
     const lab = apps.find((a) => a.name === "jupyterlab")!;
     if (!fs.existsSync("/usr/bin/jupyter-lab")) expect(lab).toMatchObject({ state: "NotInstalled", message: expect.stringContaining("not installed on this machine") });
+    // All four, VS Code (code-server) included; what the machine lacks says so.
+    expect(apps.map((a) => a.name)).toEqual(["terminal", "jupyter", "jupyterlab", "vscode"]);
+    const vscode = apps.find((a) => a.name === "vscode")!;
+    if (!["/usr/bin", "/usr/local/bin"].some((d) => fs.existsSync(`${d}/code-server`))) expect(vscode).toMatchObject({ state: "NotInstalled", message: expect.stringContaining("not installed on this machine (no code-server)") });
   });
 
   it("only the assigned user gets a session; no cookie, a replayed ticket and a forged cookie are refused", async () => {
@@ -125,46 +179,44 @@ describe("applications", () => {
     const ws = await connect(`${base.replace("http", "ws")}/terminal/ws`, cookie);
     const out = collect(ws);
     ws.send('cd cloudfiles/code/Users/alice && echo "from the terminal on $(hostname -s)" > terminal.txt && echo done-$((6*7)) && tty\r');
-    await out.until((t) => t.includes("done-42"));
-    expect(out.text()).toMatch(/\/dev\/pts\/\d+/);
+    // Both lines, whichever output chunk brings them (the tty line can come after the first read).
+    await out.until((t) => t.includes("done-42") && /\/dev\/pts\/\d+/.test(t));
     expect(fs.readFileSync(path.join(stack.shareDir()!, "Users", "alice", "terminal.txt"), "utf8")).toMatch(/^from the terminal on /);
 
     ws.send("sleep 600\r");
-    await eventually(reasons, (r) => r.includes("terminal: sleep running"), 30_000, 250);
+    await eventually(reasons, (r) => r.includes("terminal: sleep running"), SLOW, 250);
     ws.send("\x03");
     // Still connected, no command, no input for longer than APPS_INPUT_RECENT_SECONDS: nothing holds.
-    const after = await eventually(reasons, (r) => !r.some((x) => x.startsWith("Terminal") || x.startsWith("terminal")), 30_000, 250);
+    const after = await eventually(reasons, (r) => !r.some((x) => x.startsWith("Terminal") || x.startsWith("terminal")), SLOW, 250);
     expect(after.join("|")).not.toMatch(/terminal/i);
     expect(ws.readyState).toBe(WebSocket.OPEN);
     ws.close();
-  });
+  }, 4 * SLOW);
 
   it.runIf(fs.existsSync("/usr/bin/jupyter-notebook"))("Jupyter runs a cell; a busy kernel holds idle off", async () => {
     const { cookie, base } = await open("jupyter");
     const headers = { cookie, "content-type": "application/json" };
+    // The first request starts Jupyter on the VM; the proxy answers once it is up.
     const tree = await fetch(`${base}/jupyter/tree`, { headers: { cookie } });
     expect(tree.status).toBe(200);
     const created = await fetch(`${base}/jupyter/api/sessions`, { method: "POST", headers, body: JSON.stringify({ path: "train.ipynb", type: "notebook", name: "train.ipynb", kernel: { name: "python3" } }) });
     expect(created.status, await created.clone().text()).toBe(201);
     const kernelId = ((await created.json()) as { kernel: { id: string } }).kernel.id;
-    const ws = await connect(`${base.replace("http", "ws")}/jupyter/api/kernels/${kernelId}/channels?session_id=test-session`, cookie);
-    const out = collect(ws);
-    const execute = (code: string, id: string) =>
-      ws.send(JSON.stringify({
-        header: { msg_id: id, username: "alice", session: "test-session", msg_type: "execute_request", version: "5.3", date: new Date().toISOString() },
-        parent_header: {}, metadata: {}, channel: "shell", buffers: [],
-        content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
-      }));
-    execute("print(6*7)", "cell-1");
-    await out.until((t) => /"text": ?"42\\n"/.test(t), 60_000);
+    const kernel = kernelChannels(await connect(`${base.replace("http", "ws")}/jupyter/api/kernels/${kernelId}/channels?session_id=test-session`, cookie));
+    await kernel.ready();
 
-    execute("import time; time.sleep(600)", "cell-2");
-    await eventually(reasons, (r) => r.includes("kernel busy in train.ipynb"), 30_000, 250);
+    const first = kernel.execute("print(6*7)");
+    await kernel.settled(first);
+    expect(kernel.stdout(first)).toBe("42\n");
+
+    const sleeping = kernel.execute("import time; time.sleep(600)");
+    await eventually(reasons, (r) => r.includes("kernel busy in train.ipynb"), SLOW, 250);
     const interrupted = await fetch(`${base}/jupyter/api/kernels/${kernelId}/interrupt`, { method: "POST", headers });
     expect(interrupted.status).toBe(204);
-    await eventually(reasons, (r) => !r.includes("kernel busy in train.ipynb"), 30_000, 250);
-    ws.close();
-  }, 120_000);
+    await kernel.settled(sleeping);
+    await eventually(reasons, (r) => !r.includes("kernel busy in train.ipynb"), SLOW, 250);
+    kernel.close();
+  }, 10 * SLOW);
 
   it.runIf(!fs.existsSync("/usr/bin/jupyter-notebook"))("without Jupyter on the machine it says so and issues no ticket", async () => {
     const jupyter = (await get()).applications.find((a) => a.name === "jupyter")!;

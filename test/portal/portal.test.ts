@@ -53,6 +53,32 @@ describe.skipIf(!CHROMIUM)("portal in Chromium", () => {
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
   }
 
+  /** axe-core's serious and critical violations on the page as it is (the page needs bypassCSP). */
+  async function axeCheck(page: Page, what: string): Promise<void> {
+    await page.addScriptTag({ content: axe.source });
+    const result = (await page.evaluate(async () => {
+      const r = await (window as unknown as { axe: { run: (ctx: Document, opts: unknown) => Promise<unknown> } }).axe.run(document, { resultTypes: ["violations"] });
+      return r;
+    })) as { violations: { id: string; impact: string | null; nodes: { target: unknown }[] }[] };
+    const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${what}: ${v.id} (${v.impact}) at ${JSON.stringify(v.nodes.map((n) => n.target))}`);
+    expect(bad).toEqual([]);
+  }
+
+  /** For the README: pictures side by side with captions and an arrow between (portal → application). */
+  async function composite(name: string, parts: { caption: string; png: Buffer }[]) {
+    if (!SHOTS) return;
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    const esc = (t: string) => t.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+    const figures = parts.map(
+      (p, i) =>
+        `${i ? '<div style="align-self:center;font-size:40px;color:#0f6cbd">&rarr;</div>' : ""}<figure style="margin:0"><figcaption style="color:#424242;margin:0 0 6px">${esc(p.caption)}</figcaption><img style="display:block;border:1px solid #d1d1d1;padding:6px;background:#fff" src="data:image/png;base64,${p.png.toString("base64")}"></figure>`,
+    );
+    await page.setContent(`<!doctype html><body style="margin:0;padding:16px;font:14px system-ui,sans-serif;background:#fff;display:flex;gap:16px;align-items:flex-start;width:max-content">${figures.join("")}</body>`);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.locator("body").screenshot({ path: path.join(SHOTS, `${name}.png`) });
+    await page.close();
+  }
+
   let alice: Page;
 
   test("alice signs in, creates an instance and watches it reach Running through the steps", async () => {
@@ -97,6 +123,31 @@ describe.skipIf(!CHROMIUM)("portal in Chromium", () => {
     await shot(alice, "instance");
     await expect.poll(() => stdout.innerText(), { timeout: WAIT }).toContain("line-5");
     await alice.locator('.badge[data-state="Completed"]').waitFor({ timeout: WAIT });
+  });
+
+  test("the applications show their states; the terminal opens from the portal and runs a command on the VM", async () => {
+    const app = (name: string) => alice.locator(`[data-app="${name}"]`);
+    await alice.locator('[data-app="terminal"][data-state="Available"]').waitFor({ timeout: WAIT });
+    // All four, each with its state: what this machine lacks says so instead of a link.
+    for (const [name, program] of [["jupyter", "/usr/bin/jupyter-notebook"], ["jupyterlab", "/usr/bin/jupyter-lab"], ["vscode", "/usr/bin/code-server"]] as const) {
+      if (fs.existsSync(program)) expect(await app(name).getAttribute("data-state"), name).toBe("Available");
+      else await expect(app(name).innerText(), name).resolves.toMatch(/not installed on this machine/);
+    }
+    const details = SHOTS ? await alice.locator(".apps").screenshot() : undefined;
+    const [terminal] = await Promise.all([alice.context().waitForEvent("page"), alice.getByRole("button", { name: "Terminal", exact: true }).click()]);
+    // The ticket was exchanged for the proxy's cookie: the page is there, without the ticket in the address.
+    await terminal.waitForURL(/^http:\/\/127\.[0-9.]+:\d+\/terminal\/$/, { timeout: WAIT });
+    const input = terminal.getByPlaceholder("command, then Enter");
+    await input.fill('cd cloudfiles/code/Users/alice && echo "six times seven is $((6*7))" && ls');
+    await input.press("Enter");
+    await expect.poll(() => terminal.locator("#out").innerText(), { timeout: WAIT }).toContain("six times seven is 42");
+    await input.fill("python3 --version; nproc");
+    await input.press("Enter");
+    await expect.poll(() => terminal.locator("#out").innerText(), { timeout: WAIT }).toMatch(/Python 3/);
+    // The README's picture: the instance page's applications, and the terminal page they opened.
+    await terminal.setViewportSize({ width: 900, height: 300 });
+    if (details) await composite("terminal", [{ caption: "The portal: alice-ws, Applications", png: details }, { caption: terminal.url(), png: await terminal.screenshot() }]);
+    await terminal.close();
   });
 
   test("stop asks for confirmation, then the instance reaches Stopped", async () => {
@@ -165,15 +216,7 @@ describe.skipIf(!CHROMIUM)("portal in Chromium", () => {
   test("axe-core finds no serious or critical violations on the list, the create form and the instance page", async () => {
     // The page's CSP allows only its own scripts; the checker is injected around it.
     const page = await signedIn("admin", { bypassCSP: true });
-    const check = async (what: string) => {
-      await page.addScriptTag({ content: axe.source });
-      const result = (await page.evaluate(async () => {
-        const r = await (window as unknown as { axe: { run: (ctx: Document, opts: unknown) => Promise<unknown> } }).axe.run(document, { resultTypes: ["violations"] });
-        return r;
-      })) as { violations: { id: string; impact: string | null; nodes: { target: unknown }[] }[] };
-      const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${what}: ${v.id} (${v.impact}) at ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-      expect(bad).toEqual([]);
-    };
+    const check = (what: string) => axeCheck(page, what);
     await page.locator('[data-instance="alice-ws"]').waitFor();
     await shot(page, "list");
     await check("list");
@@ -185,6 +228,42 @@ describe.skipIf(!CHROMIUM)("portal in Chromium", () => {
     await page.getByRole("button", { name: "Submit job" }).waitFor();
     await page.locator(".step").first().waitFor();
     await check("instance");
+  });
+
+  test("a stop within the warning window shows a banner saying when and why; Postpone moves it and the banner goes", async () => {
+    // A schedule that stops the instance in 8 minutes: inside the 10-minute warning window.
+    const at = new Date(Date.now() + 8 * 60_000);
+    const cron = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
+    const hhmm = `${String(at.getUTCHours()).padStart(2, "0")}:${String(at.getUTCMinutes()).padStart(2, "0")}`;
+    // An E size: the D family's quota is used up by the quota tests.
+    const r = await stack.api("PUT", "/api/instances/alice-soon", { as: "alice", body: { vmSize: "Standard_E4s_v5", schedules: [{ action: "Stop", cron, timeZone: "UTC" }] } });
+    expect(r.status, r.text).toBe(201);
+
+    const page = await signedIn("alice", { bypassCSP: true });
+    await page.goto(stack.baseUrl + "/#/instances/alice-soon");
+    const banner = page.getByTestId("autostop-warning");
+    await banner.waitFor({ timeout: WAIT });
+    await expect(banner.innerText()).resolves.toMatch(new RegExp(`Stops (tomorrow )?at ${hhmm} UTC \\(in \\d+ min\\): a scheduled stop\\.`));
+    expect(await banner.getAttribute("data-source")).toBe("schedule");
+    await axeCheck(page, "instance with a warning");
+
+    // The reader sees it too, and why they cannot postpone.
+    const reader = await signedIn("reader");
+    await reader.goto(stack.baseUrl + "/#/instances/alice-soon");
+    const readerButton = reader.getByTestId("autostop-warning").getByRole("button", { name: "Postpone" });
+    await readerButton.waitFor({ timeout: WAIT });
+    expect(await readerButton.isDisabled()).toBe(true);
+    expect(await readerButton.getAttribute("title")).toBe("Readers can see everything but change nothing.");
+
+    // One click: the stop moves back by the idle timeout, out of the window, and the banner goes.
+    await banner.getByRole("button", { name: "Postpone" }).click();
+    await banner.waitFor({ state: "detached", timeout: WAIT });
+    const after = await stack.api<{ autoStop?: { warning?: unknown; nextScheduledAction?: { at: string; postponed?: boolean } } }>("GET", "/api/instances/alice-soon", { as: "alice" });
+    expect(after.body.autoStop?.warning).toBeUndefined();
+    expect(after.body.autoStop?.nextScheduledAction).toMatchObject({ postponed: true });
+    expect(Date.parse(after.body.autoStop!.nextScheduledAction!.at)).toBeGreaterThan(at.getTime());
+    // The reader's page follows without a reload.
+    await reader.getByTestId("autostop-warning").waitFor({ state: "detached", timeout: WAIT });
   });
 
   test("assets are cached for a year, the page is revalidated, and both carry a CSP", async () => {

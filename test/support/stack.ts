@@ -87,6 +87,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const settings = appSettings(merged, azurite, cloud.url, cloud.caCertFile, cloud.identity, { port, queueUrl: cloud.queueUrl, identityKeyFile: cloud.identityPublicKeyFile });
     // Jobs may use this stack's emulator registry (ACR's stand-in) unless a test says otherwise.
     settings.ALLOWED_JOB_REGISTRIES = opts.env?.ALLOWED_JOB_REGISTRIES ?? cloud.registry.host;
+    // It is the workspace registry too: VMs get AcrPull on it and pull with their identity.
+    settings.WORKSPACE_REGISTRY = opts.env?.WORKSPACE_REGISTRY ?? cloud.registry.host;
+    settings.WORKSPACE_REGISTRY_ID = opts.env?.WORKSPACE_REGISTRY_ID ?? cloud.registry.resourceId;
     if (identityStorage) {
       const base = (port: number) => `https://127.0.0.1:${port}/devstoreaccount1`;
       Object.assign(settings, {

@@ -2,7 +2,10 @@
 // the activity outcome encoding, the orchestrator's reading of failures, and the VM's
 // cloud-init and setup wrapper (no secrets).
 import { describe, expect, test } from "vitest";
-import { SETUP_WRAPPER, cloudInit } from "../../orchestrations/instances/cloudInit";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { INSTALL_CODE_SERVER, INSTALL_NODE, SETUP_WRAPPER, cloudInit } from "../../orchestrations/instances/cloudInit";
+import { parseRunCmd } from "../../local/cloud/vmInit";
 import { asOutcome } from "../../orchestrations/instances/outcome";
 import { toStepError } from "../../orchestrations/instances/steps";
 import { toInstanceResponse } from "../../functions/instanceView";
@@ -21,10 +24,10 @@ const base: InstanceRecord = {
 describe("toInstanceResponse", () => {
   const now = new Date("2025-01-06T08:30:00Z");
   test.each([
-    ["ssh disabled, private IP", { privateIp: "10.0.0.4" }, { publicAccess: "Disabled", adminUserName: "azureuser" }, 3],
-    ["ssh enabled, private IP", { sshPublicAccess: "Enabled" as const, privateIp: "10.0.0.4" }, { publicAccess: "Enabled", adminUserName: "azureuser", address: "10.0.0.4", port: 22 }, 3],
-    ["ssh enabled, public IP wins", { sshPublicAccess: "Enabled" as const, privateIp: "10.0.0.4", publicIp: "198.18.0.9" }, { publicAccess: "Enabled", adminUserName: "azureuser", address: "198.18.0.9", port: 22 }, 3],
-    ["no address yet", {}, { publicAccess: "Disabled", adminUserName: "azureuser" }, 3],
+    ["ssh disabled, private IP", { privateIp: "10.0.0.4" }, { publicAccess: "Disabled", adminUserName: "azureuser" }, 4],
+    ["ssh enabled, private IP", { sshPublicAccess: "Enabled" as const, privateIp: "10.0.0.4" }, { publicAccess: "Enabled", adminUserName: "azureuser", address: "10.0.0.4", port: 22 }, 4],
+    ["ssh enabled, public IP wins", { sshPublicAccess: "Enabled" as const, privateIp: "10.0.0.4", publicIp: "198.18.0.9" }, { publicAccess: "Enabled", adminUserName: "azureuser", address: "198.18.0.9", port: 22 }, 4],
+    ["no address yet", {}, { publicAccess: "Disabled", adminUserName: "azureuser" }, 4],
   ])("%s", (_n, over, ssh, apps) => {
     const view = toInstanceResponse({ ...base, ...over }, now, { idleShutdownMinMinutes: 15 });
     expect(instanceResponse.strict().safeParse(view).error).toBeUndefined();
@@ -41,7 +44,7 @@ describe("toInstanceResponse", () => {
 
   test("applications: what the agent reported, with the proxy's URL only where one is available", () => {
     const none = toInstanceResponse({ ...base, privateIp: "10.0.0.4" }, now, { idleShutdownMinMinutes: 15 }).applications;
-    expect(none.map((a) => [a.name, a.state])).toEqual([["terminal", "Unavailable"], ["jupyter", "Unavailable"], ["jupyterlab", "Unavailable"]]);
+    expect(none.map((a) => [a.name, a.state])).toEqual([["terminal", "Unavailable"], ["jupyter", "Unavailable"], ["jupyterlab", "Unavailable"], ["vscode", "Unavailable"]]);
     const agentApps = { proxyUrl: "http://10.0.0.4:8890", applications: [{ name: "terminal", state: "Available" as const }, { name: "jupyter", state: "NotInstalled" as const, message: "Jupyter is not installed on this machine." }] };
     const apps = toInstanceResponse({ ...base, agentApps }, now, { idleShutdownMinMinutes: 15 }).applications;
     expect(apps[0]).toEqual({ name: "terminal", title: "Terminal", state: "Available", url: "http://10.0.0.4:8890/terminal/" });
@@ -82,6 +85,33 @@ describe("what the VM gets", () => {
     const text = cloudInit("wslocalfiles", "workspace");
     expect(shareMounts(text)).toEqual([{ account: "wslocalfiles", share: "workspace", subPath: "", target: "/home/azureuser/cloudfiles/code" }]);
     expect(text).not.toMatch(/key|password|sig=|credentials/i);
+  });
+
+  test("with the agent, cloud-init installs code-server after the agent is up, and not in the emulator", () => {
+    const agent = { appUrl: "https://app.example", appAudience: "api://x", queueUrl: "https://q.example/q", instance: "i1", user: "alice", heartbeatSeconds: 30, signalsSeconds: 60, proxyPort: 8890, inputRecentSeconds: 300 };
+    const cmds = parseRunCmd(cloudInit("wslocalfiles", "workspace", agent));
+    expect(cmds.indexOf(INSTALL_CODE_SERVER)).toBeGreaterThan(cmds.findIndex((c) => c.startsWith("systemctl enable --now")));
+    expect(parseRunCmd(cloudInit("wslocalfiles", "workspace"))).not.toContain(INSTALL_CODE_SERVER);
+    // As cloud-init runs it (sh). The emulator's VMs are this machine's directories: with VM_ROOT set nothing is fetched.
+    const local = spawnSync("/bin/sh", ["-c", INSTALL_CODE_SERVER], { env: { VM_ROOT: "/nonexistent", PATH: "" }, encoding: "utf8" });
+    expect([local.status, local.stderr]).toEqual([0, ""]);
+    const azure = spawnSync("/bin/sh", ["-c", INSTALL_CODE_SERVER], { env: { PATH: "" }, encoding: "utf8" });
+    expect(azure.stderr).toMatch(/curl|code-server not installed/);
+  });
+
+  test("with the agent, cloud-init installs Node.js before the agent starts where the image lacks it, and not in the emulator", () => {
+    const agent = { appUrl: "https://app.example", appAudience: "api://x", queueUrl: "https://q.example/q", instance: "i1", user: "alice", heartbeatSeconds: 30, signalsSeconds: 60, proxyPort: 8890, inputRecentSeconds: 300 };
+    const cmds = parseRunCmd(cloudInit("wslocalfiles", "workspace", agent));
+    expect(cmds.indexOf(INSTALL_NODE)).toBeGreaterThanOrEqual(0);
+    expect(cmds.indexOf(INSTALL_NODE)).toBeLessThan(cmds.findIndex((c) => c.startsWith("systemctl enable --now")));
+    // This machine's Node.js (≥ 20) is enough: nothing is fetched.
+    const present = spawnSync("/bin/sh", ["-c", INSTALL_NODE], { env: { PATH: path.dirname(process.execPath) + ":/usr/bin:/bin" }, encoding: "utf8" });
+    expect([present.status, present.stderr]).toEqual([0, ""]);
+    const local = spawnSync("/bin/sh", ["-c", INSTALL_NODE], { env: { VM_ROOT: "/nonexistent", PATH: "" }, encoding: "utf8" });
+    expect([local.status, local.stderr]).toEqual([0, ""]);
+    // No Node.js and no network tools: it says the agent cannot start.
+    const bare = spawnSync("/bin/sh", ["-c", INSTALL_NODE], { env: { PATH: "" }, encoding: "utf8" });
+    expect(bare.stderr).toMatch(/Node\.js v\d+\.\d+\.\d+ not installed: the job agent cannot start/);
   });
 
   test("the setup wrapper logs to Logs/<instance> on the share and carries no secret", () => {

@@ -1,6 +1,6 @@
 // The portal's plain-language texts (portal/src/words.ts): auto-stop, schedule previews, quota.
 import { describe, expect, it } from "vitest";
-import { autoStopWords, jobsWords, overQuota, previewRuns, quotaLeft, timeIn } from "../../portal/src/words";
+import { autoStopWords, jobsWords, overQuota, previewRuns, quotaLeft, timeIn, warningWords } from "../../portal/src/words";
 
 const NOW = new Date("2026-12-01T12:00:00Z"); // 13:00 in Stockholm (CET)
 
@@ -32,6 +32,27 @@ describe("autoStopWords", () => {
       /^Idle since \d\d:50: stops at \d\d:20 unless used$/,
     );
     expect(autoStopWords({ schedules: [], idleShutdownMinutes: null, autoStop: { notIdleBecause: ["idle shutdown is off"] } }, NOW)).toEqual(["Idle shutdown is off"]);
+  });
+});
+
+describe("warningWords", () => {
+  const stopAt1308 = { action: "Stop" as const, cron: "8 13 * * *", timeZone: "Europe/Stockholm", enabled: true };
+
+  it("says when a scheduled stop comes, in the schedule's zone, and that a schedule does it", () => {
+    const at = "2026-12-01T12:08:00.000Z";
+    const inst = { schedules: [stopAt1308], autoStop: { nextScheduledAction: { action: "Stop" as const, at }, warning: { action: "Stop" as const, source: "schedule" as const, at, message: "" } } };
+    expect(warningWords(inst, NOW)).toBe("Stops at 13:08 Europe/Stockholm (in 8 min): a scheduled stop.");
+  });
+
+  it("says when an idle stop comes and since when the instance has been idle", () => {
+    const inst = { schedules: [], autoStop: { idle: false, idleSince: "2026-12-01T11:05:00Z", idleShutdownAt: "2026-12-01T12:05:00Z", warning: { action: "Stop" as const, source: "idle" as const, at: "2026-12-01T12:05:00Z", message: "" } } };
+    expect(warningWords(inst, NOW)).toMatch(/^Stops at \d\d:05 \(in 5 min\): idle since \d\d:05, nothing keeps it busy\.$/);
+  });
+
+  it("says 'now' for a stop already due, and nothing without a warning", () => {
+    const inst = { schedules: [], autoStop: { warning: { action: "Stop" as const, source: "idle" as const, at: "2026-12-01T11:59:00Z", message: "" } } };
+    expect(warningWords(inst, NOW)).toBe("Stops now: idle, nothing keeps it busy.");
+    expect(warningWords({ schedules: [], autoStop: { idle: false } }, NOW)).toBeUndefined();
   });
 });
 

@@ -52,6 +52,7 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
       "Microsoft.Resources/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Support/*",
     ],
   }),
+  role("7f951dda-4ed3-4680-a7ca-43fe172d538d", "AcrPull", { actions: ["Microsoft.ContainerRegistry/registries/pull/read"] }),
   role("f58310d9-a9f6-439a-9e8d-f62e7b41a168", "Role Based Access Control Administrator", {
     actions: ["Microsoft.Authorization/roleAssignments/write", "Microsoft.Authorization/roleAssignments/delete", "*/read", "Microsoft.Support/*"],
   }),

@@ -9,7 +9,7 @@ import { authorizeArm, type TemplateScopes } from "../rbac";
 import { ARM_AUDIENCES, STORAGE_AUDIENCES, type TokenCaller } from "./issuer";
 
 /** Where infra/roles.json's scopes are in this emulator (one subscription, one resource group). */
-export function templateScopes(opts: Pick<ResolvedOptions, "subscriptionId" | "resourceGroup" | "allowedSubnetIds">, workspaceAccount = "wslocalfiles"): TemplateScopes {
+export function templateScopes(opts: Pick<ResolvedOptions, "subscriptionId" | "resourceGroup" | "allowedSubnetIds" | "registryId">, workspaceAccount = "wslocalfiles"): TemplateScopes {
   const rg = rgId(opts.subscriptionId, opts.resourceGroup);
   return {
     subscription: [`/subscriptions/${opts.subscriptionId}`],
@@ -18,6 +18,7 @@ export function templateScopes(opts: Pick<ResolvedOptions, "subscriptionId" | "r
     // Locally the Functions storage is Azurite, which checks no roles; the scope is kept for completeness.
     functionStorage: [`${rg}/providers/Microsoft.Storage/storageAccounts/devstoreaccount1`],
     workspaceStorage: [filesAccountScope(opts, workspaceAccount)],
+    workspaceRegistry: [opts.registryId],
     // No Application Insights here (telemetry goes to OTLP locally); the scope is kept for completeness.
     appInsights: [`${rg}/providers/Microsoft.Insights/components/appi-local`],
   };
