@@ -26,26 +26,32 @@ const key = () => `k${Math.random().toString(36).slice(2)}`;
 
 describe("rewind", () => {
   it("re-runs a failed activity and replays the one that succeeded", async () => {
-    const id = await start(base, "RewindActivities", { key: key(), failures: 1 });
+    const id = await start(base, "RewindActivities", { key: key(), failures: 1, wait: true });
     const before = await waitFor(base, id);
     expect(before.runtimeStatus).toBe("Failed");
 
+    expect(before.customStatus).toBe("started");
     const r = await http(base, "POST", rewindUrl(id, "second try"));
     expect(r.status).toBe(202);
-    // The provider sets Pending at once and the re-run does not change it.
-    expect((await status(base, id)).runtimeStatus).toBe("Pending");
+    // Re-run past the failed activity: the status reads Pending (the provider sets it and
+    // episodes do not change it) and the old output stays until the instance ends.
+    const waiting = await waitFor(base, id, (x) => x.customStatus === "waiting");
+    expect(waiting.runtimeStatus).toBe("Pending");
+    expect(String(waiting.output)).toContain("failure 1 of");
+    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Go`, true);
 
     const s = await waitFor(base, id, (x) => x.runtimeStatus === "Completed" || failed(x));
     expect(s.runtimeStatus).toBe("Completed");
     // First activity: its result from the history (ran once); the failing one: its second run.
     expect(s.output).toEqual([1, 2]);
 
-    // The failure events are gone from what the orchestration sees; the reason arrived as a GenericEvent.
+    // The failure events are gone from the history the orchestration replays.
     const h = await status(base, id, "?showHistory=true");
     const types = h.historyEvents!.map((e) => e.EventType);
     expect(types).not.toContain("TaskFailed");
     expect(types.filter((t) => t === "ExecutionCompleted")).toHaveLength(1);
     expect(h.historyEvents!.at(-1)).toMatchObject({ EventType: "ExecutionCompleted", OrchestrationStatus: "Completed" });
+    expect(s.customStatus).toBe("waiting");
   });
 
   it("fails again when the activity fails again, and a second rewind completes it", async () => {
