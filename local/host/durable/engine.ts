@@ -16,7 +16,7 @@ import { EngineError, validateInstanceId } from "./client/errors";
 import { ActivityDispatcher } from "./dispatch/activities";
 import { SubOrchestrations } from "./dispatch/children";
 import { EpisodeDispatcher } from "./dispatch/episodes";
-import { kindOf, type AppFunctions } from "./dispatch/invoke";
+import { kindOf, sleep, type AppFunctions } from "./dispatch/invoke";
 import { LiveInstances, newLive, type Live } from "./dispatch/live";
 import { GroupCommit } from "./dispatch/groupCommit";
 import { DurableTimers } from "./dispatch/timers";
@@ -211,9 +211,11 @@ export class DurableEngine {
 
   /** Rewrites one failed instance and, first, its failed children; returns the instances to revive. */
   private async rewindTree(instanceId: string): Promise<string[]> {
-    // The stored partition is the truth; a live copy of a finished instance holds no work.
+    // The stored partition is the truth; a live copy of a finished instance only drops late
+    // messages, so let it finish that and forget it.
     const l = this.live.get(instanceId);
-    if (l && (l.running || l.queued || !isTerminal(l.state.status))) return [];
+    if (l && !isTerminal(l.state.status)) return [];
+    while (l && (l.running || l.queued)) await sleep(10);
     this.live.delete(instanceId);
     const p = await this.o.store.loadPartition(instanceId);
     if (!p || p.row.status !== "Failed") return [];
