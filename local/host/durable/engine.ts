@@ -16,13 +16,14 @@ import { EngineError, validateInstanceId } from "./client/errors";
 import { ActivityDispatcher } from "./dispatch/activities";
 import { SubOrchestrations } from "./dispatch/children";
 import { EpisodeDispatcher } from "./dispatch/episodes";
-import { kindOf, type AppFunctions } from "./dispatch/invoke";
+import { kindOf, sleep, type AppFunctions } from "./dispatch/invoke";
 import { LiveInstances, newLive, type Live } from "./dispatch/live";
 import { GroupCommit } from "./dispatch/groupCommit";
 import { DurableTimers } from "./dispatch/timers";
 import type { EntityRuntime } from "./entities/runtime";
 import type { EpisodeConfig } from "./executor/episode";
-import { isTerminal, type HistoryEvent, type InstanceMessage, type InstanceState } from "./types";
+import { rewindExecution } from "./executor/rewind";
+import { isTerminal, type HistoryEvent, type InstanceMessage, type InstanceState, type Leaf } from "./types";
 
 export type EngineOptions = {
   store: TaskHubStore;
@@ -187,6 +188,46 @@ export class DurableEngine {
     if (known(l)) return;
     l.inbox.push({ ...msg, rowKey });
     this.episodes.kick(l);
+  }
+
+  /**
+   * Rewinds a failed orchestration (AzureStorageOrchestrationService.RewindTaskOrchestrationAsync):
+   * its failures and those of its failed sub-orchestrations are rewritten out of the history
+   * (executor/rewind.ts), each rewound instance reads Pending, and the deepest rewound instances
+   * of each failed branch get a message that runs them again; parents resume when their children
+   * report. Only a Failed instance can be rewound (DurableClient.RewindAsync).
+   */
+  async rewind(instanceId: string, reason: string): Promise<void> {
+    const got = await this.getState(instanceId);
+    if (!got) throw new EngineError(404, "InstanceNotFound", `No orchestration instance with ID '${instanceId}'.`);
+    if (got.row.status !== "Failed") throw new EngineError(412, "NotFailed", "The rewind operation is only supported on failed orchestration instances.");
+    const revive = await this.rewindTree(instanceId);
+    for (const id of revive) {
+      const stored: StoredMessage = { rowKey: this.o.store.newMessageKey(), msg: { kind: "rewind", reason } };
+      await this.o.store.putMessages(id, [stored]);
+      await this.live.recover(id);
+    }
+  }
+
+  /** Rewrites one failed instance and, first, its failed children; returns the instances to revive. */
+  private async rewindTree(instanceId: string): Promise<string[]> {
+    // The stored partition is the truth; a live copy of a finished instance only drops late
+    // messages, so let it finish that and forget it.
+    const l = this.live.get(instanceId);
+    if (l && !isTerminal(l.state.status)) return [];
+    while (l && (l.running || l.queued)) await sleep(10);
+    this.live.delete(instanceId);
+    const p = await this.o.store.loadPartition(instanceId);
+    if (!p || p.row.status !== "Failed") return [];
+    const leaves: Leaf[] = [];
+    for (const c of p.chunks) for (const [i, leaf] of c.leafPatch) leaves[i] = leaf;
+    const r = rewindExecution(p.chunks, leaves);
+    const revive: string[] = [];
+    for (const child of r.failedChildren) revive.push(...(await this.rewindTree(child)));
+    await this.o.store.rewriteExecution({ ...p.row, status: "Pending", lastUpdatedTime: new Date().toISOString() }, r.chunks);
+    // A parent with failed children is revived by their reports (the provider's "failedLeaves").
+    if (r.failedChildren.length === 0) revive.push(instanceId);
+    return revive;
   }
 
   async purge(instanceId: string): Promise<boolean> {

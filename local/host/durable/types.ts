@@ -139,8 +139,11 @@ export type Leaf = {
   /** JSON text of the input (activities, sub-orchestrations). */
   in?: string;
   id?: number;
-  /** "task": waiting for an activity/sub-orchestration result; "timer": for TimerFired; "done". */
-  st: "task" | "timer" | "done" | "none";
+  /**
+   * "task": waiting for an activity/sub-orchestration result; "timer": for TimerFired; "done";
+   * "rewound": its failure was rewound (executor/rewind.ts), the next episode schedules it again under `id`.
+   */
+  st: "task" | "timer" | "done" | "none" | "rewound";
   fireAt?: string;
   /** Final fire time of a long timer (split into sub-timers). */
   final?: string;
@@ -168,7 +171,9 @@ export type InstanceMessage =
   | { kind: "event"; name: string; input: string | null; exec?: string; rowKey?: string }
   | { kind: "terminate"; reason: string; rowKey?: string }
   | { kind: "suspend"; reason: string; rowKey?: string }
-  | { kind: "resume"; reason: string; rowKey?: string };
+  | { kind: "resume"; reason: string; rowKey?: string }
+  /** Revives a rewound execution (the provider's GenericEvent message); its reason becomes the event's Data. */
+  | { kind: "rewind"; reason: string; rowKey?: string };
 
 export type ParentRef = { instanceId: string; exec: string; id: number };
 

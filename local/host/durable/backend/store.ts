@@ -146,6 +146,39 @@ export class TaskHubStore {
     if (deletes.length > room) void this.deleteKeys(id, deleteKeys.slice(room)).catch(() => undefined);
   }
 
+  /**
+   * A rewind (executor/rewind.ts): the rewritten history chunks and the instance row, in one
+   * transaction when they fit (the row and the last chunk always go last, together).
+   */
+  async rewriteExecution(row: InstanceRow, chunks: Chunk[]): Promise<void> {
+    const id = row.instanceId;
+    const instance = await this.codec.instanceEntity(row);
+    const ops: TransactionAction[] = [];
+    for (const c of chunks) ops.push(["upsert", await this.codec.chunkEntity(id, c), "Replace"]);
+    ops.push(["upsert", instance, "Replace"]);
+    const size = (o: TransactionAction) => entityBytes(o[1] as Record<string, unknown>);
+    const tail = ops.splice(-2);
+    checkTableLimits(tail.map((o) => o[1] as Record<string, unknown>));
+    let batch: TransactionAction[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      this.tableTrips++;
+      await this.table.submitTransaction(batch);
+      batch = [];
+      bytes = 0;
+    };
+    for (const o of ops) {
+      if (batch.length && (batch.length + 1 > MAX_OPS || bytes + size(o) > TABLE_LIMITS.batchBytes)) await flush();
+      batch.push(o);
+      bytes += size(o);
+    }
+    const tailBytes = tail.reduce((n, o) => n + size(o), 0);
+    if (batch.length && (batch.length + tail.length > MAX_OPS || bytes + tailBytes > TABLE_LIMITS.batchBytes)) await flush();
+    batch.push(...tail);
+    await flush();
+    this.codec.replaceRowBlobs(instance);
+  }
+
   /** Which of these row keys of one partition exist. */
   async existingKeys(instanceId: string, keys: string[]): Promise<Set<string>> {
     const present = new Set<string>();

@@ -228,6 +228,20 @@ async function control(c: Call, id: string): Promise<void> {
   send(c.res, 202);
 }
 
+/**
+ * HttpApiHandler.HandleRewindInstanceRequestAsync: 404 for no instance, 410 once Completed or
+ * Terminated (both without a body), else DurableClient.RewindAsync, which throws
+ * InvalidOperationException unless the instance Failed: the handler's catch-all answers 500.
+ */
+async function rewind(c: Call, id: string): Promise<void> {
+  const got = await c.o.engine.getState(id);
+  if (!got) return send(c.res, 404);
+  if (got.row.status === "Completed" || got.row.status === "Terminated") return send(c.res, 410);
+  if (got.row.status !== "Failed") return send(c.res, 500, { Message: "Something went wrong while processing your request" });
+  await c.o.engine.rewind(id, c.q.get("reason") ?? "");
+  send(c.res, 202);
+}
+
 async function notImplemented(c: Call): Promise<void> {
   error(c.res, 501, "NotImplemented", `${c.parts[2]} is not supported by the local host`);
 }
@@ -238,7 +252,7 @@ const INSTANCE_ACTIONS = new Map<string, (c: Call, id: string) => Promise<void>>
   ["terminate", control],
   ["suspend", control],
   ["resume", control],
-  ["rewind", notImplemented],
+  ["rewind", rewind],
   ["restart", notImplemented],
 ]);
 

@@ -22,7 +22,7 @@ import { DEFAULT_HTTP_ASYNC_SLEEP_MS } from "../durableHttp";
 import type { EntitySend } from "../entities/orchestration";
 import { EventType, type FailureDetails, type HistoryEvent, type InstanceMessage, type InstanceState, type Leaf, type OrchestratorStateWire, type RuntimeStatus } from "../types";
 import { applyControl } from "./control";
-import { applyIncoming } from "./incoming";
+import { applyIncoming, rescheduleRewound } from "./incoming";
 import { ev } from "./leaves";
 import { applyNewActions } from "./newActions";
 import { checkReplay } from "./replay";
@@ -160,6 +160,7 @@ async function runEpisodeOnce(
   const flat = out ? flattenActions(out.actions) : [];
   const replayError = checkReplay(run, flat, call.ok && !out!.isDone);
   if (replayError) return run.fail(replayError);
+  rescheduleRewound(run);
   const added = applyNewActions(run, flat, state.leaves.length);
   if (added.error !== undefined) return run.fail(added.error);
   if (!call.ok) return run.fail(call.message, out?.failureDetails);

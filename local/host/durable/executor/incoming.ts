@@ -8,7 +8,7 @@ import { ev, isSub, scheduledEvent } from "./leaves";
 import { nextRetryDelay, subTimerFireAt } from "./retry";
 import type { EpisodeRun } from "./run";
 
-type Result = Exclude<InstanceMessage, { kind: "event" | "terminate" | "suspend" | "resume" }>;
+type Result = Exclude<InstanceMessage, { kind: "event" | "terminate" | "suspend" | "resume" | "rewind" }>;
 type Of<K extends Result["kind"]> = Extract<Result, { kind: K }>;
 type Handler<M extends Result> = (run: EpisodeRun, m: M, leaf: Leaf, i: number) => void;
 
@@ -129,6 +129,12 @@ export function applyIncoming(run: EpisodeRun, work: InstanceMessage[]): void {
       raised(run, m);
       continue;
     }
+    if (m.kind === "rewind") {
+      // AzureStorageOrchestrationService.RewindTaskOrchestrationAsync revives the instance with
+      // a GenericEvent(-1, reason) message; it lands in the history as such.
+      run.late.push(ev(EventType.GenericEvent, -1, run.at, { Data: m.reason }));
+      continue;
+    }
     if (m.kind === "terminate" || m.kind === "suspend" || m.kind === "resume") continue;
     if (m.exec !== run.state.exec) continue;
     const i = run.byId.get(m.id);
@@ -138,4 +144,19 @@ export function applyIncoming(run: EpisodeRun, work: InstanceMessage[]): void {
     (handlers[m.kind] as Handler<Result>)(run, m, run.leaves[i]!, i);
   }
   for (const f of run.takesId) f();
+}
+
+/**
+ * Leaves whose failure was rewound are scheduled again under their old event id: the history
+ * no longer has their TaskScheduled, so the replay issues it anew (as DurableTask.Core does for
+ * an action without a scheduled event).
+ */
+export function rescheduleRewound(run: EpisodeRun): void {
+  run.leaves.forEach((leaf, i) => {
+    if (leaf.st !== "rewound" || leaf.id === undefined) return;
+    leaf.st = "task";
+    run.byId.set(leaf.id, i);
+    run.changed.add(i);
+    run.schedule(leaf, leaf.id);
+  });
 }

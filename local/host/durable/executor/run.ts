@@ -110,7 +110,10 @@ export class EpisodeRun {
     const { at } = this;
     this.appended.push(...this.decided);
     this.appended.push(ev(EventType.OrchestratorCompleted, -1, at));
-    const next: InstanceState = { ...this.base, status: "Running", customStatus: this.customStatus, nextId: this.nextId };
+    // A rewound instance reads Pending until it ends: the provider's rewind sets Pending and an
+    // episode writes the status only with ExecutionStarted/Completed (AzureTableTrackingStore).
+    const rewound = this.state.status === "Pending" && !this.firstEpisode;
+    const next: InstanceState = { ...this.base, status: rewound ? "Pending" : "Running", customStatus: this.customStatus, nextId: this.nextId };
     if (continued) {
       this.appended.push(ev(EventType.ExecutionCompleted, -1, at, { OrchestrationStatus: "ContinuedAsNew", Result: continued.input }));
       return { ...this.finish(next), continueAsNew: { input: continued.input, carried: [] } };
