@@ -15,6 +15,7 @@ import { parseWith } from "../shared/validation";
 import { ORCHESTRATIONS, type OperationRecord } from "../orchestrations/instances/types";
 import { ORCHESTRATIONS as JOB_ORCHESTRATIONS } from "../orchestrations/jobs/types";
 import { PAGE_SIZE, ROUTES } from "../shared/api/routes";
+import { traceField } from "../shared/telemetry/tracing";
 import { accepted, apiRoute, idempotencyKey, ifMatch, operationHeaders, type ApiRequest, type ApiResult } from "./http/api";
 import { recordActivity } from "./instanceActivity";
 import { beginInstanceOperation, lifecycleInput, operationAuditEntry, type LifecycleOperation } from "./instanceOperations";
@@ -188,7 +189,7 @@ async function patchOnce(r: ApiRequest): Promise<ApiResult> {
   const stored = await instanceStores().instances.update(next, got.etag);
   if (p.jobsPerCore !== undefined && p.jobsPerCore !== rec.jobsPerCore) {
     // The job queue takes the new cap (and starts what now fits); a queue not made yet reads it when it is.
-    await df.getClient(r.ctx).startNew(JOB_ORCHESTRATIONS.reconfigureQueue, { input: { instance: rec.name } });
+    await df.getClient(r.ctx).startNew(JOB_ORCHESTRATIONS.reconfigureQueue, { input: { instance: rec.name, ...traceField() } });
   }
   return withEtag(200, stored);
 }

@@ -6,6 +6,7 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, Task } from "durable-functions";
 import type { DispatcherEvent } from "../../shared/jobs/dispatcher";
+import { withEntityTrace } from "../traceInput";
 import { call, type ResultOf } from "./calls";
 import { ACTIVITIES, QUEUE_ENTITY, type QueueAnswer } from "./types";
 
@@ -16,14 +17,19 @@ export function queueId(instance: string): df.EntityId {
   return new df.EntityId(QUEUE_ENTITY, instance.toLowerCase());
 }
 
+/** One operation on the queue, in the calling orchestration's trace. */
+function callQueue(ctx: OrchestrationContext, id: df.EntityId, operation: "init" | "step", input: object): Task {
+  return ctx.df.callEntity(id, operation, withEntityTrace(ctx, input));
+}
+
 export function* changeQueue(ctx: OrchestrationContext, instance: string, events: DispatcherEvent[]): Generator<Task, void, unknown> {
   const id = queueId(instance);
-  let answer = (yield ctx.df.callEntity(id, "step", { events })) as QueueAnswer;
+  let answer = (yield callQueue(ctx, id, "step", { events })) as QueueAnswer;
   if (answer.uninitialized) {
     const cfg = (yield call(ctx, ACTIVITIES.queueConfig, { instance })) as ResultOf<typeof ACTIVITIES.queueConfig>;
     if (!cfg.exists) return; // the instance is gone: nothing to queue on
-    yield ctx.df.callEntity(id, "init", { config: cfg.config, running: cfg.running });
-    answer = (yield ctx.df.callEntity(id, "step", { events })) as QueueAnswer;
+    yield callQueue(ctx, id, "init", { config: cfg.config, running: cfg.running });
+    answer = (yield callQueue(ctx, id, "step", { events })) as QueueAnswer;
   }
   for (let round = 0; !answer.uninitialized; round++) {
     // Past MAX_ROUNDS no more rows are read back here (the next change of the queue does it).
@@ -47,7 +53,7 @@ export function* changeQueue(ctx: OrchestrationContext, instance: string, events
       more.push({ type: "Refilled", from: applied.refill.from });
     }
     if (more.length === 0) return;
-    answer = (yield ctx.df.callEntity(id, "step", { events: more })) as QueueAnswer;
+    answer = (yield callQueue(ctx, id, "step", { events: more })) as QueueAnswer;
   }
 }
 

@@ -9,10 +9,10 @@ import { durablePort, type OrchestrationPort } from "./durablePort";
 import { jobOrchestrator } from "./jobOrchestrator";
 import { queueEntity } from "./queueEntity";
 import { reconfigureQueue } from "./queueDriver";
-import { tracedActivity, tracedOrchestrator } from "../traced";
+import { tracedActivity, tracedEntity, tracedOrchestrator } from "../traced";
 import { ACTIVITIES, ORCHESTRATIONS, QUEUE_ENTITY } from "./types";
 
-df.app.entity(QUEUE_ENTITY, queueEntity);
+df.app.entity(QUEUE_ENTITY, tracedEntity(queueEntity));
 df.app.orchestration(ORCHESTRATIONS.job, tracedOrchestrator(ORCHESTRATIONS.job, jobOrchestrator));
 df.app.orchestration(ORCHESTRATIONS.reconfigureQueue, tracedOrchestrator(ORCHESTRATIONS.reconfigureQueue, reconfigureQueue));
 

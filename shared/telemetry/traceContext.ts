@@ -33,3 +33,8 @@ export function orchestrationTraceParent(instanceId: string, parent: TraceParent
   const p = parseTraceParent(parent);
   return p ? `00-${p.traceId}-${orchestrationSpanId(instanceId, parent!)}-${p.flags}` : undefined;
 }
+
+/** The span id an entity operation gets from a replay-safe unique key its caller chose (a GUID). */
+export function entityOperationSpanId(key: string): string {
+  return stableSpanId(`entity\n${key}`);
+}
