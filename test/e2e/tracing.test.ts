@@ -93,6 +93,28 @@ describe("traces", () => {
     expect(reports.length).toBeGreaterThanOrEqual(2); // started, exited
     for (const r of reports) expect(ns(r)).toBeGreaterThan(ns(startJob[0]!));
     expect(spans.filter((s) => s.name === "POST /api/instances/{name}/jobs")).toHaveLength(1);
+
+    // The job queue's entity operations are in the trace, under the job's orchestration: the
+    // step that queued the job before the activity that applied it and handed the job over, and
+    // the step that freed its slot after the finish. Each step is followed by one apply, so as
+    // many of each: an operation reported twice (a re-run batch) would show as one step too many.
+    const orchestration = spans.filter((s) => s.name === "orchestration runJob")[0]!;
+    const under = (name: string) => spans.filter((s) => s.name === name && s.parentSpanId === orchestration.spanId).sort((a, b) => Number(ns(a) - ns(b)));
+    const steps = under("entity jobqueue.step");
+    const applies = under("activity jobsApplyDispatcherCommands");
+    const finish = under("activity jobsFinish");
+    expect(steps.length).toBeGreaterThanOrEqual(2); // submitted, finished
+    expect(steps.length).toBe(applies.length);
+    expect(finish).toHaveLength(1);
+    for (const s of steps) expect(s.attributes).toMatchObject({ "durabletask.type": "entity", "durabletask.task.instance_id": "@jobqueue@tr-1", "durabletask.entity.operation": "step" });
+    const ms = (s: ReceivedSpan, end = false) => ns(s, end) / 1_000_000n;
+    expect(ms(steps[0]!)).toBeGreaterThanOrEqual(ms(orchestration));
+    expect(ms(steps[0]!, true)).toBeLessThanOrEqual(ms(applies[0]!));
+    expect(ms(applies[0]!, true)).toBeLessThanOrEqual(ms(startJob[0]!));
+    expect(ms(steps.at(-1)!)).toBeGreaterThanOrEqual(ms(finish[0]!, true));
+    expect(ms(steps.at(-1)!, true)).toBeLessThanOrEqual(ms(orchestration, true));
+    // Every entity span of the trace is one of these (no stray parent, nothing else reported).
+    expect(spans.filter((s) => s.name.startsWith("entity ")).map((s) => s.spanId).sort()).toEqual(steps.map((s) => s.spanId).sort());
   }, 120_000);
 
   it("metrics: operation durations, submit→start, jobs per instance, ARM 429s and retries, instances by state", async () => {
