@@ -5,7 +5,9 @@
 // trivial jobs (`true`) from 10 concurrent submitters; CPU from /proc between the first submit
 // and the last job's end. Runs alternate off/on so drift in the machine's load hits both.
 // Usage: npx tsc -p tsconfig.json && npx vite-node bench/telemetry/jobCpu.ts [runs=3] [jobs=100]
+// (BENCH_CPU_PROF=<dir> also writes the host's CPU profiles there; the profiler adds its own cost.)
 import os from "node:os";
+import path from "node:path";
 import { startOtlpReceiver } from "../../test/support/otlp";
 import { eventually, startProcessStack } from "../../test/support/stack";
 import { cpuOf } from "../jobs/cpu";
@@ -19,6 +21,8 @@ async function run(traced: boolean, jobs: number): Promise<{ cpuPerJobMs: number
   const stack = await startProcessStack({
     env: { ...(otlp ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url } : {}), AUTOSTOP_SCHEDULE: "0 0 0 1 1 *" },
     cloudEnv: { CLOUD_WRITE_THROTTLE: "off" },
+    // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the host per run (<dir>/off, <dir>/traced), to see where the time goes.
+    ...(process.env.BENCH_CPU_PROF ? { hostNodeArgs: ["--cpu-prof", `--cpu-prof-dir=${path.join(process.env.BENCH_CPU_PROF, traced ? "traced" : "off")}`] } : {}),
   });
   try {
     const put = await stack.api("PUT", "/api/instances/bench-1", { as: "alice", body: { vmSize: "Standard_D4s_v5", jobsPerCore: 4 } });
