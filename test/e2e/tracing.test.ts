@@ -1,7 +1,8 @@
 // Traces end to end: the app in the local host exports OTLP to a receiver in this process. One
 // create is one trace — the HTTP request, the provisioning orchestration (one span, however
-// many times it replayed), its activities, and under them the Azure SDK's ARM calls — in that
-// order, with no span reported twice.
+// many times it replayed), its activities, and under them the Azure SDK's ARM calls (one span
+// per request) — in that order, with no span reported twice. A job's trace also holds the job
+// queue entity's operations.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp";
 import { eventually, startStack, type Stack } from "../support/stack";
@@ -60,6 +61,11 @@ describe("traces", () => {
       if (a) expect(underHttp(a)).toBe(true);
       else expect(underHttp(s), `${s.name} ${urlOf(s)}`).toBe(true);
     }
+    // One span per request the Azure SDK sends, directly under ours: no client-method span
+    // ("VirtualMachines.…", "TableClient.…") with the request under it.
+    const sdkSpans = spans.filter((s) => s.attributes["az.namespace"] !== undefined || /^HTTP [A-Z]+$/.test(s.name));
+    expect(sdkSpans.filter((s) => !/^HTTP [A-Z]+$/.test(s.name)).map((s) => s.name)).toEqual([]);
+    expect(sdkSpans.filter((s) => sdkSpans.some((p) => p.spanId === s.parentSpanId)).map((s) => s.name)).toEqual([]);
     const fromActivities = arm.filter((s) => activityOf(s));
     expect(fromActivities.map(urlOf).join("\n")).toMatch(/virtualMachines\/ci-tr-1-vm/);
     // Order in time: the request starts the orchestration, which runs the activities, which call ARM.
