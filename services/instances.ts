@@ -5,6 +5,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { ConflictError, NotFoundError, PreconditionFailedError } from "../shared/errors";
 import { newId, orchestrationIds } from "../shared/ids";
+import { traceField } from "../shared/telemetry/tracing";
 import type { InstanceRecord } from "../shared/instances/record";
 import { validatePatchInstance, type CreateInstanceRequest, type InstancePolicySettings } from "../shared/instances/validate";
 import { assertAuthorized, type Action, type Principal } from "../shared/rbac";
@@ -187,7 +188,7 @@ async function updateOnce(deps: InstanceServiceDeps, u: Update): Promise<Stored<
   const stored = await instances.update(next, got.etag);
   if (p.jobsPerCore !== undefined && p.jobsPerCore !== rec.jobsPerCore) {
     // The job queue takes the new cap (and starts what now fits); a queue not made yet reads it when it is.
-    await u.orchestrations.startNew(JOB_ORCHESTRATIONS.reconfigureQueue, { input: { instance: rec.name } });
+    await u.orchestrations.startNew(JOB_ORCHESTRATIONS.reconfigureQueue, { input: { instance: rec.name, ...traceField() } });
   }
   return stored;
 }

@@ -5,7 +5,9 @@
 // trivial jobs (`true`) from 10 concurrent submitters; CPU from /proc between the first submit
 // and the last job's end. Runs alternate off/on so drift in the machine's load hits both.
 // Usage: npx tsc -p tsconfig.json && npx vite-node bench/telemetry/jobCpu.ts [runs=3] [jobs=100]
+// (BENCH_CPU_PROF=<dir> also writes the host's CPU profiles there; the profiler adds its own cost.)
 import os from "node:os";
+import path from "node:path";
 import { startOtlpReceiver } from "../../test/support/otlp";
 import { eventually, startProcessStack } from "../../test/support/stack";
 import { cpuOf } from "../jobs/cpu";
@@ -19,6 +21,8 @@ async function run(traced: boolean, jobs: number): Promise<{ cpuPerJobMs: number
   const stack = await startProcessStack({
     env: { ...(otlp ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url } : {}), AUTOSTOP_SCHEDULE: "0 0 0 1 1 *" },
     cloudEnv: { CLOUD_WRITE_THROTTLE: "off" },
+    // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the host per run (<dir>/off, <dir>/traced), to see where the time goes.
+    ...(process.env.BENCH_CPU_PROF ? { hostNodeArgs: ["--cpu-prof", `--cpu-prof-dir=${path.join(process.env.BENCH_CPU_PROF, traced ? "traced" : "off")}`] } : {}),
   });
   try {
     const put = await stack.api("PUT", "/api/instances/bench-1", { as: "alice", body: { vmSize: "Standard_D4s_v5", jobsPerCore: 4 } });
@@ -30,6 +34,7 @@ async function run(traced: boolean, jobs: number): Promise<{ cpuPerJobMs: number
 
     const pid = stack.host.child.pid!;
     const before = cpuOf(pid).self;
+    const windowStart = process.hrtime.bigint() / 1000n;
     const ids: string[] = [];
     let next = 0;
     await Promise.all(Array.from({ length: 10 }, async () => {
@@ -43,6 +48,8 @@ async function run(traced: boolean, jobs: number): Promise<{ cpuPerJobMs: number
     const want = new Set(ids);
     await eventually(async () => (await stack.api<{ value: Job[] }>("GET", "/api/instances/bench-1/jobs?top=1000", { as: "alice" })).body.value, (js) => js.filter((j) => want.has(j.id) && TERMINAL.has(j.state)).length === jobs, 300_000, 1000);
     const cpu = cpuOf(pid).self - before;
+    // The measured window on the profile's clock (both are CLOCK_MONOTONIC, in µs), to cut the profile to it.
+    if (process.env.BENCH_CPU_PROF) console.log(`${traced ? "traced" : "off"} window µs ${windowStart} ${process.hrtime.bigint() / 1000n}`);
     return { cpuPerJobMs: cpu / jobs, spans: otlp?.spans.length ?? 0 };
   } finally {
     await stack.stop();

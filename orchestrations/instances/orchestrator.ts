@@ -6,6 +6,7 @@ import { all, call, decodeFailure, task } from "../boundary";
 import { deleteNetwork, notifyDispatcher, vmActionDone, pollGpuDriver, pollVm, progress, ROLLBACK_RETRY, runScript, vmDeallocated, vmGone, vmRunning, type Gen } from "./steps";
 import { DEFAULT_POLL, INSTANCE_ACTIVITIES as I, type LifecycleInput } from "./types";
 import { queueId } from "../jobs/queueDriver";
+import { withEntityTrace } from "../traceInput";
 
 // Bounds for the monitor loops: Azure VM operations take minutes, rarely more than ten.
 const VM_TIMEOUT_MS = 30 * 60_000;
@@ -175,7 +176,7 @@ export function* deleteInstance(ctx: OrchestrationContext): Gen<string> {
   yield* call(ctx, I.removeRecord, { instance, operationId: input.operationId, at: ctx.df.currentUtcDateTime.toISOString() });
   // The job queue goes with the instance: a later instance of this name starts with an empty one
   // (its size and cap, not this one's). Late calls of this one's jobs find it uninitialized and no instance.
-  ctx.df.signalEntity(queueId(instance), "delete");
+  ctx.df.signalEntity(queueId(instance), "delete", withEntityTrace(ctx));
   return "Deleted";
 }
 

@@ -6,6 +6,7 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, Task } from "durable-functions";
 import type { DispatcherEvent } from "../../shared/jobs/dispatcher";
+import { withEntityTrace } from "../traceInput";
 import { call } from "../boundary";
 import { JOB_ACTIVITIES, QUEUE_ENTITY, type QueueAnswer } from "./types";
 
@@ -16,9 +17,14 @@ export function queueId(instance: string): df.EntityId {
   return new df.EntityId(QUEUE_ENTITY, instance.toLowerCase());
 }
 
+/** One operation on the queue, in the calling orchestration's trace. */
+function callQueue(ctx: OrchestrationContext, id: df.EntityId, operation: "init" | "step", input: object): Task {
+  return ctx.df.callEntity(id, operation, withEntityTrace(ctx, input));
+}
+
 /** The queue entity's `step` operation (queueEntity.ts answers a QueueAnswer). */
 function* step(ctx: OrchestrationContext, id: df.EntityId, events: DispatcherEvent[]): Generator<Task, QueueAnswer, unknown> {
-  return (yield ctx.df.callEntity(id, "step", { events })) as QueueAnswer;
+  return (yield callQueue(ctx, id, "step", { events })) as QueueAnswer;
 }
 
 export function* changeQueue(ctx: OrchestrationContext, instance: string, events: DispatcherEvent[]): Generator<Task, void, unknown> {
@@ -27,7 +33,7 @@ export function* changeQueue(ctx: OrchestrationContext, instance: string, events
   if (answer.uninitialized) {
     const cfg = yield* call(ctx, JOB_ACTIVITIES.queueConfig, { instance });
     if (!cfg.exists) return; // the instance is gone: nothing to queue on
-    yield ctx.df.callEntity(id, "init", { config: cfg.config, running: cfg.running });
+    yield callQueue(ctx, id, "init", { config: cfg.config, running: cfg.running });
     answer = yield* step(ctx, id, events);
   }
   for (let round = 0; !answer.uninitialized; round++) {

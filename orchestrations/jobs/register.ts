@@ -6,10 +6,10 @@ import { registerActivities } from "../boundary/register";
 import { jobOrchestrator } from "./jobOrchestrator";
 import { queueEntity } from "./queueEntity";
 import { reconfigureQueue } from "./queueDriver";
-import { tracedOrchestrator } from "../traced";
+import { tracedEntity, tracedOrchestrator } from "../traced";
 import { JOB_ACTIVITIES, ORCHESTRATIONS, QUEUE_ENTITY } from "./types";
 
-df.app.entity(QUEUE_ENTITY, queueEntity);
+df.app.entity(QUEUE_ENTITY, tracedEntity(queueEntity));
 df.app.orchestration(ORCHESTRATIONS.job, tracedOrchestrator(ORCHESTRATIONS.job, jobOrchestrator));
 df.app.orchestration(ORCHESTRATIONS.reconfigureQueue, tracedOrchestrator(ORCHESTRATIONS.reconfigureQueue, reconfigureQueue));
 

@@ -4,9 +4,11 @@
 //   off on the component; the identity has Monitoring Metrics Publisher on it);
 // - else OTEL_EXPORTER_OTLP_ENDPOINT: OTLP over HTTP (traces and metrics), e.g. a local collector;
 // - else nowhere: the OpenTelemetry API stays a no-op (log lines still carry the host's trace id).
-// Azure SDK clients report their calls as spans in both cases (ARM, Storage, Files).
+// Azure SDK clients report their calls as spans in both cases (ARM, Storage, Files): one span per
+// HTTP request, and only inside a trace of ours (./azureSdkSpans.ts).
 import { metrics, type Tracer } from "@opentelemetry/api";
 import type { IdGenerator } from "@opentelemetry/sdk-trace-node";
+import { RequestSpansInstrumenter } from "./azureSdkSpans";
 import { TRACER_NAME } from "./tracing";
 
 // The SDKs load only when telemetry goes somewhere: with it off, the app starts without them.
@@ -16,7 +18,6 @@ const sdk = {
   azureExporter: () => require("@azure/monitor-opentelemetry-exporter") as typeof import("@azure/monitor-opentelemetry-exporter"),
   identity: () => require("@azure/identity") as typeof import("@azure/identity"),
   coreTracing: () => require("@azure/core-tracing") as typeof import("@azure/core-tracing"),
-  azureSdkInstrumenter: () => require("@azure/opentelemetry-instrumentation-azure-sdk") as typeof import("@azure/opentelemetry-instrumentation-azure-sdk"),
   traceNode: () => require("@opentelemetry/sdk-trace-node") as typeof import("@opentelemetry/sdk-trace-node"),
   metrics: () => require("@opentelemetry/sdk-metrics") as typeof import("@opentelemetry/sdk-metrics"),
   resources: () => require("@opentelemetry/resources") as typeof import("@opentelemetry/resources"),
@@ -65,9 +66,11 @@ export function setupTelemetry(env: NodeJS.ProcessEnv = process.env): TelemetryM
     sdk.azureMonitor().useAzureMonitor({
       azureMonitorExporterOptions: exporterOptions,
       resource,
-      // Outgoing calls are the Azure SDK's spans; the http instrumentation would report each twice.
-      instrumentationOptions: { azureSdk: { enabled: true }, http: { enabled: false } },
+      // Outgoing calls are reported by our instrumenter below (one span per request); the
+      // distro's Azure SDK and http instrumentations would report each two or three times.
+      instrumentationOptions: { azureSdk: { enabled: false }, http: { enabled: false } },
     });
+    sdk.coreTracing().useInstrumenter(new RequestSpansInstrumenter());
     // The distro builds its own provider (no id generator option): orchestration spans go
     // through a second one with the same exporter.
     const exporter = new (sdk.azureExporter().AzureMonitorTraceExporter)(exporterOptions);
@@ -81,7 +84,7 @@ export function setupTelemetry(env: NodeJS.ProcessEnv = process.env): TelemetryM
     const sampler = new ParentBasedSampler({ root: new AlwaysOffSampler() });
     const provider = new NodeTracerProvider({ resource, idGenerator: ids, sampler, spanProcessors: [new BatchSpanProcessor(new (sdk.otlpTraces().OTLPTraceExporter)())] });
     provider.register();
-    sdk.coreTracing().useInstrumenter(sdk.azureSdkInstrumenter().createOpenTelemetryInstrumenter());
+    sdk.coreTracing().useInstrumenter(new RequestSpansInstrumenter());
     const { MeterProvider, PeriodicExportingMetricReader } = sdk.metrics();
     const meters = new MeterProvider({
       resource,

@@ -1,7 +1,8 @@
 // Traces end to end: the app in the local host exports OTLP to a receiver in this process. One
 // create is one trace — the HTTP request, the provisioning orchestration (one span, however
-// many times it replayed), its activities, and under them the Azure SDK's ARM calls — in that
-// order, with no span reported twice.
+// many times it replayed), its activities, and under them the Azure SDK's ARM calls (one span
+// per request) — in that order, with no span reported twice. A job's trace also holds the job
+// queue entity's operations.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp";
 import { eventually, startStack, type Stack } from "../support/stack";
@@ -60,6 +61,11 @@ describe("traces", () => {
       if (a) expect(underHttp(a)).toBe(true);
       else expect(underHttp(s), `${s.name} ${urlOf(s)}`).toBe(true);
     }
+    // One span per request the Azure SDK sends, directly under ours: no client-method span
+    // ("VirtualMachines.…", "TableClient.…") with the request under it.
+    const sdkSpans = spans.filter((s) => s.attributes["az.namespace"] !== undefined || /^HTTP [A-Z]+$/.test(s.name));
+    expect(sdkSpans.filter((s) => !/^HTTP [A-Z]+$/.test(s.name)).map((s) => s.name)).toEqual([]);
+    expect(sdkSpans.filter((s) => sdkSpans.some((p) => p.spanId === s.parentSpanId)).map((s) => s.name)).toEqual([]);
     const fromActivities = arm.filter((s) => activityOf(s));
     expect(fromActivities.map(urlOf).join("\n")).toMatch(/virtualMachines\/ci-tr-1-vm/);
     // Order in time: the request starts the orchestration, which runs the activities, which call ARM.
@@ -93,6 +99,28 @@ describe("traces", () => {
     expect(reports.length).toBeGreaterThanOrEqual(2); // started, exited
     for (const r of reports) expect(ns(r)).toBeGreaterThan(ns(startJob[0]!));
     expect(spans.filter((s) => s.name === "POST /api/instances/{name}/jobs")).toHaveLength(1);
+
+    // The job queue's entity operations are in the trace, under the job's orchestration: the
+    // step that queued the job before the activity that applied it and handed the job over, and
+    // the step that freed its slot after the finish. Each step is followed by one apply, so as
+    // many of each: an operation reported twice (a re-run batch) would show as one step too many.
+    const orchestration = spans.filter((s) => s.name === "orchestration runJob")[0]!;
+    const under = (name: string) => spans.filter((s) => s.name === name && s.parentSpanId === orchestration.spanId).sort((a, b) => Number(ns(a) - ns(b)));
+    const steps = under("entity jobqueue.step");
+    const applies = under("activity jobsApplyDispatcherCommands");
+    const finish = under("activity jobsFinish");
+    expect(steps.length).toBeGreaterThanOrEqual(2); // submitted, finished
+    expect(steps.length).toBe(applies.length);
+    expect(finish).toHaveLength(1);
+    for (const s of steps) expect(s.attributes).toMatchObject({ "durabletask.type": "entity", "durabletask.task.instance_id": "@jobqueue@tr-1", "durabletask.entity.operation": "step" });
+    const ms = (s: ReceivedSpan, end = false) => ns(s, end) / 1_000_000n;
+    expect(ms(steps[0]!)).toBeGreaterThanOrEqual(ms(orchestration));
+    expect(ms(steps[0]!, true)).toBeLessThanOrEqual(ms(applies[0]!));
+    expect(ms(applies[0]!, true)).toBeLessThanOrEqual(ms(startJob[0]!));
+    expect(ms(steps.at(-1)!)).toBeGreaterThanOrEqual(ms(finish[0]!, true));
+    expect(ms(steps.at(-1)!, true)).toBeLessThanOrEqual(ms(orchestration, true));
+    // Every entity span of the trace is one of these (no stray parent, nothing else reported).
+    expect(spans.filter((s) => s.name.startsWith("entity ")).map((s) => s.spanId).sort()).toEqual(steps.map((s) => s.spanId).sort());
   }, 120_000);
 
   it("metrics: operation durations, submit→start, jobs per instance, ARM 429s and retries, instances by state", async () => {

@@ -19,6 +19,8 @@ export type HostOptions = {
   /** Default: a free port. */
   port?: number;
   readyTimeoutMs?: number;
+  /** Node options for the host process (e.g. --cpu-prof, which NODE_OPTIONS does not take). */
+  nodeArgs?: string[];
 };
 
 export type TestHost = {
@@ -41,7 +43,7 @@ export async function startHost(opts: HostOptions = {}): Promise<TestHost> {
   const appDir = opts.appDir ?? REPO_ROOT;
   const port = opts.port ?? (await freePort());
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "host-data-"));
-  const child = spawn(process.execPath, [HOST_MAIN], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), HOST_MAIN], {
     cwd: appDir,
     env: { ...process.env, ...opts.env, PORT: String(port), APP_DIR: appDir, DATA_DIR: dataDir },
     stdio: ["ignore", "pipe", "pipe"],

@@ -164,9 +164,10 @@ export type ProcessStack = Pick<Stack, "baseUrl" | "dataDir" | "host" | "azurite
  * The same stack with the cloud emulator as its own process (`dist/local/cloud/main.js`, latency
  * "none"), as `npm start` runs it: for benchmarks, where an emulator inside the test process
  * would pay for that process's size on every run-command spawn. `cloudEnv`: the emulator's
- * settings (local/cloud/README.md), e.g. CLOUD_WRITE_THROTTLE=off. No admin access.
+ * settings (local/cloud/README.md), e.g. CLOUD_WRITE_THROTTLE=off; `hostNodeArgs`: Node options of
+ * the host process (e.g. --cpu-prof). No admin access.
  */
-export async function startProcessStack(opts: { env?: Record<string, string | undefined>; cloudEnv?: Record<string, string> } = {}): Promise<ProcessStack> {
+export async function startProcessStack(opts: { env?: Record<string, string | undefined>; cloudEnv?: Record<string, string>; hostNodeArgs?: string[] } = {}): Promise<ProcessStack> {
   const settingsFile = path.join(REPO_ROOT, "local.settings.example.json");
   const merged = { ...readLocalSettings(REPO_ROOT, { LOCAL_SETTINGS: settingsFile }).Values, ...stripUndefined(opts.env ?? {}) };
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
@@ -194,7 +195,7 @@ export async function startProcessStack(opts: { env?: Record<string, string | un
     const settings = appSettings(merged, azurite, m[1]!, m[2]!, { endpoint: m[3]!, header: identityHeader }, {
       port: hostPort, queueUrl: q[1]!, identityKeyFile: path.join(dataDir, "cloud", "identity", "public.pem"),
     });
-    host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host"), port: hostPort });
+    host = await startHost({ env: { ...settings, LOCAL_SETTINGS: settingsFile }, dataDir: path.join(dataDir, "host"), port: hostPort, ...(opts.hostNodeArgs ? { nodeArgs: opts.hostNodeArgs } : {}) });
     const h = host;
     return {
       baseUrl: h.baseUrl, dataDir, host: h, azurite, settings, cloudPid: cloud.pid!,
