@@ -18,7 +18,9 @@ import { getJob, runningInstance, submit, userDir, waitJob } from "./jobs.suppor
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ env: { JOBS_AGENT_HEARTBEAT_SECONDS: "2", JOBS_RECONCILE_SCHEDULE: "*/2 * * * * *" } });
+  // Heartbeats every 5 s: the backstop waits 4 of them (20 s) before calling an agent lost, room
+  // for the kill -9 test's agent to restart on a loaded machine (with 2 s, 8 s was not always enough).
+  stack = await startStack({ env: { JOBS_AGENT_HEARTBEAT_SECONDS: "5", JOBS_RECONCILE_SCHEDULE: "*/2 * * * * *" } });
   await Promise.all([runningInstance(stack, "ag-a"), runningInstance(stack, "ag-b")]);
 }, 180_000);
 afterAll(() => stack?.stop());
