@@ -88,8 +88,6 @@ export type DispatcherEvent =
   | { type: "Refilled"; from: number }
   /** Rows before `until` were deleted. */
   | { type: "Trimmed"; until: number }
-  /** Rows written outside the dispatcher (reconcile); `from` only for a dispatcher without rows of its own. */
-  | { type: "SpillRange"; from?: number; next: number }
   /** Cancel every queued job, spilled ones included (the instance is being deleted). */
   | { type: "CancelQueued" }
   | { type: "JobFinished"; jobId: string }
@@ -150,15 +148,15 @@ export function spilledCount(state: DispatcherState): number {
   return state.spill.next - state.spill.from;
 }
 
-/**
- * Spill rows to read back now, if any: once the window is half empty (so reads come in
- * batches), the oldest rows up to the room left.
- */
 /** Read-back rows to delete now, if any. */
 export function trimRequest(state: DispatcherState): { from: number; until: number } | undefined {
   return state.spill.from > state.spill.trimmed ? { from: state.spill.trimmed, until: state.spill.from } : undefined;
 }
 
+/**
+ * Spill rows to read back now, if any: once the window is half empty (so reads come in
+ * batches), the oldest rows up to the room left.
+ */
 export function refillRequest(state: DispatcherState): { from: number; until: number; max: number } | undefined {
   const size = windowSize(state.cfg);
   if (spilledCount(state) === 0 || state.queuedCount > size / 2) return undefined;
@@ -176,12 +174,6 @@ export function step(state: DispatcherState, event: DispatcherEvent): { state: D
       break;
     case "Trimmed":
       state.spill.trimmed = Math.min(state.spill.from, Math.max(state.spill.trimmed, event.until));
-      break;
-    case "SpillRange":
-      if (event.from !== undefined && spilledCount(state) === 0 && state.spill.trimmed === state.spill.from) {
-        state.spill.trimmed = state.spill.from = event.from;
-      }
-      state.spill.next = Math.max(state.spill.next, event.next);
       break;
     case "CancelQueued":
       for (const id of Object.keys(state.queued)) onCancel(state, id, commands);

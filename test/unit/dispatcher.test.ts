@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   counts,
+  DONE_GENERATION,
   initialState,
   LOOKAHEAD,
   MAX_BYPASS,
@@ -311,5 +312,162 @@ describe("dispatcher: properties", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+// Each rule with its answer written out, so a wrong rule cannot pass by agreeing with itself.
+describe("dispatcher: stated answers", () => {
+  it("fewer GPUs fail the queued jobs that can no longer fit, and only those", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 4 }, true);
+    run(s, submit("a", 1), submit("too-big", 3), submit("fits-exactly", 2), submit("gone", 3), submit("cpu"));
+    run(s, cancel("gone"));
+    expect(run(s, { type: "Configure", config: { gpus: 2 } })).toEqual([
+      { type: "FailJob", jobId: "too-big", reason: "the job asks for 3 GPUs but the instance has 2" },
+    ]);
+    expect(counts(s)).toEqual({ queued: 2, running: 1, cap: 1 });
+    expect(run(s, finish("a"))).toEqual([{ type: "StartJob", jobId: "fits-exactly", gpuIndices: [0, 1] }]);
+    expect(run(s, finish("fits-exactly"))).toEqual([{ type: "StartJob", jobId: "cpu", gpuIndices: [] }]);
+    // The failed job stays ended: a late duplicate submission is ignored.
+    expect(run(s, submit("too-big", 3))).toEqual([]);
+  });
+
+  it("more GPUs start a waiting GPU job on the new index; a job on a removed index still finishes", () => {
+    const s = initialState({ vCpus: 4, jobsPerCore: 1, gpus: 2 }, true);
+    run(s, submit("a", 1), submit("b", 1), submit("c", 1));
+    expect(run(s, { type: "Configure", config: { gpus: 3 } })).toEqual([{ type: "StartJob", jobId: "c", gpuIndices: [2] }]);
+    expect(run(s, { type: "Configure", config: { gpus: 1 } })).toEqual([]);
+    // b ran on index 1, which is gone; its finish frees nothing that exists and breaks nothing.
+    expect(run(s, finish("b"), finish("c"))).toEqual([]);
+    expect(s.gpuOwner).toEqual(["a"]);
+    expect(run(s, submit("d", 1), finish("a"))).toEqual([
+      { type: "StartJob", jobId: "d", gpuIndices: [0] },
+    ]);
+  });
+
+  it("a configuration without a GPU change keeps the GPUs' owners", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 2 }, true);
+    run(s, submit("a", 2), submit("b", 1));
+    run(s, { type: "Configure", config: { jobsPerCore: 2 } });
+    expect(s.gpuOwner).toEqual(["a", "a"]);
+    expect(run(s, finish("a"))).toEqual([{ type: "StartJob", jobId: "b", gpuIndices: [0] }]);
+  });
+
+  it("a job that ends while queued (failed before it started) leaves the queue", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0 }, true);
+    run(s, submit("a"), submit("b"), submit("c"));
+    expect(run(s, finish("b"))).toEqual([]);
+    expect(counts(s)).toEqual({ queued: 1, running: 1, cap: 1 });
+    expect(run(s, finish("a"))).toEqual([{ type: "StartJob", jobId: "c", gpuIndices: [] }]);
+    expect(run(s, submit("b"), finish("c"))).toEqual([{ type: "SetBusy", busy: false }]);
+  });
+
+  it("a GPU count that is not a positive whole number asks for no GPU", () => {
+    const s = initialState({ vCpus: 4, jobsPerCore: 1, gpus: 0 }, true);
+    expect(run(s, submit("half", 1.5), submit("neg", -1), submit("nan", Number.NaN))).toEqual([
+      { type: "StartJob", jobId: "half", gpuIndices: [] },
+      { type: "SetBusy", busy: true },
+      { type: "StartJob", jobId: "neg", gpuIndices: [] },
+      { type: "StartJob", jobId: "nan", gpuIndices: [] },
+    ]);
+  });
+
+  it("a repeated 'running' changes nothing; a repeated 'stopped' cancels once", () => {
+    const s = initialState({ vCpus: 2, jobsPerCore: 1, gpus: 0 }, true);
+    run(s, submit("a"), submit("b"), submit("c"));
+    expect(run(s, up(true))).toEqual([]);
+    expect(run(s, up(false))).toEqual([
+      { type: "CancelJob", jobId: "a", reason: "instance stopped" },
+      { type: "CancelJob", jobId: "b", reason: "instance stopped" },
+    ]);
+    expect(run(s, up(false))).toEqual([]);
+    expect(counts(s)).toEqual({ queued: 1, running: 2, cap: 2 });
+    // Nothing starts while stopped, even when a slot frees.
+    expect(run(s, finish("a"))).toEqual([]);
+  });
+
+  it("remembers finished ids for two generations of DONE_GENERATION, then forgets the oldest", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0 }, false);
+    for (let i = 0; i <= 2 * DONE_GENERATION; i++) step(s, finish(`j${i}`));
+    // j0 … j2047 were the first generation, rotated out by j4096.
+    expect(run(s, submit("j0"), submit(`j${DONE_GENERATION - 1}`))).toEqual([]);
+    expect(counts(s).queued).toBe(2);
+    // j2048 … j4096 are still remembered: their duplicates are ignored.
+    expect(run(s, submit(`j${DONE_GENERATION}`), submit(`j${2 * DONE_GENERATION}`))).toEqual([]);
+    expect(counts(s).queued).toBe(2);
+  });
+
+  it("asks to read spilled rows back once the window is half empty, and to delete rows read back", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0, window: 4 }, true);
+    expect(run(s, ...["a", "b", "c", "d", "e", "f", "g"].map((id) => submit(id)))).toEqual([
+      { type: "StartJob", jobId: "a", gpuIndices: [] },
+      { type: "SetBusy", busy: true },
+      { type: "Spill", jobId: "f", gpus: 0, seq: 0 },
+      { type: "Spill", jobId: "g", gpus: 0, seq: 1 },
+    ]);
+    expect(counts(s)).toEqual({ queued: 6, running: 1, cap: 1 });
+    expect(refillRequest(s)).toBeUndefined(); // 4 queued in a window of 4
+    run(s, finish("a"));
+    expect(refillRequest(s)).toBeUndefined(); // 3 queued: more than half
+    // A new submission goes behind the spilled rows, not into the window's free place.
+    expect(run(s, submit("h", 0))).toEqual([{ type: "Spill", jobId: "h", gpus: 0, seq: 2 }]);
+    run(s, finish("b"));
+    expect(refillRequest(s)).toEqual({ from: 0, until: 3, max: 2 });
+    expect(trimRequest(s)).toBeUndefined();
+    run(s, { type: "JobSubmitted", jobId: "f", gpus: 0, admit: true }, { type: "JobSubmitted", jobId: "g", gpus: 0, admit: true }, { type: "Refilled", from: 2 });
+    expect(counts(s)).toEqual({ queued: 5, running: 1, cap: 1 });
+    expect(refillRequest(s)).toBeUndefined(); // 4 queued again
+    expect(trimRequest(s)).toEqual({ from: 0, until: 2 });
+    run(s, { type: "Trimmed", until: 2 });
+    expect(trimRequest(s)).toBeUndefined();
+  });
+
+  it("stale or overshooting read-back and delete reports cannot move the spill range out of bounds", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0, window: 2 }, true);
+    run(s, ...["a", "b", "c", "d", "e", "f"].map((id) => submit(id))); // d, e, f spilled as rows 0–2
+    run(s, { type: "Refilled", from: 1 }, { type: "Refilled", from: 0 }); // a late duplicate
+    expect(counts(s).queued).toBe(2 + 2);
+    run(s, { type: "Trimmed", until: 5 }); // past the rows read back
+    expect(trimRequest(s)).toBeUndefined();
+    run(s, { type: "Refilled", from: 99 }); // past the last row
+    expect(counts(s).queued).toBe(2);
+    expect(trimRequest(s)).toEqual({ from: 1, until: 3 });
+    run(s, { type: "Trimmed", until: 0 });
+    expect(trimRequest(s)).toEqual({ from: 1, until: 3 });
+  });
+
+  it("a delete cancels the spilled rows not yet read back; without spilled rows it asks for none", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0, window: 2 }, true);
+    run(s, ...["a", "b", "c", "d", "e"].map((id) => submit(id))); // d, e spilled as rows 0–1
+    expect(run(s, { type: "CancelQueued" })).toEqual([
+      { type: "MarkCanceled", jobId: "b" },
+      { type: "MarkCanceled", jobId: "c" },
+      { type: "CancelSpilled", from: 0, until: 2 },
+    ]);
+    expect(counts(s)).toEqual({ queued: 0, running: 1, cap: 1 });
+    expect(refillRequest(s)).toBeUndefined();
+    expect(trimRequest(s)).toBeUndefined();
+    expect(run(s, { type: "CancelQueued" })).toEqual([]);
+  });
+
+  it("looks at most LOOKAHEAD waiting jobs ahead for one that can start", () => {
+    const within = initialState({ vCpus: 1, jobsPerCore: 2, gpus: 1, window: 4_096 }, true);
+    run(within, submit("gpu-busy", 1));
+    for (let i = 0; i < LOOKAHEAD - 1; i++) run(within, submit(`w${i}`, 1));
+    expect(started(run(within, submit("cpu")))).toEqual(["cpu"]); // the LOOKAHEAD-th waiting job
+
+    const beyond = initialState({ vCpus: 1, jobsPerCore: 2, gpus: 1, window: 4_096 }, true);
+    run(beyond, submit("gpu-busy", 1));
+    for (let i = 0; i < LOOKAHEAD; i++) run(beyond, submit(`w${i}`, 1));
+    expect(started(run(beyond, submit("cpu")))).toEqual([]);
+  });
+
+  it("with no slots (jobsPerCore 0) nothing starts until the cap is raised", () => {
+    const s = initialState({ vCpus: 2, jobsPerCore: 0, gpus: 0 }, true);
+    expect(run(s, submit("a"))).toEqual([]);
+    expect(counts(s)).toEqual({ queued: 1, running: 0, cap: 0 });
+    expect(run(s, { type: "Configure", config: { jobsPerCore: 1 } })).toEqual([
+      { type: "StartJob", jobId: "a", gpuIndices: [] },
+      { type: "SetBusy", busy: true },
+    ]);
   });
 });
