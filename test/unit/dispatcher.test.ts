@@ -41,7 +41,12 @@ function world(s: DispatcherState, rows = new Map<number, { jobId: string; gpus:
     for (const e of events) {
       out.push(...exec(step(s, e).commands));
       for (let req = refillRequest(s); req; req = refillRequest(s)) {
-        const got = [...rows.entries()].filter(([q]) => q >= req!.from && q < req!.until).sort((a, b) => a[0] - b[0]).slice(0, req.max);
+        // The rows in [from, until), in order, at most max of them (walked by sequence number: the rows are dense).
+        const got: [number, { jobId: string; gpus: number }][] = [];
+        for (let q = req.from; q < req.until && got.length < req.max; q++) {
+          const row = rows.get(q);
+          if (row) got.push([q, row]);
+        }
         for (const [, x] of got) if (!canceled.has(x.jobId)) out.push(...exec(step(s, { type: "JobSubmitted", jobId: x.jobId, gpus: x.gpus, admit: true }).commands));
         out.push(...exec(step(s, { type: "Refilled", from: got.length < req.max ? req.until : got.at(-1)![0] + 1 }).commands));
       }
@@ -181,7 +186,8 @@ describe("dispatcher: cost does not grow with queue depth", () => {
     for (let i = 5_001; i < 10_000; i++) {
       expect(started(w.run(finish(`g${i}`)))).toEqual([`g${i + 1}`]);
       expect(s.q.length).toBeLessThanOrEqual(2 * windowSize(s.cfg) + 32); // compaction keeps it bounded
-      expect(JSON.stringify(s).length).toBeLessThan(200_000); // the carried state does not grow with depth
+      // The carried state does not grow with depth (sampled: serialising it every step is most of this test's time).
+      if (i % 250 === 0) expect(JSON.stringify(s).length).toBeLessThan(200_000);
     }
     w.run(finish("g10000"));
     expect(counts(s)).toEqual({ queued: 0, running: 0, cap: 1 });
