@@ -172,155 +172,6 @@ describe("dispatcher: at-least-once delivery and cancel", () => {
   });
 });
 
-describe("dispatcher: cost does not grow with queue depth", () => {
-  it("holds at most the window in its state; deeper jobs are spilled and read back in FIFO order", () => {
-    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 1 }, true);
-    const w = world(s);
-    w.run(submit("g0", 1));
-    for (let i = 1; i <= 10_000; i++) w.run(submit(`g${i}`, 1)); // all wait for the one GPU
-    expect(s.queuedCount).toBe(windowSize(s.cfg));
-    expect(w.rows.size).toBe(10_000 - windowSize(s.cfg));
-    for (let i = 1; i <= 5_000; i++) w.run(cancel(`g${i}`));
-    expect(counts(s)).toMatchObject({ running: 1, cap: 1 });
-    expect(started(w.run(finish("g0")))).toEqual(["g5001"]);
-    for (let i = 5_001; i < 10_000; i++) {
-      expect(started(w.run(finish(`g${i}`)))).toEqual([`g${i + 1}`]);
-      expect(s.q.length).toBeLessThanOrEqual(2 * windowSize(s.cfg) + 32); // compaction keeps it bounded
-      // The carried state does not grow with depth (sampled: serialising it every step is most of this test's time).
-      if (i % 250 === 0) expect(JSON.stringify(s).length).toBeLessThan(200_000);
-    }
-    w.run(finish("g10000"));
-    expect(counts(s)).toEqual({ queued: 0, running: 0, cap: 1 });
-    expect(w.rows.size).toBe(0);
-  });
-
-  it("a long run of canceled entries cannot make one step scan the whole queue", () => {
-    const s = initialState({ vCpus: 1, jobsPerCore: 2, gpus: 1, window: 4_096 }, true);
-    run(s, submit("gpu-busy", 1), submit("gpu-wait", 1));
-    for (let i = 0; i < 2_000; i++) step(s, submit(`x${i}`, 1));
-    for (let i = 0; i < 2_000; i++) step(s, cancel(`x${i}`));
-    // cpu sits behind gpu-wait and 2,000 tombstones: beyond the scan window, so it waits.
-    expect(started(run(s, submit("cpu")))).toEqual([]);
-    expect(LOOKAHEAD * 4).toBeLessThan(2_000);
-    // Once the blocked job starts, the head moves past the tombstones and cpu starts in the same step.
-    expect(started(run(s, finish("gpu-busy")))).toEqual(["gpu-wait", "cpu"]);
-  });
-
-  it("spilling keeps FIFO when submissions arrive while rows wait; a delete cancels spilled jobs too", () => {
-    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0, window: 2 }, true);
-    const w = world(s);
-    const order = started(w.run(...["a", "b", "c", "d", "e", "f"].map((id) => submit(id))));
-    expect(order).toEqual(["a"]);
-    expect(w.rows.size).toBe(3); // b, c in the window; d, e, f spilled
-    w.run(cancel("e")); // spilled: recorded Canceled, skipped when read back
-    const rest = ["a", "b", "c", "d", "f"].flatMap((id) => started(w.run(finish(id))));
-    expect(rest).toEqual(["b", "c", "d", "f"]);
-    w.run(submit("g"), submit("h"), submit("i"), submit("j"));
-    const cmds = w.run({ type: "CancelQueued" });
-    expect(cmds.filter((c) => c.type === "MarkCanceled").map((c) => (c.type === "MarkCanceled" ? c.jobId : ""))).toEqual(["h", "i"]);
-    expect(cmds.some((c) => c.type === "CancelSpilled")).toBe(true);
-    expect(counts(s)).toMatchObject({ queued: 0, running: 1 });
-  });
-});
-
-// Model-based property: random interleavings of submissions, duplicates, cancels, stops,
-// starts, config changes and job completions. Job orchestrations are simulated: a StartJob
-// makes a job "active"; it later finishes (possibly reported twice).
-describe("dispatcher: properties", () => {
-  type Op =
-    | { k: "submit"; n: number; gpus: number }
-    | { k: "dupSubmit"; n: number }
-    | { k: "cancel"; n: number }
-    | { k: "finishActive"; n: number; dup: boolean }
-    | { k: "instance"; running: boolean }
-    | { k: "jobsPerCore"; v: number };
-  const op: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 5, arbitrary: fc.record({ k: fc.constant("submit" as const), n: fc.nat(40), gpus: fc.constantFrom(0, 0, 0, 1, 2, 3, 5) }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constant("dupSubmit" as const), n: fc.nat(40) }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constant("cancel" as const), n: fc.nat(40) }) },
-    { weight: 4, arbitrary: fc.record({ k: fc.constant("finishActive" as const), n: fc.nat(10), dup: fc.boolean() }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constant("instance" as const), running: fc.boolean() }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constant("jobsPerCore" as const), v: fc.integer({ min: 1, max: 3 }) }) },
-  );
-
-  it("never exceeds the cap, never double-allocates a GPU, and ends every job exactly once", () => {
-    fc.assert(
-      fc.property(fc.array(op, { maxLength: 120 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom(1, 3, 64), (ops, vCpus, gpus, window) => {
-        let s = initialState({ vCpus, jobsPerCore: 1, gpus, window }, true);
-        const submitted = new Map<string, number>();
-        const active = new Set<string>(); // started, not yet finished
-        const terminal = new Map<string, number>();
-        const startedOnce = new Set<string>();
-        const rows = new Map<number, { jobId: string; gpus: number }>(); // the spill store, kept across continueAsNew
-        const end = (id: string) => terminal.set(id, (terminal.get(id) ?? 0) + 1);
-
-        const apply = (e: DispatcherEvent) => {
-          const before = s.runningCount;
-          const commands = world(s, rows).run(e);
-          for (const c of commands) {
-            if (c.type === "StartJob") {
-              expect(startedOnce.has(c.jobId), `started twice: ${c.jobId}`).toBe(false);
-              startedOnce.add(c.jobId);
-              active.add(c.jobId);
-              expect(c.gpuIndices.length).toBe(submitted.get(c.jobId));
-            }
-            if (c.type === "MarkCanceled" || c.type === "FailJob") {
-              expect(active.has(c.jobId)).toBe(false);
-              end(c.jobId);
-            }
-          }
-          const cap = s.cfg.jobsPerCore * s.cfg.vCpus;
-          const starts = commands.filter((c) => c.type === "StartJob").length;
-          if (starts > 0) expect(s.runningCount).toBeLessThanOrEqual(cap);
-          expect(s.runningCount).toBeLessThanOrEqual(Math.max(before, cap));
-          const allocated = Object.values(s.running).flat();
-          expect(new Set(allocated).size, "a GPU index given to two running jobs").toBe(allocated.length);
-          expect(s.gpuOwner.filter((o) => o !== "").length).toBe(allocated.length);
-          for (const [id, idx] of Object.entries(s.running)) for (const i of idx) expect(s.gpuOwner[i]).toBe(id);
-          if (!s.up) expect(starts).toBe(0);
-          s = JSON.parse(JSON.stringify(s)) as DispatcherState; // carried across continueAsNew
-        };
-
-        for (const o of ops) {
-          if (o.k === "submit") {
-            const id = `j${o.n}`;
-            if (!submitted.has(id)) submitted.set(id, o.gpus);
-            apply(submit(id, submitted.get(id)));
-          } else if (o.k === "dupSubmit") {
-            const id = `j${o.n}`;
-            if (submitted.has(id)) apply(submit(id, submitted.get(id)));
-          } else if (o.k === "cancel") {
-            const id = `j${o.n}`;
-            if (submitted.has(id)) apply(cancel(id));
-          } else if (o.k === "finishActive") {
-            const id = [...active][o.n % Math.max(1, active.size)];
-            if (id === undefined) continue;
-            active.delete(id);
-            end(id); // the job orchestration records the one terminal state
-            apply(finish(id));
-            if (o.dup) apply(finish(id));
-          } else if (o.k === "instance") {
-            apply(up(o.running));
-          } else {
-            apply({ type: "Configure", config: { jobsPerCore: o.v } });
-          }
-        }
-        // Drain: run the instance and finish everything.
-        apply(up(true));
-        for (let guard = 0; active.size > 0 && guard < 1000; guard++) {
-          const id = [...active][0] as string;
-          active.delete(id);
-          end(id);
-          apply(finish(id));
-        }
-        expect(counts(s)).toMatchObject({ queued: 0, running: 0 });
-        for (const id of submitted.keys()) expect(terminal.get(id), id).toBe(1);
-      }),
-      { numRuns: 300 },
-    );
-  });
-});
-
 // Each rule with its answer written out, so a wrong rule cannot pass by agreeing with itself.
 describe("dispatcher: stated answers", () => {
   it("fewer GPUs fail the queued jobs that can no longer fit, and only those", () => {
@@ -475,5 +326,155 @@ describe("dispatcher: stated answers", () => {
       { type: "StartJob", jobId: "a", gpuIndices: [] },
       { type: "SetBusy", busy: true },
     ]);
+  });
+});
+
+// Model-based property: random interleavings of submissions, duplicates, cancels, stops,
+// starts, config changes and job completions. Job orchestrations are simulated: a StartJob
+// makes a job "active"; it later finishes (possibly reported twice).
+describe("dispatcher: properties", () => {
+  type Op =
+    | { k: "submit"; n: number; gpus: number }
+    | { k: "dupSubmit"; n: number }
+    | { k: "cancel"; n: number }
+    | { k: "finishActive"; n: number; dup: boolean }
+    | { k: "instance"; running: boolean }
+    | { k: "jobsPerCore"; v: number };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 5, arbitrary: fc.record({ k: fc.constant("submit" as const), n: fc.nat(40), gpus: fc.constantFrom(0, 0, 0, 1, 2, 3, 5) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant("dupSubmit" as const), n: fc.nat(40) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant("cancel" as const), n: fc.nat(40) }) },
+    { weight: 4, arbitrary: fc.record({ k: fc.constant("finishActive" as const), n: fc.nat(10), dup: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant("instance" as const), running: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant("jobsPerCore" as const), v: fc.integer({ min: 1, max: 3 }) }) },
+  );
+
+  it("never exceeds the cap, never double-allocates a GPU, and ends every job exactly once", () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom(1, 3, 64), (ops, vCpus, gpus, window) => {
+        let s = initialState({ vCpus, jobsPerCore: 1, gpus, window }, true);
+        const submitted = new Map<string, number>();
+        const active = new Set<string>(); // started, not yet finished
+        const terminal = new Map<string, number>();
+        const startedOnce = new Set<string>();
+        const rows = new Map<number, { jobId: string; gpus: number }>(); // the spill store, kept across continueAsNew
+        const end = (id: string) => terminal.set(id, (terminal.get(id) ?? 0) + 1);
+
+        const apply = (e: DispatcherEvent) => {
+          const before = s.runningCount;
+          const commands = world(s, rows).run(e);
+          for (const c of commands) {
+            if (c.type === "StartJob") {
+              expect(startedOnce.has(c.jobId), `started twice: ${c.jobId}`).toBe(false);
+              startedOnce.add(c.jobId);
+              active.add(c.jobId);
+              expect(c.gpuIndices.length).toBe(submitted.get(c.jobId));
+            }
+            if (c.type === "MarkCanceled" || c.type === "FailJob") {
+              expect(active.has(c.jobId)).toBe(false);
+              end(c.jobId);
+            }
+          }
+          const cap = s.cfg.jobsPerCore * s.cfg.vCpus;
+          const starts = commands.filter((c) => c.type === "StartJob").length;
+          if (starts > 0) expect(s.runningCount).toBeLessThanOrEqual(cap);
+          expect(s.runningCount).toBeLessThanOrEqual(Math.max(before, cap));
+          const allocated = Object.values(s.running).flat();
+          expect(new Set(allocated).size, "a GPU index given to two running jobs").toBe(allocated.length);
+          expect(s.gpuOwner.filter((o) => o !== "").length).toBe(allocated.length);
+          for (const [id, idx] of Object.entries(s.running)) for (const i of idx) expect(s.gpuOwner[i]).toBe(id);
+          if (!s.up) expect(starts).toBe(0);
+          s = JSON.parse(JSON.stringify(s)) as DispatcherState; // carried across continueAsNew
+        };
+
+        for (const o of ops) {
+          if (o.k === "submit") {
+            const id = `j${o.n}`;
+            if (!submitted.has(id)) submitted.set(id, o.gpus);
+            apply(submit(id, submitted.get(id)));
+          } else if (o.k === "dupSubmit") {
+            const id = `j${o.n}`;
+            if (submitted.has(id)) apply(submit(id, submitted.get(id)));
+          } else if (o.k === "cancel") {
+            const id = `j${o.n}`;
+            if (submitted.has(id)) apply(cancel(id));
+          } else if (o.k === "finishActive") {
+            const id = [...active][o.n % Math.max(1, active.size)];
+            if (id === undefined) continue;
+            active.delete(id);
+            end(id); // the job orchestration records the one terminal state
+            apply(finish(id));
+            if (o.dup) apply(finish(id));
+          } else if (o.k === "instance") {
+            apply(up(o.running));
+          } else {
+            apply({ type: "Configure", config: { jobsPerCore: o.v } });
+          }
+        }
+        // Drain: run the instance and finish everything.
+        apply(up(true));
+        for (let guard = 0; active.size > 0 && guard < 1000; guard++) {
+          const id = [...active][0] as string;
+          active.delete(id);
+          end(id);
+          apply(finish(id));
+        }
+        expect(counts(s)).toMatchObject({ queued: 0, running: 0 });
+        for (const id of submitted.keys()) expect(terminal.get(id), id).toBe(1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+// The slow tests last: a mutant a quick test above already kills skips them.
+describe("dispatcher: cost does not grow with queue depth", () => {
+  it("holds at most the window in its state; deeper jobs are spilled and read back in FIFO order", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 1 }, true);
+    const w = world(s);
+    w.run(submit("g0", 1));
+    for (let i = 1; i <= 10_000; i++) w.run(submit(`g${i}`, 1)); // all wait for the one GPU
+    expect(s.queuedCount).toBe(windowSize(s.cfg));
+    expect(w.rows.size).toBe(10_000 - windowSize(s.cfg));
+    for (let i = 1; i <= 5_000; i++) w.run(cancel(`g${i}`));
+    expect(counts(s)).toMatchObject({ running: 1, cap: 1 });
+    expect(started(w.run(finish("g0")))).toEqual(["g5001"]);
+    for (let i = 5_001; i < 10_000; i++) {
+      expect(started(w.run(finish(`g${i}`)))).toEqual([`g${i + 1}`]);
+      expect(s.q.length).toBeLessThanOrEqual(2 * windowSize(s.cfg) + 32); // compaction keeps it bounded
+      // The carried state does not grow with depth (sampled: serialising it every step is most of this test's time).
+      if (i % 250 === 0) expect(JSON.stringify(s).length).toBeLessThan(200_000);
+    }
+    w.run(finish("g10000"));
+    expect(counts(s)).toEqual({ queued: 0, running: 0, cap: 1 });
+    expect(w.rows.size).toBe(0);
+  });
+
+  it("a long run of canceled entries cannot make one step scan the whole queue", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 2, gpus: 1, window: 4_096 }, true);
+    run(s, submit("gpu-busy", 1), submit("gpu-wait", 1));
+    for (let i = 0; i < 2_000; i++) step(s, submit(`x${i}`, 1));
+    for (let i = 0; i < 2_000; i++) step(s, cancel(`x${i}`));
+    // cpu sits behind gpu-wait and 2,000 tombstones: beyond the scan window, so it waits.
+    expect(started(run(s, submit("cpu")))).toEqual([]);
+    expect(LOOKAHEAD * 4).toBeLessThan(2_000);
+    // Once the blocked job starts, the head moves past the tombstones and cpu starts in the same step.
+    expect(started(run(s, finish("gpu-busy")))).toEqual(["gpu-wait", "cpu"]);
+  });
+
+  it("spilling keeps FIFO when submissions arrive while rows wait; a delete cancels spilled jobs too", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0, window: 2 }, true);
+    const w = world(s);
+    const order = started(w.run(...["a", "b", "c", "d", "e", "f"].map((id) => submit(id))));
+    expect(order).toEqual(["a"]);
+    expect(w.rows.size).toBe(3); // b, c in the window; d, e, f spilled
+    w.run(cancel("e")); // spilled: recorded Canceled, skipped when read back
+    const rest = ["a", "b", "c", "d", "f"].flatMap((id) => started(w.run(finish(id))));
+    expect(rest).toEqual(["b", "c", "d", "f"]);
+    w.run(submit("g"), submit("h"), submit("i"), submit("j"));
+    const cmds = w.run({ type: "CancelQueued" });
+    expect(cmds.filter((c) => c.type === "MarkCanceled").map((c) => (c.type === "MarkCanceled" ? c.jobId : ""))).toEqual(["h", "i"]);
+    expect(cmds.some((c) => c.type === "CancelSpilled")).toBe(true);
+    expect(counts(s)).toMatchObject({ queued: 0, running: 1 });
   });
 });
