@@ -253,6 +253,24 @@ describe("dispatcher: stated answers", () => {
     expect(counts(s).queued).toBe(2);
   });
 
+  it("a new queue treats its instance as not running until told", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0 });
+    expect(run(s, submit("a"))).toEqual([]);
+    expect(run(s, up())).toEqual([{ type: "StartJob", jobId: "a", gpuIndices: [] }, { type: "SetBusy", busy: true }]);
+  });
+
+  it("duplicate finish reports do not shorten how long finished ids are remembered", () => {
+    const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0 }, false);
+    const half = DONE_GENERATION / 2;
+    for (let i = 0; i < half; i++) step(s, finish(`j${i}`));
+    for (let i = 0; i < half; i++) step(s, finish(`j${i}`)); // at-least-once: each reported twice
+    for (let i = 0; i < half; i++) step(s, finish(`k${i}`));
+    for (let i = 0; i <= half; i++) step(s, finish(`m${i}`));
+    // 2,049 distinct ids since j0: j0 is in the older generation, still remembered.
+    expect(run(s, submit("j0"))).toEqual([]);
+    expect(counts(s).queued).toBe(0);
+  });
+
   it("asks to read spilled rows back once the window is half empty, and to delete rows read back", () => {
     const s = initialState({ vCpus: 1, jobsPerCore: 1, gpus: 0, window: 4 }, true);
     expect(run(s, ...["a", "b", "c", "d", "e", "f", "g"].map((id) => submit(id)))).toEqual([
@@ -316,6 +334,20 @@ describe("dispatcher: stated answers", () => {
     run(beyond, submit("gpu-busy", 1));
     for (let i = 0; i < LOOKAHEAD; i++) run(beyond, submit(`w${i}`, 1));
     expect(started(run(beyond, submit("cpu")))).toEqual([]);
+  });
+
+  it("looks at most 4 × LOOKAHEAD queue entries ahead, canceled ones included", () => {
+    // The blocked GPU job, then canceled entries, then a CPU job that could start.
+    const queue = (canceled: number) => {
+      const s = initialState({ vCpus: 1, jobsPerCore: 2, gpus: 1, window: 4_096 }, true);
+      run(s, submit("gpu-busy", 1), submit("gpu-wait", 1));
+      for (let i = 0; i < canceled; i++) step(s, submit(`x${i}`, 1));
+      for (let i = 0; i < canceled; i++) step(s, cancel(`x${i}`));
+      return s;
+    };
+    const last = 4 * LOOKAHEAD; // entries looked at: gpu-wait, the canceled ones, cpu
+    expect(started(run(queue(last - 2), submit("cpu")))).toEqual(["cpu"]);
+    expect(started(run(queue(last - 1), submit("cpu")))).toEqual([]);
   });
 
   it("with no slots (jobsPerCore 0) nothing starts until the cap is raised", () => {
