@@ -211,3 +211,27 @@ describe("warning and postpone: stated answers", () => {
     expect(autoStopDecision({ ...i, state: "Stopped" }, none, now, new Date(now.getTime() - 60_000), settings).act).toBeNull();
   });
 });
+
+describe("the tick's reading of stored signals and postponements", () => {
+  const record = { name: "a", state: "Running" as const, idleShutdownMinutes: 60, lastActivityAt: at(-61) };
+  const tick = { now, lastTick: new Date(now.getTime() - 60_000) };
+
+  it.each<[string, unknown]>([
+    ["no signals", null],
+    ["validUntil not a string", { validUntil: 5, reportedAt: at(-1), busy: ["probe: x"] }],
+    ["reportedAt not a string", { validUntil: at(3), reportedAt: null, busy: ["probe: x"] }],
+    ["busy not a list", { validUntil: at(3), reportedAt: at(-1), busy: "probe: x" }],
+    ["a busy entry not a string", { validUntil: at(3), reportedAt: at(-1), busy: ["probe: x", 3] }],
+  ])("malformed signals (%s) hold nothing: the idle instance stops", (_case, signals) => {
+    expect(planTick([{ ...record, signals: signals as never }], tick, settings).actions).toHaveLength(1);
+  });
+
+  it("a stored postponement skips its schedule run; a malformed one is ignored", () => {
+    const schedules = [{ action: "Stop" as const, cron: `${now.getUTCMinutes()} ${now.getUTCHours()} * * *`, timeZone: "UTC" }];
+    const r = { ...record, idleShutdownMinutes: null, lastActivityAt: at(0), schedules };
+    expect(planTick([{ ...r, stopPostponed: { scheduledAt: at(0), until: at(30) } }], tick, settings).actions).toEqual([]);
+    for (const bad of [{ scheduledAt: at(0), until: "soon" }, { scheduledAt: 0, until: at(30) }, { scheduledAt: at(0) }, null]) {
+      expect(planTick([{ ...r, stopPostponed: bad as never }], tick, settings).actions, JSON.stringify(bad)).toHaveLength(1);
+    }
+  });
+});
