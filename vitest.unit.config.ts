@@ -1,8 +1,7 @@
-import { defineConfig, mergeConfig } from "vitest/config";
+import { defineConfig } from "vitest/config";
 import base from "./vitest.config";
 
 // Unit tests only: what mutation testing (stryker.config.mjs) runs against each mutant.
-export default mergeConfig(
-  base,
-  defineConfig({ test: { include: ["test/unit/**/*.test.ts"] } }),
-);
+// Not mergeConfig: it concatenates `include` arrays, which brought back every test file,
+// integration tests with Azurite and the local host included.
+export default defineConfig({ ...base, test: { ...base.test, include: ["test/unit/**/*.test.ts"] } });

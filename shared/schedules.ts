@@ -43,6 +43,7 @@ function cronOf(s: Pick<ScheduleSpec, "cron" | "timeZone">): Cron {
   let cron = compiled.get(key);
   if (cron === undefined) {
     cron = new Cron(s.cron, { mode: "5-part", timezone: s.timeZone, fixedTimeRule: "no-wildcard", paused: true });
+    // Stryker disable next-line all: when the cache is emptied changes only speed and memory; every answer is recomputed the same
     if (compiled.size >= MAX_COMPILED) compiled.clear();
     compiled.set(key, cron);
   }
@@ -74,6 +75,7 @@ export function occursBetween(s: Pick<ScheduleSpec, "cron" | "timeZone">, from: 
   // Valid when it was computed from an instant at or before `from`: no run lies in (after, next).
   if (known === undefined || known.after > from.getTime() || (known.next !== null && known.next <= from.getTime())) {
     known = { after: from.getTime(), next: nextOccurrence(s, from)?.getTime() ?? null };
+    // Stryker disable next-line all: when the cache is emptied changes only speed and memory; every answer is recomputed the same
     if (nextRuns.size >= MAX_NEXT_RUNS) nextRuns.clear();
     nextRuns.set(key, known);
   }

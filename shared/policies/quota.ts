@@ -56,7 +56,8 @@ export function checkQuota(req: QuotaRequest): QuotaResult {
     }
   }
   for (const usage of req.providerUsages ?? []) {
-    const name = usage.name?.value ?? "";
+    const name = usage.name?.value;
+    if (name === undefined) continue; // an unnamed usage limits nothing
     // "cores" is the regional total across families; the family entry is the family's limit.
     if (name.toLowerCase() === req.family.toLowerCase() || name.toLowerCase() === "cores") {
       if (usage.currentValue + req.vCpus > usage.limit) {
@@ -96,7 +97,6 @@ function fail(info: ConstructorParameters<typeof QuotaExceededError>[0]): QuotaR
 }
 
 function findCaseInsensitive(map: Record<string, number>, key: string): number | undefined {
-  if (key in map) return map[key];
   const lower = key.toLowerCase();
   for (const [k, v] of Object.entries(map)) if (k.toLowerCase() === lower) return v;
   return undefined;

@@ -125,3 +125,113 @@ describe("postpone", () => {
     expect(again?.stopPostponed).toEqual({ scheduledAt: at(5), until: at(65) });
   });
 });
+
+// The edges of the warning and postpone rules, with the answers written out.
+describe("warning and postpone: stated answers", () => {
+  const stopIn = (minutes: number) => {
+    const t = new Date(now.getTime() + minutes * 60_000);
+    return { action: "Stop" as const, cron: `${t.getUTCMinutes()} ${t.getUTCHours()} * * *`, timeZone: "UTC" };
+  };
+  const yesterday = (minutes: number) => new Date(now.getTime() - 24 * 3_600_000 + minutes * 60_000).toISOString();
+
+  it("warns at the very edge of the window, with the stop's own words", () => {
+    expect(autoStopView(inst({ lastActivityAt: at(-50) }), none, now, settings).warning).toEqual({
+      action: "Stop",
+      source: "idle",
+      at: at(10),
+      message: `Idle: stops at ${at(10)} unless it is used or postponed.`,
+    });
+    expect(autoStopView(inst({ idleShutdownMinutes: null, schedules: [stopIn(10)] }), none, now, settings).warning).toEqual({
+      action: "Stop",
+      source: "schedule",
+      at: at(10),
+      message: `Scheduled stop at ${at(10)}; postpone to keep working.`,
+    });
+  });
+
+  it("the sooner of an idle and a scheduled stop is the warning", () => {
+    const view = autoStopView(inst({ lastActivityAt: at(-51), schedules: [stopIn(5)] }), none, now, settings);
+    expect(view.warning).toMatchObject({ source: "schedule", at: at(5) });
+    const postpone = postponeAutoStop(inst({ lastActivityAt: at(-51), schedules: [stopIn(5)] }), none, now, settings);
+    expect(postpone).toEqual({ lastActivityAt: now.toISOString(), stopPostponed: { scheduledAt: at(5), until: at(65) } });
+  });
+
+  it("no warning for a scheduled stop of an instance that is not running", () => {
+    expect(autoStopView(inst({ state: "Stopped", schedules: [stopIn(5)] }), none, now, settings).warning).toBeUndefined();
+    expect(postponeAutoStop(inst({ state: "Stopped", schedules: [stopIn(5)] }), none, now, settings)).toBeNull();
+  });
+
+  it("signals that lapse exactly now hold nothing", () => {
+    expect(idleStatus(inst({ signals: busy(["gpu: 90 %"], 0) }), none, now, settings)).toMatchObject({ idle: true, notIdleBecause: [] });
+  });
+
+  it("an old postponement does not touch today's run: it warns, postpones and stops as scheduled", () => {
+    const old = { scheduledAt: yesterday(5), until: yesterday(35) };
+    const i = inst({ idleShutdownMinutes: 30, lastActivityAt: at(0), schedules: [stopIn(5)], stopPostponed: old });
+    expect(autoStopView(i, none, now, settings)).toMatchObject({ nextScheduledAction: { action: "Stop", at: at(5) } });
+    expect(autoStopView(i, none, now, settings).nextScheduledAction).not.toHaveProperty("postponed");
+    expect(postponeAutoStop(i, none, now, settings)).toEqual({ stopPostponed: { scheduledAt: at(5), until: at(35) } });
+    const atRun = new Date(now.getTime() + 5 * 60_000 + 50);
+    expect(autoStopDecision({ ...i, lastActivityAt: atRun.toISOString() }, none, atRun, new Date(atRun.getTime() - 60_000), settings).act).toMatchObject({
+      action: "Stop",
+      source: "schedule",
+      reason: `schedule 0 (Stop at ${at(5)}) is due`,
+    });
+  });
+
+  it("a postponed Stop does not hide a Start scheduled at the same minute", () => {
+    const t = new Date(now.getTime() + 5 * 60_000);
+    const start = { action: "Start" as const, cron: `${t.getUTCMinutes()} ${t.getUTCHours()} * * *`, timeZone: "UTC" };
+    const i = inst({ state: "Stopped", schedules: [start], stopPostponed: { scheduledAt: at(5), until: at(35) } });
+    const atRun = new Date(t.getTime() + 50);
+    expect(autoStopDecision(i, none, atRun, new Date(atRun.getTime() - 60_000), settings).act).toMatchObject({ action: "Start", source: "schedule" });
+  });
+
+  it("a postponed stop shows until an earlier scheduled stop comes first; at the same instant it shows as postponed", () => {
+    const later = inst({ idleShutdownMinutes: null, schedules: [stopIn(20)], stopPostponed: { scheduledAt: yesterday(0), until: at(35) } });
+    expect(autoStopView(later, none, now, settings).nextScheduledAction).toEqual({ action: "Stop", at: at(20) });
+    const same = inst({ idleShutdownMinutes: null, schedules: [stopIn(35)], stopPostponed: { scheduledAt: yesterday(0), until: at(35) } });
+    expect(autoStopView(same, none, now, settings).nextScheduledAction).toEqual({ action: "Stop", at: at(35), postponed: true });
+    const lapsed = inst({ idleShutdownMinutes: null, stopPostponed: { scheduledAt: yesterday(0), until: now.toISOString() } });
+    expect(autoStopView(lapsed, none, now, settings).nextScheduledAction).toBeUndefined();
+  });
+
+  it("the postponed stop fires in the tick whose window (previous tick, now] holds its time, and only then", () => {
+    const postponed = { scheduledAt: at(-30), until: at(0) };
+    const i = inst({ idleShutdownMinutes: null, stopPostponed: postponed });
+    const tick = (nowAt: Date, last: Date) => autoStopDecision(i, none, nowAt, last, settings).act;
+    expect(tick(now, new Date(now.getTime() - 60_000))).toEqual({
+      action: "Stop",
+      dueMinute: now,
+      source: "schedule",
+      reason: `the scheduled stop of ${at(-30)}, postponed to ${at(0)}, is due`,
+    });
+    expect(tick(new Date(now.getTime() + 60_000), now)).toBeNull(); // the previous tick acted
+    expect(tick(new Date(now.getTime() - 1), new Date(now.getTime() - 60_000))).toBeNull(); // not yet
+    expect(autoStopDecision({ ...i, state: "Stopped" }, none, now, new Date(now.getTime() - 60_000), settings).act).toBeNull();
+  });
+});
+
+describe("the tick's reading of stored signals and postponements", () => {
+  const record = { name: "a", state: "Running" as const, idleShutdownMinutes: 60, lastActivityAt: at(-61) };
+  const tick = { now, lastTick: new Date(now.getTime() - 60_000) };
+
+  it.each<[string, unknown]>([
+    ["no signals", null],
+    ["validUntil not a string", { validUntil: 5, reportedAt: at(-1), busy: ["probe: x"] }],
+    ["reportedAt not a string", { validUntil: at(3), reportedAt: null, busy: ["probe: x"] }],
+    ["busy not a list", { validUntil: at(3), reportedAt: at(-1), busy: "probe: x" }],
+    ["a busy entry not a string", { validUntil: at(3), reportedAt: at(-1), busy: ["probe: x", 3] }],
+  ])("malformed signals (%s) hold nothing: the idle instance stops", (_case, signals) => {
+    expect(planTick([{ ...record, signals: signals as never }], tick, settings).actions).toHaveLength(1);
+  });
+
+  it("a stored postponement skips its schedule run; a malformed one is ignored", () => {
+    const schedules = [{ action: "Stop" as const, cron: `${now.getUTCMinutes()} ${now.getUTCHours()} * * *`, timeZone: "UTC" }];
+    const r = { ...record, idleShutdownMinutes: null, lastActivityAt: at(0), schedules };
+    expect(planTick([{ ...r, stopPostponed: { scheduledAt: at(0), until: at(30) } }], tick, settings).actions).toEqual([]);
+    for (const bad of [{ scheduledAt: at(0), until: "soon" }, { scheduledAt: 0, until: at(30) }, { scheduledAt: at(0) }, null]) {
+      expect(planTick([{ ...r, stopPostponed: bad as never }], tick, settings).actions, JSON.stringify(bad)).toHaveLength(1);
+    }
+  });
+});

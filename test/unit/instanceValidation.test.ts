@@ -230,3 +230,33 @@ describe("create instance: property test", () => {
     );
   });
 });
+
+describe("PATCH edges with the answers written out", () => {
+  const snapshot = { vmSize: "Standard_D4s_v5", sshPublicAccess: "Disabled", subnetId: SUBNET, enablePublicIp: false } as unknown as Parameters<typeof validatePatchInstance>[1];
+
+  it.each<[string, unknown]>([
+    ["null", null],
+    ["a list", [{ description: "x" }]],
+    ["a string", "description"],
+  ])("a body that is %s is a 400 naming the body", (_case, body) => {
+    const r = validatePatchInstance(body, snapshot, settings);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error).toBeInstanceOf(ValidationError);
+    expect(r.error.details).toEqual([{ code: "InvalidValue", target: "body", message: "must be a JSON object" }]);
+  });
+
+  it("the subnet id repeated in other case is no change; another spelling of the size is none either", () => {
+    expect(validatePatchInstance({ subnetId: SUBNET.toUpperCase(), vmSize: "STANDARD_D4S_V5" }, snapshot, settings).ok).toBe(true);
+  });
+
+  it("an idle timeout under the minimum names the setting", () => {
+    const r = validatePatchInstance({ idleShutdownMinutes: 1 }, snapshot, settingsWith({ IDLE_SHUTDOWN_MIN_MINUTES: "15" }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.error.details).toEqual([
+        { code: "InvalidValue", target: "idleShutdownMinutes", message: "must be at least 15 minutes (IDLE_SHUTDOWN_MIN_MINUTES), or null to turn idle shutdown off" },
+      ]);
+    }
+  });
+});

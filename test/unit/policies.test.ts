@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { QuotaExceededError } from "../../shared/errors";
+import { applicationsNsgRules } from "../../shared/policies/applications";
 import { resolveNetwork } from "../../shared/policies/network";
 import { checkQuota, quotaSummary, workspaceUsage } from "../../shared/policies/quota";
 import { checkSshRequest, DENY_ALL_PRIORITY, linuxConfiguration, nsgSecurityRules, type SecurityRule } from "../../shared/policies/ssh";
@@ -99,6 +100,31 @@ describe("SSH policy → NSG rules", () => {
       disablePasswordAuthentication: true,
       ssh: { publicKeys: [{ path: "/home/azureuser/.ssh/authorized_keys", keyData: "ssh-ed25519 AAAA x" }] },
     });
+  });
+});
+
+describe("applications policy → NSG rule", () => {
+  it("opens the proxy port to the virtual network only, above the deny-all rule", () => {
+    expect(applicationsNsgRules(8443)).toEqual([
+      {
+        name: "AllowApplicationsProxyFromVNet",
+        properties: {
+          description: "The agent's authenticating application proxy (APPS_PROXY_PORT), from the virtual network only.",
+          priority: 1010,
+          direction: "Inbound",
+          access: "Allow",
+          protocol: "Tcp",
+          sourceAddressPrefix: "VirtualNetwork",
+          sourcePortRange: "*",
+          destinationAddressPrefix: "*",
+          destinationPortRange: "8443",
+        },
+      },
+    ]);
+  });
+
+  it("port 0 (the emulator's any free port) opens nothing", () => {
+    expect(applicationsNsgRules(0)).toEqual([]);
   });
 });
 

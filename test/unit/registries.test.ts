@@ -10,6 +10,7 @@ describe("image references", () => {
     ["myacr.azurecr.io/train/env:v1", { registry: "myacr.azurecr.io", repository: "train/env", tag: "v1" }],
     ["MyAcr.AzureCR.io/train", { registry: "myacr.azurecr.io", repository: "train" }],
     ["localhost/x", { registry: "localhost", repository: "x" }],
+    ["buildhost:5000/team/img", { registry: "buildhost:5000", repository: "team/img" }],
     ["127.0.0.1:10443/ci/debian:bookworm", { registry: "127.0.0.1:10443", repository: "ci/debian", tag: "bookworm" }],
     [`mcr.microsoft.com/azureml/base@sha256:${"a".repeat(64)}`, { registry: "mcr.microsoft.com", repository: "azureml/base", digest: `sha256:${"a".repeat(64)}` }],
   ])("%s", (ref, expected) => {
@@ -32,12 +33,27 @@ describe("registry policy", () => {
     for (const ref of ["ubuntu", "docker.io/library/ubuntu", "other.azurecr.io/train", "myacr.azurecr.io:443/train", "myacr.azurecr.io.evil.example/train"]) {
       expect(checkJobImage(ref, policy)).toEqual([expect.objectContaining({ code: "RegistryNotAllowed", target: "environment.image" })]);
     }
-    expect(checkJobImage("Not An Image", policy)).toEqual([expect.objectContaining({ code: "InvalidValue", target: "environment.image" })]);
+    expect(checkJobImage("Not An Image", policy)).toEqual([
+      { code: "InvalidValue", target: "environment.image", message: "is not an image reference ([registry/]repository[:tag][@sha256:digest], lower-case repository)" },
+    ]);
+    expect(checkJobImage("other.azurecr.io/train", policy)).toEqual([
+      {
+        code: "RegistryNotAllowed",
+        target: "environment.image",
+        message: "registry 'other.azurecr.io' is not allowed by the workspace policy; allowed registries: myacr.azurecr.io, mcr.microsoft.com",
+      },
+    ]);
   });
 
   it("allows no image when the workspace lists no registry", () => {
     const none = settingsWith({ ALLOWED_JOB_REGISTRIES: undefined });
     expect(none.allowedJobRegistries).toEqual([]);
-    expect(checkJobImage("myacr.azurecr.io/train", none)[0]?.message).toContain("ALLOWED_JOB_REGISTRIES");
+    expect(checkJobImage("myacr.azurecr.io/train", none)).toEqual([
+      {
+        code: "RegistryNotAllowed",
+        target: "environment.image",
+        message: "registry 'myacr.azurecr.io' is not allowed by the workspace policy; the workspace allows no registries (ALLOWED_JOB_REGISTRIES)",
+      },
+    ]);
   });
 });

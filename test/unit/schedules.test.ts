@@ -108,6 +108,13 @@ describe("choosing among schedules", () => {
     expect(dueScheduledAction([], at("2025-06-02T16:59:00Z"), at("2025-06-02T17:00:00Z"))).toBeNull();
   });
 
+  it("a tie between two schedules of the same action keeps the first listed", () => {
+    const w = [at("2025-06-02T16:59:00Z"), at("2025-06-02T17:00:00Z")] as const;
+    const startAt19: ScheduleSpec = { ...start7, cron: "0 19 * * *" };
+    expect(dueScheduledAction([stop19, { ...stop19 }], ...w)).toEqual({ action: "Stop", at: at("2025-06-02T17:00:00Z"), index: 0 });
+    expect(dueScheduledAction([startAt19, { ...startAt19 }], ...w)).toEqual({ action: "Start", at: at("2025-06-02T17:00:00Z"), index: 0 });
+  });
+
   it("the next action is the earliest of several schedules, wherever it is listed", () => {
     const start15: ScheduleSpec = { ...start7, cron: "0 15 * * *" }; // 13:00Z in summer
     const stop14: ScheduleSpec = { ...stop19, cron: "0 14 * * *" }; // 12:00Z: not after now, so tomorrow
