@@ -1,4 +1,4 @@
-// The Function App on Flex Consumption (Node 20), running as the user-assigned identity, with
+// The Function App on Flex Consumption (Node 22), running as the user-assigned identity, with
 // identity-based storage (no keys), VNet integration, Application Insights over Entra ID, and
 // App Service Authentication (Entra ID) in front of the API.
 param token string
@@ -78,7 +78,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         }
       }
       scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
-      runtime: { name: 'node', version: '20' }
+      // Node 22: Node 20 left support in April 2026, and @azure/identity 4.14 asks for Node >= 22.
+      runtime: { name: 'node', version: '22' }
     }
   }
 }
