@@ -1,24 +1,10 @@
 // Rewind of a failed orchestration, as Durable Functions on Azure Storage does it: the failed
 // tasks run again, what succeeded is replayed from the history, failed sub-orchestrations are
 // rewound too, and only a Failed instance can be rewound.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInProcessHost, type InProcessHost } from "../../bench/durable/harness";
-import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
-import { FIXTURE_APP, http, start, status, waitFor } from "./support";
+import { describe, expect, it } from "vitest";
+import { http, useFixtureHost, start, status, waitFor } from "./support";
 
-let azurite: AzuriteProcess;
-let host: InProcessHost;
-let base: string;
-
-beforeAll(async () => {
-  azurite = await startTestAzurite();
-  host = await startInProcessHost({ appDir: FIXTURE_APP, connectionString: azurite.connectionString, quiet: true });
-  base = host.baseUrl;
-});
-afterAll(async () => {
-  await host?.stop();
-  await azurite?.stop();
-});
+const fx = useFixtureHost();
 
 const rewindUrl = (id: string, reason = "retry it") => `/runtime/webhooks/durabletask/instances/${encodeURIComponent(id)}/rewind?reason=${encodeURIComponent(reason)}`;
 const failed = (s: { runtimeStatus: string }) => s.runtimeStatus === "Failed";
@@ -26,27 +12,27 @@ const key = () => `k${Math.random().toString(36).slice(2)}`;
 
 describe("rewind", () => {
   it("re-runs a failed activity and replays the one that succeeded", async () => {
-    const id = await start(base, "RewindActivities", { key: key(), failures: 1, wait: true });
-    const before = await waitFor(base, id);
+    const id = await start(fx.base, "RewindActivities", { key: key(), failures: 1, wait: true });
+    const before = await waitFor(fx.base, id);
     expect(before.runtimeStatus).toBe("Failed");
 
     expect(before.customStatus).toBe("started");
-    const r = await http(base, "POST", rewindUrl(id, "second try"));
+    const r = await http(fx.base, "POST", rewindUrl(id, "second try"));
     expect(r.status).toBe(202);
     // Re-run past the failed activity: the status reads Pending (the provider sets it and
     // episodes do not change it) and the old output stays until the instance ends.
-    const waiting = await waitFor(base, id, (x) => x.customStatus === "waiting");
+    const waiting = await waitFor(fx.base, id, (x) => x.customStatus === "waiting");
     expect(waiting.runtimeStatus).toBe("Pending");
     expect(String(waiting.output)).toContain("failure 1 of");
-    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Go`, true);
+    await http(fx.base, "POST", `/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Go`, true);
 
-    const s = await waitFor(base, id, (x) => x.runtimeStatus === "Completed" || failed(x));
+    const s = await waitFor(fx.base, id, (x) => x.runtimeStatus === "Completed" || failed(x));
     expect(s.runtimeStatus).toBe("Completed");
     // First activity: its result from the history (ran once); the failing one: its second run.
     expect(s.output).toEqual([1, 2]);
 
     // The failure events are gone from the history the orchestration replays.
-    const h = await status(base, id, "?showHistory=true");
+    const h = await status(fx.base, id, "?showHistory=true");
     const types = h.historyEvents!.map((e) => e.EventType);
     expect(types).not.toContain("TaskFailed");
     expect(types.filter((t) => t === "ExecutionCompleted")).toHaveLength(1);
@@ -55,23 +41,23 @@ describe("rewind", () => {
   });
 
   it("fails again when the activity fails again, and a second rewind completes it", async () => {
-    const id = await start(base, "RewindActivities", { key: key(), failures: 2 });
-    expect((await waitFor(base, id)).runtimeStatus).toBe("Failed");
-    expect((await http(base, "POST", rewindUrl(id))).status).toBe(202);
-    expect((await waitFor(base, id, failed)).runtimeStatus).toBe("Failed");
-    expect((await http(base, "POST", rewindUrl(id))).status).toBe(202);
-    const s = await waitFor(base, id, (x) => x.runtimeStatus === "Completed");
+    const id = await start(fx.base, "RewindActivities", { key: key(), failures: 2 });
+    expect((await waitFor(fx.base, id)).runtimeStatus).toBe("Failed");
+    expect((await http(fx.base, "POST", rewindUrl(id))).status).toBe(202);
+    expect((await waitFor(fx.base, id, failed)).runtimeStatus).toBe("Failed");
+    expect((await http(fx.base, "POST", rewindUrl(id))).status).toBe(202);
+    const s = await waitFor(fx.base, id, (x) => x.runtimeStatus === "Completed");
     expect(s.output).toEqual([1, 3]);
   });
 
   it("rewinds a failed sub-orchestration; the parent completes when the child does", async () => {
     const k = key();
-    const id = await start(base, "RewindParent", { key: k, failures: 1 });
-    expect((await waitFor(base, id)).runtimeStatus).toBe("Failed");
+    const id = await start(fx.base, "RewindParent", { key: k, failures: 1 });
+    expect((await waitFor(fx.base, id)).runtimeStatus).toBe("Failed");
     // Through the JavaScript client, as an app calls it.
-    const r = await http(base, "POST", `/api/rewind/${encodeURIComponent(id)}`);
+    const r = await http(fx.base, "POST", `/api/rewind/${encodeURIComponent(id)}`);
     expect(r).toMatchObject({ status: 200 });
-    const s = await waitFor(base, id, (x) => x.runtimeStatus === "Completed" || failed(x));
+    const s = await waitFor(fx.base, id, (x) => x.runtimeStatus === "Completed" || failed(x));
     expect(s.runtimeStatus).toBe("Completed");
     // The good child ran its activities once; the failed child re-ran only its failed activity.
     expect(s.output).toEqual([
@@ -81,25 +67,25 @@ describe("rewind", () => {
   });
 
   it("answers as the extension does for an instance that did not fail", async () => {
-    const done = await start(base, "Sequence");
-    expect((await waitFor(base, done)).runtimeStatus).toBe("Completed");
-    expect((await http(base, "POST", rewindUrl(done))).status).toBe(410);
+    const done = await start(fx.base, "Sequence");
+    expect((await waitFor(fx.base, done)).runtimeStatus).toBe("Completed");
+    expect((await http(fx.base, "POST", rewindUrl(done))).status).toBe(410);
 
-    const running = await start(base, "Approval");
-    await waitFor(base, running, (s) => s.runtimeStatus === "Running");
+    const running = await start(fx.base, "Approval");
+    await waitFor(fx.base, running, (s) => s.runtimeStatus === "Running");
     // DurableClient.RewindAsync throws for a non-failed instance; HttpApiHandler's catch-all answers 500.
-    const r = await http(base, "POST", rewindUrl(running));
+    const r = await http(fx.base, "POST", rewindUrl(running));
     expect(r.status).toBe(500);
     expect(r.json).toMatchObject({ Message: "Something went wrong while processing your request" });
-    expect((await status(base, running)).runtimeStatus).toBe("Running");
+    expect((await status(fx.base, running)).runtimeStatus).toBe("Running");
 
-    expect((await http(base, "POST", rewindUrl("no-such-instance"))).status).toBe(404);
+    expect((await http(fx.base, "POST", rewindUrl("no-such-instance"))).status).toBe(404);
     // The JavaScript client turns those answers into errors.
-    const viaClient = await http(base, "POST", `/api/rewind/${encodeURIComponent(running)}`);
+    const viaClient = await http(fx.base, "POST", `/api/rewind/${encodeURIComponent(running)}`);
     expect(viaClient.status).toBe(400);
-    const unknown = await http(base, "POST", `/api/rewind/no-such-instance`);
+    const unknown = await http(fx.base, "POST", `/api/rewind/no-such-instance`);
     expect(unknown).toMatchObject({ status: 400, json: expect.stringContaining("No instance with ID 'no-such-instance' found.") });
 
-    await http(base, "POST", `/runtime/webhooks/durabletask/instances/${running}/terminate?reason=done`);
+    await http(fx.base, "POST", `/runtime/webhooks/durabletask/instances/${running}/terminate?reason=done`);
   });
 });

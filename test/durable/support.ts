@@ -1,5 +1,8 @@
 // Shared helpers for the durable tests: talk to the host's management API like a client.
 import path from "node:path";
+import { afterAll, beforeAll } from "vitest";
+import { startInProcessHost, type InProcessHost } from "../../bench/durable/harness";
+import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
 
 export const FIXTURE_APP = path.resolve(__dirname, "../fixtures/durable-app");
 
@@ -59,4 +62,33 @@ export async function waitFor(baseUrl: string, id: string, accept: (s: Status) =
     if (Date.now() > deadline) throw new Error(`instance ${id} still ${s.runtimeStatus}: ${JSON.stringify(s)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * Azurite and the fixture app in an in-process host for the calling test file: started before
+ * its tests, stopped after them. Read `base` and `host` inside tests (they exist from beforeAll on).
+ */
+export function useFixtureHost(): { readonly base: string; readonly host: InProcessHost } {
+  let azurite: AzuriteProcess | undefined;
+  let host: InProcessHost | undefined;
+  beforeAll(async () => {
+    azurite = await startTestAzurite();
+    host = await startInProcessHost({ appDir: FIXTURE_APP, connectionString: azurite.connectionString, quiet: true });
+  });
+  afterAll(async () => {
+    await host?.stop();
+    await azurite?.stop();
+  });
+  const started = () => {
+    if (!host) throw new Error("the fixture host starts in beforeAll");
+    return host;
+  };
+  return {
+    get base() {
+      return started().baseUrl;
+    },
+    get host() {
+      return started();
+    },
+  };
 }
