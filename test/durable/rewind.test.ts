@@ -66,6 +66,45 @@ describe("rewind", () => {
     ]);
   });
 
+  it("rewinds a fan-out that failed fast: replies that came with the first failure are kept", async () => {
+    // The replies to a fan-out that come back together are one episode on Azure (the provider
+    // batches an instance's control-queue messages), so the second failure and the success are
+    // recorded although the first failure already failed the orchestration.
+    const id = await start(fx.base, "RewindFanOut", { key: key(), failures: 1 });
+    expect((await waitFor(fx.base, id)).runtimeStatus).toBe("Failed");
+    const h = await status(fx.base, id, "?showHistory=true");
+    const types = h.historyEvents!.map((e) => e.EventType);
+    expect(types.filter((t) => t === "TaskFailed")).toHaveLength(2);
+    expect(types.filter((t) => t === "TaskCompleted")).toHaveLength(1);
+
+    expect((await http(fx.base, "POST", rewindUrl(id))).status).toBe(202);
+    const s = await waitFor(fx.base, id, (x) => x.runtimeStatus === "Completed" || failed(x));
+    expect(s.runtimeStatus).toBe("Completed");
+    // Both failed activities ran again (their second run); the one that succeeded did not.
+    expect(s.output).toEqual([2, 2, 1]);
+  });
+
+  it("does not run again work whose reply reached the instance after it failed", async () => {
+    // Azure drops a reply to a finished instance and the activity's work item is gone, so the
+    // rewound instance waits for that reply; running the activity again would be more lenient.
+    const k = key();
+    const runs = async (suffix: string) => (await http(fx.base, "GET", `/api/rewind-count/${k}-${suffix}`)).json as number;
+    const id = await start(fx.base, "RewindStranded", { key: k, failures: 1 });
+    expect((await waitFor(fx.base, id)).runtimeStatus).toBe("Failed");
+    for (let i = 0; i < 200 && (await runs("slow")) < 1; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await runs("slow")).toBe(1);
+
+    expect((await http(fx.base, "POST", rewindUrl(id))).status).toBe(202);
+    // The failed activity runs again and its result is recorded...
+    await waitFor(fx.base, id, (x) => (x.historyEvents ?? []).some((e) => e.EventType === "TaskCompleted"), 30_000, "?showHistory=true");
+    expect(await runs("fail")).toBe(2);
+    // ...but the slow one is not started again, and the instance keeps waiting for its reply.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await runs("slow")).toBe(1);
+    expect((await status(fx.base, id)).runtimeStatus).toBe("Pending");
+    await http(fx.base, "POST", `/runtime/webhooks/durabletask/instances/${id}/terminate?reason=done`);
+  });
+
   it("answers as the extension does for an instance that did not fail", async () => {
     const done = await start(fx.base, "Sequence");
     expect((await waitFor(fx.base, done)).runtimeStatus).toBe("Completed");

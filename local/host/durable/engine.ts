@@ -275,7 +275,8 @@ export class DurableEngine {
     const { instanceId, exec } = l.state;
     if (!isTerminal(l.state.status)) {
       l.state.leaves.forEach((leaf) => {
-        if (leaf.id === undefined) return;
+        // Work a rewind found open is awaited, not started again (executor/rewind.ts).
+        if (leaf.id === undefined || leaf.stranded) return;
         if (leaf.st === "timer" && leaf.fireAt) this.timers.arm({ instanceId, exec, id: leaf.id, fireAt: leaf.fireAt });
         else if (leaf.st === "task" && leaf.child) {
           void this.children.start({ instanceId, exec, id: leaf.id, name: leaf.n, childId: leaf.child, input: leaf.in });

@@ -158,6 +158,11 @@ export type Leaf = {
   req?: string;
   /** Lock: the request id and the entity instance ids of the critical section. */
   lock?: { req: string; set: string[] };
+  /**
+   * Still open when its execution failed and was rewound (executor/rewind.ts): a reply that came
+   * after the failure was dropped, so it is awaited but not run again when the instance is loaded.
+   */
+  stranded?: true;
 };
 
 /** Messages delivered to an orchestration instance. */

@@ -15,6 +15,7 @@ import { isTerminal, type InstanceState } from "../types";
 import type { ActivityDispatcher } from "./activities";
 import type { SubOrchestrations } from "./children";
 import { callOrchestrator, errorMessage, sleep, type AppFunctions } from "./invoke";
+import { gatherReplies } from "./gather";
 import type { Live, LiveInstances } from "./live";
 import { isRefusedWrite, MAX_REFUSED_ATTEMPTS, persistRetryDelay, unpersistableFailure } from "./persistFailure";
 import type { DurableTimers } from "./timers";
@@ -62,6 +63,7 @@ export class EpisodeDispatcher {
 
   /** Queues the instance for an episode if it has work and is not queued or running. */
   kick(l: Live): void {
+    if (l.running) l.arrived?.();
     if (this.o.stopped() || l.running || l.queued) return;
     if (isTerminal(l.state.status) && l.inbox.length === 0) return;
     const needsStart = l.state.history.length === 0 && !isTerminal(l.state.status);
@@ -89,6 +91,7 @@ export class EpisodeDispatcher {
   }
 
   private async runOne(l: Live): Promise<void> {
+    if (!isTerminal(l.state.status)) await gatherReplies(l);
     const batch = this.take(l);
     const prev = l.state;
     if (isTerminal(prev.status)) return this.dropLate(l, batch);

@@ -18,6 +18,8 @@ export type Live = {
    * instead of being stored and processed a second time.
    */
   taken?: Set<string>;
+  /** Set while an episode gathers its messages (gather.ts): told of each message that lands. */
+  arrived?: () => void;
 };
 
 export const newLive = (state: InstanceState): Live => ({ state, inbox: [], running: false, queued: false });

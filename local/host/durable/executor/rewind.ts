@@ -6,7 +6,9 @@
 // sub-orchestration's SubOrchestrationInstanceCreated stays as it is (only marked), and the
 // child is rewound in turn. Replaying without those events, the orchestrator waits again for
 // what failed: a failed activity is scheduled anew under its old event id, a failed child
-// reports again when it finishes. Pure: the engine stores the rewritten chunks.
+// reports again when it finishes. Work still open at the failure is not started again (a reply
+// that is still on its way is taken; one that came after the failure was dropped, and the
+// instance waits for it, as on Azure). Pure: the engine stores the rewritten chunks.
 import type { Chunk } from "../backend/records";
 import { EventType, EventTypeName, type HistoryEvent, type Leaf } from "../types";
 import { isSub } from "./leaves";
@@ -58,7 +60,12 @@ export function rewindExecution(chunks: Chunk[], leaves: Leaf[]): RewoundExecuti
   // report is awaited under the same event id.
   const leafPatch: [number, Leaf][] = [];
   leaves.forEach((leaf, i) => {
-    if (leaf.id === undefined || leaf.st !== "done") return;
+    if (leaf.id === undefined) return;
+    // Open when the execution failed: its reply, if it came, reached a finished instance and was
+    // dropped, as the provider drops it (IsExecutableInstanceAsync). On Azure its work item is
+    // gone, so the rewound instance waits for it; it is not run again here either.
+    if (leaf.st === "task") leafPatch.push([i, { ...leaf, stranded: true }]);
+    if (leaf.st !== "done") return;
     if (isSub(leaf.t) ? failedSubs.has(leaf.id) : failedTasks.has(leaf.id)) {
       leafPatch.push([i, { ...leaf, st: isSub(leaf.t) ? "task" : "rewound" }]);
     }
