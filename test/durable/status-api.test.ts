@@ -100,3 +100,31 @@ describe("status payloads", () => {
     expect((await http(base, "GET", `${INST}/${id}?returnInternalServerErrorOnFailure=true`)).status).toBe(500);
   }, 60_000);
 });
+
+describe("restart", () => {
+  it("starts the orchestrator again with its original input, under a new id or the same one", async () => {
+    const id = await start(base, "WaitsForGo", { job: 7 });
+    await waitFor(base, id, (s) => s.runtimeStatus === "Running");
+
+    // Default: a new instance with the same input, answered like a start.
+    const fresh = await http(base, "POST", `${INST}/${id}/restart`);
+    expect(fresh.status).toBe(202);
+    const newId = (fresh.json as { id: string; statusQueryGetUri: string }).id;
+    expect(newId).not.toBe(id);
+    expect((fresh.json as { statusQueryGetUri: string }).statusQueryGetUri).toContain(newId);
+    const s = await waitFor(base, newId, (x) => x.runtimeStatus === "Running");
+    expect(s).toMatchObject({ name: "WaitsForGo", input: { job: 7 } });
+
+    // The same id only once the instance has ended (StartNewAsync's rule): the catch-all's 500 before.
+    expect((await http(base, "POST", `${INST}/${id}/restart?restartWithNewInstanceId=false`)).status).toBe(500);
+    await http(base, "POST", `${INST}/${id}/raiseEvent/go`, "done");
+    expect((await waitFor(base, id)).runtimeStatus).toBe("Completed");
+    const again = await http(base, "POST", `${INST}/${id}/restart?restartWithNewInstanceId=false`);
+    expect(again.status).toBe(202);
+    expect((again.json as { id: string }).id).toBe(id);
+    expect((await waitFor(base, id, (x) => x.runtimeStatus === "Running")).input).toEqual({ job: 7 });
+
+    expect((await http(base, "POST", `${INST}/no-such-instance/restart`)).status).toBe(400);
+    for (const i of [id, newId]) await http(base, "POST", `${INST}/${i}/terminate?reason=done`);
+  });
+});

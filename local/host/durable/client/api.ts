@@ -149,8 +149,12 @@ function managementUrls(c: Call, instanceId: string): Record<string, string> {
 async function startOrchestration(c: Call, name: string, instanceId: string | undefined): Promise<void> {
   const input = parseJsonBody(c.body, "input");
   const id = await c.o.engine.startNew(name, instanceId, input);
+  checkStatusResponse(c, id);
+}
+
+/** HttpApiHandler.CreateCheckStatusResponseMessage: 202, the management links, Retry-After 10 s. */
+function checkStatusResponse(c: Call, id: string): void {
   const links = managementUrls(c, id);
-  // HttpApiHandler.CreateCheckStatusResponseMessage: these links, Retry-After 10 s.
   const payload = {
     id,
     statusQueryGetUri: links.statusQueryGetUri,
@@ -242,8 +246,25 @@ async function rewind(c: Call, id: string): Promise<void> {
   send(c.res, 202);
 }
 
-async function notImplemented(c: Call): Promise<void> {
-  error(c.res, 501, "NotImplemented", `${c.parts[2]} is not supported by the local host`);
+/**
+ * HttpApiHandler.HandleRestartInstanceRequestAsync and DurableClient.RestartAsync: the instance's
+ * orchestrator starts again with its original input, under a new instance id unless
+ * `restartWithNewInstanceId=false` (then under the same id, which StartNewAsync allows only once
+ * the instance is Completed, Failed or Terminated: the catch-all answers 500 otherwise). 400 for no
+ * such instance; answers like a start (202 and the management links).
+ */
+async function restart(c: Call, id: string): Promise<void> {
+  const got = await c.o.engine.getState(id);
+  if (!got) return send(c.res, 400, { Message: "InstanceId does not match a valid orchestration instance.", ExceptionMessage: `An orchestrastion with the instanceId ${id} was not found.` });
+  const sameId = (c.q.get("restartWithNewInstanceId") ?? "").toLowerCase() === "false";
+  let newId: string;
+  try {
+    newId = await c.o.engine.startNew(got.row.name, sameId ? id : undefined, got.row.input);
+  } catch (err) {
+    if (err instanceof EngineError && err.code === "InstanceExists") return send(c.res, 500, { Message: "Something went wrong while processing your request" });
+    throw err;
+  }
+  checkStatusResponse(c, newId);
 }
 
 /** POST /instances/{id}/{action}: one handler per action. */
@@ -253,7 +274,7 @@ const INSTANCE_ACTIONS = new Map<string, (c: Call, id: string) => Promise<void>>
   ["suspend", control],
   ["resume", control],
   ["rewind", rewind],
-  ["restart", notImplemented],
+  ["restart", restart],
 ]);
 
 /** Links point at the origin the caller used, like the real host. */
