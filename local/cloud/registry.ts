@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RegistryAuth } from "./registryAuth";
+import { Gate } from "./gate";
 
 /** Where .ci/run's image script puts the layouts, shared by every clone on this machine. */
 export function defaultRegistryDir(): string {
@@ -25,8 +26,8 @@ const NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|
 /** Pull counts per repository (manifest GETs by tag or digest), for tests that check caching. */
 export class Registry {
   readonly pulls = new Map<string, number>();
-  /** While set, blob downloads wait for it (tests: a pull that is in progress). */
-  private held: Promise<void> | undefined;
+  /** Tests close it to freeze these requests mid-flight (an agent killed during a pull or a login). */
+  private readonly gate = new Gate();
 
   constructor(
     readonly dir: string,
@@ -35,12 +36,7 @@ export class Registry {
 
   /** Holds blob downloads until the returned function is called. */
   holdBlobs(): () => void {
-    let release!: () => void;
-    this.held = new Promise((r) => (release = r));
-    return () => {
-      this.held = undefined;
-      release();
-    };
+    return this.gate.close();
   }
 
   /** Answers /v2/… and the token service's /oauth2/… requests; false when the path is not the registry's. `service`: its login server (host:port). */
@@ -88,7 +84,7 @@ export class Registry {
       send(res, method, 200, desc.mediaType, body);
       return true;
     }
-    if (this.held) await this.held;
+    await this.gate.passed();
     const file = DIGEST.test(ref) ? path.join(repo, "blobs", "sha256", ref.slice("sha256:".length)) : undefined;
     const size = file ? fs.statSync(file, { throwIfNoEntry: false })?.size : undefined;
     if (!file || size === undefined) {

@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import { ArmError } from "./http";
 import { ARM_AUDIENCES, type TokenIssuer } from "./identity/issuer";
 import { signJwt, verifyJwtSignature } from "./identity/jwt";
+import { Gate } from "./gate";
 
 /** AcrPull's role definition id and its one action (learn.microsoft.com, "Azure built-in roles", Containers). */
 export const ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
@@ -49,17 +50,12 @@ export class RegistryAuth {
     private readonly canPull: PullCheck,
   ) {}
 
-  /** While set, exchanges wait for it (tests: an agent that dies during a login). */
-  private held: Promise<void> | undefined;
+  /** Tests close it to freeze these requests mid-flight (an agent killed during a pull or a login). */
+  private readonly gate = new Gate();
 
   /** Holds token exchanges until the returned function is called. */
   holdExchanges(): () => void {
-    let release!: () => void;
-    this.held = new Promise((r) => (release = r));
-    return () => {
-      this.held = undefined;
-      release();
-    };
+    return this.gate.close();
   }
 
   /** Answers /oauth2/exchange and /oauth2/token; false for other paths. `service` is the registry's login server (its host). */
@@ -68,7 +64,7 @@ export class RegistryAuth {
       if (req.method !== "POST") sendError(res, 405, "UNSUPPORTED", "The operation is unsupported.");
       else {
         const form = await readForm(req);
-        if (this.held) await this.held;
+        await this.gate.passed();
         this.exchange(form, service, res);
       }
       return true;
