@@ -45,7 +45,7 @@ describe("rewindExecution", () => {
     { t: ActionType.CallActivity, n: "Bad", id: 1, st: "done" },
     { t: ActionType.CallSubOrchestrator, n: "Child", id: 2, st: "done", child: "child-1" },
   ];
-  const r = rewindExecution(chunks, leaves);
+  const r = rewindExecution(chunks, leaves, new Date(at));
   const all = r.chunks.flatMap((c) => c.events);
 
   it("turns the failures, the failed task's scheduling and the failed completion into GenericEvent rows", () => {
@@ -69,7 +69,21 @@ describe("rewindExecution", () => {
   });
 
   it("leaves a history without failures as it is", () => {
-    const ok = rewindExecution([chunks[0]!], leaves.slice(0, 1));
+    const ok = rewindExecution([chunks[0]!], leaves.slice(0, 1), new Date(at));
     expect(ok).toEqual({ chunks: [], failedChildren: [] });
+  });
+
+  it("leaves work open at the failure awaited but not started again, and a timer due by the rewind unarmed", () => {
+    const open: Leaf[] = [
+      ...leaves,
+      { t: ActionType.CallActivity, n: "Slow", id: 3, st: "task", in: "1" },
+      { t: ActionType.CreateTimer, n: "", id: 4, st: "timer", fireAt: "2026-11-30T23:59:00.000Z" },
+      { t: ActionType.CreateTimer, n: "", id: 5, st: "timer", fireAt: "2026-12-01T00:10:00.000Z" },
+    ];
+    const patch = rewindExecution(chunks, open, new Date(at)).chunks.at(-1)!.leafPatch;
+    expect(patch).toContainEqual([3, { ...open[3], stranded: true }]);
+    expect(patch).toContainEqual([4, { ...open[4], stranded: true }]);
+    // Due after the rewind: its message is still on its way, so it fires.
+    expect(patch.map(([i]) => i)).not.toContain(5);
   });
 });

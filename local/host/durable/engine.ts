@@ -221,7 +221,7 @@ export class DurableEngine {
     if (!p || p.row.status !== "Failed") return [];
     const leaves: Leaf[] = [];
     for (const c of p.chunks) for (const [i, leaf] of c.leafPatch) leaves[i] = leaf;
-    const r = rewindExecution(p.chunks, leaves);
+    const r = rewindExecution(p.chunks, leaves, new Date());
     const revive: string[] = [];
     for (const child of r.failedChildren) revive.push(...(await this.rewindTree(child)));
     await this.o.store.rewriteExecution({ ...p.row, status: "Pending", lastUpdatedTime: new Date().toISOString() }, r.chunks);

@@ -6,9 +6,9 @@
 // sub-orchestration's SubOrchestrationInstanceCreated stays as it is (only marked), and the
 // child is rewound in turn. Replaying without those events, the orchestrator waits again for
 // what failed: a failed activity is scheduled anew under its old event id, a failed child
-// reports again when it finishes. Work still open at the failure is not started again (a reply
-// that is still on its way is taken; one that came after the failure was dropped, and the
-// instance waits for it, as on Azure). Pure: the engine stores the rewritten chunks.
+// reports again when it finishes. Work still open at the failure is not started again, nor a
+// timer re-armed that was due by the rewind (a reply still on its way is taken; one that came
+// after the failure was dropped, and the instance waits for it, as on Azure). Pure: the engine stores the rewritten chunks.
 import type { Chunk } from "../backend/records";
 import { EventType, EventTypeName, type HistoryEvent, type Leaf } from "../types";
 import { isSub } from "./leaves";
@@ -23,8 +23,11 @@ export type RewoundExecution = {
 const marked = (e: HistoryEvent): HistoryEvent => ({ ...e, Reason: `Rewound: ${EventTypeName[e.EventType] ?? e.EventType}` });
 const generic = (e: HistoryEvent): HistoryEvent => ({ ...marked(e), EventType: EventType.GenericEvent });
 
-/** Rewrites the chunks of a failed execution; `leaves` are the execution's leaves as its chunks leave them. */
-export function rewindExecution(chunks: Chunk[], leaves: Leaf[]): RewoundExecution {
+/**
+ * Rewrites the chunks of a failed execution; `leaves` are the execution's leaves as its chunks
+ * leave them, `now` the time of the rewind.
+ */
+export function rewindExecution(chunks: Chunk[], leaves: Leaf[], now: Date): RewoundExecution {
   const failedTasks = new Set<number>();
   const failedSubs = new Set<number>();
   for (const c of chunks) {
@@ -65,6 +68,9 @@ export function rewindExecution(chunks: Chunk[], leaves: Leaf[]): RewoundExecuti
     // dropped, as the provider drops it (IsExecutableInstanceAsync). On Azure its work item is
     // gone, so the rewound instance waits for it; it is not run again here either.
     if (leaf.st === "task") leafPatch.push([i, { ...leaf, stranded: true }]);
+    // A timer due by now fired into the failed instance and was dropped the same way; one due
+    // later is still on its way (the provider's timer message is invisible until then) and fires.
+    if (leaf.st === "timer" && leaf.fireAt && Date.parse(leaf.fireAt) <= now.getTime()) leafPatch.push([i, { ...leaf, stranded: true }]);
     if (leaf.st !== "done") return;
     if (isSub(leaf.t) ? failedSubs.has(leaf.id) : failedTasks.has(leaf.id)) {
       leafPatch.push([i, { ...leaf, st: isSub(leaf.t) ? "task" : "rewound" }]);
