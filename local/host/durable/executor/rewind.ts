@@ -8,7 +8,8 @@
 // what failed: a failed activity is scheduled anew under its old event id, a failed child
 // reports again when it finishes. Work still open at the failure is not started again, nor a
 // timer re-armed that was due by the rewind (a reply still on its way is taken; one that came
-// after the failure was dropped, and the instance waits for it, as on Azure). Pure: the engine stores the rewritten chunks.
+// after the failure was dropped, and the instance waits for it, as on Azure).
+// Pure: the engine stores the rewritten chunks.
 import type { Chunk } from "../backend/records";
 import { EventType, EventTypeName, type HistoryEvent, type Leaf } from "../types";
 import { isSub } from "./leaves";
