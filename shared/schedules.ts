@@ -91,7 +91,7 @@ export function latestOccurrenceBetween(s: Pick<ScheduleSpec, "cron" | "timeZone
     // Runs fall on whole minutes (five-field cron) and previousRuns excludes a run exactly at its
     // reference, so looking back from the whole second after `to` finds the latest run at or before `to`.
     const reference = Math.floor(to.getTime() / 1000) * 1000 + 1000;
-    const prev = cronOf(s).previousRuns(1, new Date(reference))[0];
+    const prev = cronOf(s).previousRuns(1, new Date(reference)).at(0);
     if (prev === undefined) return null;
     return prev.getTime() > from.getTime() ? prev : null;
   } catch {
