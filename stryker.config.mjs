@@ -8,6 +8,11 @@ export default {
   vitest: { configFile: "vitest.unit.config.ts" },
   checkers: ["typescript"],
   tsconfigFile: "tsconfig.mutation.json",
+  // Stryker's default prefixes every sandbox .ts file with `// @ts-nocheck`, for runners that
+  // type-check while testing. Vitest only transpiles (the checker above type-checks mutants), and
+  // the prefix changed files the unit tests read as data: clientSchema.test.ts compares
+  // client/schema.ts with the generated text and failed the initial test run in the sandbox.
+  disableTypeChecks: false,
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
   coverageAnalysis: "perTest",
   mutate: [

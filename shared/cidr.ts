@@ -17,16 +17,17 @@ export function parseSourcePrefix(raw: string): SourcePrefix | { error: string }
     return { kind: "any", prefix: text === "*" ? "*" : "Internet" };
   }
   const slash = text.indexOf("/");
-  const addressText = slash < 0 ? text : text.slice(0, slash);
-  const bitsText = slash < 0 ? undefined : text.slice(slash + 1);
+  const addressText = slash === -1 ? text : text.slice(0, slash);
+  const bitsText = slash === -1 ? undefined : text.slice(slash + 1);
   let version: 4 | 6;
   if (ipaddr.IPv4.isValidFourPartDecimal(addressText)) version = 4;
   else if (ipaddr.IPv6.isValid(addressText) && addressText.includes(":")) version = 6;
   else return { error: `'${text}' is not an IP address or CIDR prefix` };
 
   const maxBits = version === 4 ? 32 : 128;
+  // Digits only: no sign, no exponent, so never negative.
   const bits = bitsText === undefined ? maxBits : /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : NaN;
-  if (!Number.isInteger(bits) || bits < 0 || bits > maxBits) {
+  if (!Number.isInteger(bits) || bits > maxBits) {
     return { error: `'${text}' has an invalid prefix length (0..${maxBits})` };
   }
   const cidr = `${addressText}/${bits}`;

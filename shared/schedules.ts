@@ -40,13 +40,15 @@ const MAX_COMPILED = 5000;
 
 function cronOf(s: Pick<ScheduleSpec, "cron" | "timeZone">): Cron {
   const key = `${s.cron}\u0000${s.timeZone}`;
-  let cron = compiled.get(key);
-  if (cron === undefined) {
-    cron = new Cron(s.cron, { mode: "5-part", timezone: s.timeZone, fixedTimeRule: "no-wildcard", paused: true });
-    // Stryker disable next-line all: when the cache is emptied changes only speed and memory; every answer is recomputed the same
-    if (compiled.size >= MAX_COMPILED) compiled.clear();
-    compiled.set(key, cron);
-  }
+  return compiled.get(key) ?? compile(s, key);
+}
+
+function compile(s: Pick<ScheduleSpec, "cron" | "timeZone">, key: string): Cron {
+  // No callback: croner only computes times and starts no timer.
+  const cron = new Cron(s.cron, { mode: "5-part", timezone: s.timeZone, fixedTimeRule: "no-wildcard" });
+  // Stryker disable next-line all: when the cache is emptied changes only speed and memory; every answer is recomputed the same
+  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  compiled.set(key, cron);
   return cron;
 }
 
@@ -69,7 +71,6 @@ const MAX_NEXT_RUNS = 100_000;
 
 /** Is there a run in (from, to]? Cached per schedule (see above); exact, not approximate. */
 export function occursBetween(s: Pick<ScheduleSpec, "cron" | "timeZone">, from: Date, to: Date): boolean {
-  if (to.getTime() <= from.getTime()) return false;
   const key = `${s.cron}\u0000${s.timeZone}`;
   let known = nextRuns.get(key);
   // Valid when it was computed from an instant at or before `from`: no run lies in (after, next).
@@ -79,21 +80,20 @@ export function occursBetween(s: Pick<ScheduleSpec, "cron" | "timeZone">, from: 
     if (nextRuns.size >= MAX_NEXT_RUNS) nextRuns.clear();
     nextRuns.set(key, known);
   }
-  return known.next !== null && known.next > from.getTime() && known.next <= to.getTime();
+  // Here `next` is after `from` (a kept entry's is; a new one is computed from `from`).
+  return known.next !== null && known.next <= to.getTime();
 }
 
 /** The latest run in (from, to], or null. */
 export function latestOccurrenceBetween(s: Pick<ScheduleSpec, "cron" | "timeZone">, from: Date, to: Date): Date | null {
   if (!occursBetween(s, from, to)) return null;
   try {
-    // previousRuns excludes a run exactly at its reference and works in whole seconds, so look
-    // back from the next whole second; a run in (to, that second] (e.g. to = 16:59:59.5, run at
-    // 17:00) comes first then, so take the latest of two that is not after `to`.
+    // Runs fall on whole minutes (five-field cron) and previousRuns excludes a run exactly at its
+    // reference, so looking back from the whole second after `to` finds the latest run at or before `to`.
     const reference = Math.floor(to.getTime() / 1000) * 1000 + 1000;
-    const prev = cronOf(s).previousRuns(2, new Date(reference)).find((d) => d.getTime() <= to.getTime());
+    const prev = cronOf(s).previousRuns(1, new Date(reference)).at(0);
     if (prev === undefined) return null;
-    const t = prev.getTime();
-    return t > from.getTime() ? prev : null;
+    return prev.getTime() > from.getTime() ? prev : null;
   } catch {
     return null;
   }

@@ -44,10 +44,6 @@ export function issuesToDetails(issues: readonly z.core.$ZodIssue[], root?: stri
       push({ code: "InvalidValue", target: jsonPath(base, root), message: `invalid key: ${inner?.message ?? "not allowed"}` });
       continue;
     }
-    if (issue.code === "invalid_union") {
-      push({ code: "InvalidValue", target: jsonPath(base, root), message: issue.message });
-      continue;
-    }
     const missing = issue.code === "invalid_type" && issue.input === undefined;
     push({ code: missing ? "MissingProperty" : "InvalidValue", target: jsonPath(base, root), message: issue.message });
   }
@@ -99,5 +95,5 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
-  return typeof value === "object" ? "an object" : article(typeof value);
+  return article(typeof value); // "an object", "a string", …
 }

@@ -83,11 +83,12 @@ export function previousTick(
 ): Date | undefined {
   const raw = timer.scheduleStatus?.last;
   const last = typeof raw === "string" ? Date.parse(raw) : NaN;
+  const mine = remembered !== undefined && remembered.getTime() <= now.getTime() ? remembered : undefined;
   if (Number.isFinite(last) && last > NEVER && last <= now.getTime()) {
     // A remembered tick that is later is closer to the truth (the status lags a running host by one tick).
-    return remembered !== undefined && remembered.getTime() > last && remembered.getTime() <= now.getTime() ? remembered : new Date(last);
+    return new Date(Math.max(last, mine?.getTime() ?? last));
   }
-  return remembered !== undefined && remembered.getTime() <= now.getTime() ? remembered : undefined;
+  return mine;
 }
 
 function recordProblem(r: AutoStopRecord): string | null {
@@ -112,7 +113,7 @@ function wellFormedPostponed(p: unknown): PostponedStop | null {
 }
 
 function count(n: unknown): number {
-  return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : 0;
+  return typeof n === "number" && Number.isFinite(n) ? Math.max(0, n) : 0;
 }
 
 /**
@@ -128,7 +129,8 @@ export class TickMemory {
   /** The previous tick to use for this one. */
   lastTick(timer: { scheduleStatus?: { last?: string | null } | null }, now: Date): Date | undefined {
     const last = previousTick(timer, now, this.#lastCompleted);
-    return this.#retryFrom !== undefined && (last === undefined || this.#retryFrom < last) ? this.#retryFrom : last;
+    if (this.#retryFrom === undefined) return last;
+    return last === undefined ? this.#retryFrom : new Date(Math.min(this.#retryFrom.getTime(), last.getTime()));
   }
 
   /** Call after every tick with the window start it used and whether everything succeeded. */

@@ -299,6 +299,13 @@ describe("a host's tick memory", () => {
     expect(m.lastTick(status("2025-06-02T16:58:00Z"), new Date("2025-06-02T17:01:00Z"))?.toISOString()).toBe("2025-06-02T16:59:00.000Z");
   });
 
+  it("after a failed tick and a clock set back, the window starts at the earlier of the failed window's start and the previous tick", () => {
+    const m = new TickMemory();
+    m.finished(new Date("2025-06-02T17:00:00.050Z"), new Date("2025-06-02T16:59:00Z"), false);
+    // Now is before the remembered tick (ignored); the status's last tick is before the failed window's start.
+    expect(m.lastTick(status("2025-06-02T16:58:00Z"), new Date("2025-06-02T16:58:30Z"))?.toISOString()).toBe("2025-06-02T16:58:00.000Z");
+  });
+
   it("a failed first tick with no status retries the last minute", () => {
     const m = new TickMemory();
     const t1 = new Date("2025-06-02T17:00:00.050Z");

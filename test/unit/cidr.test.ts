@@ -27,6 +27,8 @@ describe("NSG source prefixes", () => {
     ["10.1.2", "'10.1.2' is not an IP address or CIDR prefix"],
     ["0x7f.0.0.1", "'0x7f.0.0.1' is not an IP address or CIDR prefix"],
     ["anywhere", "'anywhere' is not an IP address or CIDR prefix"],
+    ["2001:db8::g/32", "'2001:db8::g/32' is not an IP address or CIDR prefix"],
+    ["/24", "'/24' is not an IP address or CIDR prefix"],
     ["203.0.113.0/33", "'203.0.113.0/33' has an invalid prefix length (0..32)"],
     ["2001:db8::/129", "'2001:db8::/129' has an invalid prefix length (0..128)"],
     ["203.0.113.0/", "'203.0.113.0/' has an invalid prefix length (0..32)"],

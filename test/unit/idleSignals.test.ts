@@ -219,6 +219,7 @@ describe("the tick's reading of stored signals and postponements", () => {
   it.each<[string, unknown]>([
     ["no signals", null],
     ["validUntil not a string", { validUntil: 5, reportedAt: at(-1), busy: ["probe: x"] }],
+    ["validUntil a list holding a time", { validUntil: [at(3)], reportedAt: at(-1), busy: ["probe: x"] }],
     ["reportedAt not a string", { validUntil: at(3), reportedAt: null, busy: ["probe: x"] }],
     ["busy not a list", { validUntil: at(3), reportedAt: at(-1), busy: "probe: x" }],
     ["a busy entry not a string", { validUntil: at(3), reportedAt: at(-1), busy: ["probe: x", 3] }],
@@ -230,7 +231,7 @@ describe("the tick's reading of stored signals and postponements", () => {
     const schedules = [{ action: "Stop" as const, cron: `${now.getUTCMinutes()} ${now.getUTCHours()} * * *`, timeZone: "UTC" }];
     const r = { ...record, idleShutdownMinutes: null, lastActivityAt: at(0), schedules };
     expect(planTick([{ ...r, stopPostponed: { scheduledAt: at(0), until: at(30) } }], tick, settings).actions).toEqual([]);
-    for (const bad of [{ scheduledAt: at(0), until: "soon" }, { scheduledAt: 0, until: at(30) }, { scheduledAt: at(0) }, null]) {
+    for (const bad of [{ scheduledAt: at(0), until: "soon" }, { scheduledAt: 0, until: at(30) }, { scheduledAt: [at(0)], until: at(30) }, { scheduledAt: at(0) }, null]) {
       expect(planTick([{ ...r, stopPostponed: bad as never }], tick, settings).actions, JSON.stringify(bad)).toHaveLength(1);
     }
   });

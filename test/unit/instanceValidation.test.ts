@@ -260,3 +260,18 @@ describe("PATCH edges with the answers written out", () => {
     }
   });
 });
+
+describe("create and PATCH answers a client shows", () => {
+  it("a size outside the workspace's list: VmSizeNotAllowed, listing the allowed sizes comma-separated", () => {
+    const s = settingsWith({ ALLOWED_VM_SIZES: "Standard_D2s_v5,Standard_D4s_v5" });
+    expect(errorsOf("abc", { vmSize: "Standard_M128" }, s)).toEqual([
+      { code: "VmSizeNotAllowed", target: "vmSize", message: "is not allowed in this workspace; allowed sizes: Standard_D2s_v5, Standard_D4s_v5" },
+    ]);
+  });
+
+  it("the assigned user in other case is another user (owner checks are exact): a 409, unlike the size or subnet", () => {
+    const r = validatePatchInstance({ assignedUser: "Alice" }, { assignedUser: "alice" }, settings);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toBeInstanceOf(PropertyChangeNotAllowedError);
+  });
+});

@@ -94,6 +94,11 @@ describe("x-ms-client-principal parsing", () => {
     expect(parsePrincipalHeader(b64({ userId: " u ", name: "" })).name).toBe("u");
   });
 
+  it("name: Entra's name claim under its long type is read without name_typ", () => {
+    const claims = [{ typ: "oid", val: "o-1" }, { typ: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name", val: "Alice Smith" }];
+    expect(parsePrincipalHeader(b64({ claims, userDetails: "alice@contoso.com" })).name).toBe("Alice Smith");
+  });
+
   it("a claim with a non-string value is not an id", () => {
     expect(parsePrincipalHeader(b64({ userId: "u", claims: [{ typ: "oid", val: 5 }] })).userId).toBe("u");
     expect(parsePrincipalHeader(b64({ userId: "u", roles: ["admin"], claims: [{ typ: "roles", val: ["admin"] }] })).roles).toEqual(["admin"]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dueScheduledAction, firesInMinute, latestOccurrenceBetween, nextOccurrence, nextScheduledAction, type ScheduleSpec } from "../../shared/schedules";
+import { dueScheduledAction, firesInMinute, latestOccurrenceBetween, nextOccurrence, occursBetween, nextScheduledAction, type ScheduleSpec } from "../../shared/schedules";
 
 const at = (iso: string) => new Date(iso);
 const sto = (cron: string): ScheduleSpec => ({ action: "Stop", cron, timeZone: "Europe/Stockholm" });
@@ -89,6 +89,14 @@ describe("is an action due in minute M", () => {
     expect(latestOccurrenceBetween(s, at("2025-06-02T16:59:00Z"), at("2025-06-02T17:00:00Z"))).not.toBeNull();
     expect(latestOccurrenceBetween(s, at("2025-06-02T17:00:00Z"), at("2025-06-02T17:01:00Z"))).toBeNull();
     expect(latestOccurrenceBetween(s, at("2025-06-02T17:01:00Z"), at("2025-06-02T17:00:00Z"))).toBeNull();
+  });
+
+  it("back-to-back windows: one that starts on the run the last one found does not see that run again", () => {
+    const hourly = sto("0 * * * *");
+    expect(occursBetween(hourly, at("2025-06-02T16:30:00Z"), at("2025-06-02T16:45:00Z"))).toBe(false); // next run 17:00 UTC
+    expect(occursBetween(hourly, at("2025-06-02T16:45:00Z"), at("2025-06-02T17:00:00Z"))).toBe(true);
+    expect(occursBetween(hourly, at("2025-06-02T17:00:00Z"), at("2025-06-02T17:30:00Z"))).toBe(false);
+    expect(iso(latestOccurrenceBetween(hourly, at("2025-06-02T17:00:00Z"), at("2025-06-02T18:00:00Z")))).toBe("2025-06-02T18:00:00.000Z");
   });
 });
 

@@ -18,6 +18,8 @@ describe("SSH public keys", () => {
   it.each<[string, string, string]>([
     ["a PEM private key", keys.ed25519.privateKeyPem, "is a private key; send only the public key (the .pub file), and consider this private key exposed"],
     ["an OpenSSH private key", keys.rsa2048.privateKeyOpenSsh, "is a private key; send only the public key (the .pub file), and consider this private key exposed"],
+    // No "PRIVATE KEY" in the text: only parsing it shows what it is.
+    ["a PuTTY .ppk private key", keys.ed25519.privateKeyPutty, "is a private key; send only the public key (the .pub file), and consider this private key exposed"],
     ["two keys on two lines", `${keys.ed25519.publicKey}\n${keys.rsa2048.publicKey}`, "must be a single line in OpenSSH format (ssh-ed25519 AAAA… comment)"],
     ["not a key", "ssh-ed25519 AAAAnotakey", "is not an OpenSSH public key (expected 'ssh-ed25519 AAAA… comment' or ssh-rsa)"],
     ["a PEM public key", sshpk.parseKey(keys.ed25519.publicKey, "ssh").toString("pem"), "must be a single line in OpenSSH format (ssh-ed25519 AAAA… comment)"],
