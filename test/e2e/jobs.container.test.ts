@@ -28,9 +28,10 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     env: {
-      // The backstop calls an agent lost after 4 silent heartbeats: 20 s leaves the kill -9 tests'
-      // restarted agents room on a loaded machine (8 s, with 2, did not always).
-      JOBS_AGENT_HEARTBEAT_SECONDS: "5",
+      // The backstop calls an agent lost after 4 silent heartbeats. The kill -9 tests' restarted
+      // agents need room on a loaded machine: 8 s (every 2 s) did not always suffice, and a
+      // fresh-clone CI run once saw the pull test's job end Failed at 20 s (every 5 s); 40 s.
+      JOBS_AGENT_HEARTBEAT_SECONDS: "10",
       // A four-GPU size for the GPU test (the example settings allow only one-GPU sizes and quota).
       ALLOWED_VM_SIZES: "Standard_D2s_v5,Standard_NC64as_T4_v3",
       QUOTA_VCPUS_PER_FAMILY: JSON.stringify({ standardDSv5Family: 64, standardNCASv3_T4Family: 64 }),
@@ -160,7 +161,8 @@ describe.skipIf(missing !== undefined)("jobs in containers", () => {
     } finally {
       release();
     }
-    expect((await waitJob(stack, job.id)).state).toBe("Completed");
+    const ended = await waitJob(stack, job.id);
+    expect(ended.state, JSON.stringify(ended.error)).toBe("Completed");
     expect(await logs(job.id)).toBe("ran\n");
     expect(fs.readFileSync(path.join(userDir(stack), "k9", job.id), "utf8")).toBe(`${job.id}\n`);
   }, 150_000);
