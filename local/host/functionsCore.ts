@@ -118,6 +118,8 @@ export class FunctionsCore {
   programmingModel: ProgrammingModel | undefined;
   /** What the worker and library reported after the app started (see WORKER_CAPABILITIES). */
   capabilities: Record<string, string> = {};
+  /** The library's HTTP streaming proxy server (at `capabilities.HttpUri`), when it runs in this process. */
+  httpProxyServer: import("node:http").Server | undefined;
   /** Shared by every hook of the app: app start, each invocation, app terminate (the worker's appHookData). */
   readonly appHookData: Record<string, unknown> = {};
   /** `hookData` of the app start and app terminate hooks only (the worker's appLevelOnlyHookData). */

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { WORKER_CAPABILITIES, type FunctionsCore } from "./functionsCore";
 import { appStartContext, appTerminateContext } from "./hookContexts";
+import { serverAt, withListeningServers } from "./http/inProcessProxy";
 
 export function resolveEntryPoints(appDir: string): string[] {
   const pkgPath = path.join(appDir, "package.json");
@@ -43,14 +44,17 @@ function expandBraces(pattern: string): string[] {
  * Loads the entry points, runs the app-start hooks, then asks the library for its
  * capabilities, as the worker answers the host's init request. With
  * `app.setup({ enableHttpStream: true })` the library starts its HTTP proxy here and reports
- * its address as `HttpUri`; the HTTP extension then forwards requests to it.
+ * its address as `HttpUri`; the HTTP extension then forwards requests to it (in memory when the
+ * server is found in this process, see http/inProcessProxy.ts).
  */
 export async function loadApp(core: FunctionsCore, appDir: string): Promise<void> {
   for (const file of resolveEntryPoints(appDir)) require(file);
   const startCtx = appStartContext(core, appDir);
   for (const hook of core.hooks.appStart) await hook(startCtx);
   const base = { ...WORKER_CAPABILITIES };
-  core.capabilities = (await core.programmingModel?.getCapabilities?.(base)) ?? base;
+  const { result, servers } = await withListeningServers(async () => (await core.programmingModel?.getCapabilities?.(base)) ?? base);
+  core.capabilities = result;
+  if (result.HttpUri) core.httpProxyServer = await serverAt(servers, result.HttpUri);
 }
 
 export async function terminateApp(core: FunctionsCore): Promise<void> {

@@ -58,6 +58,8 @@ async function main(): Promise<void> {
     throw new StartupError(`the app in ${appDir} failed to load: ${(err as Error).message}`);
   }
   log("information", `Loaded ${core.functions.size} function(s) from ${appDir}`);
+  const httpUri = core.capabilities.HttpUri;
+  if (httpUri) log("information", `HTTP streaming: the library's proxy at ${httpUri} is reached ${core.httpProxyServer ? "in memory" : "over TCP"}`);
 
   const extensions: HostExtension[] = extensionFactories.map((f) => f());
   const unserved = unservedBinding(core.functions.values(), extensions);

@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
 import { REPO_ROOT, startHost, type TestHost } from "../support/host";
+import { eventually } from "../support/stack";
 
 const APP = path.join(REPO_ROOT, "test", "fixtures", "host-http-stream");
 const LIMIT = 64 * 1024;
@@ -125,6 +126,31 @@ describe("HTTP streaming", () => {
     expect(((await failed.json()) as { error: { code: string } }).error.code).toBe("InternalServerError");
     const nothing = await fetch(`${host.baseUrl}/api/nothing`);
     expect(nothing.status).toBe(204);
+  });
+
+  it("serves a burst of requests, each on its own connection, to a function with synchronous work", async () => {
+    // The library's proxy shares the host's event loop here (on Azure it is in the worker
+    // process): the forwarded requests reach it in memory and functions start one per loop turn,
+    // so neither waits for the other's connections to be accepted.
+    const send = (i: number) =>
+      new Promise<string>((resolve, reject) => {
+        const req = http.request(`${host.baseUrl}/api/busy`, { method: "POST", agent: false }, (res) => readAll(res).then(resolve, reject));
+        req.once("error", reject);
+        req.end(`n${i}`);
+      });
+    const bodies = await Promise.all(Array.from({ length: 256 }, (_, i) => send(i)));
+    expect(bodies).toEqual(Array.from({ length: 256 }, (_, i) => `echo=n${i}`));
+    expect(host.output()).toMatch(/HTTP streaming: the library's proxy at http:\/\/localhost:\d+\/ is reached in memory/);
+  });
+
+  it("a client that goes away mid-body ends the function's body in an error", async () => {
+    const { req, response } = openRequest("POST", "/api/watchBody");
+    response.catch(() => undefined);
+    req.on("error", () => undefined);
+    req.write("part");
+    await eventually(async () => (await fetch(`${host.baseUrl}/api/bodyOutcome`)).text(), (t) => t === "reading", 10_000, 50);
+    req.destroy();
+    expect(await eventually(async () => (await fetch(`${host.baseUrl}/api/bodyOutcome`)).text(), (t) => t !== "reading", 10_000, 50)).toBe("failed");
   });
 
   it("still answers a bare 404 for no function", async () => {

@@ -19,6 +19,7 @@ import { sendError } from "./respond";
 import { setCookieHeader } from "./cookies";
 import { declaredTooLarge, requestBodySizeLimit } from "./bodyLimit";
 import { streamToFunction } from "./streamProxy";
+import { startInTurn } from "./turns";
 
 type HttpFunction = { fn: RegisteredFunction; route: RouteTemplate; methods: string[] | undefined; authLevel: AuthLevel };
 
@@ -218,10 +219,11 @@ async function handle(ctx: HostContext, t: Tables, req: http.IncomingMessage, re
 
   const invocationId = randomUUID();
   const traceParent = typeof req.headers.traceparent === "string" ? req.headers.traceparent : undefined;
-  const invoke = () => ctx.invoke(r.fn, { data: { http: rpcHttp }, triggerMetadata, invocationId, ...(traceParent ? { traceParent } : {}) });
+  const invoke = () => startInTurn(() => ctx.invoke(r.fn, { data: { http: rpcHttp }, triggerMetadata, invocationId, ...(traceParent ? { traceParent } : {}) }));
   if (streamed) {
     return streamToFunction(req, res, {
       proxyUri,
+      proxyServer: ctx.core.httpProxyServer,
       invocationId,
       functionName: r.fn.name,
       limit: t.bodyLimit,

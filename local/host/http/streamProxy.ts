@@ -9,6 +9,7 @@ import http from "node:http";
 import { pipeline } from "node:stream";
 import type { InvocationOutcome } from "../extensions";
 import { BodyTooLargeError, limitStream } from "./bodyLimit";
+import { connectInMemory } from "./inProcessProxy";
 import { sendError } from "./respond";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are per connection and never forwarded. */
@@ -19,6 +20,8 @@ const agent = new http.Agent({ keepAlive: true });
 export type StreamedInvocation = {
   /** The `HttpUri` capability, e.g. http://localhost:55000/ */
   proxyUri: string;
+  /** The library's server itself, when it runs in this process: reached in memory, not over TCP. */
+  proxyServer?: http.Server;
   invocationId: string;
   functionName: string;
   /** Request body limit in bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT). */
@@ -38,7 +41,9 @@ export function streamToFunction(req: http.IncomingMessage, res: http.ServerResp
     headers["x-ms-invocation-id"] = s.invocationId;
     headers["x-forwarded-host"] = req.headers.host ?? "127.0.0.1";
     headers["x-forwarded-proto"] = "http";
-    const proxyReq = http.request(new URL(req.url ?? "/", s.proxyUri), { method: req.method, headers, agent });
+    const proxyServer = s.proxyServer;
+    const transport: http.RequestOptions = proxyServer ? { createConnection: () => connectInMemory(proxyServer) } : { agent };
+    const proxyReq = http.request(new URL(req.url ?? "/", s.proxyUri), { method: req.method, headers, ...transport });
 
     let answered = false;
     let abandoned = false;
