@@ -21,6 +21,8 @@ export type HostOptions = {
   readyTimeoutMs?: number;
   /** Node options for the host process (e.g. --cpu-prof, which NODE_OPTIONS does not take). */
   nodeArgs?: string[];
+  /** The host's main.js; default HOST_MAIN (benchmarks compare another build with it). */
+  main?: string;
 };
 
 export type TestHost = {
@@ -39,11 +41,12 @@ export type TestHost = {
 };
 
 export async function startHost(opts: HostOptions = {}): Promise<TestHost> {
-  if (!fs.existsSync(HOST_MAIN)) throw new Error(`${HOST_MAIN} is missing: run "npm run build" first`);
+  const main = opts.main ?? HOST_MAIN;
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first`);
   const appDir = opts.appDir ?? REPO_ROOT;
   const port = opts.port ?? (await freePort());
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "host-data-"));
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), HOST_MAIN], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main], {
     cwd: appDir,
     env: { ...process.env, ...opts.env, PORT: String(port), APP_DIR: appDir, DATA_DIR: dataDir },
     stdio: ["ignore", "pipe", "pipe"],
