@@ -152,6 +152,8 @@ describe("sub-orchestrations, failures, management", () => {
     expect(out.explicit).toEqual(["Hello Rome!"]);
     expect(out.retried).toEqual({ ok: true, attempt: 2 });
     expect(out.failed).toContain("boom from Failing");
+    // The child's failure details reach the parent's catch as a TaskFailedError, as on Azure.
+    expect((out as { failure?: unknown }).failure).toEqual({ name: "TaskFailedError", errorType: "Error", errorMessage: "boom from Failing" });
     expect((await status(fx.base, "parent-1-child")).runtimeStatus).toBe("Completed");
     // Without an id the child is "<parent execution id>:<event id>", as DurableTask names it.
     const h = await status(fx.base, id, "?showHistory=true");

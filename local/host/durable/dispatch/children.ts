@@ -48,7 +48,9 @@ export class SubOrchestrations {
       } else {
         const message = f.failure?.ErrorMessage ?? (f.output ? String(JSON.parse(f.output)) : f.status);
         const reason = f.status === "Terminated" ? `Sub-orchestration '${child.name}' (${child.instanceId}) was terminated: ${message}` : `Orchestrator function '${child.name}' failed: ${message}`;
-        this.o.deliver(p.instanceId, { kind: "subFailed", exec: p.exec, id: p.id, reason, details: f.failure?.StackTrace ?? "" });
+        // The child's FailureDetails go with it (DurableTask.Core's SubOrchestrationInstanceFailedEvent
+        // carries them): the library's TaskFailedError then has the inner failure and its properties.
+        this.o.deliver(p.instanceId, { kind: "subFailed", exec: p.exec, id: p.id, reason, details: f.failure?.StackTrace ?? "", ...(f.status === "Failed" && f.failure ? { failure: f.failure } : {}) });
       }
     };
     if (this.o.live.has(p.instanceId)) deliverNow();
