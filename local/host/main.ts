@@ -6,6 +6,7 @@ import path from "node:path";
 import { createHostContext, unservedBinding, type HostExtension } from "./extensions";
 import { extensionFactories } from "./extensionList";
 import { FunctionsCore, installFunctionsCore } from "./functionsCore";
+import { disabledFunctions } from "./disabledFunctions";
 import { loadApp, terminateApp } from "./loadApp";
 import { logLevelFilter, workerLogCategory } from "./logLevels";
 import { applyHostJsonOverrides, applyLocalSettings, localSettingsPath, readHostJson } from "./settings";
@@ -56,6 +57,10 @@ async function main(): Promise<void> {
   } catch (err) {
     log("error", `loading the app failed: ${(err as Error)?.stack ?? String(err)}`);
     throw new StartupError(`the app in ${appDir} failed to load: ${(err as Error).message}`);
+  }
+  for (const name of disabledFunctions(core.functions.keys(), env)) {
+    core.functions.delete(name);
+    log("information", `Function '${name}' is disabled (AzureWebJobs.${name}.Disabled)`);
   }
   log("information", `Loaded ${core.functions.size} function(s) from ${appDir}`);
   const httpUri = core.capabilities.HttpUri;
