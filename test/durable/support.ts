@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { startInProcessHost, type InProcessHost } from "../../bench/durable/harness";
 import { startTestAzurite, type AzuriteProcess } from "../support/azurite";
+import type { HostJson } from "../../local/host/settings";
 
 export const FIXTURE_APP = path.resolve(__dirname, "../fixtures/durable-app");
 
@@ -68,12 +69,12 @@ export async function waitFor(baseUrl: string, id: string, accept: (s: Status) =
  * Azurite and the fixture app in an in-process host for the calling test file: started before
  * its tests, stopped after them. Read `base` and `host` inside tests (they exist from beforeAll on).
  */
-export function useFixtureHost(): { readonly base: string; readonly host: InProcessHost } {
+export function useFixtureHost(hostJson?: (h: HostJson) => HostJson): { readonly base: string; readonly host: InProcessHost } {
   let azurite: AzuriteProcess | undefined;
   let host: InProcessHost | undefined;
   beforeAll(async () => {
     azurite = await startTestAzurite();
-    host = await startInProcessHost({ appDir: FIXTURE_APP, connectionString: azurite.connectionString, quiet: true });
+    host = await startInProcessHost({ appDir: FIXTURE_APP, connectionString: azurite.connectionString, quiet: true, ...(hostJson ? { hostJson } : {}) });
   });
   afterAll(async () => {
     await host?.stop();

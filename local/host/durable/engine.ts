@@ -100,7 +100,8 @@ export class DurableEngine {
 
   // ---------- client operations ----------
 
-  async startNew(name: string, instanceId: string | undefined, input: string | undefined, parent?: InstanceState["parent"]): Promise<string> {
+  /** `version`: the orchestration's version; undefined takes durableTask.defaultVersion. */
+  async startNew(name: string, instanceId: string | undefined, input: string | undefined, parent?: InstanceState["parent"], version?: string): Promise<string> {
     const fn = this.o.functions.get(name);
     if (kindOf(fn) !== "orchestrationtrigger") {
       throw new EngineError(400, "UnknownOrchestrator", `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`);
@@ -121,6 +122,7 @@ export class DurableEngine {
       createdTime: now,
       lastUpdatedTime: now,
       parent,
+      ...(version !== undefined || this.o.episode.versioning?.defaultVersion !== undefined ? { version: version ?? this.o.episode.versioning?.defaultVersion } : {}),
       history: [],
       leaves: [],
       nextId: 0,

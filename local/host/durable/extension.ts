@@ -16,6 +16,7 @@ import { largeMessagesContainer } from "./backend/payloads";
 import { TaskHubStore } from "./backend/store";
 import { hostStorage, storageConnection, type HostStorage } from "../storageClients";
 import type { InstanceMessage } from "./types";
+import { versioningFrom } from "./versioning";
 
 export type DurableExtension = HostExtension & { engine(): DurableEngine };
 
@@ -120,6 +121,7 @@ function createEngine(ctx: HostContext, dt: DurableTaskSettings, hubName: string
       longTimerIntervalMs: timeSpanToMs(interval, 3 * 86_400_000),
       httpAsyncSleepMs: httpAsyncSleepMs(dt.httpSettings),
       hasEntity: (name) => findEntity(name.toLowerCase()) !== undefined,
+      versioning: versioningFrom(dt as Record<string, unknown>),
     },
     functions: {
       get: (name) => ctx.core.functions.get(name),

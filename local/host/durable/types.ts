@@ -150,6 +150,8 @@ export type Leaf = {
   retry?: RetryState;
   /** Explicit instance id of a sub-orchestration, if the app gave one. */
   childId?: string;
+  /** The version the app asked for a sub-orchestration (else the default version). */
+  ver?: string;
   /** Instance id of the current sub-orchestration attempt. */
   child?: string;
   /** Durable HTTP: event id of the poll request sent when the poll timer fires. */
@@ -196,6 +198,8 @@ export type InstanceState = {
   createdTime: string;
   lastUpdatedTime: string;
   parent?: ParentRef;
+  /** The orchestration's version (durableTask.defaultVersion when the client named none). */
+  version?: string;
   history: HistoryEvent[];
   leaves: Leaf[];
   nextId: number;

@@ -14,6 +14,7 @@ export type InstanceRow = {
   customStatus?: string;
   failure?: FailureDetails;
   parent?: ParentRef;
+  version?: string;
   chunks: number;
 };
 
@@ -31,6 +32,7 @@ export function toRow(s: InstanceState): InstanceRow {
     customStatus: s.customStatus,
     failure: s.failure,
     parent: s.parent,
+    ...(s.version !== undefined ? { version: s.version } : {}),
     chunks: s.chunks,
   };
 }

@@ -135,6 +135,7 @@ export class RowCodec {
     await this.putLarge(e, id, "CustomStatus", `${r.exec}-CustomStatus`, r.customStatus);
     if (r.failure) await this.putLarge(e, id, "Failure", `${r.exec}-Failure`, JSON.stringify(r.failure));
     if (r.parent) e.Parent = JSON.stringify(r.parent);
+    if (r.version !== undefined) e.Version = r.version;
     return e as Entity;
   }
 
@@ -154,6 +155,7 @@ export class RowCodec {
       customStatus: await this.getLarge(e, "CustomStatus"),
       failure: failure ? (JSON.parse(failure) as FailureDetails) : undefined,
       parent: typeof e.Parent === "string" ? (JSON.parse(e.Parent) as ParentRef) : undefined,
+      ...(typeof e.Version === "string" ? { version: e.Version } : {}),
       chunks: Number(e.Chunks ?? 0),
     };
   }

@@ -148,7 +148,9 @@ function managementUrls(c: Call, instanceId: string): Record<string, string> {
 
 async function startOrchestration(c: Call, name: string, instanceId: string | undefined): Promise<void> {
   const input = parseJsonBody(c.body, "input");
-  const id = await c.o.engine.startNew(name, instanceId, input);
+  // The client's version (DurableClient.startNew's `version`), else durableTask.defaultVersion.
+  const version = c.q.get("version") ?? undefined;
+  const id = await c.o.engine.startNew(name, instanceId, input, undefined, version);
   checkStatusResponse(c, id);
 }
 
@@ -259,7 +261,7 @@ async function restart(c: Call, id: string): Promise<void> {
   const sameId = (c.q.get("restartWithNewInstanceId") ?? "").toLowerCase() === "false";
   let newId: string;
   try {
-    newId = await c.o.engine.startNew(got.row.name, sameId ? id : undefined, got.row.input);
+    newId = await c.o.engine.startNew(got.row.name, sameId ? id : undefined, got.row.input, undefined, got.row.version);
   } catch (err) {
     if (err instanceof EngineError && err.code === "InstanceExists") return send(c.res, 500, { Message: "Something went wrong while processing your request" });
     throw err;

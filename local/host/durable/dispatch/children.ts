@@ -14,7 +14,7 @@ export type ChildEnd = { status: RuntimeStatus; output?: string; failure?: Failu
 export type SubOrchestrationOptions = {
   store: TaskHubStore;
   live: LiveInstances;
-  startNew(name: string, instanceId: string, input: string | undefined, parent: InstanceState["parent"]): Promise<string>;
+  startNew(name: string, instanceId: string, input: string | undefined, parent: InstanceState["parent"], version?: string): Promise<string>;
   deliver(instanceId: string, msg: InstanceMessage): void;
 };
 
@@ -32,7 +32,7 @@ export class SubOrchestrations {
         else if (!this.o.live.has(c.childId)) await this.o.live.recover(c.childId);
         return;
       }
-      await this.o.startNew(c.name, c.childId, c.input, parent);
+      await this.o.startNew(c.name, c.childId, c.input, parent, c.version);
     } catch (err) {
       const reason = err instanceof EngineError ? err.message : `Could not start sub-orchestration '${c.name}': ${errorMessage(err)}`;
       this.o.deliver(c.instanceId, { kind: "subFailed", exec: c.exec, id: c.id, reason, details: reason });

@@ -27,6 +27,7 @@ import { ev } from "./leaves";
 import { applyNewActions } from "./newActions";
 import { checkReplay } from "./replay";
 import { EpisodeRun } from "./run";
+import { VERSION_MISMATCH, versionMatches, type Versioning } from "../versioning";
 
 export type EpisodeConfig = {
   /** TimeSpan texts handed to the library, and the same in ms for our own splitting. */
@@ -38,6 +39,8 @@ export type EpisodeConfig = {
   httpAsyncSleepMs?: number;
   /** Whether an entity function of this (lower-cased) name is registered; entity actions fail without it. */
   hasEntity?: (name: string) => boolean;
+  /** host.json's versioning settings (none: every version runs). */
+  versioning?: Versioning;
 };
 
 export type OrchestrationTriggerPayload = {
@@ -61,7 +64,7 @@ export type OrchestratorInvoker = (name: string, payload: OrchestrationTriggerPa
 
 export type ActivityWork = { instanceId: string; exec: string; id: number; name: string; input?: string };
 export type TimerWork = { instanceId: string; exec: string; id: number; fireAt: string };
-export type ChildWork = { instanceId: string; exec: string; id: number; name: string; childId: string; input?: string };
+export type ChildWork = { instanceId: string; exec: string; id: number; name: string; childId: string; input?: string; version?: string };
 
 export type Decisions = {
   activities: ActivityWork[];
@@ -145,6 +148,13 @@ async function runEpisodeOnce(
   const { work, terminated } = applyControl(run, inbox);
   if (terminated !== undefined) return run.terminate(terminated, work);
   if (run.suspended) return run.hold(work);
+  if (cfg.versioning && !versionMatches(cfg.versioning, state.version)) {
+    // TaskOrchestrationDispatcher: fail the instance, or abandon the work item to a worker that matches.
+    if (cfg.versioning.failure === "Reject") return run.reject(work);
+    run.consume(work);
+    if (run.firstEpisode) run.appended.push(executionStarted(state, run.at));
+    return run.fail(VERSION_MISMATCH.ErrorMessage, VERSION_MISMATCH);
+  }
   applyIncoming(run, work);
   if (run.firstEpisode) run.appended.push(executionStarted(state, run.at));
   run.appended.push(...run.early, ...run.late);
@@ -175,6 +185,8 @@ function executionStarted(state: InstanceState, at: string): HistoryEvent {
     ParentInstance: state.parent
       ? { OrchestrationInstance: { InstanceId: state.parent.instanceId, ExecutionId: state.parent.exec }, TaskScheduleId: state.parent.id }
       : undefined,
+    // The library reads context.df.version from here.
+    ...(state.version !== undefined ? { Version: state.version } : {}),
   });
 }
 

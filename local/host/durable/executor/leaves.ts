@@ -44,6 +44,7 @@ export function scheduledEvent(leaf: Leaf, id: number, at: string, exec: string)
       Name: leaf.n,
       Input: leaf.in,
       InstanceId: childInstanceId(leaf, id, exec),
+      ...(leaf.ver !== undefined ? { Version: leaf.ver } : {}),
     });
   }
   return ev(EventType.TaskScheduled, id, at, { Name: leaf.n, Input: leaf.in });

@@ -27,6 +27,7 @@ const callSubOrchestrator: ActionHandler = (run, a, leaf) => {
   leaf.in = rawInputText(a.input);
   leaf.retry = retryState(isRetry(a.actionType) ? a.retryOptions : undefined, run.nowMs);
   if (a.instanceId) leaf.childId = a.instanceId;
+  if (typeof a.version === "string") leaf.ver = a.version;
   scheduleTask(run, leaf);
 };
 

@@ -72,7 +72,7 @@ export class EpisodeRun {
     if (isSub(leaf.t)) {
       const childId = childInstanceId(leaf, id, state.exec);
       leaf.child = childId;
-      this.decisions.children.push({ instanceId: state.instanceId, exec: state.exec, id, name: leaf.n, childId, input: leaf.in });
+      this.decisions.children.push({ instanceId: state.instanceId, exec: state.exec, id, name: leaf.n, childId, input: leaf.in, ...(leaf.ver !== undefined ? { version: leaf.ver } : {}) });
     } else {
       this.decisions.activities.push({ instanceId: state.instanceId, exec: state.exec, id, name: leaf.n, input: leaf.in });
     }
@@ -84,6 +84,17 @@ export class EpisodeRun {
   hold(work: InstanceMessage[]): EpisodeResult {
     this.held.push(...work);
     return this.finish({ ...this.base, status: "Suspended" });
+  }
+
+  /** Versioning refused this worker: the messages wait, the instance keeps its status. */
+  reject(work: InstanceMessage[]): EpisodeResult {
+    this.held.push(...work);
+    return this.finish({ ...this.base });
+  }
+
+  /** The messages are taken without running the orchestrator (an instance failed before it ran). */
+  consume(work: InstanceMessage[]): void {
+    this.consumed.push(...work);
   }
 
   terminate(reason: string, work: InstanceMessage[]): EpisodeResult {
