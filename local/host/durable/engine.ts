@@ -113,6 +113,7 @@ export class DurableEngine {
       throw new EngineError(409, "InstanceExists", `An orchestration with instance ID '${id}' is already ${existing.state.status}.`);
     }
     const now = new Date().toISOString();
+    const versioned = version ?? this.o.episode.versioning?.defaultVersion;
     const state: InstanceState = {
       instanceId: id,
       name,
@@ -122,7 +123,7 @@ export class DurableEngine {
       createdTime: now,
       lastUpdatedTime: now,
       parent,
-      ...(version !== undefined || this.o.episode.versioning?.defaultVersion !== undefined ? { version: version ?? this.o.episode.versioning?.defaultVersion } : {}),
+      ...(versioned !== undefined ? { version: versioned } : {}),
       history: [],
       leaves: [],
       nextId: 0,

@@ -36,7 +36,8 @@ export async function serverAt(servers: net.Server[], httpUri: string): Promise<
   const port = Number(new URL(httpUri).port);
   for (const s of servers) {
     if (!(s instanceof http.Server)) continue;
-    if (!s.listening) await new Promise((resolve) => s.once("listening", resolve));
+    // One that fails to listen (or closes first) is not it; waiting only for 'listening' would hang.
+    if (!s.listening) await new Promise((resolve) => ["listening", "error", "close"].forEach((e) => s.once(e, resolve)));
     const address = s.address();
     if (typeof address === "object" && address?.port === port) return s;
   }
