@@ -22,6 +22,7 @@ import { GroupCommit } from "./dispatch/groupCommit";
 import { DurableTimers } from "./dispatch/timers";
 import type { EntityRuntime } from "./entities/runtime";
 import type { EpisodeConfig } from "./executor/episode";
+import { childWork } from "./executor/leaves";
 import { rewindExecution } from "./executor/rewind";
 import { isTerminal, type HistoryEvent, type InstanceMessage, type InstanceState, type Leaf } from "./types";
 
@@ -282,7 +283,7 @@ export class DurableEngine {
         if (leaf.id === undefined || leaf.stranded) return;
         if (leaf.st === "timer" && leaf.fireAt) this.timers.arm({ instanceId, exec, id: leaf.id, fireAt: leaf.fireAt });
         else if (leaf.st === "task" && leaf.child) {
-          void this.children.start({ instanceId, exec, id: leaf.id, name: leaf.n, childId: leaf.child, input: leaf.in });
+          void this.children.start(childWork(instanceId, exec, leaf.id, leaf, leaf.child));
         } else if (leaf.st === "task") this.activities.enqueue({ instanceId, exec, id: leaf.id, name: leaf.n, input: leaf.in });
       });
     }

@@ -3,6 +3,7 @@
 import { HTTP_ACTIVITY } from "../durableHttp";
 import { entityLeafName, isEntityAction } from "../entities/orchestration";
 import { ActionType, ActionTypeName, EventType, type ActionWire, type HistoryEvent, type Leaf } from "../types";
+import type { ChildWork } from "./episode";
 
 /** A history event of this episode (not yet played). */
 export const ev = (type: number, id: number, at: string, fields: Record<string, unknown> = {}): HistoryEvent => ({
@@ -48,4 +49,9 @@ export function scheduledEvent(leaf: Leaf, id: number, at: string, exec: string)
     });
   }
   return ev(EventType.TaskScheduled, id, at, { Name: leaf.n, Input: leaf.in });
+}
+
+/** The start of a sub-orchestration attempt: scheduled now, or again when its parent is loaded. */
+export function childWork(instanceId: string, exec: string, id: number, leaf: Leaf, childId: string): ChildWork {
+  return { instanceId, exec, id, name: leaf.n, childId, input: leaf.in, ...(leaf.ver !== undefined ? { version: leaf.ver } : {}) };
 }

@@ -5,7 +5,7 @@ import { withoutStackFrames } from "../actions";
 import { releaseOnEnd } from "../entities/orchestration";
 import { EventType, type FailureDetails, type HistoryEvent, type InstanceMessage, type InstanceState, type Leaf, type OrchestratorStateWire } from "../types";
 import type { Decisions, EpisodeConfig, EpisodeResult } from "./episode";
-import { childInstanceId, cloneLeaf, ev, isSub, scheduledEvent } from "./leaves";
+import { childInstanceId, childWork, cloneLeaf, ev, isSub, scheduledEvent } from "./leaves";
 
 export class EpisodeRun {
   readonly at: string;
@@ -72,7 +72,7 @@ export class EpisodeRun {
     if (isSub(leaf.t)) {
       const childId = childInstanceId(leaf, id, state.exec);
       leaf.child = childId;
-      this.decisions.children.push({ instanceId: state.instanceId, exec: state.exec, id, name: leaf.n, childId, input: leaf.in, ...(leaf.ver !== undefined ? { version: leaf.ver } : {}) });
+      this.decisions.children.push(childWork(state.instanceId, state.exec, id, leaf, childId));
     } else {
       this.decisions.activities.push({ instanceId: state.instanceId, exec: state.exec, id, name: leaf.n, input: leaf.in });
     }
