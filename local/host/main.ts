@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     throw new StartupError(`host.json: ${(err as Error).message}`);
   }
   const core = new FunctionsCore();
-  const logged = logLevelFilter((hostJson.logging as { logLevel?: Record<string, unknown> } | undefined)?.logLevel);
+  const logged = logLevelFilter(hostJson.logging?.logLevel);
   core.logSink = (level, category, message, functionName) => {
     if (!logged(level, workerLogCategory(functionName, category))) return;
     const out = level === "error" || level === "warning" ? process.stderr : process.stdout;

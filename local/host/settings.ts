@@ -52,6 +52,7 @@ export type HostJson = {
       [k: string]: unknown;
     };
   };
+  logging?: { logLevel?: Record<string, unknown>; [k: string]: unknown };
   [k: string]: unknown;
 };
 

@@ -23,6 +23,7 @@ import { DurableTimers } from "./dispatch/timers";
 import type { EntityRuntime } from "./entities/runtime";
 import type { EpisodeConfig } from "./executor/episode";
 import { childWork } from "./executor/leaves";
+import { scheduledLine } from "./trace";
 import { rewindExecution } from "./executor/rewind";
 import { isTerminal, type HistoryEvent, type InstanceMessage, type InstanceState, type Leaf } from "./types";
 
@@ -35,6 +36,8 @@ export type EngineOptions = {
   /** Finds a registered function and invokes it with trigger data (the host context's invoke). */
   functions: AppFunctions;
   log(level: "information" | "warning" | "error" | "debug", message: string): void;
+  /** The extension's trace lines (trace.ts), when host.json's logLevel lets them through. */
+  trace?(message: string): void;
 };
 
 export class DurableEngine {
@@ -134,6 +137,7 @@ export class DurableEngine {
     if (!res.created) {
       throw new EngineError(409, "InstanceExists", `An orchestration with instance ID '${id}' is already ${res.status}.`);
     }
+    if (!parent) this.o.trace?.(scheduledLine(id, name, this.o.hubName));
     const l = newLive(state);
     this.live.set(id, l);
     this.episodes.kick(l);

@@ -17,6 +17,8 @@ import { TaskHubStore } from "./backend/store";
 import { hostStorage, storageConnection, type HostStorage } from "../storageClients";
 import type { InstanceMessage } from "./types";
 import { versioningFrom } from "./versioning";
+import { TRACE_CATEGORY } from "./trace";
+import { logLevelFilter } from "../logLevels";
 
 export type DurableExtension = HostExtension & { engine(): DurableEngine };
 
@@ -128,6 +130,7 @@ function createEngine(ctx: HostContext, dt: DurableTaskSettings, hubName: string
       invoke: async (fn, data) => (await ctx.invoke(fn, { data })).returnValue,
     },
     log: (level, message) => ctx.log(level, message),
+    ...(logLevelFilter(ctx.hostJson.logging?.logLevel)("information", TRACE_CATEGORY) ? { trace: (message: string) => ctx.log("information", message) } : {}),
   });
   const entities = new EntityRuntime({
     store: new EntityStore(store.table, () => store.countTrip()),
