@@ -3,7 +3,7 @@
 // orchestration. Every step is repeatable: a retried submission finds its record and starts it
 // again (an active orchestration of that id is left as it is; the queue ignores duplicates).
 // Also who may read or cancel a job (jobFor), and the cancel itself.
-import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
+import { AppError, ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from "../shared/errors";
 import { newId } from "../shared/ids";
 import { sameIncarnation, type InstanceRecord } from "../shared/instances/record";
 import { isTerminalJobState } from "../shared/instances/states";
@@ -176,14 +176,27 @@ async function jobFor(deps: JobServiceDeps, principal: Principal, id: string, ac
 
 /** Cancels a job the caller may cancel (jobFor): recorded on the job first, then told to its orchestration. */
 async function cancelJob(deps: JobServiceDeps, got: Awaited<ReturnType<typeof jobFor>>, orchestrations: OrchestrationPort, now = new Date()): Promise<JobRecord> {
-  if (isTerminalJobState(got.record.state)) {
-    throw new ConflictError(`Job '${got.record.id}' already ended (${got.record.state}).`, { retryable: false });
+  // Recorded first: the start of a job that was just handed a slot sees it and does not run it.
+  // The agent's heartbeats and the job's orchestration write the same record: a write in between
+  // is read again and the cancel retried (the caller sent no If-Match, so a 412 is not theirs).
+  let cur: Stored<JobRecord> = got;
+  for (let attempt = 1; ; attempt++) {
+    if (isTerminalJobState(cur.record.state)) {
+      throw new ConflictError(`Job '${cur.record.id}' already ended (${cur.record.state}).`, { retryable: false });
+    }
+    if (cur.record.cancelRequestedAt) break;
+    try {
+      cur = await deps.stores.jobs.update({ ...cur.record, cancelRequestedAt: now.toISOString() }, cur.etag);
+      break;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      if (attempt === 10) throw new AppError("Contention", `Job '${cur.record.id}' kept changing; try again.`, 503, { retryable: true });
+    }
+    const again = await deps.stores.jobs.get(cur.record.id);
+    if (!again) throw NotFoundError.resource("Job", cur.record.id);
+    cur = again;
   }
-  let job: JobRecord = got.record;
-  if (!job.cancelRequestedAt) {
-    // Recorded first: the start of a job that was just handed a slot sees it and does not run it.
-    job = (await deps.stores.jobs.update({ ...job, cancelRequestedAt: now.toISOString() }, got.etag)).record;
-  }
+  const job = cur.record;
   // The job's orchestration takes it from here: off the queue, or to the agent if it runs.
   await orchestrations.raise(orchestrationIds.job(job.id), JOB_EVENT, { type: "Cancel", reason: "canceled by request" } satisfies JobEventPayload);
   // Activity only on the instance that ran it, not a later one that took its name.

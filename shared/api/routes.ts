@@ -192,7 +192,7 @@ export const ROUTES = {
   },
   cancelJob: {
     fn: "cancelJob", method: "POST", route: "jobs/{id}/cancel", operationId: "cancelJob", summary: "Cancel a queued or running job.",
-    responses: { "202": { description: "Cancellation accepted.", body: "Job", headers: ["Location"] }, ...common, "404": err("No such job."), "409": err("The job already ended.") },
+    responses: { "202": { description: "Cancellation accepted.", body: "Job", headers: ["Location"] }, ...common, "404": err("No such job."), "409": err("The job already ended."), "503": err("The job kept changing under concurrent writes (code Contention); retry.") },
   },
   getAgent: {
     fn: "agentFile", method: "GET", route: "agent/agent.js", operationId: "getAgent", security: "anonymous",
